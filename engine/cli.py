@@ -1,0 +1,133 @@
+"""The command line: run a scenario headless, check a file, list the presets.
+
+    python -m engine run SCENARIO [--duration S] [--seed N] [--json] [--max-requests N] [--max-wall-s S]
+    python -m engine validate FILE
+    python -m engine presets
+    python -m engine metrics
+
+SCENARIO is a YAML or JSON file, or the name of a preset. Exit status: 0 on success, 2 when the
+input is invalid (one line per problem, no traceback), 3 when a run stops at its work budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from engine.metrics import METRICS
+from engine.scenario import Scenario, ScenarioError, list_presets, load_preset, load_scenario
+from engine.simulation import Budget, BudgetExceeded, Simulation
+
+EXIT_INVALID = 2
+EXIT_BUDGET = 3
+
+_TABLE = (
+    ("requests", ("arrivals", "completions", "dropped", "timed_out", "failed", "throughput_rps")),
+    ("latency", ("latency_mean_s", "latency_p50_s", "latency_p95_s", "latency_p99_s",
+                 "ttft_mean_s", "ttft_p50_s", "ttft_p95_s", "ttft_p99_s")),
+    ("tokens and cost", ("input_tokens", "output_tokens", "usd_tokens", "usd_infra", "usd_total",
+                         "usd_per_1k_requests")),
+    ("components", tuple(f"{tier}_{name}" for tier in ("web", "db_primary", "db_replica", "llm")
+                         for name in ("utilisation", "queue_length", "wait_mean_s")) + ("llm_batch_mean",)),
+    ("database", ("db_reads_primary", "db_reads_replica", "db_writes", "stale_reads")),
+)
+
+
+def _scenario(source: str) -> Scenario:
+    """Load `source` as a file if it exists, else as a preset name."""
+    if Path(source).exists() or source.endswith((".yaml", ".yml", ".json")):
+        return load_scenario(source)
+    return load_preset(source)
+
+
+def _number(text: str, kind, low, high, name: str):
+    """Parse a command-line number in [low, high] with a message naming the option."""
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{name}: {text!r} is not allowed: expected a {kind.__name__}") from None
+    if not (low <= value <= high) or (isinstance(value, float) and not math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"{name}: {text!r} is not allowed: must be between {low} and {high}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    """Build the argument parser."""
+    parser = argparse.ArgumentParser(prog="python -m engine", description="GenAI Scaling Lab simulation engine")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run a scenario headless and print its whole-run metrics")
+    run.add_argument("scenario", help="a YAML/JSON scenario file or a preset name")
+    run.add_argument("--duration", type=lambda t: _number(t, float, 0.001, 604_800, "--duration"),
+                     help="simulated seconds (default: the scenario's duration_s)")
+    run.add_argument("--seed", type=lambda t: _number(t, int, 0, 2**63 - 1, "--seed"), help="override the seed")
+    run.add_argument("--json", action="store_true", help="print one JSON object with the whole-run metrics")
+    run.add_argument("--max-requests", type=lambda t: _number(t, int, 1, 10**12, "--max-requests"),
+                     default=Budget.max_requests, help="work budget: simulated requests (default %(default)s)")
+    run.add_argument("--max-wall-s", type=lambda t: _number(t, float, 0.001, 86_400, "--max-wall-s"),
+                     default=Budget.max_wall_s, help="work budget: wall-clock seconds (default %(default)s)")
+    validate = commands.add_parser("validate", help="check a scenario file and report every problem")
+    validate.add_argument("file")
+    commands.add_parser("presets", help="list the preset scenarios")
+    commands.add_parser("metrics", help="list the metric names and what they mean")
+    return parser
+
+
+def _format(value) -> str:
+    """Format a metric value for the table."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.4f}" if abs(value) < 1000 else f"{value:,.1f}"
+    return f"{value:,}"
+
+
+def _print_table(scenario: Scenario, summary: dict) -> None:
+    """Print the whole-run metrics grouped by topic."""
+    print(f"{scenario.name}: {summary['t_end_s']:g} simulated seconds, seed {scenario.seed}")
+    for title, keys in _TABLE:
+        print(f"\n{title}")
+        for key in keys:
+            print(f"  {key:<24} {_format(summary[key]):>16}")
+
+
+def _run(args) -> int:
+    """Run a scenario and print its summary."""
+    scenario = _scenario(args.scenario)
+    if args.seed is not None:
+        scenario = scenario.model_copy(update={"seed": args.seed})
+    simulation = Simulation(scenario, Budget(max_requests=args.max_requests, max_wall_s=args.max_wall_s),
+                            history_windows=1)
+    try:
+        summary = simulation.run(args.duration)
+    except BudgetExceeded as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BUDGET
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        _print_table(scenario, summary)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "validate":
+            scenario = load_scenario(args.file)
+            print(f"{args.file}: valid ({scenario.name})")
+        elif args.command == "presets":
+            for name, title in list_presets():
+                print(f"{name:<28} {title}")
+        else:
+            for name, text in METRICS.items():
+                print(f"{name:<26} {text}")
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    return 0

@@ -1,0 +1,211 @@
+"""The LLM backend: where most of a GenAI request's time and money go.
+
+An LLM call has two phases. *Prefill* reads the whole prompt at once; it is compute-bound, so its
+time grows with the prompt (prompt tokens / prefill rate) and one replica prefills one prompt after
+another. The first output token comes out at its end: time to first token (TTFT) = network and API
+overhead + waiting for a free slot + waiting for and doing the prefill. *Decode* then produces one
+token per step. A serving engine decodes many sequences together in one batch (continuous
+batching): each step costs a little more with every sequence in the batch, so the inter-token
+latency is ITL(b) = itl x (1 + growth x (b - 1)) with b sequences decoding. The batch is limited by
+GPU memory (the KV cache): at most `max_batch` requests hold a slot, and the rest wait in line.
+
+Decoding is simulated without one event per token. All sequences in a replica's batch advance at
+the same pace, so the replica keeps one clock counting tokens decoded per sequence since it
+started; a sequence that joins when that clock reads V and needs n tokens finishes when it reads
+V + n. Only the next finish is scheduled, and it is rescheduled whenever the batch size (and so
+the pace) changes: egalitarian processor sharing, computed exactly.
+
+A hosted API is the same machinery seen from outside: the provider's fleet is one very wide
+replica whose pace does not depend on your traffic, and you pay per token instead of per hour.
+"""
+
+from __future__ import annotations
+
+import heapq
+from itertools import count
+
+from simpy.events import Timeout
+
+from engine.scenario import HostedLLM, SelfHostedLLM
+from engine.station import Station
+
+
+class LLMReplica:
+    """One serving instance: slots (the batch limit), a prefill line and a decoding batch."""
+
+    def __init__(self, env, index: int, spec: HostedLLM | SelfHostedLLM, on_slot, on_prefill, on_decoded):
+        """Create replica `index`; the callbacks receive requests as they pass each phase."""
+        self.env = env
+        self.name = f"llm-{index}"
+        hosted = isinstance(spec, HostedLLM)
+        width = spec.max_concurrency if hosted else spec.max_batch
+        self.slots = Station(env, self.name, width, None, on_slot)
+        self.prefill = Station(env, f"{self.name}-prefill", width if hosted else 1, None, on_prefill)
+        self._on_decoded = on_decoded
+        self._itl_s = spec.itl_ms / 1000
+        self._growth = 0.0 if hosted else spec.itl_growth_per_sequence
+        self.up = True
+        self.draining = False
+        self._batch: list[tuple[float, int, object]] = []
+        self._clock = 0.0  # tokens decoded per sequence since the replica started
+        self._t_clock = env.now
+        self._generation = 0
+        self._order = count()
+        self.batch_area = 0.0
+
+    def itl_s(self, batch: int) -> float:
+        """Return the inter-token latency in seconds with `batch` sequences decoding."""
+        return self._itl_s * (1.0 + self._growth * (batch - 1))
+
+    def _catch_up(self) -> None:
+        """Move the token clock to the current time at the pace of the current batch."""
+        now = self.env.now
+        batch = len(self._batch)
+        if batch:
+            elapsed = now - self._t_clock
+            self._clock += elapsed / self.itl_s(batch)
+            self.batch_area += batch * elapsed
+        self._t_clock = now
+
+    def decode(self, request, tokens: int) -> None:
+        """Add a request that still has `tokens` tokens to generate to the batch."""
+        self._catch_up()
+        heapq.heappush(self._batch, (self._clock + tokens, next(self._order), request))
+        self._schedule()
+
+    def _schedule(self) -> None:
+        """Schedule the next finish at the current pace; earlier schedules become void."""
+        self._generation += 1
+        if self._batch:
+            delay = max(self._batch[0][0] - self._clock, 0.0) * self.itl_s(len(self._batch))
+            Timeout(self.env, delay, self._generation).callbacks.append(self._finish_due)
+
+    def _finish_due(self, event) -> None:
+        """Retire every sequence whose tokens are all out, then reschedule."""
+        if event._value != self._generation:
+            return
+        self._catch_up()
+        done = []
+        batch = self._batch
+        while batch and batch[0][0] <= self._clock + 1e-9:
+            done.append(heapq.heappop(batch)[2])
+        self._schedule()
+        for request in done:
+            self._on_decoded(request)
+
+    def close_window(self) -> tuple[dict, float]:
+        """Close the slot station's window; return its stats and the batch-size integral since last call."""
+        self._catch_up()
+        area, self.batch_area = self.batch_area, 0.0
+        return self.slots.close_window(), area
+
+
+class LLMDeployment:
+    """One model deployment: replicas behind a least-loaded router, calling back when answers are done."""
+
+    def __init__(self, env, spec: HostedLLM | SelfHostedLLM, window_of, on_done, on_fail):
+        """Build the replicas; `window_of()` returns the metrics window that tokens and spend go to."""
+        self.env = env
+        self.spec = spec
+        self.hosted = isinstance(spec, HostedLLM)
+        self._window_of = window_of
+        self._on_done = on_done
+        self._on_fail = on_fail
+        self._overhead_s = spec.overhead_ms / 1000
+        self._prefill_rate = spec.prefill_tokens_per_s
+        self._price_in = spec.price_input_per_m_usd / 1e6 if self.hosted else 0.0
+        self._price_out = spec.price_output_per_m_usd / 1e6 if self.hosted else 0.0
+        self.replicas: list[LLMReplica] = []
+        self._routable: list[LLMReplica] = []
+        self._next_index = 0
+        self.set_replicas(1 if self.hosted else spec.replicas)
+
+    def set_replicas(self, count: int) -> None:
+        """Grow to `count` serving replicas, or drain the newest down to `count`."""
+        serving = [r for r in self.replicas if not r.draining]
+        for _ in range(count - len(serving)):
+            self.replicas.append(LLMReplica(self.env, self._next_index, self.spec, self._admitted,
+                                            self._prefill_start, self._decoded))
+            self._next_index += 1
+        for replica in serving[count:] if count < len(serving) else []:
+            replica.draining = True
+        self._refresh()
+
+    def set_up(self, name: str, up: bool) -> bool:
+        """Mark replica `name` up or down; return False if there is no such replica."""
+        for replica in self.replicas:
+            if replica.name == name and not replica.draining:
+                replica.up = up
+                self._refresh()
+                return True
+        return False
+
+    def _refresh(self) -> None:
+        """Recompute which replicas take new calls."""
+        self._routable = [r for r in self.replicas if r.up and not r.draining]
+
+    def call(self, request) -> None:
+        """Send a request to the model: it crosses the network, then waits for a slot."""
+        if self._overhead_s:
+            Timeout(self.env, self._overhead_s, request).callbacks.append(self._arrived)
+        else:
+            self._route(request)
+
+    def _arrived(self, event) -> None:
+        """The call reached the serving side."""
+        self._route(event._value)
+
+    def _route(self, request) -> None:
+        """Give the call to the least-loaded replica that is up, or fail it if none is."""
+        routable = self._routable
+        if not routable:
+            self._on_fail(request)
+            return
+        replica = routable[0] if len(routable) == 1 else min(routable, key=_load)
+        request.llm_replica = replica
+        replica.slots.arrive(request)
+
+    def _admitted(self, request) -> None:
+        """The request holds a batch slot: line up for prefill."""
+        request.llm_replica.prefill.arrive(request)
+
+    def _prefill_start(self, request) -> None:
+        """Prefill the prompt."""
+        Timeout(self.env, request.prompt_tokens / self._prefill_rate, request).callbacks.append(self._prefilled)
+
+    def _prefilled(self, event) -> None:
+        """The first token is out: free the prefill line and start decoding the rest."""
+        request = event._value
+        replica = request.llm_replica
+        replica.prefill.release()
+        request.t_first_token = self.env.now
+        remaining = request.output_tokens - 1
+        if remaining > 0:
+            replica.decode(request, remaining)
+        else:
+            self._decoded(request)
+
+    def _decoded(self, request) -> None:
+        """The answer is complete: free the slot, bill the tokens, return to the web server."""
+        request.llm_replica.slots.release()
+        window = self._window_of()
+        window.input_tokens += request.prompt_tokens
+        window.output_tokens += request.output_tokens
+        window.usd_tokens += request.prompt_tokens * self._price_in + request.output_tokens * self._price_out
+        self._on_done(request)
+
+    def close_window(self) -> tuple[list[dict], float, int]:
+        """Close every replica's window: (slot stats, batch-size integral, replicas counted)."""
+        stats, area = [], 0.0
+        for replica in self.replicas:
+            slot_stats, batch_area = replica.close_window()
+            stats.append(slot_stats)
+            area += batch_area
+        counted = len(self.replicas)
+        self.replicas = [r for r in self.replicas if not (r.draining and r.slots.in_system() == 0)]
+        return stats, area, counted
+
+
+def _load(replica: LLMReplica) -> int:
+    """Return the calls inside a replica: holding a slot or waiting for one."""
+    return replica.slots.in_system()

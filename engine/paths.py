@@ -1,0 +1,7 @@
+"""Where the project's data lives, so every module finds assets and presets the same way."""
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSETS_DIR = ROOT / "assets"
+PRESETS_DIR = ROOT / "presets"

@@ -1,0 +1,39 @@
+"""A request: one user's question travelling through the architecture and back.
+
+It arrives with a user id, a prompt and an expected answer length, waits for a web worker, runs
+its handler, reads from the database, calls the LLM, writes the answer back, and returns. Along the
+way it notes the times a learner cares about: when it arrived, when it queued, when its first
+token came back. If its client gives up first it is marked abandoned; the servers may still be
+working on it, as real servers are after a client disconnects.
+"""
+
+
+class Request:
+    """The state of one simulated request (plain slots: millions are made per run)."""
+
+    __slots__ = (
+        "id", "user", "t_arrival", "prompt_tokens", "output_tokens", "t_queued", "t_first_token",
+        "abandoned", "finished", "replica", "holds_worker", "reads_left", "writes_left", "llm_called",
+        "db_node", "db_is_write", "llm_replica",
+    )
+
+    def __init__(self, request_id: int, user: int, t_arrival: float, prompt_tokens: int, output_tokens: int,
+                 reads: int, writes: int):
+        """Create a request that arrived at `t_arrival` and will do `reads` and `writes` queries."""
+        self.id = request_id
+        self.user = user
+        self.t_arrival = t_arrival
+        self.prompt_tokens = prompt_tokens
+        self.output_tokens = output_tokens
+        self.t_queued = t_arrival
+        self.t_first_token = None
+        self.abandoned = False
+        self.finished = False
+        self.replica = None
+        self.holds_worker = False
+        self.reads_left = reads
+        self.writes_left = writes
+        self.llm_called = False
+        self.db_node = None
+        self.db_is_write = False
+        self.llm_replica = None

@@ -1,0 +1,415 @@
+"""A scenario: the traffic that arrives and the architecture that serves it.
+
+A scenario is plain data (YAML or JSON) that says how many requests arrive and how, which
+components stand between the user and the LLM, how big each one is and what it costs. It is the
+one entry point to the engine: every field has a unit in its name, a default and an allowed range,
+unknown keys are refused, and every problem in a file is reported at once, naming the field, the
+bad value and what is allowed. Defaults come from ``shared/guides/reference-numbers.md``; where no
+measurement exists the description says "assumption".
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from engine.distributions import DISTRIBUTIONS, Distribution, Exponential, LogNormal
+from engine.paths import ASSETS_DIR, PRESETS_DIR
+
+_SIZES = yaml.safe_load((ASSETS_DIR / "instance_sizes.yaml").read_text())
+INSTANCE_SIZES: dict[str, dict[str, Any]] = _SIZES["sizes"]
+INSTANCE_PRICES_CHECKED: str = _SIZES["prices_checked"]
+SizeName = Literal[tuple(INSTANCE_SIZES)]  # type: ignore[valid-type]
+
+AssetCsv = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9_.-]+\.csv$",
+        description="file name of a CSV in assets/ (no folders)",
+    ),
+]
+
+
+class _Strict(BaseModel):
+    """Base for every scenario part: unknown keys are errors, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# --- traffic -----------------------------------------------------------------------------
+
+
+class Users(_Strict):
+    """Derive the request rate from an audience: peak rate = DAU x requests/day / 86400 x peak factor."""
+
+    daily_active: int = Field(ge=1, le=10**10, description="daily active users")
+    requests_per_user_per_day: float = Field(10.0, gt=0, le=100_000, description="requests per user per day")
+    peak_to_average: float = Field(
+        2.0, ge=1, le=100, description="peak-hour rate / daily mean rate (assumption; the Azure conv trace's peak minute is 1.5x its hour)"
+    )
+
+    def rate_rps(self) -> float:
+        """Return the peak arrival rate in requests per second."""
+        return self.daily_active * self.requests_per_user_per_day / 86_400 * self.peak_to_average
+
+
+class Steady(_Strict):
+    """A constant rate: Poisson arrivals."""
+
+    kind: Literal["steady"] = "steady"
+
+
+class Ramp(_Strict):
+    """The rate grows linearly from 1x to `to_multiplier` x between start_s and start_s + over_s."""
+
+    kind: Literal["ramp"] = "ramp"
+    start_s: float = Field(0.0, ge=0, le=10**7, description="s")
+    over_s: float = Field(60.0, gt=0, le=10**7, description="s")
+    to_multiplier: float = Field(3.0, gt=0, le=1000, description="x base rate at the end of the ramp")
+
+
+class Spike(_Strict):
+    """A flash crowd: the rate is `multiplier` x base between at_s and at_s + duration_s."""
+
+    kind: Literal["spike"] = "spike"
+    at_s: float = Field(30.0, ge=0, le=10**7, description="s")
+    duration_s: float = Field(10.0, gt=0, le=10**7, description="s")
+    multiplier: float = Field(5.0, gt=0, le=1000, description="x base rate during the spike")
+
+
+class Diurnal(_Strict):
+    """A daily cycle: rate = base x (1 + amplitude x sin(2 pi t / period_s)), time may be compressed."""
+
+    kind: Literal["diurnal"] = "diurnal"
+    period_s: float = Field(86_400.0, ge=1, le=10**7, description="s; shorten to compress a day")
+    amplitude: float = Field(0.6, ge=0, le=1, description="0 = flat, 1 = silent at night")
+
+
+Pattern = Annotated[Union[Steady, Ramp, Spike, Diurnal], Field(discriminator="kind")]
+
+
+class TraceReplay(_Strict):
+    """Replay arrivals and token counts of a real trace in the Azure LLM inference CSV format."""
+
+    file: AssetCsv = "AzureLLMInferenceTrace_conv.csv"
+    speedup: float = Field(1.0, gt=0, le=10_000, description="x; 2 = the trace's traffic at twice its rate")
+    loop: bool = Field(False, description="start again from the top when the trace ends")
+
+
+class EmpiricalTokens(_Strict):
+    """Prompt and output tokens drawn together from the rows of a trace (default: Azure conversation 2023)."""
+
+    kind: Literal["empirical"] = "empirical"
+    file: AssetCsv = "AzureLLMInferenceTrace_conv.csv"
+
+
+class FixedTokens(_Strict):
+    """Every request has the same prompt and output length."""
+
+    kind: Literal["fixed"] = "fixed"
+    prompt_tokens: int = Field(1000, ge=0, le=2_000_000, description="tokens")
+    output_tokens: int = Field(200, ge=1, le=200_000, description="tokens")
+
+
+Tokens = Annotated[Union[EmpiricalTokens, FixedTokens], Field(discriminator="kind")]
+
+
+class Traffic(_Strict):
+    """Who sends requests, how fast, how big, and how long they wait for an answer."""
+
+    rate_rps: float | None = Field(None, gt=0, le=10**7, description="req/s; or give users, or a trace")
+    users: Users | None = None
+    trace: TraceReplay | None = None
+    pattern: Pattern = Field(default_factory=Steady)
+    tokens: Tokens = Field(default_factory=EmpiricalTokens)
+    user_population: int | None = Field(
+        None, ge=1, le=10**10, description="distinct user ids; default: users.daily_active, else 10,000"
+    )
+    client_timeout_s: float | None = Field(
+        60.0, gt=0, le=86_400, description="s; a client gives up after this (assumption); null = never"
+    )
+
+    @model_validator(mode="after")
+    def _one_rate_source(self) -> "Traffic":
+        given = [name for name in ("rate_rps", "users", "trace") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"give exactly one of rate_rps, users or trace (got {', '.join(given) or 'none'})"
+            )
+        if self.trace is not None and self.pattern.kind != "steady":
+            raise ValueError("a trace brings its own arrival pattern: leave pattern as steady")
+        return self
+
+    def base_rate_rps(self) -> float | None:
+        """Return the configured rate in req/s (None for trace replay)."""
+        if self.users is not None:
+            return self.users.rate_rps()
+        return self.rate_rps
+
+    def population(self) -> int:
+        """Return how many distinct users send requests."""
+        if self.user_population is not None:
+            return self.user_population
+        return self.users.daily_active if self.users is not None else 10_000
+
+
+# --- architecture -------------------------------------------------------------------------
+
+
+class LoadBalancer(_Strict):
+    """Spreads requests over the web replicas that are up."""
+
+    algorithm: Literal["round_robin", "random", "least_connections", "power_of_two"] = "round_robin"
+
+
+class Web(_Strict):
+    """The web tier: replicas with worker threads and a bounded accept queue each."""
+
+    replicas: int = Field(1, ge=1, le=1000, description="instances")
+    size: SizeName = Field("medium", description="instance size from assets/instance_sizes.yaml")
+    workers: int | None = Field(None, ge=1, le=100_000, description="per replica; default from size")
+    accept_queue: int | None = Field(
+        100, ge=0, le=1_000_000, description="requests waiting per replica before 503; null = unbounded"
+    )
+    async_io: bool = Field(False, description="true: a worker is freed while its request waits on I/O")
+    handler_ms: Distribution = Field(
+        default_factory=lambda: Exponential(mean_ms=10.0),
+        description="CPU time per request in the web handler (assumption: typical Python handler)",
+    )
+    db_reads_per_request: int = Field(2, ge=0, le=1000, description="queries before the LLM call")
+    db_writes_per_request: int = Field(1, ge=0, le=1000, description="queries after the LLM call")
+    cpu_speed: float | None = Field(None, gt=0, le=100, description="x; default from size")
+    price_per_hour_usd: float | None = Field(None, ge=0, le=10_000, description="USD/h; default from size")
+
+    def workers_per_replica(self) -> int:
+        """Return the worker count, from the size unless set."""
+        return self.workers if self.workers is not None else INSTANCE_SIZES[self.size]["workers"]
+
+    def speed(self) -> float:
+        """Return the CPU speed factor, from the size unless set."""
+        return self.cpu_speed if self.cpu_speed is not None else INSTANCE_SIZES[self.size]["cpu_speed"]
+
+    def hourly_price_usd(self) -> float:
+        """Return the price of one replica per hour."""
+        if self.price_per_hour_usd is not None:
+            return self.price_per_hour_usd
+        return INSTANCE_SIZES[self.size]["price_per_hour_usd"]
+
+
+class Database(_Strict):
+    """A relational database: one primary, optional read replicas fed by asynchronous replication."""
+
+    placement: Literal["same_server", "separate"] = Field(
+        "separate", description="same_server: on the web machine, no network hop, no extra instance"
+    )
+    size: SizeName = "medium"
+    cores: int = Field(4, ge=1, le=1024, description="queries served at once per node")
+    max_connections: int = Field(
+        100, ge=1, le=1_000_000, description="queries in a node at once before it refuses (PostgreSQL default 100)"
+    )
+    read_ms: Distribution = Field(
+        default_factory=lambda: LogNormal(p50_ms=1.5, p99_ms=10.0),
+        description="indexed read: 1-2 ms p50, about 10 ms p99 (reference-numbers: relational DB)",
+    )
+    write_ms: Distribution = Field(
+        default_factory=lambda: LogNormal(p50_ms=5.0, p99_ms=20.0),
+        description="write/commit 3-10 ms on the primary (reference-numbers; p99 an estimate)",
+    )
+    network_rtt_ms: float = Field(
+        0.5, ge=0, le=10_000, description="per query when separate (datacenter round trip, reference-numbers)"
+    )
+    read_replicas: int = Field(0, ge=0, le=100, description="replicas")
+    read_from_replicas: bool = Field(True, description="read/write split: reads go to replicas when there are any")
+    replication_lag_ms: Distribution = Field(
+        default_factory=lambda: Exponential(mean_ms=10.0),
+        description="async replica lag: a few ms to tens of ms (reference-numbers)",
+    )
+    price_per_hour_usd: float | None = Field(None, ge=0, le=10_000, description="USD/h per node; default from size")
+
+    def hourly_price_usd(self) -> float:
+        """Return the price of one node per hour (none extra when it shares the web server)."""
+        if self.placement == "same_server":
+            return 0.0
+        if self.price_per_hour_usd is not None:
+            return self.price_per_hour_usd
+        return INSTANCE_SIZES[self.size]["price_per_hour_usd"]
+
+
+class HostedLLM(_Strict):
+    """A hosted API: pay per token, the provider scales, latency = overhead + prefill + decode."""
+
+    kind: Literal["hosted"] = "hosted"
+    model: str = Field("gpt-4o", max_length=80, description="label shown to users")
+    max_concurrency: int = Field(10_000, ge=1, le=10**7, description="requests in flight before they queue")
+    overhead_ms: float = Field(300.0, ge=0, le=600_000, description="network + API; a few hundred ms is typical (reference-numbers)")
+    prefill_tokens_per_s: float = Field(12_500.0, gt=0, le=10**8, description="tok/s (NIM Llama-3.3-70B, derived)")
+    itl_ms: float = Field(18.6, gt=0, le=10_000, description="ms per output token (NIM Llama-3.3-70B, concurrency 1)")
+    price_input_per_m_usd: float = Field(2.50, ge=0, le=10_000, description="USD per 1M input tokens (gpt-4o, checked 2026-11)")
+    price_output_per_m_usd: float = Field(10.00, ge=0, le=10_000, description="USD per 1M output tokens (gpt-4o, checked 2026-11)")
+
+
+class SelfHostedLLM(_Strict):
+    """Self-hosted replicas with continuous batching: ITL grows with the batch, a full batch makes requests wait."""
+
+    kind: Literal["self_hosted"] = "self_hosted"
+    model: str = Field("Llama-3.3-70B fp8 on 2xH100", max_length=80, description="label shown to users")
+    replicas: int = Field(1, ge=1, le=10_000, description="serving instances")
+    max_batch: int = Field(64, ge=1, le=100_000, description="sequences decoded together (KV cache limit)")
+    overhead_ms: float = Field(1.0, ge=0, le=600_000, description="router + network inside the datacenter (assumption)")
+    prefill_tokens_per_s: float = Field(12_500.0, gt=0, le=10**8, description="tok/s per replica (NIM Llama-3.3-70B, derived)")
+    itl_ms: float = Field(18.6, gt=0, le=10_000, description="ms per output token alone (NIM Llama-3.3-70B)")
+    itl_growth_per_sequence: float = Field(
+        0.045, ge=0, le=10, description="ITL(b) = itl_ms x (1 + growth x (b - 1)) (NIM Llama-3.3-70B, derived)"
+    )
+    price_per_hour_usd: float = Field(
+        8.0, ge=0, le=100_000, description="USD/h per replica (assumption: 2 GPUs at 4 USD/GPU-hour)"
+    )
+
+
+LLM = Annotated[Union[HostedLLM, SelfHostedLLM], Field(discriminator="kind")]
+
+
+class Scenario(_Strict):
+    """Traffic plus architecture, with a seed and a run length."""
+
+    name: str = Field("Untitled", min_length=1, max_length=120)
+    description: str = Field("", max_length=4000)
+    seed: int = Field(1, ge=0, le=2**63 - 1, description="same seed, same run")
+    duration_s: float = Field(120.0, gt=0, le=604_800, description="simulated seconds for a headless run")
+    window_s: float = Field(1.0, ge=0.01, le=3600, description="simulated seconds per metrics window")
+    traffic: Traffic
+    load_balancer: LoadBalancer | None = None
+    web: Web = Field(default_factory=Web)
+    database: Database | None = None
+    llm: LLM | None = None
+
+    @model_validator(mode="after")
+    def _architecture_is_coherent(self) -> "Scenario":
+        problems = []
+        if self.web.replicas > 1 and self.load_balancer is None:
+            problems.append("web.replicas > 1 needs a load_balancer")
+        if self.database is None and (self.web.db_reads_per_request or self.web.db_writes_per_request):
+            problems.append("web.db_reads_per_request / db_writes_per_request need a database (set them to 0 or add one)")
+        if self.database is not None and self.database.placement == "same_server":
+            if self.web.replicas > 1:
+                problems.append("database.placement same_server allows one web replica only")
+            if self.database.read_replicas:
+                problems.append("database.placement same_server cannot have read_replicas")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be used, with one readable line per problem."""
+
+    def __init__(self, problems: list[str], source: str = "scenario"):
+        self.problems = problems
+        self.source = source
+        super().__init__(f"{source}: {len(problems)} problem(s)\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def _field_path(loc: tuple) -> str:
+    """Join a pydantic error location into a dotted field path without union tags."""
+    parts = [str(p) for p in loc if not (isinstance(p, str) and p in _TAGGED)]
+    return ".".join(parts) or "(top level)"
+
+
+def _allowed_fields(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Return the field names a model accepts at a location, for 'unknown field' messages."""
+    for part in loc[:-1]:
+        if isinstance(part, str) and part in _TAGGED:
+            model = _TAGGED[part]
+            continue
+        field = model.model_fields.get(str(part)) if isinstance(part, str) else None
+        if field is None:
+            return []
+        inner = field.annotation
+        candidates = [a for a in getattr(inner, "__args__", (inner,)) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if len(candidates) != 1:
+            return []
+        model = candidates[0]
+    return sorted(model.model_fields)
+
+
+def _describe(error: dict) -> str:
+    """Turn one pydantic error into 'path: value -> what is allowed'."""
+    loc = error["loc"]
+    path = _field_path(loc)
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_fields(Scenario, loc)
+        hint = f"; allowed here: {', '.join(allowed)}" if allowed else ""
+        return f"{path}: unknown field{hint}"
+    if kind == "missing":
+        return f"{path}: required field is missing"
+    if kind == "value_error":
+        return f"{path}: {error['msg'].removeprefix('Value error, ')}"
+    message = error["msg"][0].lower() + error["msg"][1:]
+    return f"{path}: {error['input']!r} is not allowed: {message}"
+
+
+def parse_scenario(data: Any, source: str = "scenario") -> Scenario:
+    """Validate plain data into a Scenario or raise ScenarioError listing every problem."""
+    if not isinstance(data, dict):
+        raise ScenarioError([f"(top level): expected a mapping of fields, got {type(data).__name__}"], source)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError([_describe(e) for e in exc.errors()], source) from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read a scenario from a YAML or JSON file (JSON is YAML) and validate it."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError([f"cannot read file: {exc.strerror}"], str(path)) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ScenarioError([f"not valid YAML or JSON: {exc}"], str(path)) from None
+    return parse_scenario(data, str(path))
+
+
+def scenario_to_data(scenario: Scenario) -> dict:
+    """Return the scenario as plain JSON-compatible data that loads back to an equal scenario."""
+    return scenario.model_dump(mode="json")
+
+
+def save_scenario(scenario: Scenario, path: str | Path) -> None:
+    """Write a scenario as JSON (.json) or YAML (anything else)."""
+    path = Path(path)
+    data = scenario_to_data(scenario)
+    if path.suffix == ".json":
+        path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    else:
+        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
+def list_presets() -> list[tuple[str, str]]:
+    """Return (preset name, scenario title) for every preset file, sorted by name."""
+    return [(p.stem, load_scenario(p).name) for p in sorted(PRESETS_DIR.glob("*.yaml"))]
+
+
+def load_preset(name: str) -> Scenario:
+    """Load a preset by its file name without extension."""
+    path = PRESETS_DIR / f"{name}.yaml"
+    names = [p.stem for p in sorted(PRESETS_DIR.glob("*.yaml"))]
+    if name not in names:
+        raise ScenarioError([f"preset: {name!r} is not allowed: choose one of {', '.join(names)}"], "preset")
+    return load_scenario(path)
+
+
+_TAGGED: dict[str, type[BaseModel]] = {
+    **{
+        cls.model_fields["kind"].default: cls
+        for cls in (Steady, Ramp, Spike, Diurnal, EmpiricalTokens, FixedTokens, HostedLLM, SelfHostedLLM)
+    },
+    **DISTRIBUTIONS,
+}

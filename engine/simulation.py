@@ -1,0 +1,342 @@
+"""The simulation: a scenario brought to life, advanced step by step and reshaped as it runs.
+
+Requests arrive, pass the load balancer, wait for a web worker, run the handler, read from the
+database, call the LLM, write the answer back and return to a client who may have given up long
+before. Every delay a request meets comes from a station it queues at or a service it receives:
+latency is never written down, it emerges from the queues.
+
+The simulation moves only when asked, by `advance(seconds)`, which runs SimPy's clock that far
+and returns the metrics windows that closed on the way. Between two steps the architecture can be
+changed (replicas added or removed, the balancing algorithm switched, the arrival rate changed, a
+component taken down and brought back); changes act from the current simulated time and work
+already in flight finishes where it is. Each step is bounded by a work budget, so no scenario can
+hang the caller.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import simpy
+from simpy.core import URGENT
+from simpy.events import Event, Timeout
+
+from engine.balancer import LoadBalancer
+from engine.database import Database
+from engine.distributions import Sampler
+from engine.llm import LLMDeployment
+from engine.metrics import Recorder
+from engine.randomness import stream
+from engine.request import Request
+from engine.scenario import Scenario, SelfHostedLLM
+from engine.traffic import Arrivals
+from engine.web import WebTier
+
+_WALL_CHECK_EVERY = 1024
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Work one `advance` call may do before it stops: simulated arrivals and wall-clock seconds."""
+
+    max_requests: int = 20_000_000
+    max_wall_s: float = 300.0
+
+
+class BudgetExceeded(RuntimeError):
+    """A step hit its work budget; the message says which limit and how to raise it."""
+
+
+class Simulation:
+    """A live, reconfigurable run of one scenario."""
+
+    def __init__(self, scenario: Scenario, budget: Budget = Budget(), history_windows: int = 3600):
+        """Build every component of `scenario` at simulated time 0, ready to `advance`."""
+        self.scenario = scenario
+        self.budget = budget
+        self.env = env = simpy.Environment()
+        self.recorder = Recorder(0.0, history_windows)
+        seed = scenario.seed
+        web = scenario.web
+        self.web = WebTier(env, web, self._worker_start)
+        self._async_io = web.async_io
+        self._handler_time = Sampler(web.handler_ms, stream(seed, "web.handler"), scale=web.speed())
+        self._reads, self._writes = web.db_reads_per_request, web.db_writes_per_request
+        self.balancer = LoadBalancer(scenario.load_balancer.algorithm, seed) if scenario.load_balancer else None
+        window_of = self._current_window
+        self.database = (Database(env, scenario.database, seed, window_of, self._next_step, self._fail)
+                         if scenario.database else None)
+        self.llm = LLMDeployment(env, scenario.llm, window_of, self._next_step, self._fail) if scenario.llm else None
+        self.arrivals = Arrivals(env, scenario.traffic, seed, self._arrive)
+        self._timeout_s = scenario.traffic.client_timeout_s
+        self._clients: deque[Request] = deque()  # requests in arrival order, until their deadline passes
+        self._in_flight = 0
+        self._windows_closed = 0
+        self._next_id = 0
+        self._step_arrivals = 0
+        self._step_wall_deadline = float("inf")
+        self._usd_per_s = 0.0
+        self._t_billed = 0.0
+        self._update_infra_rate()
+        self._schedule_window()
+        self.arrivals.start()
+
+    # --- stepping -------------------------------------------------------------------------
+
+    @property
+    def now(self) -> float:
+        """Return the current simulated time in seconds."""
+        return self.env.now
+
+    def advance(self, seconds: float) -> list[dict]:
+        """Run `seconds` of simulated time; return the metrics windows that closed meanwhile."""
+        if not seconds > 0:
+            raise ValueError(f"seconds: {seconds!r} is not allowed: must be greater than 0")
+        closed_before = self._windows_closed
+        self._step_arrivals = 0
+        self._step_wall_deadline = time.perf_counter() + self.budget.max_wall_s
+        self.env.run(until=self.env.now + seconds)
+        closed = self._windows_closed - closed_before
+        history = self.recorder.history
+        return list(history)[-closed:] if closed else []
+
+    def run(self, seconds: float | None = None) -> dict:
+        """Advance for `seconds` (default: the scenario's duration_s), close the last window, return the summary."""
+        self.advance(seconds if seconds is not None else self.scenario.duration_s)
+        if self.env.now > self.recorder.window.t_start_s:
+            self._close_window()
+        return self.summary()
+
+    def summary(self) -> dict:
+        """Return whole-run metrics over every closed window."""
+        return self.recorder.run_summary(self.recorder.window.t_start_s, self._in_flight)
+
+    @property
+    def windows(self) -> deque[dict]:
+        """Return the bounded history of closed metrics windows, oldest first."""
+        return self.recorder.history
+
+    # --- reconfiguring between steps ---------------------------------------------------------
+
+    def set_web_replicas(self, count: int) -> None:
+        """Scale the web tier out or in; removed replicas drain."""
+        self._check_range("web.replicas", count, 1, 1000)
+        if count > 1 and self.balancer is None:
+            raise ValueError("web.replicas: more than one replica needs a load balancer (set_load_balancer first)")
+        self._bill()
+        self.web.set_replicas(count)
+        self._update_infra_rate()
+
+    def set_web_workers(self, workers: int) -> None:
+        """Change the workers per web replica (vertical scaling)."""
+        self._check_range("web.workers", workers, 1, 100_000)
+        self.web.set_workers(workers)
+
+    def set_load_balancer(self, algorithm: str) -> None:
+        """Put a load balancer in front of the web tier, or switch its algorithm."""
+        if self.balancer is None:
+            self.balancer = LoadBalancer(algorithm, self.scenario.seed)
+        else:
+            self.balancer.set_algorithm(algorithm)
+
+    def set_arrival_rate(self, rate_rps: float) -> None:
+        """Change the base arrival rate in requests per second from now on."""
+        self._check_range("traffic.rate_rps", rate_rps, 1e-9, 1e7)
+        self.arrivals.set_rate(rate_rps)
+
+    def set_db_read_replicas(self, count: int) -> None:
+        """Add or drain database read replicas."""
+        if self.database is None:
+            raise ValueError("database.read_replicas: this scenario has no database")
+        if self.database.spec.placement == "same_server" and count:
+            raise ValueError("database.read_replicas: not allowed when database.placement is same_server")
+        self._check_range("database.read_replicas", count, 0, 100)
+        self._bill()
+        self.database.set_read_replicas(count)
+        self._update_infra_rate()
+
+    def set_llm_replicas(self, count: int) -> None:
+        """Add or drain self-hosted LLM replicas."""
+        if self.llm is None or self.llm.hosted:
+            raise ValueError("llm.replicas: only a self_hosted LLM has replicas")
+        self._check_range("llm.replicas", count, 1, 10_000)
+        self._bill()
+        self.llm.set_replicas(count)
+        self._update_infra_rate()
+
+    def set_component_up(self, name: str, up: bool) -> None:
+        """Take component `name` (see `component_names`) down or bring it back."""
+        for tier in (self.web, self.database, self.llm):
+            if tier is not None and tier.set_up(name, up):
+                return
+        raise ValueError(f"component: {name!r} is not allowed: choose one of {', '.join(self.component_names())}")
+
+    def component_names(self) -> list[str]:
+        """Return the names of the components that can be taken down."""
+        names = [r.name for r in self.web.replicas if not r.draining]
+        if self.database is not None:
+            names += [n.name for n in self.database.nodes() if not n.draining]
+        if self.llm is not None:
+            names += [r.name for r in self.llm.replicas if not r.draining]
+        return names
+
+    @staticmethod
+    def _check_range(field: str, value, low, high) -> None:
+        """Refuse a live change outside its allowed range with a message naming the field."""
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not low <= value <= high:
+            raise ValueError(f"{field}: {value!r} is not allowed: must be between {low} and {high}")
+
+    # --- a request's journey --------------------------------------------------------------------
+
+    def _current_window(self):
+        """Return the metrics window being filled."""
+        return self.recorder.window
+
+    def _arrive(self, prompt_tokens: int, output_tokens: int, user: int) -> None:
+        """A request arrives: check the step's budget, then route it to a web replica."""
+        self._step_arrivals += 1
+        if self._step_arrivals > self.budget.max_requests:
+            raise BudgetExceeded(
+                f"stopped at t={self.env.now:.1f} s: this step reached its budget of "
+                f"{self.budget.max_requests:,} simulated requests (max_requests); shorten the step or raise the budget")
+        if self._step_arrivals % _WALL_CHECK_EVERY == 0:
+            self._check_wall()
+        now = self.env.now
+        request = Request(self._next_id, user, now, prompt_tokens, output_tokens, self._reads, self._writes)
+        self._next_id += 1
+        self._in_flight += 1
+        self.recorder.window.arrivals += 1
+        if self._timeout_s is not None:
+            self._clients.append(request)
+        routable = self.web.routable
+        if self.balancer is not None:
+            replica = self.balancer.pick(routable)
+        else:
+            replica = routable[0] if routable else None
+        if replica is None:
+            self._finish(request, "failed")
+            return
+        request.replica = replica
+        if not replica.workers.arrive(request):
+            self._finish(request, "dropped")
+
+    def _check_wall(self) -> None:
+        """Stop the step if it has used its wall-clock budget."""
+        if time.perf_counter() > self._step_wall_deadline:
+            raise BudgetExceeded(
+                f"stopped at t={self.env.now:.1f} s: this step used its wall-clock budget of "
+                f"{self.budget.max_wall_s:g} s (max_wall_s); shorten the step or raise the budget")
+
+    def _worker_start(self, request: Request) -> None:
+        """A worker picked the request up: run the handler."""
+        request.holds_worker = True
+        Timeout(self.env, self._handler_time(), request).callbacks.append(self._handled)
+
+    def _handled(self, event) -> None:
+        """The handler's CPU work is done; an async server frees the worker for the I/O that follows."""
+        request = event._value
+        if self._async_io:
+            request.holds_worker = False
+            request.replica.workers.release()
+        self._next_step(request)
+
+    def _next_step(self, request: Request) -> None:
+        """Take the request's next step: reads, then the LLM call, then writes, then the answer."""
+        if request.reads_left:
+            request.reads_left -= 1
+            self.database.read(request)
+        elif not request.llm_called and self.llm is not None:
+            request.llm_called = True
+            self.llm.call(request)
+        elif request.writes_left:
+            request.writes_left -= 1
+            self.database.write(request)
+        else:
+            self._finish(request, "ok")
+
+    def _fail(self, request: Request) -> None:
+        """A component could not serve the request."""
+        self._finish(request, "failed")
+
+    def _finish(self, request: Request, outcome: str) -> None:
+        """The request leaves: free its worker and count what the client saw."""
+        request.finished = True
+        self._in_flight -= 1
+        if request.holds_worker:
+            request.holds_worker = False
+            request.replica.workers.release()
+        if request.abandoned:
+            return
+        window = self.recorder.window
+        if outcome != "ok":
+            setattr(window, outcome, getattr(window, outcome) + 1)
+            return
+        latency = self.env.now - request.t_arrival
+        if self._timeout_s is not None and latency > self._timeout_s:
+            request.abandoned = True
+            window.timed_out += 1
+            return
+        window.completions += 1
+        window.latencies.append(latency)
+        window.latency_sum += latency
+        if request.t_first_token is not None:
+            ttft = request.t_first_token - request.t_arrival
+            window.ttfts.append(ttft)
+            window.ttft_sum += ttft
+
+    # --- windows, deadlines and the bill ---------------------------------------------------------
+
+    def _schedule_window(self) -> None:
+        """Schedule the next window close, urgent so that it runs before a step ending at the same time stops."""
+        event = Event(self.env)
+        event._ok = True
+        event._value = None
+        event.callbacks.append(self._window_due)
+        self.env.schedule(event, URGENT, self.recorder.window.t_start_s + self.scenario.window_s - self.env.now)
+
+    def _window_due(self, event) -> None:
+        """Close the window and open the next one."""
+        self._close_window()
+        self._schedule_window()
+        self._check_wall()
+
+    def _close_window(self) -> None:
+        """Give up on overdue clients, bill the window, and hand every tier's figures to the recorder."""
+        now = self.env.now
+        window = self.recorder.window
+        if self._timeout_s is not None:
+            cutoff = now - self._timeout_s
+            clients = self._clients
+            while clients and clients[0].t_arrival <= cutoff:
+                request = clients.popleft()
+                if not request.finished and not request.abandoned:
+                    request.abandoned = True
+                    window.timed_out += 1
+        self._bill()
+        tiers = {"web": self.web.close_window(), "db_primary": None, "db_replica": None, "llm": None}
+        if self.database is not None:
+            tiers["db_primary"], tiers["db_replica"] = self.database.close_window()
+        if self.llm is not None:
+            tiers["llm"], window.llm_batch_area, replicas = self.llm.close_window()
+            window.llm_replica_area = replicas * (now - window.t_start_s)
+        self._update_infra_rate()
+        self.recorder.close(now, tiers, self._in_flight)
+        self._windows_closed += 1
+
+    def _update_infra_rate(self) -> None:
+        """Recompute the infrastructure price per second from the instances that exist now."""
+        scenario = self.scenario
+        per_hour = len(self.web.replicas) * scenario.web.hourly_price_usd()
+        if self.database is not None:
+            per_hour += len(self.database.nodes()) * scenario.database.hourly_price_usd()
+        if self.llm is not None and isinstance(scenario.llm, SelfHostedLLM):
+            per_hour += len(self.llm.replicas) * scenario.llm.price_per_hour_usd
+        self._usd_per_s = per_hour / 3600
+
+    def _bill(self) -> None:
+        """Charge instance time since the last bill to the current window."""
+        now = self.env.now
+        self.recorder.window.usd_infra += (now - self._t_billed) * self._usd_per_s
+        self._t_billed = now

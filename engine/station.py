@@ -1,0 +1,114 @@
+"""A station: a few identical servers with a first-come, first-served queue in front.
+
+Almost every component of a web application is a station. A web replica's workers are servers and
+its accept queue is the line in front of them; a database node's cores serve queries while the
+others wait for a connection. When a job arrives and a server is free it starts at once; otherwise
+it joins the queue, unless the queue is full, in which case it is turned away (a 503, or "too many
+connections"). When a server is released the next job in line starts. At the front door (a web
+replica's accept queue) jobs whose client has already given up are skipped when their turn comes,
+as a real server skips a closed connection; deeper in, a blocked thread does not know its client
+left, so the work goes on.
+
+Nothing here schedules time: the owner of a station decides how long each job holds its server.
+The station only keeps the books a learner wants to see: how busy it was (utilisation), how long
+its queue was (time-averaged) and how long jobs waited, per metrics window and for the whole run.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Callable
+
+
+class Station:
+    """A pool of `servers` identical servers with a FIFO queue of at most `queue_capacity` jobs."""
+
+    __slots__ = (
+        "env", "name", "servers", "queue_capacity", "skip_abandoned", "busy", "queue", "_on_start",
+        "_t_mark", "_t_window", "_busy_area", "_queue_area", "_capacity_area", "_wait_sum", "_started",
+    )
+
+    def __init__(self, env, name: str, servers: int, queue_capacity: int | None,
+                 on_start: Callable[[Any], None], skip_abandoned: bool = False):
+        """Create a station; `on_start(job)` is called when a job gets a server."""
+        self.env = env
+        self.name = name
+        self.servers = servers
+        self.queue_capacity = queue_capacity
+        self.skip_abandoned = skip_abandoned
+        self.busy = 0
+        self.queue: deque = deque()
+        self._on_start = on_start
+        self._t_mark = env.now
+        self._t_window = env.now
+        self._busy_area = self._queue_area = self._capacity_area = self._wait_sum = 0.0
+        self._started = 0
+
+    def _account(self, now: float) -> None:
+        """Add the time since the last change to the busy, queue and capacity integrals."""
+        elapsed = now - self._t_mark
+        if elapsed:
+            self._busy_area += self.busy * elapsed
+            self._queue_area += len(self.queue) * elapsed
+            self._capacity_area += self.servers * elapsed
+            self._t_mark = now
+
+    def in_system(self) -> int:
+        """Return jobs in service plus jobs waiting (the load balancer's 'connections')."""
+        return self.busy + len(self.queue)
+
+    def arrive(self, job) -> bool:
+        """Start `job` now or queue it; return False if the queue is full and the job is refused."""
+        now = self.env.now
+        if self.busy < self.servers:
+            self._account(now)
+            self.busy += 1
+            self._started += 1
+            self._on_start(job)
+            return True
+        if self.queue_capacity is not None and len(self.queue) >= self.queue_capacity:
+            return False
+        self._account(now)
+        job.t_queued = now
+        self.queue.append(job)
+        return True
+
+    def release(self) -> None:
+        """Free one server and start the next waiting job whose client is still there."""
+        now = self.env.now
+        self._account(now)
+        queue = self.queue
+        while queue and self.busy <= self.servers:
+            job = queue.popleft()
+            if job.abandoned and self.skip_abandoned:
+                continue
+            self._wait_sum += now - job.t_queued
+            self._started += 1
+            self._on_start(job)
+            return
+        self.busy -= 1
+
+    def resize(self, servers: int) -> None:
+        """Change the number of servers from now on; busy servers above the new count finish first."""
+        self._account(self.env.now)
+        self.servers = servers
+        while self.busy < self.servers and self.queue:
+            self.busy += 1
+            self.release()
+
+    def close_window(self) -> dict[str, float]:
+        """Return the time integrals and wait totals since the last call, and start a new window."""
+        now = self.env.now
+        self._account(now)
+        stats = {
+            "busy_area": self._busy_area,
+            "capacity_area": self._capacity_area,
+            "queue_area": self._queue_area,
+            "span": now - self._t_window,
+            "wait_sum": self._wait_sum,
+            "started": self._started,
+        }
+        self._busy_area = self._queue_area = self._capacity_area = self._wait_sum = 0.0
+        self._started = 0
+        self._t_window = now
+        return stats

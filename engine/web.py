@@ -1,0 +1,82 @@
+"""The web tier: replicas of the application server, each with worker threads and an accept queue.
+
+A web server handles each request on a worker. In the classic thread-per-request model the worker
+stays with its request the whole time: while the handler runs, and while it waits for the database
+and for the LLM. An LLM answer takes seconds, so a handful of slow calls can occupy every worker,
+new requests pile up in the accept queue, and once that is full they are refused (HTTP 503). An
+async server (an event loop) gives the worker back while the request waits on I/O, so waiting
+costs almost nothing.
+
+Adding replicas (horizontal scaling) adds workers behind the load balancer; a bigger instance
+(vertical scaling) gives each replica more workers. A replica that is removed drains: it takes no
+new requests and leaves once its last request is done. A replica that is down gets no new
+requests from the load balancer; the ones already inside finish.
+"""
+
+from __future__ import annotations
+
+from engine.scenario import Web
+from engine.station import Station
+
+
+class WebReplica:
+    """One application server: its workers and accept queue are a station."""
+
+    __slots__ = ("index", "name", "workers", "up", "draining")
+
+    def __init__(self, env, index: int, spec: Web, on_start):
+        """Create replica number `index`; `on_start(request)` runs when a worker picks a request up."""
+        self.index = index
+        self.name = f"web-{index}"
+        self.workers = Station(env, self.name, spec.workers_per_replica(), spec.accept_queue, on_start,
+                               skip_abandoned=True)
+        self.up = True
+        self.draining = False
+
+
+class WebTier:
+    """All web replicas, and the list of those the load balancer may use."""
+
+    def __init__(self, env, spec: Web, on_start):
+        """Start `spec.replicas` replicas."""
+        self.env = env
+        self.spec = spec
+        self._on_start = on_start
+        self.replicas: list[WebReplica] = []
+        self.routable: list[WebReplica] = []
+        self._next_index = 0
+        self.set_replicas(spec.replicas)
+
+    def set_replicas(self, count: int) -> None:
+        """Grow to `count` serving replicas, or drain the newest ones down to `count`."""
+        serving = [r for r in self.replicas if not r.draining]
+        for _ in range(count - len(serving)):
+            self.replicas.append(WebReplica(self.env, self._next_index, self.spec, self._on_start))
+            self._next_index += 1
+        for replica in serving[count:] if count < len(serving) else []:
+            replica.draining = True
+        self._refresh()
+
+    def set_workers(self, workers: int) -> None:
+        """Give every replica `workers` workers from now on (vertical scaling)."""
+        for replica in self.replicas:
+            replica.workers.resize(workers)
+
+    def set_up(self, name: str, up: bool) -> bool:
+        """Mark replica `name` up or down; return False if there is no such replica."""
+        for replica in self.replicas:
+            if replica.name == name and not replica.draining:
+                replica.up = up
+                self._refresh()
+                return True
+        return False
+
+    def _refresh(self) -> None:
+        """Recompute which replicas may receive new requests."""
+        self.routable = [r for r in self.replicas if r.up and not r.draining]
+
+    def close_window(self) -> list[dict]:
+        """Close every replica's window; forget drained replicas once they are empty."""
+        stats = [r.workers.close_window() for r in self.replicas]
+        self.replicas = [r for r in self.replicas if not (r.draining and r.workers.in_system() == 0)]
+        return stats
