@@ -289,18 +289,24 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _architecture_is_coherent(self) -> "Scenario":
+        web, database = self.web, self.database
         problems = []
-        if self.web.replicas > 1 and self.load_balancer is None:
-            problems.append("web.replicas > 1 needs a load_balancer")
-        if self.database is None and (self.web.db_reads_per_request or self.web.db_writes_per_request):
-            problems.append("web.db_reads_per_request / db_writes_per_request need a database (set them to 0 or add one)")
-        if self.database is not None and self.database.placement == "same_server":
-            if self.web.replicas > 1:
-                problems.append("database.placement same_server allows one web replica only")
-            if self.database.read_replicas:
-                problems.append("database.placement same_server cannot have read_replicas")
+        if web.replicas > 1 and self.load_balancer is None:
+            problems.append(f"web.replicas: {web.replicas} is not allowed: more than 1 replica needs a load_balancer")
+        if database is None:
+            for field in ("db_reads_per_request", "db_writes_per_request"):
+                if getattr(web, field):
+                    problems.append(f"web.{field}: {getattr(web, field)} is not allowed: "
+                                    "only 0 without a database (add one or set it to 0)")
+        elif database.placement == "same_server":
+            if web.replicas > 1:
+                problems.append(f"web.replicas: {web.replicas} is not allowed: "
+                                "only 1 while database.placement is same_server")
+            if database.read_replicas:
+                problems.append(f"database.read_replicas: {database.read_replicas} is not allowed: "
+                                "only 0 while database.placement is same_server")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("\n".join(problems))
         return self
 
 
@@ -325,32 +331,31 @@ def _allowed_fields(model: type[BaseModel], loc: tuple) -> list[str]:
         if isinstance(part, str) and part in _TAGGED:
             model = _TAGGED[part]
             continue
-        field = model.model_fields.get(str(part)) if isinstance(part, str) else None
+        field = model.model_fields.get(part) if model is not None and isinstance(part, str) else None
         if field is None:
             return []
         inner = field.annotation
         candidates = [a for a in getattr(inner, "__args__", (inner,)) if isinstance(a, type) and issubclass(a, BaseModel)]
-        if len(candidates) != 1:
-            return []
-        model = candidates[0]
-    return sorted(model.model_fields)
+        model = candidates[0] if len(candidates) == 1 else None  # a union: the next part names the member
+    return sorted(model.model_fields) if model is not None else []
 
 
-def _describe(error: dict) -> str:
-    """Turn one pydantic error into 'path: value -> what is allowed'."""
+def _describe(error: dict) -> list[str]:
+    """Turn one pydantic error into lines of 'path: value is not allowed: what is allowed'."""
     loc = error["loc"]
     path = _field_path(loc)
     kind = error["type"]
     if kind == "extra_forbidden":
         allowed = _allowed_fields(Scenario, loc)
         hint = f"; allowed here: {', '.join(allowed)}" if allowed else ""
-        return f"{path}: unknown field{hint}"
+        return [f"{path}: unknown field{hint}"]
     if kind == "missing":
-        return f"{path}: required field is missing"
+        return [f"{path}: required field is missing"]
     if kind == "value_error":
-        return f"{path}: {error['msg'].removeprefix('Value error, ')}"
+        lines = error["msg"].removeprefix("Value error, ").splitlines()
+        return lines if not loc else [f"{path}: {line}" for line in lines]
     message = error["msg"][0].lower() + error["msg"][1:]
-    return f"{path}: {error['input']!r} is not allowed: {message}"
+    return [f"{path}: {error['input']!r} is not allowed: {message}"]
 
 
 def parse_scenario(data: Any, source: str = "scenario") -> Scenario:
@@ -360,7 +365,7 @@ def parse_scenario(data: Any, source: str = "scenario") -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError([_describe(e) for e in exc.errors()], source) from None
+        raise ScenarioError([line for e in exc.errors() for line in _describe(e)], source) from None
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -140,7 +140,7 @@ class Arrivals:
         """Set up the arrival stream of `traffic` under `seed`; call `start()` to begin."""
         self.env = env
         self.traffic = traffic
-        self._on_arrival = on_arrival
+        self.on_arrival = on_arrival
         self._tokens = TokenSampler(traffic, seed)
         self._users = UserSampler(traffic.population(), seed)
         self._generation = 0
@@ -232,11 +232,11 @@ class Arrivals:
             row = self._trace_row
             self._trace_row += 1
             self._schedule_next()
-            self._on_arrival(int(self._trace_prompts[row]), int(self._trace_outputs[row]), self._users())
+            self.on_arrival(int(self._trace_prompts[row]), int(self._trace_outputs[row]), self._users())
             return
         pattern = self.traffic.pattern
         self._schedule_next()
         if pattern.kind != "steady" and self._coin() * peak_multiplier(pattern) > rate_multiplier(pattern, self.env.now):
             return
         prompt, output = self._tokens()
-        self._on_arrival(prompt, output, self._users())
+        self.on_arrival(prompt, output, self._users())
