@@ -50,7 +50,9 @@ METRICS: dict[str, str] = {
     "db_writes": "writes (always on the primary)",
     "stale_reads": "replica reads that missed the same user's write still inside the replication lag",
     "llm_batch_mean": "time-averaged sequences decoding together per LLM replica",
-    "in_flight": "requests inside the system at the end of the window",
+    "in_flight": "requests whose client is still waiting for an answer at the end of the window",
+    "instances": "windows only: {instance name: {utilisation, queue_length, wait_mean_s}} for web-N, "
+                 "db-primary, db-replica-N, llm-N",
     **{f"{tier}_{name}": f"{tier.replace('_', ' ')}: {text}" for tier in TIERS for name, text in (
         ("utilisation", "busy servers / servers, time-averaged (0-1; null if the tier is absent)"),
         ("queue_length", "requests waiting, time-averaged, summed over instances"),
@@ -154,9 +156,13 @@ class Recorder:
         record.update(_percentiles(w.latencies, "latency") | _percentiles(w.ttfts, "ttft"))
         record["latency_mean_s"] = w.latency_sum / len(w.latencies) if w.latencies else None
         record["ttft_mean_s"] = w.ttft_sum / len(w.ttfts) if w.ttfts else None
+        record["instances"] = {}
         for tier, stations in tiers.items():
             record.update(_tier_figures(tier, stations))
             self._add_tier_totals(tier, stations)
+            for station in stations or ():
+                figures = _tier_figures("x", [station])
+                record["instances"][station["name"]] = {key[2:]: value for key, value in figures.items()}
         _derived(record, counts, span)
         record["usd_cumulative"] = self._totals["usd_tokens"] + self._totals["usd_infra"]
         record["in_flight"] = in_flight
@@ -178,7 +184,7 @@ class Recorder:
         """Return the whole-run record over every closed window (call after closing the last one)."""
         span = now - self.t_start_s
         counts = dict(self._totals)
-        record = {"t_start_s": self.t_start_s, "t_end_s": now, **counts}
+        record = {"t_start_s": self.t_start_s, "t_end_s": now, **counts, "instances": None}
         for prefix, sketch, total in (("latency", self._latency_sketch, self._latency_sum),
                                       ("ttft", self._ttft_sketch, self._ttft_sum)):
             record[f"{prefix}_mean_s"] = total / sketch.count if sketch.count else None

@@ -20,7 +20,7 @@ from collections import deque
 from dataclasses import dataclass
 
 import simpy
-from simpy.core import URGENT
+from simpy.core import NORMAL, URGENT
 from simpy.events import Event, Timeout
 
 from engine.balancer import LoadBalancer
@@ -60,7 +60,7 @@ class Simulation:
         self.recorder = Recorder(0.0, history_windows)
         seed = scenario.seed
         web = scenario.web
-        self.web = WebTier(env, web, self._worker_start)
+        self.web = WebTier(env, web, self._worker_start, self._gone)
         self._async_io = web.async_io
         self._handler_time = Sampler(web.handler_ms, stream(seed, "web.handler"), scale=web.speed())
         self._reads, self._writes = web.db_reads_per_request, web.db_writes_per_request
@@ -97,7 +97,12 @@ class Simulation:
         closed_before = self._windows_closed
         self._step_arrivals = 0
         self._step_wall_deadline = time.perf_counter() + self.budget.max_wall_s
-        self.env.run(until=self.env.now + seconds)
+        # A stop at normal priority runs after the window close due at the same instant.
+        stop = Event(self.env)
+        stop._ok = True
+        stop._value = None
+        self.env.schedule(stop, NORMAL, seconds)
+        self.env.run(until=stop)
         closed = self._windows_closed - closed_before
         history = self.recorder.history
         return list(history)[-closed:] if closed else []
@@ -256,6 +261,10 @@ class Simulation:
         else:
             self._finish(request, "ok")
 
+    def _gone(self, request: Request) -> None:
+        """A worker found the request's client gone (already counted as timed out): drop the connection."""
+        self._finish(request, "timed_out")
+
     def _fail(self, request: Request) -> None:
         """A component could not serve the request."""
         self._finish(request, "failed")
@@ -263,12 +272,12 @@ class Simulation:
     def _finish(self, request: Request, outcome: str) -> None:
         """The request leaves: free its worker and count what the client saw."""
         request.finished = True
-        self._in_flight -= 1
         if request.holds_worker:
             request.holds_worker = False
             request.replica.workers.release()
         if request.abandoned:
             return
+        self._in_flight -= 1
         window = self.recorder.window
         if outcome != "ok":
             setattr(window, outcome, getattr(window, outcome) + 1)
@@ -314,6 +323,7 @@ class Simulation:
                 if not request.finished and not request.abandoned:
                     request.abandoned = True
                     window.timed_out += 1
+                    self._in_flight -= 1
         self._bill()
         tiers = {"web": self.web.close_window(), "db_primary": None, "db_replica": None, "llm": None}
         if self.database is not None:

@@ -24,18 +24,21 @@ class Station:
     """A pool of `servers` identical servers with a FIFO queue of at most `queue_capacity` jobs."""
 
     __slots__ = (
-        "env", "name", "servers", "queue_capacity", "skip_abandoned", "busy", "queue", "_on_start",
+        "env", "name", "servers", "queue_capacity", "_on_abandoned", "busy", "queue", "_on_start",
         "_t_mark", "_t_window", "_busy_area", "_queue_area", "_capacity_area", "_wait_sum", "_started",
     )
 
     def __init__(self, env, name: str, servers: int, queue_capacity: int | None,
-                 on_start: Callable[[Any], None], skip_abandoned: bool = False):
-        """Create a station; `on_start(job)` is called when a job gets a server."""
+                 on_start: Callable[[Any], None], on_abandoned: Callable[[Any], None] | None = None):
+        """Create a station; `on_start(job)` runs when a job gets a server, `on_abandoned(job)` when one is skipped.
+
+        Without `on_abandoned`, jobs whose client gave up are served like any other.
+        """
         self.env = env
         self.name = name
         self.servers = servers
         self.queue_capacity = queue_capacity
-        self.skip_abandoned = skip_abandoned
+        self._on_abandoned = on_abandoned
         self.busy = 0
         self.queue: deque = deque()
         self._on_start = on_start
@@ -80,7 +83,8 @@ class Station:
         queue = self.queue
         while queue and self.busy <= self.servers:
             job = queue.popleft()
-            if job.abandoned and self.skip_abandoned:
+            if job.abandoned and self._on_abandoned is not None:
+                self._on_abandoned(job)
                 continue
             self._wait_sum += now - job.t_queued
             self._started += 1
@@ -101,6 +105,7 @@ class Station:
         now = self.env.now
         self._account(now)
         stats = {
+            "name": self.name,
             "busy_area": self._busy_area,
             "capacity_area": self._capacity_area,
             "queue_area": self._queue_area,

@@ -24,12 +24,15 @@ class WebReplica:
 
     __slots__ = ("index", "name", "workers", "up", "draining")
 
-    def __init__(self, env, index: int, spec: Web, on_start):
-        """Create replica number `index`; `on_start(request)` runs when a worker picks a request up."""
+    def __init__(self, env, index: int, spec: Web, on_start, on_abandoned):
+        """Create replica number `index`; `on_start(request)` runs when a worker picks a request up.
+
+        `on_abandoned(request)` runs when a worker finds a queued request's client gone.
+        """
         self.index = index
         self.name = f"web-{index}"
         self.workers = Station(env, self.name, spec.workers_per_replica(), spec.accept_queue, on_start,
-                               skip_abandoned=True)
+                               on_abandoned)
         self.up = True
         self.draining = False
 
@@ -37,11 +40,12 @@ class WebReplica:
 class WebTier:
     """All web replicas, and the list of those the load balancer may use."""
 
-    def __init__(self, env, spec: Web, on_start):
+    def __init__(self, env, spec: Web, on_start, on_abandoned):
         """Start `spec.replicas` replicas."""
         self.env = env
         self.spec = spec
         self._on_start = on_start
+        self._on_abandoned = on_abandoned
         self.replicas: list[WebReplica] = []
         self.routable: list[WebReplica] = []
         self._next_index = 0
@@ -51,7 +55,7 @@ class WebTier:
         """Grow to `count` serving replicas, or drain the newest ones down to `count`."""
         serving = [r for r in self.replicas if not r.draining]
         for _ in range(count - len(serving)):
-            self.replicas.append(WebReplica(self.env, self._next_index, self.spec, self._on_start))
+            self.replicas.append(WebReplica(self.env, self._next_index, self.spec, self._on_start, self._on_abandoned))
             self._next_index += 1
         for replica in serving[count:] if count < len(serving) else []:
             replica.draining = True

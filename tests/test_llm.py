@@ -1,0 +1,87 @@
+"""The LLM backend: TTFT and decode time follow the latency model, batching slows tokens, a full batch queues."""
+
+import pytest
+
+from engine import Simulation
+from tests.helpers import scenario
+
+ONE_REQUEST = {"client_timeout_s": None, "rate_rps": 1e-9,
+               "tokens": {"kind": "fixed", "prompt_tokens": 5000, "output_tokens": 500}}
+INSTANT_WEB = {"handler_ms": {"dist": "constant", "value_ms": 0}}
+
+
+def llm_sim(llm: dict, prompt=5000, output=500) -> Simulation:
+    """A simulation with an instant web tier in front of the given LLM and no traffic of its own."""
+    scn = scenario(traffic={**ONE_REQUEST, "tokens": {"kind": "fixed", "prompt_tokens": prompt, "output_tokens": output}},
+                   web={**INSTANT_WEB, "workers": 1000, "accept_queue": None}, llm=llm)
+    return Simulation(scn)
+
+
+def inject(sim: Simulation, count: int) -> None:
+    """Make `count` requests arrive at the current simulated time."""
+    for _ in range(count):
+        sim._arrive(sim.scenario.traffic.tokens.prompt_tokens, sim.scenario.traffic.tokens.output_tokens, 0)
+
+
+def test_one_request_follows_the_reference_latency_model():
+    # NIM Llama-3.3-70B, 5000 in / 500 out, concurrency 1: TTFT = overhead + 5000 / 12,500 tok/s,
+    # end-to-end = TTFT + 499 x 18.6 ms.
+    sim = llm_sim({"kind": "self_hosted", "overhead_ms": 7})
+    inject(sim, 1)
+    summary = sim.run(30)
+    assert summary["ttft_mean_s"] == pytest.approx(0.007 + 5000 / 12_500)
+    assert summary["latency_mean_s"] == pytest.approx(0.007 + 0.4 + 499 * 0.0186)
+
+
+def test_batching_grows_inter_token_latency():
+    # 25 sequences decoding together: ITL(25) = 18.6 x (1 + 0.045 x 24) ms = 38.7 ms (NIM: 38.8 ms at 25).
+    sim = llm_sim({"kind": "self_hosted", "overhead_ms": 0, "prefill_tokens_per_s": 1e8}, prompt=10, output=501)
+    inject(sim, 25)
+    summary = sim.run(60)
+    assert summary["completions"] == 25
+    assert summary["latency_mean_s"] == pytest.approx(500 * 0.0186 * (1 + 0.045 * 24), rel=1e-4)
+    assert summary["llm_batch_mean"] > 0
+
+
+def test_a_full_batch_makes_new_requests_wait_for_a_slot():
+    sim = llm_sim({"kind": "self_hosted", "overhead_ms": 0, "max_batch": 4, "prefill_tokens_per_s": 1e8,
+                   "itl_growth_per_sequence": 0}, prompt=10, output=101)
+    inject(sim, 8)
+    summary = sim.run(60)
+    one_answer = 100 * 0.0186
+    # Whole-run percentiles come from a DDSketch with 0.5 % relative accuracy.
+    assert summary["latency_p50_s"] == pytest.approx(one_answer, rel=0.005)
+    assert summary["latency_p99_s"] == pytest.approx(2 * one_answer, rel=0.005)
+    assert summary["latency_mean_s"] == pytest.approx(1.5 * one_answer, rel=1e-6)
+    assert summary["llm_wait_mean_s"] == pytest.approx(one_answer / 2, rel=1e-6)
+
+
+def test_prefill_is_served_one_prompt_at_a_time_per_replica():
+    sim = llm_sim({"kind": "self_hosted", "overhead_ms": 0}, prompt=12_500, output=1)
+    inject(sim, 3)
+    summary = sim.run(30)
+    assert summary["ttft_mean_s"] == pytest.approx((1 + 2 + 3) / 3)
+
+
+def test_more_replicas_share_the_load():
+    one = llm_sim({"kind": "self_hosted", "overhead_ms": 0, "max_batch": 2}, prompt=10, output=101)
+    two = llm_sim({"kind": "self_hosted", "overhead_ms": 0, "max_batch": 2, "replicas": 2}, prompt=10, output=101)
+    inject(one, 4)
+    inject(two, 4)
+    assert two.run(30)["latency_p99_s"] < 0.6 * one.run(30)["latency_p99_s"]
+
+
+def test_hosted_api_pace_does_not_depend_on_load():
+    sim = llm_sim({"kind": "hosted"}, prompt=1000, output=101)
+    inject(sim, 200)
+    summary = sim.run(30)
+    assert summary["latency_mean_s"] == pytest.approx(0.3 + 1000 / 12_500 + 100 * 0.0186)
+    assert summary["latency_p99_s"] == pytest.approx(summary["latency_mean_s"], rel=0.01)  # sketch: 0.5 % error
+    assert summary["usd_tokens"] == pytest.approx(200 * (1000 * 2.5 + 101 * 10) / 1e6)
+
+
+def test_llm_down_fails_requests():
+    sim = llm_sim({"kind": "self_hosted", "replicas": 1})
+    sim.set_component_up("llm-0", False)
+    inject(sim, 3)
+    assert sim.run(10)["failed"] == 3
