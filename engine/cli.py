@@ -48,7 +48,8 @@ def _number(text: str, kind, low, high, name: str):
     try:
         value = kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{name}: {text!r} is not allowed: expected a {kind.__name__}") from None
+        expected = "an integer" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"{name}: {text!r} is not allowed: expected {expected}") from None
     if not (low <= value <= high) or (isinstance(value, float) and not math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"{name}: {text!r} is not allowed: must be between {low} and {high}")
     return value

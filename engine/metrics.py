@@ -121,6 +121,7 @@ def _derived(record: dict, counts: dict, span: float) -> None:
         llm_batch_mean=(counts["llm_batch_area"] / counts["llm_replica_area"]
                         if counts["llm_replica_area"] else None),
     )
+    del record["llm_batch_area"], record["llm_replica_area"]
 
 
 class Recorder:

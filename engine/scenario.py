@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from engine.balancer import ALGORITHMS
 from engine.distributions import DISTRIBUTIONS, Distribution, Exponential, LogNormal
 from engine.paths import ASSETS_DIR, PRESETS_DIR
 
@@ -163,7 +164,7 @@ class Traffic(_Strict):
 class LoadBalancer(_Strict):
     """Spreads requests over the web replicas that are up."""
 
-    algorithm: Literal["round_robin", "random", "least_connections", "power_of_two"] = "round_robin"
+    algorithm: Literal[ALGORITHMS] = "round_robin"  # type: ignore[valid-type]
 
 
 class Web(_Strict):

@@ -102,7 +102,11 @@ class Simulation:
         stop._ok = True
         stop._value = None
         self.env.schedule(stop, NORMAL, seconds)
-        self.env.run(until=stop)
+        try:
+            self.env.run(until=stop)
+        except BudgetExceeded:
+            stop.callbacks.clear()  # the abandoned stop must not end a later step early
+            raise
         closed = self._windows_closed - closed_before
         history = self.recorder.history
         return list(history)[-closed:] if closed else []
@@ -130,6 +134,8 @@ class Simulation:
         self._check_range("web.replicas", count, 1, 1000)
         if count > 1 and self.balancer is None:
             raise ValueError("web.replicas: more than one replica needs a load balancer (set_load_balancer first)")
+        if count > 1 and self.database is not None and self.database.spec.placement == "same_server":
+            raise ValueError(f"web.replicas: {count} is not allowed: only 1 while database.placement is same_server")
         self._bill()
         self.web.set_replicas(count)
         self._update_infra_rate()
@@ -178,14 +184,31 @@ class Simulation:
                 return
         raise ValueError(f"component: {name!r} is not allowed: choose one of {', '.join(self.component_names())}")
 
+    def settings(self) -> dict:
+        """Return what the live controls are set to now (the scenario plus every change since)."""
+        database, llm = self.database, self.llm
+        return {
+            "rate_rps": self.arrivals.rate_setting_rps(),
+            "web_replicas": sum(1 for r in self.web.replicas if not r.draining),
+            "web_workers": self.web.replicas[0].workers.servers if self.web.replicas else None,
+            "load_balancer": self.balancer.algorithm if self.balancer is not None else None,
+            "db_read_replicas": None if database is None else sum(1 for r in database.replicas if not r.draining),
+            "llm_replicas": None if llm is None else sum(1 for r in llm.replicas if not r.draining),
+            "down": [name for name, up in self._component_states() if not up],
+        }
+
+    def _component_states(self) -> list[tuple[str, bool]]:
+        """Return (name, up) for every component that is not draining."""
+        parts = [*self.web.replicas]
+        if self.database is not None:
+            parts += self.database.nodes()
+        if self.llm is not None:
+            parts += self.llm.replicas
+        return [(part.name, part.up) for part in parts if not part.draining]
+
     def component_names(self) -> list[str]:
         """Return the names of the components that can be taken down."""
-        names = [r.name for r in self.web.replicas if not r.draining]
-        if self.database is not None:
-            names += [n.name for n in self.database.nodes() if not n.draining]
-        if self.llm is not None:
-            names += [r.name for r in self.llm.replicas if not r.draining]
-        return names
+        return [name for name, _ in self._component_states()]
 
     @staticmethod
     def _check_range(field: str, value, low, high) -> None:

@@ -28,7 +28,7 @@ from engine.paths import ASSETS_DIR
 from engine.randomness import stream
 from engine.scenario import FixedTokens, ScenarioError, Traffic
 
-_BLOCK = 4096
+_BLOCK = 1024  # draws per numpy call: big enough to amortise the call, small enough to stay cache-friendly
 TRACE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 
 
@@ -172,6 +172,12 @@ class Arrivals:
         else:
             self.base_rate_rps = rate_rps
         self._schedule_next()
+
+    def rate_setting_rps(self) -> float:
+        """Return the base rate a learner set, before any pattern multiplies it (for a trace: its sped-up mean)."""
+        if self.traffic.trace is not None:
+            return self.base_rate_rps * self.speedup
+        return self.base_rate_rps
 
     def current_rate_rps(self) -> float:
         """Return the expected arrival rate at the current simulated time."""

@@ -136,6 +136,8 @@ def test_changing_the_arrival_rate_acts_from_now():
     (lambda s: s.set_component_up("web-9", False), "component: 'web-9' is not allowed: choose one of web-0"),
     (lambda s: s.set_llm_replicas(2), "llm.replicas: only a self_hosted LLM has replicas"),
     (lambda s: s.advance(0), "seconds: 0 is not allowed: must be greater than 0"),
+    (lambda s: (s.set_load_balancer("random"), s.set_web_replicas(2)),
+     "web.replicas: 2 is not allowed: only 1 while database.placement is same_server"),
 ])
 def test_bad_live_changes_are_refused_with_a_message(call, message):
     sim = Simulation(load_preset("single_server"))
@@ -148,8 +150,11 @@ def test_a_step_stops_at_its_request_budget_and_the_run_can_go_on():
     sim = Simulation(scenario(traffic={"rate_rps": 1000}), Budget(max_requests=500))
     with pytest.raises(BudgetExceeded, match="budget of 500 simulated requests"):
         sim.advance(10)
-    assert sim.now == pytest.approx(0.5, rel=0.2)
-    sim.advance(0.1)
+    stopped_at = sim.now
+    assert stopped_at == pytest.approx(0.5, rel=0.2)
+    sim.budget = Budget()
+    sim.advance(5)  # the interrupted step's stop must not cut this one short
+    assert sim.now == pytest.approx(stopped_at + 5)
 
 
 def test_a_step_stops_at_its_wall_clock_budget():
@@ -157,3 +162,17 @@ def test_a_step_stops_at_its_wall_clock_budget():
     with pytest.raises(BudgetExceeded, match="wall-clock budget of 0.05 s"):
         sim.advance(3600)
     assert sim.now < 3600
+
+
+def test_settings_report_every_live_change():
+    sim = Simulation(load_preset("horizontal_load_balancer"))
+    assert sim.settings() == {"rate_rps": 5.5, "web_replicas": 4, "web_workers": 9, "load_balancer": "round_robin",
+                              "db_read_replicas": 1, "llm_replicas": 1, "down": []}
+    sim.set_arrival_rate(9)
+    sim.set_web_replicas(2)
+    sim.set_load_balancer("power_of_two")
+    sim.set_db_read_replicas(3)
+    sim.set_component_up("db-replica-0", False)
+    sim.advance(1)
+    assert sim.settings() == {"rate_rps": 9, "web_replicas": 2, "web_workers": 9, "load_balancer": "power_of_two",
+                              "db_read_replicas": 3, "llm_replicas": 1, "down": ["db-replica-0"]}

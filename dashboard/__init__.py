@@ -1,0 +1,1 @@
+"""GenAI Scaling Lab dashboard: Streamlit pages that read the engine and never change it."""

@@ -1,0 +1,17 @@
+"""Entry point of the GenAI Scaling Lab app: a router that lists the pages and runs the chosen one."""
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+# `streamlit run` puts only this folder on sys.path; engine/ and dashboard/ live one level up.
+# The check matters because Streamlit executes this file again on every rerun.
+_REPO_ROOT = str(Path(__file__).resolve().parent.parent)
+if _REPO_ROOT not in sys.path:
+    sys.path.insert(0, _REPO_ROOT)
+
+from dashboard.live import render_live  # noqa: E402
+
+st.set_page_config(page_title="GenAI Scaling Lab", layout="wide")
+st.navigation([st.Page(render_live, title="Live simulation", icon=":material/monitoring:", url_path="live")]).run()

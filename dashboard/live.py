@@ -1,0 +1,194 @@
+"""The live page: run a preset step by step and reshape it while it runs, to watch the queues answer.
+
+Changes act on the running simulation from that instant, so a learner sees the system react (a
+queue draining after a scale-out, errors rising with the load) instead of a fresh run. The
+simulation lives in this session's state, never in a cache: SimPy cannot be pickled and every
+learner needs their own. A fragment advances it on each tick and redraws only the charts.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from engine import Budget, BudgetExceeded, ScenarioError, Simulation, list_presets, load_preset
+from engine.balancer import ALGORITHMS
+
+DEFAULT_PRESET = "horizontal_load_balancer"
+STEP_S = 1.0  # simulated seconds per tick: one default metrics window, so every tick adds a point
+TICK_S = 0.5  # wall seconds between ticks: simulated time runs at twice real time
+HISTORY_WINDOWS = 300  # windows kept and plotted: bounds memory and the time each redraw takes
+MAX_RATE_RPS = 100_000.0  # about 0.3 s of engine work per tick; the engine itself would take 1e7
+# One tick may never freeze the page, whatever rate the learner dials in.
+BUDGET = Budget(max_requests=2_000_000, max_wall_s=2.0)
+ATTRIBUTION = (
+    "Token counts sampled from the Azure LLM inference trace 2023 (Patel et al., Splitwise: Efficient "
+    "generative LLM inference using phase splitting, ISCA 2024; github.com/Azure/AzurePublicDataset), CC-BY-4.0."
+)
+
+SIM, RUNNING, ERROR, SETTINGS = "live_sim", "live_running", "live_error", "live_settings"
+PRESET, RATE, REPLICAS, ALGORITHM = "live_preset", "live_rate_rps", "live_web_replicas", "live_lb_algorithm"
+
+
+@st.cache_data(show_spinner=False)
+def _preset_titles() -> dict[str, str]:
+    """Return {preset name: title} for every preset, read from disk once per process."""
+    return dict(list_presets())
+
+
+@st.cache_data(show_spinner=False)
+def _preset(name: str):
+    """Return the validated scenario of preset `name` (a fresh copy on each call)."""
+    return load_preset(name)
+
+
+def _load(name: str) -> None:
+    """Build a paused simulation of preset `name` at time 0 and point the controls at its settings."""
+    try:
+        scenario = _preset(name)
+    except ScenarioError as exc:
+        st.session_state[ERROR] = str(exc)
+        return
+    sim = Simulation(scenario, BUDGET, history_windows=HISTORY_WINDOWS)
+    st.session_state[SIM] = sim
+    st.session_state[RUNNING] = False
+    settings = sim.settings()
+    st.session_state[SETTINGS] = {
+        PRESET: name,
+        RATE: float(settings["rate_rps"]),
+        REPLICAS: settings["web_replicas"],
+        ALGORITHM: settings["load_balancer"],
+    }
+
+
+def _reset() -> None:
+    """Start the selected preset again from time 0, paused."""
+    _load(st.session_state[PRESET])
+
+
+def _set_running(running: bool) -> None:
+    """Flip the flag that the next full run reads to start or stop the fragment's timer."""
+    st.session_state[RUNNING] = running
+
+
+def _apply(key: str, change) -> None:
+    """Apply the control `key`'s new value to the running simulation with `change(sim, value)`."""
+    value = st.session_state[key]
+    try:
+        change(st.session_state[SIM], value)
+    except ValueError as exc:
+        # The settings keep the last value the simulation accepted, so the control snaps back to it.
+        st.session_state[ERROR] = str(exc)
+        return
+    st.session_state[SETTINGS][key] = value
+
+
+def _set_algorithm(sim: Simulation, algorithm: str | None) -> None:
+    """Add a load balancer or switch its algorithm; a running simulation cannot drop its balancer."""
+    if algorithm is None:
+        raise ValueError("load_balancer: a running simulation keeps its load balancer; "
+                         "press Reset to start without one")
+    sim.set_load_balancer(algorithm)
+
+
+def _controls(titles: dict[str, str]) -> None:
+    """Draw the preset picker, the run buttons and the live controls; their callbacks do the work."""
+    # Widgets forget their value when the page is left, and a refused change must not stick:
+    # every full run shows what the simulation actually runs with.
+    for key, value in st.session_state[SETTINGS].items():
+        st.session_state[key] = value
+    st.selectbox("Preset", list(titles), key=PRESET, format_func=titles.get, on_change=_reset)
+    st.caption(st.session_state[SIM].scenario.description)
+    running = st.session_state[RUNNING]
+    start, pause, reset = st.columns(3)
+    start.button("Start", key="live_start", type="primary", disabled=running, on_click=_set_running,
+                 args=(True,), width="stretch")
+    pause.button("Pause", key="live_pause", disabled=not running, on_click=_set_running, args=(False,),
+                 width="stretch")
+    reset.button("Reset", key="live_reset", on_click=_reset, width="stretch")
+    rate, replicas, algorithm = st.columns(3)
+    rate.number_input("Arrival rate (req/s)", min_value=0.1, max_value=MAX_RATE_RPS, step=1.0, key=RATE,
+                      help="Base rate; a preset's ramp, spike or daily cycle multiplies it.",
+                      on_change=_apply, args=(RATE, Simulation.set_arrival_rate))
+    replicas.number_input("Web replicas", min_value=1, max_value=1000, step=1, key=REPLICAS,
+                          help="More than one needs a load balancer. Removed replicas finish their work, then leave.",
+                          on_change=_apply, args=(REPLICAS, Simulation.set_web_replicas))
+    algorithm.selectbox("Load-balancing algorithm", ALGORITHMS, key=ALGORITHM, placeholder="none (one replica)",
+                        help="Choosing one puts a load balancer in front of the web tier.",
+                        on_change=_apply, args=(ALGORITHM, _set_algorithm))
+
+
+def _latency_figure(windows: list[dict]) -> go.Figure:
+    """Plot latency p50/p95/p99 per window against simulated time."""
+    t = [w["t_end_s"] for w in windows]
+    figure = go.Figure([go.Scatter(x=t, y=[w[f"latency_{q}_s"] for w in windows], name=q, mode="lines")
+                        for q in ("p50", "p95", "p99")])
+    return _layout(figure, "Latency of completed requests", "latency (s)")
+
+
+def _throughput_figure(windows: list[dict]) -> go.Figure:
+    """Plot completions/s as a line over errors/s stacked by kind, against simulated time."""
+    t = [w["t_end_s"] for w in windows]
+    spans = [w["t_end_s"] - w["t_start_s"] for w in windows]
+    kinds = {"dropped": "dropped (503)", "timed_out": "timed out", "failed": "failed"}
+    figure = go.Figure([go.Bar(x=t, y=[w[kind] / s for w, s in zip(windows, spans)], name=label)
+                        for kind, label in kinds.items()])
+    figure.add_trace(go.Scatter(x=t, y=[w["throughput_rps"] for w in windows], name="completions", mode="lines"))
+    figure.update_layout(barmode="stack", bargap=0)
+    return _layout(figure, "Throughput and errors", "requests/s")
+
+
+def _layout(figure: go.Figure, title: str, y_title: str) -> go.Figure:
+    """Give a live chart its shared look; a fixed uirevision keeps the learner's zoom across ticks."""
+    figure.update_layout(title=title, xaxis_title="simulated time (s)", yaxis_title=y_title, height=320,
+                         margin=dict(l=10, r=10, t=40, b=10), uirevision="live",
+                         legend=dict(orientation="h", y=-0.25))
+    return figure
+
+
+def _number(value: float | None, template: str) -> str:
+    """Format a metric that may be missing (no request completed in the window)."""
+    return "–" if value is None else template.format(value)
+
+
+def _live_view() -> None:
+    """Advance the simulation one step if it is running, then redraw the charts and numbers."""
+    sim: Simulation = st.session_state[SIM]
+    if st.session_state[RUNNING]:
+        try:
+            sim.advance(STEP_S)
+        except BudgetExceeded as exc:
+            st.session_state[RUNNING] = False
+            st.session_state[ERROR] = str(exc)
+            st.rerun()  # a full run is what turns the fragment's timer off
+    windows = list(sim.windows)
+    last = windows[-1] if windows else {}
+    cells = st.columns(5)
+    cells[0].metric("Simulated time", f"{sim.now:,.0f} s")
+    cells[1].metric("p95 latency", _number(last.get("latency_p95_s"), "{:.2f} s"))
+    cells[2].metric("Throughput", _number(last.get("throughput_rps"), "{:.1f} req/s"))
+    cells[3].metric("Error rate", _number(last.get("error_rate"), "{:.1%}"))
+    cells[4].metric("Spend so far", _number(last.get("usd_cumulative"), "${:,.4f}"))
+    st.plotly_chart(_latency_figure(windows), key="live_latency", width="stretch")
+    st.plotly_chart(_throughput_figure(windows), key="live_throughput", width="stretch")
+
+
+def render_live() -> None:
+    """Render the live page."""
+    st.title("Live simulation")
+    try:
+        titles = _preset_titles()
+    except ScenarioError as exc:
+        st.error(str(exc))
+        return
+    if SIM not in st.session_state:
+        _load(DEFAULT_PRESET if DEFAULT_PRESET in titles else next(iter(titles)))
+    if SIM not in st.session_state:
+        st.error(st.session_state.pop(ERROR))
+        return
+    _controls(titles)
+    if ERROR in st.session_state:
+        st.error(st.session_state.pop(ERROR))
+    # run_every is read on every full run: the Start and Pause callbacks have already flipped the flag.
+    st.fragment(_live_view, run_every=TICK_S if st.session_state[RUNNING] else None)()
+    st.caption(ATTRIBUTION)

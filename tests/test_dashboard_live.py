@@ -1,0 +1,186 @@
+"""Behaviour of the live page: ticks advance and plot the simulation, controls reshape it while it runs."""
+
+import json
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from engine import Budget, list_presets
+
+ENTRY = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+
+
+@pytest.fixture(autouse=True)
+def _clear_caches():
+    """Start every test with empty Streamlit caches: they outlive AppTest instances in one process."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def _app(preset: str | None = None) -> AppTest:
+    """Open the app (on `preset` if given) with no exception on the first run."""
+    at = AppTest.from_file(ENTRY, default_timeout=10).run()
+    if preset is not None:
+        at.selectbox(key="live_preset").select(preset).run()
+    assert not at.exception
+    return at
+
+
+def _started(preset: str | None = None, ticks: int = 0) -> AppTest:
+    """Open the app, press Start (itself one tick) and run `ticks` more ticks."""
+    at = _app(preset)
+    at.button(key="live_start").click().run()
+    for _ in range(ticks):
+        at.run()
+    return at
+
+
+def _figure(at: AppTest, index: int) -> dict:
+    """Return the Plotly JSON of the page's chart number `index`."""
+    return json.loads(at.get("plotly_chart")[index].proto.spec)
+
+
+def _trace(figure: dict, name: str) -> dict:
+    """Return the trace called `name` in a Plotly figure."""
+    return next(trace for trace in figure["data"] if trace["name"] == name)
+
+
+def _serving_replicas(at: AppTest) -> int:
+    """Return the web replicas of the session's simulation that still take requests."""
+    return len([r for r in at.session_state["live_sim"].web.replicas if not r.draining])
+
+
+def test_the_default_preset_is_the_load_balancer_one_and_starts_paused():
+    at = _app()
+    assert at.selectbox(key="live_preset").value == "horizontal_load_balancer"
+    assert at.session_state["live_sim"].now == 0
+    assert at.number_input(key="live_web_replicas").value == 4
+    assert at.selectbox(key="live_lb_algorithm").value == "round_robin"
+    assert any("Azure LLM inference trace 2023" in c.value and "CC-BY-4.0" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("preset, title", list_presets())
+def test_every_preset_renders_and_runs(preset, title):
+    at = _started(preset, ticks=2)
+    sim = at.session_state["live_sim"]
+    assert not at.exception and not at.error
+    assert sim.scenario.name == title
+    assert sim.now == pytest.approx(3.0)
+    assert sim.scenario.description.strip() in [c.value.strip() for c in at.caption]
+    assert _figure(at, 0)["data"][0]["x"] == [w["t_end_s"] for w in sim.windows]
+
+
+def test_each_tick_plots_the_windows_that_closed():
+    at = _started()
+    sim = at.session_state["live_sim"]
+    seen = []
+    for _ in range(4):
+        latency, throughput = _figure(at, 0), _figure(at, 1)
+        x = _trace(latency, "p95")["x"]
+        assert x == [w["t_end_s"] for w in sim.windows]
+        assert x[-1] == pytest.approx(sim.now)
+        assert _trace(latency, "p95")["y"] == [w["latency_p95_s"] for w in sim.windows]
+        assert _trace(throughput, "completions")["y"] == [w["throughput_rps"] for w in sim.windows]
+        seen.append(len(x))
+        at.run()
+    assert seen == [1, 2, 3, 4]
+    assert not at.exception
+
+
+def test_metrics_show_the_last_window():
+    at = _started(ticks=5)
+    last = at.session_state["live_sim"].windows[-1]
+    values = {m.label: m.value for m in at.metric}
+    assert values["Simulated time"] == "6 s"
+    assert values["Throughput"] == f"{last['throughput_rps']:.1f} req/s"
+    assert values["Spend so far"] == f"${last['usd_cumulative']:,.4f}"
+
+
+def test_changing_replicas_reshapes_the_running_simulation_without_restarting_it():
+    at = _started(ticks=3)
+    sim = at.session_state["live_sim"]
+    before_s = sim.now
+    at.number_input(key="live_web_replicas").set_value(6).run()
+    assert at.session_state["live_sim"] is sim
+    assert _serving_replicas(at) == 6
+    assert sim.now > before_s
+    at.number_input(key="live_web_replicas").set_value(2).run()
+    assert _serving_replicas(at) == 2
+    assert not at.exception and not at.error
+
+
+def test_a_higher_arrival_rate_brings_more_arrivals():
+    at = _started(ticks=2)
+    at.number_input(key="live_rate_rps").set_value(60.0).run()
+    for _ in range(5):
+        at.run()
+    windows = list(at.session_state["live_sim"].windows)
+    assert max(w["arrivals"] for w in windows[:3]) < 20
+    assert min(w["arrivals"] for w in windows[-5:]) > 30
+
+
+def test_choosing_an_algorithm_adds_a_balancer_so_replicas_can_grow():
+    at = _started("separate_database")
+    assert at.session_state["live_sim"].balancer is None
+    at.selectbox(key="live_lb_algorithm").select("least_connections").run()
+    at.number_input(key="live_web_replicas").set_value(3).run()
+    assert at.session_state["live_sim"].balancer.algorithm == "least_connections"
+    assert _serving_replicas(at) == 3
+    assert not at.error
+
+
+def test_an_invalid_change_shows_an_error_and_leaves_the_simulation_as_it_was():
+    at = _started("single_server", ticks=1)
+    at.number_input(key="live_web_replicas").set_value(2).run()
+    assert not at.exception
+    assert len(at.error) == 1 and "load balancer" in at.error[0].value
+    assert _serving_replicas(at) == 1
+    assert at.number_input(key="live_web_replicas").value == 1
+    at.run()
+    assert not at.error
+
+
+def test_a_paused_page_does_not_advance():
+    at = _started(ticks=2)
+    at.button(key="live_pause").click().run()
+    paused_at_s = at.session_state["live_sim"].now
+    x = _figure(at, 0)["data"][0]["x"]
+    for _ in range(3):
+        at.run()
+    assert at.session_state["live_sim"].now == paused_at_s
+    assert _figure(at, 0)["data"][0]["x"] == x
+    at.button(key="live_start").click().run()
+    assert at.session_state["live_sim"].now > paused_at_s
+
+
+def test_reset_and_a_new_preset_start_again_from_zero_paused():
+    at = _started(ticks=2)
+    at.number_input(key="live_web_replicas").set_value(6).run()
+    at.button(key="live_reset").click().run()
+    assert at.session_state["live_sim"].now == 0 and not at.session_state["live_running"]
+    assert _serving_replicas(at) == 4 and at.number_input(key="live_web_replicas").value == 4
+    at.button(key="live_start").click().run()
+    at.selectbox(key="live_preset").select("single_server").run()
+    assert at.session_state["live_sim"].scenario.name == "Single server"
+    assert at.session_state["live_sim"].now == 0 and not at.session_state["live_running"]
+    assert at.number_input(key="live_web_replicas").value == 1
+    assert at.selectbox(key="live_lb_algorithm").value is None
+
+
+def test_a_step_over_budget_pauses_with_a_message(monkeypatch):
+    at = _app()
+    monkeypatch.setattr("dashboard.live.BUDGET", Budget(max_requests=1, max_wall_s=2.0))
+    at.button(key="live_reset").click().run()
+    at.button(key="live_start").click().run()
+    assert not at.exception
+    assert len(at.error) == 1 and "max_requests" in at.error[0].value
+    assert not at.session_state["live_running"]
+    stopped_at_s = at.session_state["live_sim"].now
+    assert 0 < stopped_at_s < 1.0
+    at.run()
+    assert at.session_state["live_sim"].now == stopped_at_s

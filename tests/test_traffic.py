@@ -1,0 +1,111 @@
+"""Traffic: arrival rates, patterns, trace replay and token counts come out as specified."""
+
+import statistics
+
+import pytest
+
+from engine import Simulation
+from engine.traffic import load_trace, rate_multiplier
+from tests.helpers import scenario
+
+
+def windows_of(scn, seconds):
+    """Run a scenario and return its windows."""
+    sim = Simulation(scn)
+    return sim.advance(seconds)
+
+
+def test_steady_arrivals_are_poisson():
+    windows = windows_of(scenario(traffic={"rate_rps": 50}), 600)
+    counts = [w["arrivals"] for w in windows]
+    assert statistics.fmean(counts) == pytest.approx(50, rel=0.03)
+    assert statistics.variance(counts) / statistics.fmean(counts) == pytest.approx(1.0, abs=0.15)
+
+
+def test_spike_multiplies_the_rate_during_the_spike_only():
+    windows = windows_of(scenario(traffic={"rate_rps": 20, "pattern": {"kind": "spike", "at_s": 100,
+                                                                        "duration_s": 50, "multiplier": 5}}), 200)
+    during = sum(w["arrivals"] for w in windows[100:150]) / 50
+    outside = sum(w["arrivals"] for w in windows[:100] + windows[150:]) / 150
+    assert during == pytest.approx(100, rel=0.05)
+    assert outside == pytest.approx(20, rel=0.06)
+
+
+def test_ramp_grows_linearly():
+    windows = windows_of(scenario(traffic={"rate_rps": 20, "pattern": {"kind": "ramp", "start_s": 0,
+                                                                        "over_s": 300, "to_multiplier": 4}}), 400)
+    first, middle, last = (sum(w["arrivals"] for w in windows[a:b]) / (b - a) for a, b in ((0, 30), (135, 165), (300, 400)))
+    assert first == pytest.approx(20 * 1.15, rel=0.1)
+    assert middle == pytest.approx(50, rel=0.08)
+    assert last == pytest.approx(80, rel=0.05)
+
+
+def test_diurnal_cycle_peaks_and_troughs():
+    windows = windows_of(scenario(traffic={"rate_rps": 20, "pattern": {"kind": "diurnal", "period_s": 400,
+                                                                        "amplitude": 0.5}}), 400)
+    peak = sum(w["arrivals"] for w in windows[80:120]) / 40     # sin peaks at a quarter period
+    trough = sum(w["arrivals"] for w in windows[280:320]) / 40
+    assert peak == pytest.approx(20 * 1.49, rel=0.08)
+    assert trough == pytest.approx(20 * 0.51, rel=0.12)
+    assert rate_multiplier(scenario(traffic={"rate_rps": 1, "pattern": {"kind": "diurnal", "period_s": 400,
+                                                                         "amplitude": 0.5}}).traffic.pattern, 100) == 1.5
+
+
+def test_rate_from_users():
+    # 432,000 DAU x 10 requests / 86,400 s x peak factor 2 = 100 req/s.
+    windows = windows_of(scenario(traffic={"rate_rps": None, "users": {"daily_active": 432_000}}), 120)
+    assert sum(w["arrivals"] for w in windows) / 120 == pytest.approx(100, rel=0.04)
+
+
+@pytest.mark.parametrize("speedup", [1, 4])
+def test_trace_replay_reproduces_the_trace_timestamps(speedup):
+    times, _, _ = load_trace("AzureLLMInferenceTrace_conv.csv")
+    scn = scenario(traffic={"rate_rps": None, "trace": {"file": "AzureLLMInferenceTrace_conv.csv", "speedup": speedup}})
+    windows = windows_of(scn, 120)
+    # Simulated window k holds the trace rows stamped in [k x speedup, (k + 1) x speedup) seconds.
+    expected = [int(((times >= k * speedup) & (times < (k + 1) * speedup)).sum()) for k in range(120)]
+    assert [w["arrivals"] for w in windows] == expected
+    assert sum(expected) > 100
+
+
+def test_trace_replay_uses_the_trace_token_counts():
+    times, prompts, outputs = load_trace("AzureLLMInferenceTrace_conv.csv")
+    scn = scenario(traffic={"rate_rps": None, "client_timeout_s": None, "trace": {"speedup": 10}},
+                   web={"workers": 10_000, "accept_queue": None}, llm={"kind": "hosted"})
+    summary = Simulation(scn).run(60)
+    n = int((times < 600).sum())
+    assert summary["arrivals"] == n
+    finished = summary["completions"]
+    assert finished > 0.9 * n
+    assert summary["input_tokens"] <= prompts[:n].sum()
+    assert summary["input_tokens"] / finished == pytest.approx(prompts[:n].mean(), rel=0.1)
+
+
+def test_trace_stops_at_its_end_unless_looped():
+    scn = scenario(traffic={"rate_rps": None, "trace": {"file": "AzureLLMInferenceTrace_code.csv", "speedup": 100}})
+    once = Simulation(scn).run(60)
+    looped = Simulation(scn.model_copy(update={"traffic": scn.traffic.model_copy(
+        update={"trace": scn.traffic.trace.model_copy(update={"loop": True})})})).run(60)
+    rows = len(load_trace("AzureLLMInferenceTrace_code.csv")[0])
+    assert once["arrivals"] == rows
+    assert looped["arrivals"] > rows
+
+
+def test_empirical_tokens_follow_the_azure_conversation_trace():
+    # Reference numbers: prompt mean 1155, output mean 211 (Azure conv 2023).
+    scn = scenario({"traffic": {"rate_rps": 100, "client_timeout_s": None},
+                    "web": {"workers": 10_000, "accept_queue": None, "db_reads_per_request": 0,
+                            "db_writes_per_request": 0},
+                    "llm": {"kind": "hosted"}})
+    summary = Simulation(scn).run(200)
+    assert summary["input_tokens"] / summary["completions"] == pytest.approx(1155, rel=0.05)
+    assert summary["output_tokens"] / summary["completions"] == pytest.approx(211, rel=0.05)
+
+
+def test_set_arrival_rate_on_a_trace_changes_its_speed():
+    scn = scenario(traffic={"rate_rps": None, "trace": {"file": "AzureLLMInferenceTrace_conv.csv"}})
+    sim = Simulation(scn)
+    normal = sum(w["arrivals"] for w in sim.advance(300))
+    sim.set_arrival_rate(sim.arrivals.base_rate_rps * 3)
+    faster = sum(w["arrivals"] for w in sim.advance(300))
+    assert faster == pytest.approx(3 * normal, rel=0.2)
