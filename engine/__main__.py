@@ -1,7 +1,13 @@
 """Entry point for `python -m engine`."""
 
+import os
 import sys
 
 from engine.cli import main
 
-sys.exit(main())
+try:
+    sys.exit(main())
+except BrokenPipeError:
+    # The reader went away (`... | head`): say nothing more, as other command-line tools do.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(1)

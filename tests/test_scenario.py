@@ -128,3 +128,24 @@ def test_trace_file_must_exist_in_assets():
     scn = parse_scenario({**BASE, "traffic": {"trace": {"file": "missing.csv"}}})
     with pytest.raises(ScenarioError, match="traffic.trace.file: 'missing.csv' is not allowed: no such file in assets/"):
         Simulation(scn)
+
+
+def test_documented_example_is_valid_and_matches_its_file():
+    import re
+    from engine.paths import ROOT
+    text = (ROOT / "docs" / "scenarios.md").read_text()
+    example = re.search(r"## A complete example\n\n```yaml\n(.*?)```", text, re.S).group(1)
+    assert (ROOT / "docs" / "example.yaml").read_text() == example
+    scn = load_scenario(ROOT / "docs" / "example.yaml")
+    assert scn.traffic.base_rate_rps() == pytest.approx(50_000 * 8 / 86_400 * 2.5)
+
+
+def test_every_field_is_documented():
+    from engine.paths import ROOT
+    from engine import scenario as module
+    text = (ROOT / "docs" / "scenarios.md").read_text()
+    models = [getattr(module, name) for name in ("Scenario", "Traffic", "Users", "TraceReplay", "Web", "Database",
+                                                 "HostedLLM", "SelfHostedLLM", "LoadBalancer", "FixedTokens",
+                                                 "Ramp", "Spike", "Diurnal")]
+    missing = [f"{m.__name__}.{f}" for m in models for f in m.model_fields if f"`{f}`" not in text and f not in text]
+    assert missing == []
