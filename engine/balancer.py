@@ -10,10 +10,9 @@ as least connections, with almost none of its bookkeeping. All of them skip repl
 
 from __future__ import annotations
 
-from engine.randomness import stream
+from engine.randomness import BLOCK, endless, stream
 
 ALGORITHMS = ("round_robin", "random", "least_connections", "power_of_two")
-_BLOCK = 4096
 
 
 class LoadBalancer:
@@ -23,9 +22,8 @@ class LoadBalancer:
         """Create a balancer; its random choices use the `balancer` stream of `seed`."""
         self.algorithm = ""
         self.set_algorithm(algorithm)
-        self._rng = stream(seed, "balancer")
-        self._coins: list[float] = []
-        self._index = 0
+        rng = stream(seed, "balancer")
+        self._coin = endless(lambda: rng.random(BLOCK).tolist())
         self._turn = 0
 
     def set_algorithm(self, algorithm: str) -> None:
@@ -34,15 +32,6 @@ class LoadBalancer:
             raise ValueError(f"load_balancer.algorithm: {algorithm!r} is not allowed: choose one of {', '.join(ALGORITHMS)}")
         self.algorithm = algorithm
         self._pick = getattr(self, f"_{algorithm}")
-
-    def _coin(self) -> float:
-        """Return the next uniform number in [0, 1) from the balancer's stream."""
-        if self._index == len(self._coins):
-            self._coins = self._rng.random(_BLOCK).tolist()
-            self._index = 0
-        coin = self._coins[self._index]
-        self._index += 1
-        return coin
 
     def pick(self, replicas: list):
         """Return the replica for the next request among `replicas` (all routable), or None if empty."""

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from collections import deque
 
-from simpy.events import Timeout
+from engine.clock import after
 
-from engine.distributions import Sampler
+from engine.distributions import sampler
 from engine.randomness import stream
 from engine.scenario import Database as DatabaseSpec
 from engine.station import Station
@@ -48,9 +48,9 @@ class Database:
         self._window_of = window_of
         self._on_done = on_done
         self._on_fail = on_fail
-        self._read_time = Sampler(spec.read_ms, stream(seed, "db.read"))
-        self._write_time = Sampler(spec.write_ms, stream(seed, "db.write"))
-        self._lag = Sampler(spec.replication_lag_ms, stream(seed, "db.replication_lag"))
+        self._read_time = sampler(spec.read_ms, stream(seed, "db.read"))
+        self._write_time = sampler(spec.write_ms, stream(seed, "db.write"))
+        self._lag = sampler(spec.replication_lag_ms, stream(seed, "db.replication_lag"))
         self._rtt_s = spec.network_rtt_ms / 1000 if spec.placement == "separate" else 0.0
         self.primary = DatabaseNode(env, "db-primary", spec, self._start)
         self.replicas: list[DatabaseNode] = []
@@ -118,7 +118,7 @@ class Database:
     def _start(self, request) -> None:
         """A core picked the query up: hold it for the query's service time."""
         duration = self._write_time() if request.db_is_write else self._read_time()
-        Timeout(self.env, duration, request).callbacks.append(self._served)
+        after(self.env, duration, self._served, request)
 
     def _served(self, event) -> None:
         """The query finished: free the core, count it, and hand the answer back over the network."""
@@ -137,7 +137,7 @@ class Database:
             if self._visible_at.get(request.user, 0.0) > now:
                 window.stale_reads += 1
         if self._rtt_s:
-            Timeout(self.env, self._rtt_s, request).callbacks.append(self._returned)
+            after(self.env, self._rtt_s, self._returned, request)
         else:
             self._on_done(request)
 

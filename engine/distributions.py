@@ -5,8 +5,8 @@ handler's CPU time. Real service times are skewed (most reads are quick, a few a
 why the default is a log-normal fitted to a median and a 99th percentile, the two numbers people
 actually measure. An exponential is there for queueing theory, a constant for thought experiments.
 
-Samplers draw a block of values at once from their own numpy stream and hand them out one by one,
-which is much faster than one numpy call per request and keeps every stream reproducible.
+A sampler draws a block of values at once from its own numpy stream and hands them out one by
+one, which is much faster than one numpy call per request and keeps every stream reproducible.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from typing import Annotated, Literal, Union
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from engine.randomness import BLOCK, endless
+
 _Z99 = 2.3263478740408408  # standard normal quantile at 0.99
-_BLOCK = 4096
 
 
 class _Dist(BaseModel):
@@ -73,31 +74,14 @@ Distribution = Annotated[Union[Exponential, LogNormal, Constant], Field(discrimi
 DISTRIBUTIONS = {cls.model_fields["dist"].default: cls for cls in (Exponential, LogNormal, Constant)}
 
 
-class Sampler:
-    """Hands out values in seconds from one distribution, drawn in blocks from one numpy stream."""
-
-    __slots__ = ("_draw", "_values", "_index")
-
-    def __init__(self, dist: Exponential | LogNormal | Constant, rng: np.random.Generator, scale: float = 1.0):
-        """Build a sampler for `dist`, dividing every value by `scale` (a speed factor)."""
-        factor = 1 / (1000 * scale)
-        if isinstance(dist, Exponential):
-            mean = dist.mean_ms * factor
-            self._draw = lambda: rng.exponential(mean, _BLOCK).tolist()
-        elif isinstance(dist, LogNormal):
-            mu, sigma = math.log(dist.p50_ms * factor), dist.sigma()
-            self._draw = lambda: rng.lognormal(mu, sigma, _BLOCK).tolist()
-        else:
-            value = dist.value_ms * factor
-            self._draw = lambda: [value] * _BLOCK
-        self._values: list[float] = []
-        self._index = 0
-
-    def __call__(self) -> float:
-        """Return the next value in seconds."""
-        index = self._index
-        if index == len(self._values):
-            self._values = self._draw()
-            index = 0
-        self._index = index + 1
-        return self._values[index]
+def sampler(dist: Exponential | LogNormal | Constant, rng: np.random.Generator, scale: float = 1.0):
+    """Return a function giving the next value of `dist` in seconds, divided by `scale` (a speed factor)."""
+    factor = 1 / (1000 * scale)
+    if isinstance(dist, Exponential):
+        mean = dist.mean_ms * factor
+        return endless(lambda: rng.exponential(mean, BLOCK).tolist())
+    if isinstance(dist, LogNormal):
+        mu, sigma = math.log(dist.p50_ms * factor), dist.sigma()
+        return endless(lambda: rng.lognormal(mu, sigma, BLOCK).tolist())
+    value = dist.value_ms * factor
+    return endless(lambda: [value] * BLOCK)

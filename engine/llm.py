@@ -24,7 +24,7 @@ from __future__ import annotations
 import heapq
 from itertools import count
 
-from simpy.events import Timeout
+from engine.clock import after
 
 from engine.scenario import HostedLLM, SelfHostedLLM
 from engine.station import Station
@@ -78,7 +78,7 @@ class LLMReplica:
         self._generation += 1
         if self._batch:
             delay = max(self._batch[0][0] - self._clock, 0.0) * self.itl_s(len(self._batch))
-            Timeout(self.env, delay, self._generation).callbacks.append(self._finish_due)
+            after(self.env, delay, self._finish_due, self._generation)
 
     def _finish_due(self, event) -> None:
         """Retire every sequence whose tokens are all out, then reschedule."""
@@ -147,7 +147,7 @@ class LLMDeployment:
     def call(self, request) -> None:
         """Send a request to the model: it crosses the network, then waits for a slot."""
         if self._overhead_s:
-            Timeout(self.env, self._overhead_s, request).callbacks.append(self._arrived)
+            after(self.env, self._overhead_s, self._arrived, request)
         else:
             self._route(request)
 
@@ -171,7 +171,7 @@ class LLMDeployment:
 
     def _prefill_start(self, request) -> None:
         """Prefill the prompt."""
-        Timeout(self.env, request.prompt_tokens / self._prefill_rate, request).callbacks.append(self._prefilled)
+        after(self.env, request.prompt_tokens / self._prefill_rate, self._prefilled, request)
 
     def _prefilled(self, event) -> None:
         """The first token is out: free the prefill line and start decoding the rest."""

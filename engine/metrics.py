@@ -6,8 +6,8 @@ out by an impatient client, failed for want of a healthy server) and how long th
 dashboard plots, the CLI prints and the tests read. Names are stable and carry their unit.
 
 Memory stays bounded however long a live run goes: a window keeps its raw latencies only until it
-closes (exact percentiles per window), the run keeps a DDSketch per latency (percentiles within
-0.5 % relative error) plus running totals, and only the last `history_windows` records are kept.
+closes (exact percentiles per window), the run keeps a log-bucket sketch per latency (percentiles
+within 0.5 % relative error, engine/sketch.py) plus running totals, and only the last `history_windows` records are kept.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
-from ddsketch import DDSketch
+
+from engine.sketch import LogSketch
 
 TIERS = ("web", "db_primary", "db_replica", "llm")
 
@@ -60,6 +61,7 @@ METRICS: dict[str, str] = {
     )},
 }
 
+_SKETCH_BATCH = 8192
 _COUNTERS = ("arrivals", "completions", "dropped", "timed_out", "failed", "input_tokens", "output_tokens",
              "db_reads_primary", "db_reads_replica", "db_writes", "stale_reads")
 _FLOATS = ("usd_tokens", "usd_infra", "llm_batch_area", "llm_replica_area")
@@ -68,7 +70,7 @@ _FLOATS = ("usd_tokens", "usd_infra", "llm_batch_area", "llm_replica_area")
 class Window:
     """Counters and raw latencies for the window being filled."""
 
-    __slots__ = _COUNTERS + _FLOATS + ("t_start_s", "latencies", "ttfts", "latency_sum", "ttft_sum")
+    __slots__ = _COUNTERS + _FLOATS + ("t_start_s", "latencies", "ttfts")
 
     def __init__(self, t_start_s: float):
         """Start an empty window at `t_start_s`."""
@@ -79,7 +81,6 @@ class Window:
             setattr(self, name, 0.0)
         self.latencies: list[float] = []
         self.ttfts: list[float] = []
-        self.latency_sum = self.ttft_sum = 0.0
 
 
 def _tier_figures(prefix: str, stations: list[dict] | None) -> dict[str, float | None]:
@@ -100,11 +101,21 @@ def _tier_figures(prefix: str, stations: list[dict] | None) -> dict[str, float |
 
 
 def _percentiles(values: list[float], prefix: str) -> dict[str, float | None]:
-    """Return exact p50/p95/p99 of a window's values (None when it has none)."""
-    if not values:
+    """Return exact p50/p95/p99 of a window's values (None when it has none), interpolated as numpy's default."""
+    n = len(values)
+    if not n:
         return {f"{prefix}_p50_s": None, f"{prefix}_p95_s": None, f"{prefix}_p99_s": None}
-    p50, p95, p99 = np.percentile(np.asarray(values), (50, 95, 99)).tolist()
-    return {f"{prefix}_p50_s": p50, f"{prefix}_p95_s": p95, f"{prefix}_p99_s": p99}
+    if n > 256:  # numpy wins on big windows; below this its fixed cost dominates
+        p50, p95, p99 = np.percentile(np.asarray(values), (50, 95, 99)).tolist()
+        return {f"{prefix}_p50_s": p50, f"{prefix}_p95_s": p95, f"{prefix}_p99_s": p99}
+    ordered = sorted(values)
+    result = {}
+    for q in (50, 95, 99):
+        position = q / 100 * (n - 1)
+        low = int(position)
+        high = min(low + 1, n - 1)
+        result[f"{prefix}_p{q}_s"] = ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+    return result
 
 
 def _derived(record: dict, counts: dict, span: float) -> None:
@@ -124,6 +135,11 @@ def _derived(record: dict, counts: dict, span: float) -> None:
     del record["llm_batch_area"], record["llm_replica_area"]
 
 
+def _waiting(totals: dict) -> int:
+    """Return the requests whose outcome is not known yet: every arrival is answered or an error once."""
+    return totals["arrivals"] - totals["completions"] - totals["dropped"] - totals["timed_out"] - totals["failed"]
+
+
 class Recorder:
     """Closes windows into flat records and keeps bounded history plus whole-run totals."""
 
@@ -134,29 +150,40 @@ class Recorder:
         self.t_start_s = t_start_s
         self._totals = {name: 0 for name in _COUNTERS} | {name: 0.0 for name in _FLOATS}
         self._latency_sum = self._ttft_sum = 0.0
-        self._latency_sketch = DDSketch(relative_accuracy=0.005)
-        self._ttft_sketch = DDSketch(relative_accuracy=0.005)
+        self._latency_sketch = LogSketch(relative_accuracy=0.005)
+        self._ttft_sketch = LogSketch(relative_accuracy=0.005)
         self._tier_totals: dict[str, dict[str, float] | None] = {}
+        self._pending_latencies: list[float] = []  # added to the sketches in batches: numpy has a fixed cost per call
+        self._pending_ttfts: list[float] = []
 
-    def close(self, now: float, tiers: dict[str, list[dict] | None], in_flight: int) -> dict:
-        """Close the current window at `now` with each tier's station figures; return its record."""
+    def _flush_sketches(self) -> None:
+        """Move the pending latencies into the whole-run sketches."""
+        self._latency_sketch.add_many(self._pending_latencies)
+        self._ttft_sketch.add_many(self._pending_ttfts)
+        self._pending_latencies, self._pending_ttfts = [], []
+
+    def close(self, now: float, tiers: dict[str, list[dict] | None], arrivals_so_far: int) -> dict:
+        """Close the current window at `now` with each tier's station figures; return its record.
+
+        Arrivals are counted by the caller's running total rather than one by one.
+        """
         w = self.window
+        w.arrivals = arrivals_so_far - self._totals["arrivals"]
         span = now - w.t_start_s
         counts = {name: getattr(w, name) for name in _COUNTERS + _FLOATS}
         for name, value in counts.items():
             self._totals[name] += value
-        self._latency_sum += w.latency_sum
-        self._ttft_sum += w.ttft_sum
-        add = self._latency_sketch.add
-        for value in w.latencies:
-            add(value)
-        add = self._ttft_sketch.add
-        for value in w.ttfts:
-            add(value)
+        latency_sum, ttft_sum = sum(w.latencies), sum(w.ttfts)
+        self._latency_sum += latency_sum
+        self._ttft_sum += ttft_sum
+        self._pending_latencies += w.latencies
+        self._pending_ttfts += w.ttfts
+        if len(self._pending_latencies) > _SKETCH_BATCH:
+            self._flush_sketches()
         record = {"t_start_s": w.t_start_s, "t_end_s": now, **counts}
         record.update(_percentiles(w.latencies, "latency") | _percentiles(w.ttfts, "ttft"))
-        record["latency_mean_s"] = w.latency_sum / len(w.latencies) if w.latencies else None
-        record["ttft_mean_s"] = w.ttft_sum / len(w.ttfts) if w.ttfts else None
+        record["latency_mean_s"] = latency_sum / len(w.latencies) if w.latencies else None
+        record["ttft_mean_s"] = ttft_sum / len(w.ttfts) if w.ttfts else None
         record["instances"] = {}
         for tier, stations in tiers.items():
             record.update(_tier_figures(tier, stations))
@@ -166,7 +193,7 @@ class Recorder:
                 record["instances"][station["name"]] = {key[2:]: value for key, value in figures.items()}
         _derived(record, counts, span)
         record["usd_cumulative"] = self._totals["usd_tokens"] + self._totals["usd_infra"]
-        record["in_flight"] = in_flight
+        record["in_flight"] = _waiting(self._totals)
         self.history.append(record)
         self.window = Window(now)
         return record
@@ -181,21 +208,22 @@ class Recorder:
         for key in totals:
             totals[key] += sum(s[key] for s in stations)
 
-    def run_summary(self, now: float, in_flight: int) -> dict:
+    def run_summary(self, now: float) -> dict:
         """Return the whole-run record over every closed window (call after closing the last one)."""
         span = now - self.t_start_s
         counts = dict(self._totals)
+        self._flush_sketches()
         record = {"t_start_s": self.t_start_s, "t_end_s": now, **counts, "instances": None}
         for prefix, sketch, total in (("latency", self._latency_sketch, self._latency_sum),
                                       ("ttft", self._ttft_sketch, self._ttft_sum)):
             record[f"{prefix}_mean_s"] = total / sketch.count if sketch.count else None
             for q in (50, 95, 99):
-                record[f"{prefix}_p{q}_s"] = sketch.get_quantile_value(q / 100) if sketch.count else None
+                record[f"{prefix}_p{q}_s"] = sketch.quantile(q / 100)
         for tier in TIERS:
             totals = self._tier_totals.get(tier)
             stations = None if totals is None else [dict(totals, span=span)]
             record.update(_tier_figures(tier, stations))
         _derived(record, counts, span)
         record["usd_cumulative"] = counts["usd_tokens"] + counts["usd_infra"]
-        record["in_flight"] = in_flight
+        record["in_flight"] = _waiting(counts)
         return record

@@ -12,28 +12,22 @@ class Request:
     """The state of one simulated request (plain slots: millions are made per run)."""
 
     __slots__ = (
-        "id", "user", "t_arrival", "prompt_tokens", "output_tokens", "t_queued", "t_first_token",
+        "user", "t_arrival", "prompt_tokens", "output_tokens", "t_queued", "t_first_token",
         "abandoned", "finished", "replica", "holds_worker", "reads_left", "writes_left", "llm_called",
         "db_node", "db_is_write", "llm_replica",
     )
 
-    def __init__(self, request_id: int, user: int, t_arrival: float, prompt_tokens: int, output_tokens: int,
-                 reads: int, writes: int):
+    def __init__(self, user: int, t_arrival: float, prompt_tokens: int, output_tokens: int, reads: int, writes: int):
         """Create a request that arrived at `t_arrival` and will do `reads` and `writes` queries."""
-        self.id = request_id
         self.user = user
         self.t_arrival = t_arrival
         self.prompt_tokens = prompt_tokens
         self.output_tokens = output_tokens
-        self.t_queued = t_arrival
+        self.reads_left = reads
+        self.writes_left = writes
+        # Set when first needed, never read before: t_queued, replica, db_node, db_is_write, llm_replica.
         self.t_first_token = None
         self.abandoned = False
         self.finished = False
-        self.replica = None
         self.holds_worker = False
-        self.reads_left = reads
-        self.writes_left = writes
         self.llm_called = False
-        self.db_node = None
-        self.db_is_write = False
-        self.llm_replica = None

@@ -21,11 +21,12 @@ from dataclasses import dataclass
 
 import simpy
 from simpy.core import NORMAL, URGENT
-from simpy.events import Event, Timeout
+from simpy.events import Event
 
 from engine.balancer import LoadBalancer
+from engine.clock import Timer, after
 from engine.database import Database
-from engine.distributions import Sampler
+from engine.distributions import sampler
 from engine.llm import LLMDeployment
 from engine.metrics import Recorder
 from engine.randomness import stream
@@ -62,21 +63,23 @@ class Simulation:
         web = scenario.web
         self.web = WebTier(env, web, self._worker_start, self._gone)
         self._async_io = web.async_io
-        self._handler_time = Sampler(web.handler_ms, stream(seed, "web.handler"), scale=web.speed())
+        # A bare web tier (no database, no LLM: the theory check) answers straight after the handler.
+        bare = not (web.db_reads_per_request or web.db_writes_per_request or scenario.llm)
+        self._handler_done = self._answered if bare and not web.async_io else self._handled
+        self._handler_time = sampler(web.handler_ms, stream(seed, "web.handler"), scale=web.speed())
         self._reads, self._writes = web.db_reads_per_request, web.db_writes_per_request
         self.balancer = LoadBalancer(scenario.load_balancer.algorithm, seed) if scenario.load_balancer else None
         window_of = self._current_window
         self.database = (Database(env, scenario.database, seed, window_of, self._next_step, self._fail)
                          if scenario.database else None)
         self.llm = LLMDeployment(env, scenario.llm, window_of, self._next_step, self._fail) if scenario.llm else None
-        self.arrivals = Arrivals(env, scenario.traffic, seed, self._arrive)
+        self.arrivals = Arrivals(env, scenario.traffic, seed, self._arrive, needs_tokens=self.llm is not None,
+                                 needs_users=self.database is not None)
         self._timeout_s = scenario.traffic.client_timeout_s
         self._clients: deque[Request] = deque()  # requests in arrival order, until their deadline passes
-        self._in_flight = 0
         self._windows_closed = 0
-        self._next_id = 0
-        self._step_arrivals = 0
-        self._step_wall_deadline = float("inf")
+        self._arrived = 0
+        self._start_step_budget()
         self._usd_per_s = 0.0
         self._t_billed = 0.0
         self._update_infra_rate()
@@ -95,8 +98,7 @@ class Simulation:
         if not seconds > 0:
             raise ValueError(f"seconds: {seconds!r} is not allowed: must be greater than 0")
         closed_before = self._windows_closed
-        self._step_arrivals = 0
-        self._step_wall_deadline = time.perf_counter() + self.budget.max_wall_s
+        self._start_step_budget()
         # A stop at normal priority runs after the window close due at the same instant.
         stop = Event(self.env)
         stop._ok = True
@@ -120,7 +122,7 @@ class Simulation:
 
     def summary(self) -> dict:
         """Return whole-run metrics over every closed window."""
-        return self.recorder.run_summary(self.recorder.window.t_start_s, self._in_flight)
+        return self.recorder.run_summary(self.recorder.window.t_start_s)
 
     @property
     def windows(self) -> deque[dict]:
@@ -223,19 +225,12 @@ class Simulation:
         return self.recorder.window
 
     def _arrive(self, prompt_tokens: int, output_tokens: int, user: int) -> None:
-        """A request arrives: check the step's budget, then route it to a web replica."""
-        self._step_arrivals += 1
-        if self._step_arrivals > self.budget.max_requests:
-            raise BudgetExceeded(
-                f"stopped at t={self.env.now:.1f} s: this step reached its budget of "
-                f"{self.budget.max_requests:,} simulated requests (max_requests); shorten the step or raise the budget")
-        if self._step_arrivals % _WALL_CHECK_EVERY == 0:
-            self._check_wall()
-        now = self.env.now
-        request = Request(self._next_id, user, now, prompt_tokens, output_tokens, self._reads, self._writes)
-        self._next_id += 1
-        self._in_flight += 1
-        self.recorder.window.arrivals += 1
+        """A request arrives: count it against the step's budget, then route it to a web replica."""
+        self._checkpoint_in -= 1
+        if not self._checkpoint_in:
+            self._checkpoint()
+        request = Request(user, self.env._now, prompt_tokens, output_tokens, self._reads, self._writes)
+        self._arrived += 1
         if self._timeout_s is not None:
             self._clients.append(request)
         routable = self.web.routable
@@ -250,6 +245,26 @@ class Simulation:
         if not replica.workers.arrive(request):
             self._finish(request, "dropped")
 
+    def _start_step_budget(self) -> None:
+        """Reset the step's request count and wall-clock deadline."""
+        self._step_arrivals = 0
+        self._step_wall_deadline = time.perf_counter() + self.budget.max_wall_s
+        self._next_checkpoint()
+
+    def _next_checkpoint(self) -> None:
+        """Arm the countdown to the next budget check: every 1,024 arrivals, or at the request budget."""
+        self._chunk = self._checkpoint_in = min(_WALL_CHECK_EVERY, self.budget.max_requests + 1 - self._step_arrivals)
+
+    def _checkpoint(self) -> None:
+        """Stop the step if it has used its request or wall-clock budget (checked every few arrivals)."""
+        self._step_arrivals += self._chunk
+        if self._step_arrivals > self.budget.max_requests:
+            raise BudgetExceeded(
+                f"stopped at t={self.env.now:.1f} s: this step reached its budget of "
+                f"{self.budget.max_requests:,} simulated requests (max_requests); shorten the step or raise the budget")
+        self._check_wall()
+        self._next_checkpoint()
+
     def _check_wall(self) -> None:
         """Stop the step if it has used its wall-clock budget."""
         if time.perf_counter() > self._step_wall_deadline:
@@ -260,7 +275,11 @@ class Simulation:
     def _worker_start(self, request: Request) -> None:
         """A worker picked the request up: run the handler."""
         request.holds_worker = True
-        Timeout(self.env, self._handler_time(), request).callbacks.append(self._handled)
+        after(self.env, self._handler_time(), self._handler_done, request)
+
+    def _answered(self, event) -> None:
+        """The handler's work is done and nothing stands behind the web tier: answer."""
+        self._finish(event._value, "ok")
 
     def _handled(self, event) -> None:
         """The handler's CPU work is done; an async server frees the worker for the I/O that follows."""
@@ -300,7 +319,6 @@ class Simulation:
             request.replica.workers.release()
         if request.abandoned:
             return
-        self._in_flight -= 1
         window = self.recorder.window
         if outcome != "ok":
             setattr(window, outcome, getattr(window, outcome) + 1)
@@ -312,21 +330,15 @@ class Simulation:
             return
         window.completions += 1
         window.latencies.append(latency)
-        window.latency_sum += latency
         if request.t_first_token is not None:
-            ttft = request.t_first_token - request.t_arrival
-            window.ttfts.append(ttft)
-            window.ttft_sum += ttft
+            window.ttfts.append(request.t_first_token - request.t_arrival)
 
     # --- windows, deadlines and the bill ---------------------------------------------------------
 
     def _schedule_window(self) -> None:
         """Schedule the next window close, urgent so that it runs before a step ending at the same time stops."""
-        event = Event(self.env)
-        event._ok = True
-        event._value = None
-        event.callbacks.append(self._window_due)
-        self.env.schedule(event, URGENT, self.recorder.window.t_start_s + self.scenario.window_s - self.env.now)
+        due = self.recorder.window.t_start_s + self.scenario.window_s
+        self.env.schedule(Timer(self._window_due, None), URGENT, due - self.env.now)
 
     def _window_due(self, event) -> None:
         """Close the window and open the next one."""
@@ -346,7 +358,6 @@ class Simulation:
                 if not request.finished and not request.abandoned:
                     request.abandoned = True
                     window.timed_out += 1
-                    self._in_flight -= 1
         self._bill()
         tiers = {"web": self.web.close_window(), "db_primary": None, "db_replica": None, "llm": None}
         if self.database is not None:
@@ -355,7 +366,7 @@ class Simulation:
             tiers["llm"], window.llm_batch_area, replicas = self.llm.close_window()
             window.llm_replica_area = replicas * (now - window.t_start_s)
         self._update_infra_rate()
-        self.recorder.close(now, tiers, self._in_flight)
+        self.recorder.close(now, tiers, arrivals_so_far=self._arrived)
         self._windows_closed += 1
 
     def _update_infra_rate(self) -> None:

@@ -25,7 +25,7 @@ class Station:
 
     __slots__ = (
         "env", "name", "servers", "queue_capacity", "_on_abandoned", "busy", "queue", "_on_start",
-        "_t_mark", "_t_window", "_busy_area", "_queue_area", "_capacity_area", "_wait_sum", "_started",
+        "_t_mark", "_t_window", "_t_capacity", "_busy_area", "_queue_area", "_capacity_area", "_wait_sum", "_started",
     )
 
     def __init__(self, env, name: str, servers: int, queue_capacity: int | None,
@@ -42,19 +42,16 @@ class Station:
         self.busy = 0
         self.queue: deque = deque()
         self._on_start = on_start
-        self._t_mark = env.now
-        self._t_window = env.now
+        self._t_mark = self._t_window = self._t_capacity = env.now
         self._busy_area = self._queue_area = self._capacity_area = self._wait_sum = 0.0
         self._started = 0
 
     def _account(self, now: float) -> None:
-        """Add the time since the last change to the busy, queue and capacity integrals."""
+        """Add the time since the last change to the busy and queue integrals."""
         elapsed = now - self._t_mark
-        if elapsed:
-            self._busy_area += self.busy * elapsed
-            self._queue_area += len(self.queue) * elapsed
-            self._capacity_area += self.servers * elapsed
-            self._t_mark = now
+        self._busy_area += self.busy * elapsed
+        self._queue_area += len(self.queue) * elapsed
+        self._t_mark = now
 
     def in_system(self) -> int:
         """Return jobs in service plus jobs waiting (the load balancer's 'connections')."""
@@ -62,25 +59,38 @@ class Station:
 
     def arrive(self, job) -> bool:
         """Start `job` now or queue it; return False if the queue is full and the job is refused."""
-        now = self.env.now
+        now = self.env._now
+        # The integrals are updated inline: this runs for every job at every station.
+        elapsed = now - self._t_mark
+        queue = self.queue
         if self.busy < self.servers:
-            self._account(now)
+            if elapsed:
+                self._busy_area += self.busy * elapsed
+                self._queue_area += len(queue) * elapsed
+                self._t_mark = now
             self.busy += 1
             self._started += 1
             self._on_start(job)
             return True
-        if self.queue_capacity is not None and len(self.queue) >= self.queue_capacity:
+        if self.queue_capacity is not None and len(queue) >= self.queue_capacity:
             return False
-        self._account(now)
+        if elapsed:
+            self._busy_area += self.busy * elapsed
+            self._queue_area += len(queue) * elapsed
+            self._t_mark = now
         job.t_queued = now
-        self.queue.append(job)
+        queue.append(job)
         return True
 
     def release(self) -> None:
         """Free one server and start the next waiting job whose client is still there."""
-        now = self.env.now
-        self._account(now)
+        now = self.env._now
         queue = self.queue
+        elapsed = now - self._t_mark
+        if elapsed:
+            self._busy_area += self.busy * elapsed
+            self._queue_area += len(queue) * elapsed
+            self._t_mark = now
         while queue and self.busy <= self.servers:
             job = queue.popleft()
             if job.abandoned and self._on_abandoned is not None:
@@ -94,7 +104,10 @@ class Station:
 
     def resize(self, servers: int) -> None:
         """Change the number of servers from now on; busy servers above the new count finish first."""
-        self._account(self.env.now)
+        now = self.env.now
+        self._account(now)
+        self._capacity_area += self.servers * (now - self._t_capacity)
+        self._t_capacity = now
         self.servers = servers
         while self.busy < self.servers and self.queue:
             self.busy += 1
@@ -104,6 +117,8 @@ class Station:
         """Return the time integrals and wait totals since the last call, and start a new window."""
         now = self.env.now
         self._account(now)
+        self._capacity_area += self.servers * (now - self._t_capacity)
+        self._t_capacity = now
         stats = {
             "name": self.name,
             "busy_area": self._busy_area,

@@ -22,13 +22,12 @@ from datetime import datetime
 from functools import lru_cache
 
 import numpy as np
-from simpy.events import Timeout
 
+from engine.clock import after
 from engine.paths import ASSETS_DIR
-from engine.randomness import stream
+from engine.randomness import BLOCK, endless, stream
 from engine.scenario import FixedTokens, ScenarioError, Traffic
 
-_BLOCK = 1024  # draws per numpy call: big enough to amortise the call, small enough to stay cache-friendly
 TRACE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 
 
@@ -60,52 +59,26 @@ def load_trace(file_name: str, field: str = "traffic.trace.file") -> tuple[np.nd
     return (np.asarray(times) - start, np.asarray(prompts, dtype=np.int64), np.maximum(np.asarray(outputs, dtype=np.int64), 1))
 
 
-class TokenSampler:
-    """Draws (prompt tokens, output tokens) pairs: fixed, or whole rows of an empirical trace."""
+def token_sampler(traffic: Traffic, seed: int):
+    """Return a function giving the next request's (prompt tokens, output tokens)."""
+    spec = traffic.tokens
+    if isinstance(spec, FixedTokens):
+        pair = (spec.prompt_tokens, spec.output_tokens)
+        return lambda: pair
+    _, prompts, outputs = load_trace(spec.file, "traffic.tokens.file")
+    rng = stream(seed, "tokens")
 
-    def __init__(self, traffic: Traffic, seed: int):
-        """Prepare the sampler for `traffic.tokens` on the `tokens` stream of `seed`."""
-        spec = traffic.tokens
-        self._pairs: list[tuple[int, int]] = []
-        self._index = 0
-        if isinstance(spec, FixedTokens):
-            self._fixed = (spec.prompt_tokens, spec.output_tokens)
-            return
-        self._fixed = None
-        _, self._prompts, self._outputs = load_trace(spec.file, "traffic.tokens.file")
-        self._rng = stream(seed, "tokens")
+    def rows():
+        picked = rng.integers(0, len(prompts), BLOCK)
+        return list(zip(prompts[picked].tolist(), outputs[picked].tolist()))
 
-    def __call__(self) -> tuple[int, int]:
-        """Return the next request's (prompt tokens, output tokens)."""
-        if self._fixed is not None:
-            return self._fixed
-        if self._index == len(self._pairs):
-            rows = self._rng.integers(0, len(self._prompts), _BLOCK)
-            self._pairs = list(zip(self._prompts[rows].tolist(), self._outputs[rows].tolist()))
-            self._index = 0
-        pair = self._pairs[self._index]
-        self._index += 1
-        return pair
+    return endless(rows)
 
 
-class UserSampler:
-    """Draws user ids uniformly from a population of `population` users."""
-
-    def __init__(self, population: int, seed: int):
-        """Prepare draws from the `users` stream of `seed`."""
-        self._population = population
-        self._rng = stream(seed, "users")
-        self._ids: list[int] = []
-        self._index = 0
-
-    def __call__(self) -> int:
-        """Return the next request's user id."""
-        if self._index == len(self._ids):
-            self._ids = self._rng.integers(0, self._population, _BLOCK).tolist()
-            self._index = 0
-        user = self._ids[self._index]
-        self._index += 1
-        return user
+def user_sampler(population: int, seed: int):
+    """Return a function giving the next request's user id, uniform over `population` users."""
+    rng = stream(seed, "users")
+    return endless(lambda: rng.integers(0, population, BLOCK).tolist())
 
 
 def rate_multiplier(pattern, t: float) -> float:
@@ -136,20 +109,27 @@ def peak_multiplier(pattern) -> float:
 class Arrivals:
     """Generates arrivals into `on_arrival(prompt_tokens, output_tokens, user)` as simulated time passes."""
 
-    def __init__(self, env, traffic: Traffic, seed: int, on_arrival):
-        """Set up the arrival stream of `traffic` under `seed`; call `start()` to begin."""
+    def __init__(self, env, traffic: Traffic, seed: int, on_arrival, needs_tokens: bool = True,
+                 needs_users: bool = True):
+        """Set up the arrival stream of `traffic` under `seed`; call `start()` to begin.
+
+        Token counts and user ids are drawn only if something downstream reads them (an LLM, a
+        database); they come from their own streams, so skipping them changes no other number.
+        """
         self.env = env
         self.traffic = traffic
         self.on_arrival = on_arrival
-        self._tokens = TokenSampler(traffic, seed)
-        self._users = UserSampler(traffic.population(), seed)
+        self._tokens = token_sampler(traffic, seed) if needs_tokens else (lambda: (0, 1))
+        self._users = user_sampler(traffic.population(), seed) if needs_users else (lambda: 0)
         self._generation = 0
-        self._gaps: list[float] = []
-        self._coins: list[float] = []
-        self._gap_index = self._coin_index = 0
-        self._gap_rng = stream(seed, "arrivals")
-        self._coin_rng = stream(seed, "arrivals.thinning")
+        gap_rng, coin_rng = stream(seed, "arrivals"), stream(seed, "arrivals.thinning")
+        self._unit_gap = endless(lambda: gap_rng.exponential(1.0, BLOCK).tolist())
+        self._coin = endless(lambda: coin_rng.random(BLOCK).tolist())
         self.base_rate_rps = traffic.base_rate_rps()
+        self._peak = peak_multiplier(traffic.pattern)
+        self._thinned = traffic.pattern.kind != "steady"
+        # Candidates come at the pattern's peak rate; thinning keeps rate(t) / peak of them.
+        self._envelope_rps = (self.base_rate_rps or 0.0) * self._peak
         if traffic.trace is not None:
             self._trace_times, self._trace_prompts, self._trace_outputs = load_trace(traffic.trace.file)
             self.speedup = traffic.trace.speedup
@@ -171,6 +151,7 @@ class Arrivals:
             self.speedup = rate_rps / self.base_rate_rps
         else:
             self.base_rate_rps = rate_rps
+            self._envelope_rps = rate_rps * self._peak
         self._schedule_next()
 
     def rate_setting_rps(self) -> float:
@@ -185,34 +166,15 @@ class Arrivals:
             return self.base_rate_rps * self.speedup
         return self.base_rate_rps * rate_multiplier(self.traffic.pattern, self.env.now)
 
-    def _unit_gap(self) -> float:
-        """Return the next exponential gap with mean 1 from the arrivals stream."""
-        if self._gap_index == len(self._gaps):
-            self._gaps = self._gap_rng.exponential(1.0, _BLOCK).tolist()
-            self._gap_index = 0
-        gap = self._gaps[self._gap_index]
-        self._gap_index += 1
-        return gap
-
-    def _coin(self) -> float:
-        """Return the next uniform number from the thinning stream."""
-        if self._coin_index == len(self._coins):
-            self._coins = self._coin_rng.random(_BLOCK).tolist()
-            self._coin_index = 0
-        coin = self._coins[self._coin_index]
-        self._coin_index += 1
-        return coin
-
     def _schedule_next(self) -> None:
         """Schedule the next arrival; a newer schedule makes older pending ones void."""
         self._generation += 1
         if self.traffic.trace is not None:
             delay = self._next_trace_delay()
-            if delay is None:
-                return
+            if delay is not None:
+                after(self.env, delay, self._trace_arrival, self._generation)
         else:
-            delay = self._unit_gap() / (self.base_rate_rps * peak_multiplier(self.traffic.pattern))
-        Timeout(self.env, delay, self._generation).callbacks.append(self._arrive)
+            after(self.env, self._unit_gap() / self._envelope_rps, self._poisson_arrival, self._generation)
 
     def _trace_position(self) -> float:
         """Return the trace time that corresponds to the current simulated time."""
@@ -230,19 +192,22 @@ class Arrivals:
         sim_start, trace_start = self._anchor
         return max(sim_start + (trace_time - trace_start) / self.speedup - self.env.now, 0.0)
 
-    def _arrive(self, event) -> None:
-        """Deliver an arrival (unless a newer schedule replaced this one) and schedule the next."""
+    def _poisson_arrival(self, event) -> None:
+        """Schedule the next candidate, then deliver this one unless thinning rejects it."""
         if event._value != self._generation:
-            return
-        if self.traffic.trace is not None:
-            row = self._trace_row
-            self._trace_row += 1
-            self._schedule_next()
-            self.on_arrival(int(self._trace_prompts[row]), int(self._trace_outputs[row]), self._users())
-            return
-        pattern = self.traffic.pattern
-        self._schedule_next()
-        if pattern.kind != "steady" and self._coin() * peak_multiplier(pattern) > rate_multiplier(pattern, self.env.now):
+            return  # a rate change rescheduled the arrivals
+        self._generation += 1
+        after(self.env, self._unit_gap() / self._envelope_rps, self._poisson_arrival, self._generation)
+        if self._thinned and self._coin() * self._peak > rate_multiplier(self.traffic.pattern, self.env.now):
             return
         prompt, output = self._tokens()
         self.on_arrival(prompt, output, self._users())
+
+    def _trace_arrival(self, event) -> None:
+        """Deliver the trace's next row and schedule the one after."""
+        if event._value != self._generation:
+            return
+        row = self._trace_row
+        self._trace_row += 1
+        self._schedule_next()
+        self.on_arrival(int(self._trace_prompts[row]), int(self._trace_outputs[row]), self._users())
