@@ -83,21 +83,17 @@ class Window:
         self.ttfts: list[float] = []
 
 
-def _tier_figures(prefix: str, stations: list[dict] | None) -> dict[str, float | None]:
-    """Combine several stations' integrals into one tier's utilisation, queue length and wait."""
-    if stations is None:
-        return {f"{prefix}_utilisation": None, f"{prefix}_queue_length": None, f"{prefix}_wait_mean_s": None}
-    busy = sum(s["busy_area"] for s in stations)
-    capacity = sum(s["capacity_area"] for s in stations)
-    queue = sum(s["queue_area"] for s in stations)
-    span = max((s["span"] for s in stations), default=0.0)
-    waits = sum(s["wait_sum"] for s in stations)
-    started = sum(s["started"] for s in stations)
-    return {
-        f"{prefix}_utilisation": busy / capacity if capacity else 0.0,
-        f"{prefix}_queue_length": queue / span if span else 0.0,
-        f"{prefix}_wait_mean_s": waits / started if started else 0.0,
-    }
+_AREAS = ("busy_area", "capacity_area", "queue_area", "wait_sum", "started")
+_FIGURES = ("utilisation", "queue_length", "wait_mean_s")
+_TIER_KEYS = {tier: tuple(f"{tier}_{figure}" for figure in _FIGURES) for tier in TIERS}
+
+
+def _figures(integrals: dict, span: float) -> tuple[float, float, float]:
+    """Turn a station's (or a tier's summed) integrals over `span` seconds into utilisation, queue length, wait."""
+    capacity, started = integrals["capacity_area"], integrals["started"]
+    return (integrals["busy_area"] / capacity if capacity else 0.0,
+            integrals["queue_area"] / span if span else 0.0,
+            integrals["wait_sum"] / started if started else 0.0)
 
 
 def _percentiles(values: list[float], prefix: str) -> dict[str, float | None]:
@@ -152,7 +148,7 @@ class Recorder:
         self._latency_sum = self._ttft_sum = 0.0
         self._latency_sketch = LogSketch(relative_accuracy=0.005)
         self._ttft_sketch = LogSketch(relative_accuracy=0.005)
-        self._tier_totals: dict[str, dict[str, float] | None] = {}
+        self._tier_totals: dict[str, dict[str, float]] = {}
         self._pending_latencies: list[float] = []  # added to the sketches in batches: numpy has a fixed cost per call
         self._pending_ttfts: list[float] = []
 
@@ -184,29 +180,24 @@ class Recorder:
         record.update(_percentiles(w.latencies, "latency") | _percentiles(w.ttfts, "ttft"))
         record["latency_mean_s"] = latency_sum / len(w.latencies) if w.latencies else None
         record["ttft_mean_s"] = ttft_sum / len(w.ttfts) if w.ttfts else None
-        record["instances"] = {}
+        record["instances"] = instances = {}
         for tier, stations in tiers.items():
-            record.update(_tier_figures(tier, stations))
-            self._add_tier_totals(tier, stations)
-            for station in stations or ():
-                figures = _tier_figures("x", [station])
-                record["instances"][station["name"]] = {key[2:]: value for key, value in figures.items()}
+            if stations is None:
+                record.update(dict.fromkeys(_TIER_KEYS[tier]))
+                continue
+            for station in stations:
+                instances[station["name"]] = dict(zip(_FIGURES, _figures(station, span)))
+            combined = {key: sum(station[key] for station in stations) for key in _AREAS}
+            record.update(zip(_TIER_KEYS[tier], _figures(combined, span)))
+            totals = self._tier_totals.setdefault(tier, dict.fromkeys(_AREAS, 0))
+            for key in _AREAS:
+                totals[key] += combined[key]
         _derived(record, counts, span)
         record["usd_cumulative"] = self._totals["usd_tokens"] + self._totals["usd_infra"]
         record["in_flight"] = _waiting(self._totals)
         self.history.append(record)
         self.window = Window(now)
         return record
-
-    def _add_tier_totals(self, tier: str, stations: list[dict] | None) -> None:
-        """Add one window's station integrals to the tier's run totals."""
-        if stations is None:
-            return
-        totals = self._tier_totals.setdefault(
-            tier, {"busy_area": 0.0, "capacity_area": 0.0, "queue_area": 0.0, "wait_sum": 0.0, "started": 0}
-        )
-        for key in totals:
-            totals[key] += sum(s[key] for s in stations)
 
     def run_summary(self, now: float) -> dict:
         """Return the whole-run record over every closed window (call after closing the last one)."""
@@ -221,8 +212,7 @@ class Recorder:
                 record[f"{prefix}_p{q}_s"] = sketch.quantile(q / 100)
         for tier in TIERS:
             totals = self._tier_totals.get(tier)
-            stations = None if totals is None else [dict(totals, span=span)]
-            record.update(_tier_figures(tier, stations))
+            record.update(zip(_TIER_KEYS[tier], (None,) * 3 if totals is None else _figures(totals, span)))
         _derived(record, counts, span)
         record["usd_cumulative"] = counts["usd_tokens"] + counts["usd_infra"]
         record["in_flight"] = _waiting(counts)

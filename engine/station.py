@@ -25,7 +25,7 @@ class Station:
 
     __slots__ = (
         "env", "name", "servers", "queue_capacity", "_on_abandoned", "busy", "queue", "_on_start",
-        "_t_mark", "_t_window", "_t_capacity", "_busy_area", "_queue_area", "_capacity_area", "_wait_sum", "_started",
+        "_t_mark", "_t_capacity", "_busy_area", "_queue_area", "_capacity_area", "_wait_sum", "_started",
     )
 
     def __init__(self, env, name: str, servers: int, queue_capacity: int | None,
@@ -42,7 +42,7 @@ class Station:
         self.busy = 0
         self.queue: deque = deque()
         self._on_start = on_start
-        self._t_mark = self._t_window = self._t_capacity = env.now
+        self._t_mark = self._t_capacity = env.now
         self._busy_area = self._queue_area = self._capacity_area = self._wait_sum = 0.0
         self._started = 0
 
@@ -114,7 +114,7 @@ class Station:
             self.release()
 
     def close_window(self) -> dict[str, float]:
-        """Return the time integrals and wait totals since the last call, and start a new window."""
+        """Return the time integrals and wait totals since the last call (with the station's name), and reset them."""
         now = self.env.now
         self._account(now)
         self._capacity_area += self.servers * (now - self._t_capacity)
@@ -124,11 +124,9 @@ class Station:
             "busy_area": self._busy_area,
             "capacity_area": self._capacity_area,
             "queue_area": self._queue_area,
-            "span": now - self._t_window,
             "wait_sum": self._wait_sum,
             "started": self._started,
         }
         self._busy_area = self._queue_area = self._capacity_area = self._wait_sum = 0.0
         self._started = 0
-        self._t_window = now
         return stats
