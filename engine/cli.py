@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 
 from engine.metrics import METRICS
-from engine.scenario import Scenario, ScenarioError, list_presets, load_preset, load_scenario
+from engine.loading import ScenarioError, list_presets, load_preset, load_scenario
+from engine.scenario import Scenario
 from engine.simulation import Budget, BudgetExceeded, Simulation
 
 EXIT_INVALID = 2

@@ -1,25 +1,22 @@
 """A scenario: the traffic that arrives and the architecture that serves it.
 
 A scenario is plain data (YAML or JSON) that says how many requests arrive and how, which
-components stand between the user and the LLM, how big each one is and what it costs. It is the
-one entry point to the engine: every field has a unit in its name, a default and an allowed range,
-unknown keys are refused, and every problem in a file is reported at once, naming the field, the
-bad value and what is allowed. Defaults come from ``shared/guides/reference-numbers.md``; where no
-measurement exists the description says "assumption".
+components stand between the user and the LLM, how big each one is and what it costs. Every field
+has a unit in its name, a default and an allowed range, and unknown keys are refused; reading files
+and reporting problems is `engine/loading.py`. Defaults come from `shared/guides/reference-numbers.md`;
+where no measurement exists the description says "assumption".
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.balancer import ALGORITHMS
-from engine.distributions import DISTRIBUTIONS, Distribution, Exponential, LogNormal
-from engine.paths import ASSETS_DIR, PRESETS_DIR
+from engine.distributions import Distribution, Exponential, LogNormal
+from engine.paths import ASSETS_DIR
 
 _SIZES = yaml.safe_load((ASSETS_DIR / "instance_sizes.yaml").read_text())
 INSTANCE_SIZES: dict[str, dict[str, Any]] = _SIZES["sizes"]
@@ -309,113 +306,3 @@ class Scenario(_Strict):
         if problems:
             raise ValueError("\n".join(problems))
         return self
-
-
-class ScenarioError(ValueError):
-    """A scenario that cannot be used, with one readable line per problem."""
-
-    def __init__(self, problems: list[str], source: str = "scenario"):
-        self.problems = problems
-        self.source = source
-        super().__init__(f"{source}: {len(problems)} problem(s)\n" + "\n".join(f"  - {p}" for p in problems))
-
-
-def _field_path(loc: tuple) -> str:
-    """Join a pydantic error location into a dotted field path without union tags."""
-    parts = [str(p) for p in loc if not (isinstance(p, str) and p in _TAGGED)]
-    return ".".join(parts) or "(top level)"
-
-
-def _allowed_fields(model: type[BaseModel], loc: tuple) -> list[str]:
-    """Return the field names a model accepts at a location, for 'unknown field' messages."""
-    for part in loc[:-1]:
-        if isinstance(part, str) and part in _TAGGED:
-            model = _TAGGED[part]
-            continue
-        field = model.model_fields.get(part) if model is not None and isinstance(part, str) else None
-        if field is None:
-            return []
-        inner = field.annotation
-        candidates = [a for a in getattr(inner, "__args__", (inner,)) if isinstance(a, type) and issubclass(a, BaseModel)]
-        model = candidates[0] if len(candidates) == 1 else None  # a union: the next part names the member
-    return sorted(model.model_fields) if model is not None else []
-
-
-def _describe(error: dict) -> list[str]:
-    """Turn one pydantic error into lines of 'path: value is not allowed: what is allowed'."""
-    loc = error["loc"]
-    path = _field_path(loc)
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        allowed = _allowed_fields(Scenario, loc)
-        hint = f"; allowed here: {', '.join(allowed)}" if allowed else ""
-        return [f"{path}: unknown field{hint}"]
-    if kind == "missing":
-        return [f"{path}: required field is missing"]
-    if kind == "value_error":
-        lines = error["msg"].removeprefix("Value error, ").splitlines()
-        return lines if not loc else [f"{path}: {line}" for line in lines]
-    message = error["msg"][0].lower() + error["msg"][1:]
-    return [f"{path}: {error['input']!r} is not allowed: {message}"]
-
-
-def parse_scenario(data: Any, source: str = "scenario") -> Scenario:
-    """Validate plain data into a Scenario or raise ScenarioError listing every problem."""
-    if not isinstance(data, dict):
-        raise ScenarioError([f"(top level): expected a mapping of fields, got {type(data).__name__}"], source)
-    try:
-        return Scenario.model_validate(data)
-    except ValidationError as exc:
-        raise ScenarioError([line for e in exc.errors() for line in _describe(e)], source) from None
-
-
-def load_scenario(path: str | Path) -> Scenario:
-    """Read a scenario from a YAML or JSON file (JSON is YAML) and validate it."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError([f"cannot read file: {exc.strerror}"], str(path)) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ScenarioError([f"not valid YAML or JSON: {exc}"], str(path)) from None
-    return parse_scenario(data, str(path))
-
-
-def scenario_to_data(scenario: Scenario) -> dict:
-    """Return the scenario as plain JSON-compatible data that loads back to an equal scenario."""
-    return scenario.model_dump(mode="json")
-
-
-def save_scenario(scenario: Scenario, path: str | Path) -> None:
-    """Write a scenario as JSON (.json) or YAML (anything else)."""
-    path = Path(path)
-    data = scenario_to_data(scenario)
-    if path.suffix == ".json":
-        path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    else:
-        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-
-
-def list_presets() -> list[tuple[str, str]]:
-    """Return (preset name, scenario title) for every preset file, sorted by name."""
-    return [(p.stem, load_scenario(p).name) for p in sorted(PRESETS_DIR.glob("*.yaml"))]
-
-
-def load_preset(name: str) -> Scenario:
-    """Load a preset by its file name without extension."""
-    path = PRESETS_DIR / f"{name}.yaml"
-    names = [p.stem for p in sorted(PRESETS_DIR.glob("*.yaml"))]
-    if name not in names:
-        raise ScenarioError([f"preset: {name!r} is not allowed: choose one of {', '.join(names)}"], "preset")
-    return load_scenario(path)
-
-
-_TAGGED: dict[str, type[BaseModel]] = {
-    **{
-        cls.model_fields["kind"].default: cls
-        for cls in (Steady, Ramp, Spike, Diurnal, EmpiricalTokens, FixedTokens, HostedLLM, SelfHostedLLM)
-    },
-    **DISTRIBUTIONS,
-}

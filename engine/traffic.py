@@ -24,9 +24,10 @@ from functools import lru_cache
 import numpy as np
 
 from engine.clock import after
+from engine.loading import ScenarioError
 from engine.paths import ASSETS_DIR
 from engine.randomness import BLOCK, endless, stream
-from engine.scenario import FixedTokens, ScenarioError, Traffic
+from engine.scenario import FixedTokens, Traffic
 
 TRACE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from engine import ScenarioError, list_presets, load_preset, load_scenario, parse_scenario, save_scenario
-from engine.scenario import scenario_to_data
+from engine.loading import scenario_to_data
 from tests.helpers import deep_merge
 
 PRESETS = [name for name, _ in list_presets()]
