@@ -156,7 +156,7 @@ class Database:
             if self._visible_at.get(old_user) == applied:
                 del self._visible_at[old_user]
 
-    def close_window(self) -> tuple[list[dict], list[dict] | None]:
+    def close_window(self) -> tuple[list[tuple], list[tuple] | None]:
         """Close every node's window: (primary stats, replica stats or None without replicas)."""
         primary = [self.primary.station.close_window()]
         replicas = [r.station.close_window() for r in self.replicas] if self.replicas else None

@@ -93,7 +93,7 @@ class LLMReplica:
         for request in done:
             self._on_decoded(request)
 
-    def close_window(self) -> tuple[dict, float]:
+    def close_window(self) -> tuple[tuple, float]:
         """Close the slot station's window; return its stats and the batch-size integral since last call."""
         self._catch_up()
         area, self.batch_area = self.batch_area, 0.0
@@ -194,7 +194,7 @@ class LLMDeployment:
         window.usd_tokens += request.prompt_tokens * self._price_in + request.output_tokens * self._price_out
         self._on_done(request)
 
-    def close_window(self) -> tuple[list[dict], float, int]:
+    def close_window(self) -> tuple[list[tuple], float, int]:
         """Close every replica's window: (slot stats, batch-size integral, replicas counted)."""
         stats, area = [], 0.0
         for replica in self.replicas:

@@ -75,25 +75,22 @@ class Window:
     def __init__(self, t_start_s: float):
         """Start an empty window at `t_start_s`."""
         self.t_start_s = t_start_s
-        for name in _COUNTERS:
-            setattr(self, name, 0)
-        for name in _FLOATS:
-            setattr(self, name, 0.0)
+        self.arrivals = self.completions = self.dropped = self.timed_out = self.failed = 0
+        self.input_tokens = self.output_tokens = 0
+        self.db_reads_primary = self.db_reads_replica = self.db_writes = self.stale_reads = 0
+        self.usd_tokens = self.usd_infra = self.llm_batch_area = self.llm_replica_area = 0.0
         self.latencies: list[float] = []
         self.ttfts: list[float] = []
 
 
-_AREAS = ("busy_area", "capacity_area", "queue_area", "wait_sum", "started")
 _FIGURES = ("utilisation", "queue_length", "wait_mean_s")
 _TIER_KEYS = {tier: tuple(f"{tier}_{figure}" for figure in _FIGURES) for tier in TIERS}
 
 
-def _figures(integrals: dict, span: float) -> tuple[float, float, float]:
-    """Turn a station's (or a tier's summed) integrals over `span` seconds into utilisation, queue length, wait."""
-    capacity, started = integrals["capacity_area"], integrals["started"]
-    return (integrals["busy_area"] / capacity if capacity else 0.0,
-            integrals["queue_area"] / span if span else 0.0,
-            integrals["wait_sum"] / started if started else 0.0)
+def _figures(integrals: tuple, span: float) -> tuple[float, float, float]:
+    """Turn (busy area, capacity area, queue area, wait sum, started) over `span` s into utilisation, queue, wait."""
+    busy, capacity, queue, waits, started = integrals
+    return (busy / capacity if capacity else 0.0, queue / span if span else 0.0, waits / started if started else 0.0)
 
 
 def _percentiles(values: list[float], prefix: str) -> dict[str, float | None]:
@@ -148,7 +145,7 @@ class Recorder:
         self._latency_sum = self._ttft_sum = 0.0
         self._latency_sketch = LogSketch(relative_accuracy=0.005)
         self._ttft_sketch = LogSketch(relative_accuracy=0.005)
-        self._tier_totals: dict[str, dict[str, float]] = {}
+        self._tier_totals: dict[str, tuple] = {}  # tier -> summed station integrals
         self._pending_latencies: list[float] = []  # added to the sketches in batches: numpy has a fixed cost per call
         self._pending_ttfts: list[float] = []
 
@@ -158,8 +155,8 @@ class Recorder:
         self._ttft_sketch.add_many(self._pending_ttfts)
         self._pending_latencies, self._pending_ttfts = [], []
 
-    def close(self, now: float, tiers: dict[str, list[dict] | None], arrivals_so_far: int) -> dict:
-        """Close the current window at `now` with each tier's station figures; return its record.
+    def close(self, now: float, tiers: dict[str, list[tuple] | None], arrivals_so_far: int) -> dict:
+        """Close the current window at `now` with each tier's (station name, integrals); return its record.
 
         Arrivals are counted by the caller's running total rather than one by one.
         """
@@ -185,13 +182,12 @@ class Recorder:
             if stations is None:
                 record.update(dict.fromkeys(_TIER_KEYS[tier]))
                 continue
-            for station in stations:
-                instances[station["name"]] = dict(zip(_FIGURES, _figures(station, span)))
-            combined = {key: sum(station[key] for station in stations) for key in _AREAS}
+            for name, integrals in stations:
+                instances[name] = dict(zip(_FIGURES, _figures(integrals, span)))
+            combined = tuple(map(sum, zip(*(integrals for _, integrals in stations)))) or (0, 0, 0, 0, 0)
             record.update(zip(_TIER_KEYS[tier], _figures(combined, span)))
-            totals = self._tier_totals.setdefault(tier, dict.fromkeys(_AREAS, 0))
-            for key in _AREAS:
-                totals[key] += combined[key]
+            totals = self._tier_totals.get(tier, (0, 0, 0, 0, 0))
+            self._tier_totals[tier] = tuple(map(sum, zip(totals, combined)))
         _derived(record, counts, span)
         record["usd_cumulative"] = self._totals["usd_tokens"] + self._totals["usd_infra"]
         record["in_flight"] = _waiting(self._totals)

@@ -15,6 +15,7 @@ hang the caller.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -76,6 +77,7 @@ class Simulation:
         self.arrivals = Arrivals(env, scenario.traffic, seed, self._arrive, needs_tokens=self.llm is not None,
                                  needs_users=self.database is not None)
         self._timeout_s = scenario.traffic.client_timeout_s
+        self._patience_s = self._timeout_s if self._timeout_s is not None else math.inf
         self._clients: deque[Request] = deque()  # requests in arrival order, until their deadline passes
         self._windows_closed = 0
         self._arrived = 0
@@ -323,8 +325,8 @@ class Simulation:
         if outcome != "ok":
             setattr(window, outcome, getattr(window, outcome) + 1)
             return
-        latency = self.env.now - request.t_arrival
-        if self._timeout_s is not None and latency > self._timeout_s:
+        latency = self.env._now - request.t_arrival
+        if latency > self._patience_s:
             request.abandoned = True
             window.timed_out += 1
             return

@@ -113,20 +113,13 @@ class Station:
             self.busy += 1
             self.release()
 
-    def close_window(self) -> dict[str, float]:
-        """Return the time integrals and wait totals since the last call (with the station's name), and reset them."""
+    def close_window(self) -> tuple[str, tuple]:
+        """Return (name, (busy area, capacity area, queue area, wait sum, jobs started)) since the last call."""
         now = self.env.now
         self._account(now)
         self._capacity_area += self.servers * (now - self._t_capacity)
         self._t_capacity = now
-        stats = {
-            "name": self.name,
-            "busy_area": self._busy_area,
-            "capacity_area": self._capacity_area,
-            "queue_area": self._queue_area,
-            "wait_sum": self._wait_sum,
-            "started": self._started,
-        }
+        integrals = (self._busy_area, self._capacity_area, self._queue_area, self._wait_sum, self._started)
         self._busy_area = self._queue_area = self._capacity_area = self._wait_sum = 0.0
         self._started = 0
-        return stats
+        return self.name, integrals

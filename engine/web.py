@@ -79,7 +79,7 @@ class WebTier:
         """Recompute which replicas may receive new requests."""
         self.routable = [r for r in self.replicas if r.up and not r.draining]
 
-    def close_window(self) -> list[dict]:
+    def close_window(self) -> list[tuple]:
         """Close every replica's window; forget drained replicas once they are empty."""
         stats = [r.workers.close_window() for r in self.replicas]
         self.replicas = [r for r in self.replicas if not (r.draining and r.workers.in_system() == 0)]
