@@ -23,7 +23,7 @@ class Timer:
 
     def __init__(self, callback, value):
         """Prepare a timer that calls `callback(timer)`; the callback reads `timer._value`."""
-        self.callbacks = [callback]
+        self.callbacks = (callback,)  # SimPy only iterates it; a tuple is cheaper to build than a list
         self._value = value
 
 
