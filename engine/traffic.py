@@ -60,26 +60,45 @@ def load_trace(file_name: str, field: str = "traffic.trace.file") -> tuple[np.nd
     return (np.asarray(times) - start, np.asarray(prompts, dtype=np.int64), np.maximum(np.asarray(outputs, dtype=np.int64), 1))
 
 
-def token_sampler(traffic: Traffic, seed: int):
-    """Return a function giving the next request's (prompt tokens, output tokens)."""
+def _token_block(traffic: Traffic, seed: int, draw: bool):
+    """Return a function making the next block of (prompt tokens list, output tokens list)."""
     spec = traffic.tokens
-    if isinstance(spec, FixedTokens):
-        pair = (spec.prompt_tokens, spec.output_tokens)
-        return lambda: pair
+    if not draw or isinstance(spec, FixedTokens):
+        prompt, output = (spec.prompt_tokens, spec.output_tokens) if draw else (0, 1)
+        return lambda: ([prompt] * BLOCK, [output] * BLOCK)
     _, prompts, outputs = load_trace(spec.file, "traffic.tokens.file")
     rng = stream(seed, "tokens")
 
-    def rows():
-        picked = rng.integers(0, len(prompts), BLOCK)
-        return list(zip(prompts[picked].tolist(), outputs[picked].tolist()))
+    def block():
+        rows = rng.integers(0, len(prompts), BLOCK)
+        return prompts[rows].tolist(), outputs[rows].tolist()
 
-    return endless(rows)
+    return block
+
+
+def _user_block(population: int, seed: int, draw: bool):
+    """Return a function making the next block of user ids, uniform over `population` users."""
+    if not draw:
+        return lambda: [0] * BLOCK
+    rng = stream(seed, "users")
+    return lambda: rng.integers(0, population, BLOCK).tolist()
+
+
+def request_sampler(traffic: Traffic, seed: int, needs_tokens: bool = True, needs_users: bool = True):
+    """Return a function giving the next request's (prompt tokens, output tokens, user id).
+
+    Tokens and users come from their own streams, zipped a block at a time so that a request costs
+    one call. What nothing downstream reads (tokens without an LLM, users without a database) is
+    not drawn; since every stream is separate, skipping one changes no other number.
+    """
+    tokens = _token_block(traffic, seed, needs_tokens)
+    users = _user_block(traffic.population(), seed, needs_users)
+    return endless(lambda: list(zip(*tokens(), users())))
 
 
 def user_sampler(population: int, seed: int):
-    """Return a function giving the next request's user id, uniform over `population` users."""
-    rng = stream(seed, "users")
-    return endless(lambda: rng.integers(0, population, BLOCK).tolist())
+    """Return a function giving the next user id, uniform over `population` users."""
+    return endless(_user_block(population, seed, True))
 
 
 def rate_multiplier(pattern, t: float) -> float:
@@ -115,13 +134,13 @@ class Arrivals:
         """Set up the arrival stream of `traffic` under `seed`; call `start()` to begin.
 
         Token counts and user ids are drawn only if something downstream reads them (an LLM, a
-        database); they come from their own streams, so skipping them changes no other number.
+        database); see `request_sampler`.
         """
         self.env = env
         self.traffic = traffic
         self.on_arrival = on_arrival
-        self._tokens = token_sampler(traffic, seed) if needs_tokens else (lambda: (0, 1))
-        self._users = user_sampler(traffic.population(), seed) if needs_users else (lambda: 0)
+        self._next_request = request_sampler(traffic, seed, needs_tokens, needs_users)
+        self._users = user_sampler(traffic.population(), seed)  # for trace rows, which bring their own tokens
         self._generation = 0
         gap_rng, coin_rng = stream(seed, "arrivals"), stream(seed, "arrivals.thinning")
         self._unit_gap = endless(lambda: gap_rng.exponential(1.0, BLOCK).tolist())
@@ -201,8 +220,8 @@ class Arrivals:
         after(self.env, self._unit_gap() / self._envelope_rps, self._poisson_arrival, self._generation)
         if self._thinned and self._coin() * self._peak > rate_multiplier(self.traffic.pattern, self.env.now):
             return
-        prompt, output = self._tokens()
-        self.on_arrival(prompt, output, self._users())
+        prompt, output, user = self._next_request()
+        self.on_arrival(prompt, output, user)
 
     def _trace_arrival(self, event) -> None:
         """Deliver the trace's next row and schedule the one after."""
