@@ -14,4 +14,4 @@ if _REPO_ROOT not in sys.path:
 from dashboard.live import render_live  # noqa: E402
 
 st.set_page_config(page_title="GenAI Scaling Lab", layout="wide")
-st.navigation([st.Page(render_live, title="Live simulation", icon=":material/monitoring:", url_path="live")]).run()
+st.navigation([st.Page(render_live, title="Live simulation", icon=":material/monitoring:", default=True)]).run()
