@@ -20,6 +20,7 @@ from collections import deque
 from engine.clock import after
 
 from engine.distributions import sampler
+from engine.fleet import Fleet
 from engine.randomness import stream
 from engine.scenario import Database as DatabaseSpec
 from engine.station import Station
@@ -37,6 +38,10 @@ class DatabaseNode:
         self.up = True
         self.draining = False
 
+    def idle(self) -> bool:
+        """Return True when no query is running or waiting here."""
+        return self.station.in_system() == 0
+
 
 class Database:
     """A primary plus read replicas; reports each finished query to `on_done` and refusals to `on_fail`."""
@@ -53,13 +58,15 @@ class Database:
         self._lag = sampler(spec.replication_lag_ms, stream(seed, "db.replication_lag"))
         self._rtt_s = spec.network_rtt_ms / 1000 if spec.placement == "separate" else 0.0
         self.primary = DatabaseNode(env, "db-primary", spec, self._start)
-        self.replicas: list[DatabaseNode] = []
-        self._readable: list[DatabaseNode] = []
-        self._next_replica = 0
+        self.fleet = Fleet(lambda index: DatabaseNode(env, f"db-replica-{index}", spec, self._start), spec.read_replicas)
         self._turn = 0
         self._visible_at: dict[int, float] = {}  # user -> when replicas will show that user's last write
         self._pending_writes: deque[tuple[float, int]] = deque()
-        self.set_read_replicas(spec.read_replicas)
+
+    @property
+    def replicas(self) -> list[DatabaseNode]:
+        """Return every read replica still billed, draining ones included."""
+        return self.fleet.members
 
     def nodes(self) -> list[DatabaseNode]:
         """Return the primary and every replica, draining ones included."""
@@ -67,32 +74,21 @@ class Database:
 
     def set_read_replicas(self, count: int) -> None:
         """Grow to `count` serving replicas, or drain the newest down to `count`."""
-        serving = [r for r in self.replicas if not r.draining]
-        for _ in range(count - len(serving)):
-            self.replicas.append(DatabaseNode(self.env, f"db-replica-{self._next_replica}", self.spec, self._start))
-            self._next_replica += 1
-        for replica in serving[count:] if count < len(serving) else []:
-            replica.draining = True
-        self._refresh()
+        self.fleet.resize(count)
 
     def set_up(self, name: str, up: bool) -> bool:
         """Mark node `name` up or down; return False if there is no such node."""
-        for node in self.nodes():
-            if node.name == name and not node.draining:
-                node.up = up
-                self._refresh()
-                return True
-        return False
-
-    def _refresh(self) -> None:
-        """Recompute which replicas may take reads."""
-        self._readable = [r for r in self.replicas if r.up and not r.draining] if self.spec.read_from_replicas else []
+        if name == self.primary.name:
+            self.primary.up = up
+            return True
+        return self.fleet.set_up(name, up)
 
     def read(self, request) -> None:
         """Send one read to a replica (taking turns), or to the primary when no replica can take it."""
-        if self._readable:
-            self._turn = (self._turn + 1) % len(self._readable)
-            node = self._readable[self._turn]
+        readable = self.fleet.routable if self.spec.read_from_replicas else ()
+        if readable:
+            self._turn = (self._turn + 1) % len(readable)
+            node = readable[self._turn]
         elif self.primary.up:
             node = self.primary
         else:
@@ -160,5 +156,5 @@ class Database:
         """Close every node's window: (primary stats, replica stats or None without replicas)."""
         primary = [self.primary.station.close_window()]
         replicas = [r.station.close_window() for r in self.replicas] if self.replicas else None
-        self.replicas = [r for r in self.replicas if not (r.draining and r.station.in_system() == 0)]
+        self.fleet.drop_drained()
         return primary, replicas

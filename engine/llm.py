@@ -25,6 +25,7 @@ import heapq
 from itertools import count
 
 from engine.clock import after
+from engine.fleet import Fleet
 
 from engine.scenario import HostedLLM, SelfHostedLLM
 from engine.station import Station
@@ -52,6 +53,10 @@ class LLMReplica:
         self._generation = 0
         self._order = count()
         self.batch_area = 0.0
+
+    def idle(self) -> bool:
+        """Return True when no call holds or waits for a slot here."""
+        return self.slots.in_system() == 0
 
     def itl_s(self, batch: int) -> float:
         """Return the inter-token latency in seconds with `batch` sequences decoding."""
@@ -115,34 +120,21 @@ class LLMDeployment:
         self._prefill_rate = spec.prefill_tokens_per_s
         self._price_in = spec.price_input_per_m_usd / 1e6 if self.hosted else 0.0
         self._price_out = spec.price_output_per_m_usd / 1e6 if self.hosted else 0.0
-        self.replicas: list[LLMReplica] = []
-        self._routable: list[LLMReplica] = []
-        self._next_index = 0
-        self.set_replicas(1 if self.hosted else spec.replicas)
+        self.fleet = Fleet(lambda index: LLMReplica(env, index, spec, self._admitted, self._prefill_start,
+                                                    self._decoded), 1 if self.hosted else spec.replicas)
+
+    @property
+    def replicas(self) -> list[LLMReplica]:
+        """Return every replica still billed, draining ones included."""
+        return self.fleet.members
 
     def set_replicas(self, count: int) -> None:
         """Grow to `count` serving replicas, or drain the newest down to `count`."""
-        serving = [r for r in self.replicas if not r.draining]
-        for _ in range(count - len(serving)):
-            self.replicas.append(LLMReplica(self.env, self._next_index, self.spec, self._admitted,
-                                            self._prefill_start, self._decoded))
-            self._next_index += 1
-        for replica in serving[count:] if count < len(serving) else []:
-            replica.draining = True
-        self._refresh()
+        self.fleet.resize(count)
 
     def set_up(self, name: str, up: bool) -> bool:
         """Mark replica `name` up or down; return False if there is no such replica."""
-        for replica in self.replicas:
-            if replica.name == name and not replica.draining:
-                replica.up = up
-                self._refresh()
-                return True
-        return False
-
-    def _refresh(self) -> None:
-        """Recompute which replicas take new calls."""
-        self._routable = [r for r in self.replicas if r.up and not r.draining]
+        return self.fleet.set_up(name, up)
 
     def call(self, request) -> None:
         """Send a request to the model: it crosses the network, then waits for a slot."""
@@ -157,7 +149,7 @@ class LLMDeployment:
 
     def _route(self, request) -> None:
         """Give the call to the least-loaded replica that is up, or fail it if none is."""
-        routable = self._routable
+        routable = self.fleet.routable
         if not routable:
             self._on_fail(request)
             return
@@ -202,7 +194,7 @@ class LLMDeployment:
             stats.append(slot_stats)
             area += batch_area
         counted = len(self.replicas)
-        self.replicas = [r for r in self.replicas if not (r.draining and r.slots.in_system() == 0)]
+        self.fleet.drop_drained()
         return stats, area, counted
 
 

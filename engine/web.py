@@ -15,6 +15,7 @@ requests from the load balancer; the ones already inside finish.
 
 from __future__ import annotations
 
+from engine.fleet import Fleet
 from engine.scenario import Web
 from engine.station import Station
 
@@ -36,30 +37,31 @@ class WebReplica:
         self.up = True
         self.draining = False
 
+    def idle(self) -> bool:
+        """Return True when no request is in service or waiting here."""
+        return self.workers.in_system() == 0
+
 
 class WebTier:
     """All web replicas, and the list of those the load balancer may use."""
 
     def __init__(self, env, spec: Web, on_start, on_abandoned):
         """Start `spec.replicas` replicas."""
-        self.env = env
-        self.spec = spec
-        self._on_start = on_start
-        self._on_abandoned = on_abandoned
-        self.replicas: list[WebReplica] = []
-        self.routable: list[WebReplica] = []
-        self._next_index = 0
-        self.set_replicas(spec.replicas)
+        self.fleet = Fleet(lambda index: WebReplica(env, index, spec, on_start, on_abandoned), spec.replicas)
+
+    @property
+    def replicas(self) -> list[WebReplica]:
+        """Return every replica still billed, draining ones included."""
+        return self.fleet.members
+
+    @property
+    def routable(self) -> list[WebReplica]:
+        """Return the replicas the load balancer may use."""
+        return self.fleet.routable
 
     def set_replicas(self, count: int) -> None:
         """Grow to `count` serving replicas, or drain the newest ones down to `count`."""
-        serving = [r for r in self.replicas if not r.draining]
-        for _ in range(count - len(serving)):
-            self.replicas.append(WebReplica(self.env, self._next_index, self.spec, self._on_start, self._on_abandoned))
-            self._next_index += 1
-        for replica in serving[count:] if count < len(serving) else []:
-            replica.draining = True
-        self._refresh()
+        self.fleet.resize(count)
 
     def set_workers(self, workers: int) -> None:
         """Give every replica `workers` workers from now on (vertical scaling)."""
@@ -68,19 +70,10 @@ class WebTier:
 
     def set_up(self, name: str, up: bool) -> bool:
         """Mark replica `name` up or down; return False if there is no such replica."""
-        for replica in self.replicas:
-            if replica.name == name and not replica.draining:
-                replica.up = up
-                self._refresh()
-                return True
-        return False
-
-    def _refresh(self) -> None:
-        """Recompute which replicas may receive new requests."""
-        self.routable = [r for r in self.replicas if r.up and not r.draining]
+        return self.fleet.set_up(name, up)
 
     def close_window(self) -> list[tuple]:
         """Close every replica's window; forget drained replicas once they are empty."""
         stats = [r.workers.close_window() for r in self.replicas]
-        self.replicas = [r for r in self.replicas if not (r.draining and r.workers.in_system() == 0)]
+        self.fleet.drop_drained()
         return stats

@@ -1,0 +1,57 @@
+"""A fleet: interchangeable instances of one kind that an operator adds, removes and loses.
+
+Web replicas, database read replicas and LLM serving replicas are managed the same way. Scaling
+out adds new instances; scaling in does not kill the newest ones but drains them: they take no
+new work, finish what they hold, and leave once they are empty. An instance can also go down (a
+failed health check): it gets no new work until it is back, and what it already holds finishes.
+Whatever routes work (the load balancer, the read/write split, the LLM router) looks only at the
+fleet's `routable` list.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+
+class Fleet:
+    """Instances made by `make(index)`, each with `name`, `up`, `draining` and `idle()`."""
+
+    def __init__(self, make: Callable[[int], object], count: int):
+        """Start `count` instances."""
+        self._make = make
+        self._next_index = 0
+        self.members: list = []   # every instance still billed: serving, down or draining
+        self.routable: list = []  # the ones that take new work: up and not draining
+        self.resize(count)
+
+    def serving(self) -> list:
+        """Return the instances that are not draining (up or down)."""
+        return [m for m in self.members if not m.draining]
+
+    def resize(self, count: int) -> None:
+        """Grow to `count` serving instances, or drain the newest ones down to `count`."""
+        serving = self.serving()
+        for _ in range(count - len(serving)):
+            self.members.append(self._make(self._next_index))
+            self._next_index += 1
+        for member in serving[count:]:
+            member.draining = True
+        self._refresh()
+
+    def set_up(self, name: str, up: bool) -> bool:
+        """Mark instance `name` up or down; return False if no serving instance has that name."""
+        for member in self.serving():
+            if member.name == name:
+                member.up = up
+                self._refresh()
+                return True
+        return False
+
+    def drop_drained(self) -> None:
+        """Forget drained instances that have finished their last piece of work."""
+        if any(m.draining for m in self.members):
+            self.members = [m for m in self.members if not (m.draining and m.idle())]
+
+    def _refresh(self) -> None:
+        """Recompute which instances take new work."""
+        self.routable = [m for m in self.members if m.up and not m.draining]
