@@ -34,7 +34,9 @@ class DatabaseNode:
     def __init__(self, env, name: str, spec: DatabaseSpec, on_start):
         """Create node `name`; `on_start(request)` runs when a query gets a core."""
         self.name = name
-        self.station = Station(env, name, spec.cores, max(spec.max_connections - spec.cores, 0), on_start)
+        # A query needs a connection before a core: no more than max_connections run or wait at once.
+        running = min(spec.cores, spec.max_connections)
+        self.station = Station(env, name, running, spec.max_connections - running, on_start)
         self.up = True
         self.draining = False
 
@@ -61,6 +63,7 @@ class Database:
         self.fleet = Fleet(lambda index: DatabaseNode(env, f"db-replica-{index}", spec, self._start), spec.read_replicas)
         self._turn = 0
         self._visible_at: dict[int, float] = {}  # user -> when replicas will show that user's last write
+        self._applied_until = 0.0  # when replicas will have applied every write committed so far
         self._pending_writes: deque[tuple[float, int]] = deque()
 
     @property
@@ -143,7 +146,9 @@ class Database:
 
     def _record_write(self, user: int, now: float) -> None:
         """Remember until when replicas miss `user`'s write, forgetting writes they have applied."""
-        visible = now + self._lag() if self.replicas else now
+        # Replicas apply writes in commit order, so a write is visible no sooner than the one before it.
+        visible = max(now + self._lag(), self._applied_until) if self.replicas else now
+        self._applied_until = visible
         self._visible_at[user] = visible
         pending = self._pending_writes
         pending.append((visible, user))

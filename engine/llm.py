@@ -48,11 +48,12 @@ class LLMReplica:
         self.up = True
         self.draining = False
         self._batch: list[tuple[float, int, object]] = []
-        self._clock = 0.0  # tokens decoded per sequence since the replica started
+        self._clock = 0.0  # tokens decoded per sequence since the batch was last empty
         self._t_clock = env.now
         self._generation = 0
         self._order = count()
         self.batch_area = 0.0
+        self._t_window = env.now
 
     def idle(self) -> bool:
         """Return True when no call holds or waits for a slot here."""
@@ -86,23 +87,30 @@ class LLMReplica:
             after(self.env, delay, self._finish_due, self._generation)
 
     def _finish_due(self, event) -> None:
-        """Retire every sequence whose tokens are all out, then reschedule."""
+        """Retire the sequence this timer was set for, and any finishing at the same instant; reschedule."""
         if event._value != self._generation:
             return
         self._catch_up()
-        done = []
         batch = self._batch
-        while batch and batch[0][0] <= self._clock + 1e-9:
+        # The timer was set for the head's finish: it is due even if rounding left the clock a hair
+        # short, so it leaves unconditionally (waiting for the clock could spin at a fixed instant).
+        head = heapq.heappop(batch)
+        self._clock = max(self._clock, head[0])
+        done = [head[2]]
+        while batch and batch[0][0] <= self._clock * (1 + 1e-12):
             done.append(heapq.heappop(batch)[2])
+        if not batch:
+            self._clock = 0.0  # restart the count so it never grows large enough to lose precision
         self._schedule()
         for request in done:
             self._on_decoded(request)
 
-    def close_window(self) -> tuple[tuple, float]:
-        """Close the slot station's window; return its stats and the batch-size integral since last call."""
+    def close_window(self) -> tuple[tuple, float, float]:
+        """Close the slot station's window; return its stats, the batch-size integral and the time alive since last call."""
         self._catch_up()
         area, self.batch_area = self.batch_area, 0.0
-        return self.slots.close_window(), area
+        alive, self._t_window = self.env.now - self._t_window, self.env.now
+        return self.slots.close_window(), area, alive
 
 
 class LLMDeployment:
@@ -186,16 +194,16 @@ class LLMDeployment:
         window.usd_tokens += request.prompt_tokens * self._price_in + request.output_tokens * self._price_out
         self._on_done(request)
 
-    def close_window(self) -> tuple[list[tuple], float, int]:
-        """Close every replica's window: (slot stats, batch-size integral, replicas counted)."""
-        stats, area = [], 0.0
+    def close_window(self) -> tuple[list[tuple], float, float]:
+        """Close every replica's window: (slot stats, batch-size integral, replica-seconds alive)."""
+        stats, area, alive = [], 0.0, 0.0
         for replica in self.replicas:
-            slot_stats, batch_area = replica.close_window()
+            slot_stats, batch_area, replica_alive = replica.close_window()
             stats.append(slot_stats)
             area += batch_area
-        counted = len(self.replicas)
+            alive += replica_alive
         self.fleet.drop_drained()
-        return stats, area, counted
+        return stats, area, alive
 
 
 def _load(replica: LLMReplica) -> int:

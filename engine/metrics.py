@@ -50,14 +50,17 @@ METRICS: dict[str, str] = {
     "db_reads_replica": "reads served by read replicas",
     "db_writes": "writes (always on the primary)",
     "stale_reads": "replica reads that missed the same user's write still inside the replication lag",
-    "llm_batch_mean": "time-averaged sequences decoding together per LLM replica",
-    "in_flight": "requests whose client is still waiting for an answer at the end of the window",
+    "llm_batch_mean": "sequences decoding together per LLM replica, averaged over time and replicas",
+    "in_flight": "requests whose client is still waiting for an answer at the end of the window "
+                 "(arrivals minus every outcome so far)",
     "instances": "windows only: {instance name: {utilisation, queue_length, wait_mean_s}} for web-N, "
                  "db-primary, db-replica-N, llm-N",
     **{f"{tier}_{name}": f"{tier.replace('_', ' ')}: {text}" for tier in TIERS for name, text in (
-        ("utilisation", "busy servers / servers, time-averaged (0-1; null if the tier is absent)"),
+        ("utilisation", "busy servers / servers, time-averaged (0-1, briefly above 1 while removed workers "
+                        "finish their requests; null if the tier is absent)"),
         ("queue_length", "requests waiting, time-averaged, summed over instances"),
-        ("wait_mean_s", "mean wait before service, s"),
+        ("wait_mean_s", "mean time a request waited in line (for llm: for a batch slot; prefill queueing "
+                        "shows in ttft), including requests whose client left while they waited, s"),
     )},
 }
 

@@ -3,8 +3,9 @@
 It arrives with a user id, a prompt and an expected answer length, waits for a web worker, runs
 its handler, reads from the database, calls the LLM, writes the answer back, and returns. Along the
 way it notes the times a learner cares about: when it arrived, when it queued, when its first
-token came back. If its client gives up first it is marked abandoned; the servers may still be
-working on it, as real servers are after a client disconnects.
+token came back. Its client waits until `deadline` and no longer; after that whatever happens to
+the request counts as timed out, and the servers may still be working on it, as real servers are
+after a client disconnects.
 """
 
 
@@ -12,15 +13,17 @@ class Request:
     """The state of one simulated request (plain slots: millions are made per run)."""
 
     __slots__ = (
-        "user", "t_arrival", "prompt_tokens", "output_tokens", "t_queued", "t_first_token",
+        "user", "t_arrival", "deadline", "prompt_tokens", "output_tokens", "t_queued", "t_first_token",
         "abandoned", "finished", "replica", "holds_worker", "reads_left", "writes_left", "llm_called",
         "db_node", "db_is_write", "llm_replica",
     )
 
-    def __init__(self, user: int, t_arrival: float, prompt_tokens: int, output_tokens: int, reads: int, writes: int):
-        """Create a request that arrived at `t_arrival` and will do `reads` and `writes` queries."""
+    def __init__(self, user: int, t_arrival: float, deadline: float, prompt_tokens: int, output_tokens: int,
+                 reads: int, writes: int):
+        """Create a request that arrived at `t_arrival`, whose client leaves after `deadline`, doing `reads` and `writes` queries."""
         self.user = user
         self.t_arrival = t_arrival
+        self.deadline = deadline
         self.prompt_tokens = prompt_tokens
         self.output_tokens = output_tokens
         self.reads_left = reads

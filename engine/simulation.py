@@ -101,11 +101,16 @@ class Simulation:
             raise ValueError(f"seconds: {seconds!r} is not allowed: must be greater than 0")
         closed_before = self._windows_closed
         self._start_step_budget()
+        target = self.env.now + seconds
+        window_s = self.scenario.window_s
+        boundary = round(target / window_s) * window_s
+        if abs(target - boundary) <= 1e-9 * max(1.0, target):
+            target = boundary  # ten steps of 0.1 s end on the 1 s window, not a rounding error short of it
         # A stop at normal priority runs after the window close due at the same instant.
         stop = Event(self.env)
         stop._ok = True
         stop._value = None
-        self.env.schedule(stop, NORMAL, seconds)
+        self.env.schedule(stop, NORMAL, max(target - self.env.now, 0.0))
         try:
             self.env.run(until=stop)
         except BudgetExceeded:
@@ -183,6 +188,8 @@ class Simulation:
 
     def set_component_up(self, name: str, up: bool) -> None:
         """Take component `name` (see `component_names`) down or bring it back."""
+        if not isinstance(up, bool):
+            raise ValueError(f"up: {up!r} is not allowed: must be true or false")
         for tier in (self.web, self.database, self.llm):
             if tier is not None and tier.set_up(name, up):
                 return
@@ -194,7 +201,7 @@ class Simulation:
         return {
             "rate_rps": self.arrivals.rate_setting_rps(),
             "web_replicas": sum(1 for r in self.web.replicas if not r.draining),
-            "web_workers": self.web.replicas[0].workers.servers if self.web.replicas else None,
+            "web_workers": self.web.workers,
             "load_balancer": self.balancer.algorithm if self.balancer is not None else None,
             "db_read_replicas": None if database is None else sum(1 for r in database.replicas if not r.draining),
             "llm_replicas": None if llm is None else sum(1 for r in llm.replicas if not r.draining),
@@ -216,9 +223,12 @@ class Simulation:
 
     @staticmethod
     def _check_range(field: str, value, low, high) -> None:
-        """Refuse a live change outside its allowed range with a message naming the field."""
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not low <= value <= high:
-            raise ValueError(f"{field}: {value!r} is not allowed: must be between {low} and {high}")
+        """Refuse a live change outside its allowed range, or of the wrong type, with a message naming the field."""
+        whole = isinstance(low, int)
+        kinds = (int,) if whole else (int, float)
+        if not isinstance(value, kinds) or isinstance(value, bool) or not low <= value <= high:
+            kind = "a whole number" if whole else "a number"
+            raise ValueError(f"{field}: {value!r} is not allowed: must be {kind} between {low:,} and {high:,}")
 
     # --- a request's journey --------------------------------------------------------------------
 
@@ -227,11 +237,9 @@ class Simulation:
         return self.recorder.window
 
     def _arrive(self, prompt_tokens: int, output_tokens: int, user: int) -> None:
-        """A request arrives: count it against the step's budget, then route it to a web replica."""
-        self._checkpoint_in -= 1
-        if not self._checkpoint_in:
-            self._checkpoint()
-        request = Request(user, self.env._now, prompt_tokens, output_tokens, self._reads, self._writes)
+        """A request arrives: route it to a web replica, then count it against the step's budget."""
+        now = self.env._now
+        request = Request(user, now, now + self._patience_s, prompt_tokens, output_tokens, self._reads, self._writes)
         self._arrived += 1
         if self._timeout_s is not None:
             self._clients.append(request)
@@ -242,10 +250,14 @@ class Simulation:
             replica = routable[0] if routable else None
         if replica is None:
             self._finish(request, "failed")
-            return
-        request.replica = replica
-        if not replica.workers.arrive(request):
-            self._finish(request, "dropped")
+        else:
+            request.replica = replica
+            if not replica.workers.arrive(request):
+                self._finish(request, "dropped")
+        # Counted once it is inside, so a step stopped here resumes with nothing lost.
+        self._checkpoint_in -= 1
+        if not self._checkpoint_in:
+            self._checkpoint()
 
     def _start_step_budget(self) -> None:
         """Reset the step's request count and wall-clock deadline."""
@@ -320,16 +332,17 @@ class Simulation:
             request.holds_worker = False
             request.replica.workers.release()
         if request.abandoned:
-            return
+            return  # counted as timed out when its client left
         window = self.recorder.window
-        if outcome != "ok":
-            setattr(window, outcome, getattr(window, outcome) + 1)
-            return
-        latency = self.env._now - request.t_arrival
-        if latency > self._patience_s:
+        now = self.env._now
+        if now > request.deadline:  # the client left before this outcome; the window sweep has not seen it yet
             request.abandoned = True
             window.timed_out += 1
             return
+        if outcome != "ok":
+            setattr(window, outcome, getattr(window, outcome) + 1)
+            return
+        latency = now - request.t_arrival
         window.completions += 1
         window.latencies.append(latency)
         if request.t_first_token is not None:
@@ -339,7 +352,7 @@ class Simulation:
 
     def _schedule_window(self) -> None:
         """Schedule the next window close, urgent so that it runs before a step ending at the same time stops."""
-        due = self.recorder.window.t_start_s + self.scenario.window_s
+        due = (self._windows_closed + 1) * self.scenario.window_s  # a multiple, so no rounding piles up
         self.env.schedule(Timer(self._window_due, None), URGENT, due - self.env.now)
 
     def _window_due(self, event) -> None:
@@ -353,9 +366,8 @@ class Simulation:
         now = self.env.now
         window = self.recorder.window
         if self._timeout_s is not None:
-            cutoff = now - self._timeout_s
             clients = self._clients
-            while clients and clients[0].t_arrival <= cutoff:
+            while clients and clients[0].deadline < now:
                 request = clients.popleft()
                 if not request.finished and not request.abandoned:
                     request.abandoned = True
@@ -365,8 +377,7 @@ class Simulation:
         if self.database is not None:
             tiers["db_primary"], tiers["db_replica"] = self.database.close_window()
         if self.llm is not None:
-            tiers["llm"], window.llm_batch_area, replicas = self.llm.close_window()
-            window.llm_replica_area = replicas * (now - window.t_start_s)
+            tiers["llm"], window.llm_batch_area, window.llm_replica_area = self.llm.close_window()
         self._update_infra_rate()
         self.recorder.close(now, tiers, arrivals_so_far=self._arrived)
         self._windows_closed += 1

@@ -32,7 +32,7 @@ class Station:
                  on_start: Callable[[Any], None], on_abandoned: Callable[[Any], None] | None = None):
         """Create a station; `on_start(job)` runs when a job gets a server, `on_abandoned(job)` when one is skipped.
 
-        Without `on_abandoned`, jobs whose client gave up are served like any other.
+        Without `on_abandoned`, jobs whose client gave up (past their `deadline`) are served like any other.
         """
         self.env = env
         self.name = name
@@ -93,7 +93,9 @@ class Station:
             self._t_mark = now
         while queue and self.busy <= self.servers:
             job = queue.popleft()
-            if job.abandoned and self._on_abandoned is not None:
+            if self._on_abandoned is not None and now > job.deadline:
+                self._wait_sum += now - job.t_queued  # it waited too, then its turn found nobody there
+                self._started += 1
                 self._on_abandoned(job)
                 continue
             self._wait_sum += now - job.t_queued

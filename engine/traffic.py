@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import csv
 import math
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import lru_cache
 
 import numpy as np
@@ -48,14 +48,21 @@ def load_trace(file_name: str, field: str = "traffic.trace.file") -> tuple[np.nd
                                  f"expected {', '.join(TRACE_COLUMNS)}"])
         for line, row in enumerate(reader, start=2):
             try:
-                times.append(datetime.fromisoformat(row["TIMESTAMP"][:26]).timestamp())
-                prompts.append(int(row["ContextTokens"]))
-                outputs.append(int(row["GeneratedTokens"]))
+                # Timestamps carry no zone: read them as UTC so no daylight-saving jump enters the gaps.
+                moment = datetime.fromisoformat(row["TIMESTAMP"][:26]).replace(tzinfo=timezone.utc).timestamp()
+                prompt, output = int(row["ContextTokens"]), int(row["GeneratedTokens"])
             except (TypeError, ValueError):
                 raise ScenarioError([f"{field}: {file_name!r} line {line} is not allowed: "
                                      f"expected a timestamp and two token counts, got {dict(row)}"]) from None
-    if not times:
-        raise ScenarioError([f"{field}: {file_name!r} is not allowed: the trace has no rows"])
+            if prompt < 0 or output < 0 or (times and moment < times[-1]):
+                raise ScenarioError([f"{field}: {file_name!r} line {line} is not allowed: token counts must be "
+                                     f">= 0 and timestamps in ascending order, got {dict(row)}"])
+            times.append(moment)
+            prompts.append(prompt)
+            outputs.append(output)
+    if len(times) < 2 or times[-1] == times[0]:
+        raise ScenarioError([f"{field}: {file_name!r} is not allowed: a trace needs at least two rows "
+                             "spread over time (its mean rate is rows / duration)"])
     start = times[0]
     return (np.asarray(times) - start, np.asarray(prompts, dtype=np.int64), np.maximum(np.asarray(outputs, dtype=np.int64), 1))
 

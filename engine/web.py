@@ -25,14 +25,14 @@ class WebReplica:
 
     __slots__ = ("index", "name", "workers", "up", "draining")
 
-    def __init__(self, env, index: int, spec: Web, on_start, on_abandoned):
+    def __init__(self, env, index: int, spec: Web, workers: int, on_start, on_abandoned):
         """Create replica number `index`; `on_start(request)` runs when a worker picks a request up.
 
         `on_abandoned(request)` runs when a worker finds a queued request's client gone.
         """
         self.index = index
         self.name = f"web-{index}"
-        self.workers = Station(env, self.name, spec.workers_per_replica(), spec.accept_queue, on_start,
+        self.workers = Station(env, self.name, workers, spec.accept_queue, on_start,
                                on_abandoned)
         self.up = True
         self.draining = False
@@ -47,7 +47,9 @@ class WebTier:
 
     def __init__(self, env, spec: Web, on_start, on_abandoned):
         """Start `spec.replicas` replicas."""
-        self.fleet = Fleet(lambda index: WebReplica(env, index, spec, on_start, on_abandoned), spec.replicas)
+        self.workers = spec.workers_per_replica()  # per replica, for those running and those added later
+        self.fleet = Fleet(lambda index: WebReplica(env, index, spec, self.workers, on_start, on_abandoned),
+                           spec.replicas)
 
     @property
     def replicas(self) -> list[WebReplica]:
@@ -64,7 +66,8 @@ class WebTier:
         self.fleet.resize(count)
 
     def set_workers(self, workers: int) -> None:
-        """Give every replica `workers` workers from now on (vertical scaling)."""
+        """Give every replica, and every one added later, `workers` workers from now on (vertical scaling)."""
+        self.workers = workers
         for replica in self.replicas:
             replica.workers.resize(workers)
 

@@ -113,17 +113,55 @@ def test_scenarios_differing_only_in_replicas_see_identical_arrivals():
 
 
 def test_clients_give_up_after_their_timeout():
-    summary = run(web_app(traffic={"rate_rps": 4, "client_timeout_s": 8}, llm=SLOW_LLM,
-                          web={"workers": 9, "accept_queue": None}), 120)
-    assert summary["timed_out"] > 0.2 * summary["arrivals"]
-    assert summary["latency_p99_s"] <= 8 * 1.01
-    assert summary["completions"] + summary["errors"] + summary["in_flight"] == summary["arrivals"]
+    sim = Simulation(web_app(traffic={"rate_rps": 4, "client_timeout_s": 8}, llm=SLOW_LLM,
+                             web={"workers": 9, "accept_queue": None}))
+    overloaded = sim.run(120)
+    assert overloaded["timed_out"] > 0.2 * overloaded["arrivals"]
+    # Stop the traffic and let the servers finish: every request must end up counted exactly once.
+    sim.set_arrival_rate(1e-6)
+    drained = sim.run(600)
+    assert drained["in_flight"] == 0
+    assert sum(r.workers.in_system() for r in sim.web.replicas) == 0
+    assert drained["completions"] + drained["errors"] == drained["arrivals"]
+
+
+@pytest.mark.parametrize("change", [
+    {"client_timeout_s": 5},
+    {"client_timeout_s": 1, "llm": {"kind": "hosted", "itl_ms": 20}, "primary_down_at_s": 10},
+])
+def test_the_metrics_window_length_changes_no_result(change):
+    # Clients leave at their deadline, not when a window closes: results must not depend on window_s.
+    change = dict(change)
+    down_at = change.pop("primary_down_at_s", None)
+    llm = change.pop("llm", SLOW_LLM)
+    totals = []
+    for window_s in (0.1, 1, 60):
+        sim = Simulation(web_app(window_s=window_s, traffic={"rate_rps": 3, **change}, llm=llm,
+                                 web={"workers": 2, "accept_queue": None}))
+        if down_at:
+            sim.advance(down_at)
+            sim.set_component_up("db-primary", False)
+        summary = sim.run(120 - (down_at or 0))
+        totals.append({key: summary[key] or 0.0 for key in ("completions", "timed_out", "failed", "dropped",
+                                                            "latency_mean_s", "web_utilisation")})
+    assert totals[0]["timed_out"] > 0
+    for other in totals[1:]:
+        assert other == pytest.approx(totals[0], rel=1e-9)
 
 
 def test_accept_queue_full_drops_requests():
     summary = run(web_app(traffic={"rate_rps": 6}, llm=SLOW_LLM, web={"workers": 2, "accept_queue": 3}), 60)
     assert summary["dropped"] > 0.5 * summary["arrivals"]
     assert summary["web_queue_length"] <= 3
+
+
+def test_connection_limit_below_cores_limits_queries_running_at_once():
+    summary = run(web_app(traffic={"rate_rps": 50}, web={"replicas": 2, "workers": 50, "db_reads_per_request": 4},
+                          load_balancer={}, database={"cores": 8, "max_connections": 2},
+                          llm={"kind": "hosted", "overhead_ms": 5, "itl_ms": 1}), 30)
+    # At most 2 queries inside the primary at once: it can never look busier than 2 of its 8 cores.
+    assert 0 < summary["db_primary_utilisation"] <= 1.0
+    assert summary["failed"] > 0
 
 
 def test_database_connection_limit_fails_requests():
@@ -156,3 +194,37 @@ def test_same_server_database_saves_the_network_hop_and_the_instance():
     apart = run(web_app(database={"placement": "separate"}, llm={"kind": "hosted", "overhead_ms": 0, "itl_ms": 1}), 60)
     assert apart["latency_mean_s"] - together["latency_mean_s"] == pytest.approx(3 * 0.0005, rel=0.2)
     assert apart["usd_infra"] > together["usd_infra"]
+
+
+def test_replicas_apply_writes_in_commit_order():
+    # Write 1 lags 100 ms; write 2, 10 ms later, would lag only 5 ms, but replicas apply writes in
+    # order, so the same user's data stays stale until write 1 (and so write 2) is applied.
+    import simpy
+
+    from engine.database import Database
+    from engine.metrics import Window
+    from engine.request import Request
+
+    env = simpy.Environment()
+    window = Window(0.0)
+    scn = web_app(database={"read_replicas": 1, "network_rtt_ms": 0,
+                            "write_ms": {"dist": "constant", "value_ms": 0},
+                            "read_ms": {"dist": "constant", "value_ms": 0}})
+    database = Database(env, scn.database, 1, lambda: window, on_done=lambda request: None, on_fail=None)
+    lags = iter([0.100, 0.005])
+    database._lag = lambda: next(lags)
+
+    def at(t, action):
+        """At simulated time `t`, send one query of user 7."""
+        def later():
+            yield env.timeout(t)
+            action(Request(7, env.now, float("inf"), 0, 1, 0, 0))
+        env.process(later())
+
+    at(0.000, database.write)
+    at(0.010, database.write)
+    at(0.050, database.read)
+    at(0.120, database.read)
+    env.run(until=1)
+    assert window.db_writes == 2 and window.db_reads_replica == 2
+    assert window.stale_reads == 1  # the read at 50 ms; the one at 120 ms sees both writes

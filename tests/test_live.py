@@ -13,7 +13,15 @@ def test_advance_returns_the_windows_that_closed():
     assert sim.advance(0.5) == []
     assert [w["t_end_s"] for w in sim.advance(1.0)] == [4.0]
     assert sim.now == pytest.approx(4.5)
-    assert all(w["arrivals"] >= w["completions"] for w in sim.windows)
+    windows = list(sim.windows)
+    assert all(a["t_end_s"] == b["t_start_s"] for a, b in zip(windows, windows[1:]))
+    assert sum(w["arrivals"] for w in windows) == sim.summary()["arrivals"] > 0
+
+
+def test_small_steps_still_close_every_window():
+    sim = Simulation(load_preset("single_server"))
+    closed = [w["t_end_s"] for _ in range(30) for w in sim.advance(0.1)]
+    assert closed == [1.0, 2.0, 3.0]
 
 
 def test_stepped_run_equals_one_long_run():
@@ -57,7 +65,7 @@ def test_removed_replicas_drain_without_losing_requests():
     summary = sim.summary()
     assert busy_elsewhere > 0
     assert summary["errors"] == 0
-    assert summary["completions"] + summary["in_flight"] == summary["arrivals"]
+    assert sum(r.workers.in_system() for r in sim.web.replicas) == summary["in_flight"] > 0
     assert len(sim.web.replicas) == 1  # the drained three have left
     assert set(windows[-1]["instances"]) == {"web-0", "db-primary", "db-replica-0", "llm-0"}
 
@@ -129,7 +137,7 @@ def test_changing_the_arrival_rate_acts_from_now():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda s: s.set_web_replicas(0), "web.replicas: 0 is not allowed: must be between 1 and 1000"),
+    (lambda s: s.set_web_replicas(0), "web.replicas: 0 is not allowed: must be a whole number between 1 and 1,000"),
     (lambda s: s.set_web_replicas(3), "web.replicas: more than one replica needs a load balancer"),
     (lambda s: s.set_arrival_rate(-1), "traffic.rate_rps: -1 is not allowed"),
     (lambda s: s.set_load_balancer("fastest"), "load_balancer.algorithm: 'fastest' is not allowed: choose one of"),
@@ -176,3 +184,38 @@ def test_settings_report_every_live_change():
     sim.advance(1)
     assert sim.settings() == {"rate_rps": 9, "web_replicas": 2, "web_workers": 9, "load_balancer": "power_of_two",
                               "db_read_replicas": 3, "llm_replicas": 1, "down": ["db-replica-0"]}
+
+
+def test_workers_set_live_apply_to_replicas_added_later():
+    sim = Simulation(load_preset("horizontal_load_balancer"))
+    sim.set_web_workers(50)
+    sim.set_web_replicas(6)
+    assert [r.workers.servers for r in sim.web.replicas] == [50] * 6
+    assert sim.settings()["web_workers"] == 50
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda s: s.set_web_replicas(2.5), "web.replicas: 2.5 is not allowed: must be a whole number between 1 and 1,000"),
+    (lambda s: s.set_web_workers(2.5), "web.workers: 2.5 is not allowed: must be a whole number"),
+    (lambda s: s.set_db_read_replicas(1.5), "database.read_replicas: 1.5 is not allowed: must be a whole number"),
+    (lambda s: s.set_component_up("web-0", "no"), "up: 'no' is not allowed: must be true or false"),
+    (lambda s: s.set_arrival_rate("fast"), "traffic.rate_rps: 'fast' is not allowed: must be a number"),
+])
+def test_live_changes_of_the_wrong_type_are_refused(call, message):
+    sim = Simulation(load_preset("horizontal_load_balancer"))
+    with pytest.raises(ValueError) as info:
+        call(sim)
+    assert str(info.value).startswith(message)
+
+
+def test_a_step_stopped_by_its_budget_resumes_without_losing_a_request():
+    interrupted = Simulation(scenario(traffic={"rate_rps": 1000}), Budget(max_requests=2500))
+    for _ in range(10):
+        try:
+            interrupted.advance(10 - interrupted.now)
+            break
+        except BudgetExceeded:
+            continue
+    whole = Simulation(scenario(traffic={"rate_rps": 1000})).run(10)
+    assert interrupted.now == 10
+    assert interrupted.summary()["arrivals"] == whole["arrivals"] > 9000

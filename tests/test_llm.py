@@ -2,7 +2,7 @@
 
 import pytest
 
-from engine import Simulation
+from engine import Budget, Simulation
 from tests.helpers import scenario
 
 ONE_REQUEST = {"client_timeout_s": None, "rate_rps": 1e-9,
@@ -85,3 +85,39 @@ def test_llm_down_fails_requests():
     sim.set_component_up("llm-0", False)
     inject(sim, 3)
     assert sim.run(10)["failed"] == 3
+
+
+def test_a_request_joining_mid_decode_slows_both():
+    # ITL 10 ms alone, 15 ms with two (growth 0.5). A needs 100 tokens after its first; B joins at
+    # 0.5 s needing 25. By 0.5 s A has 50 left; both then run at 15 ms: B ends at 0.875 s, and A,
+    # alone again for its last 25 tokens, at 1.125 s.
+    sim = llm_sim({"kind": "self_hosted", "overhead_ms": 0, "prefill_tokens_per_s": 1e8, "itl_ms": 10,
+                   "itl_growth_per_sequence": 0.5}, prompt=0, output=101)
+    sim._arrive(0, 101, 0)
+    sim.advance(0.5)
+    sim._arrive(0, 26, 0)
+    summary = sim.run(5)
+    assert summary["completions"] == 2
+    assert summary["latency_mean_s"] == pytest.approx((1.125 + 0.375) / 2, rel=1e-6)
+
+
+def test_a_long_run_with_a_fast_model_finishes():
+    # A token clock that only grows loses precision: after days of decoding, a fixed tolerance
+    # could leave the finishing sequence a hair short forever (the step never returned).
+    scn = scenario(duration_s=604_800, window_s=60,
+                   traffic={"rate_rps": 0.005, "client_timeout_s": None,
+                            "tokens": {"kind": "fixed", "prompt_tokens": 10, "output_tokens": 3000}},
+                   web={"workers": 1000, "accept_queue": None}, llm={"kind": "hosted"})
+    summary = Simulation(scn, Budget(max_wall_s=30)).run()
+    assert summary["completions"] == pytest.approx(0.005 * 604_800, rel=0.05)
+    assert summary["in_flight"] <= 2
+
+
+def test_batch_mean_weighs_replicas_by_the_time_they_existed():
+    sim = llm_sim({"kind": "self_hosted", "overhead_ms": 0, "prefill_tokens_per_s": 1e8}, prompt=0, output=1000)
+    inject(sim, 10)
+    sim.advance(0.999)
+    sim.set_llm_replicas(10)  # nine idle replicas alive for the last millisecond of the window
+    window = sim.advance(0.001)[0]
+    # Ten sequences decode on llm-0 all window long; replica-seconds are 1 + 9 x 0.001.
+    assert window["llm_batch_mean"] == pytest.approx(10 / (1 + 9 * 0.001), rel=1e-6)
