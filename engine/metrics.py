@@ -96,21 +96,25 @@ def _figures(integrals: tuple, span: float) -> tuple[float, float, float]:
     return (busy / capacity if capacity else 0.0, queue / span if span else 0.0, waits / started if started else 0.0)
 
 
+_QUANTILES = (0.50, 0.95, 0.99)
+_PERCENTILE_KEYS = {prefix: (f"{prefix}_p50_s", f"{prefix}_p95_s", f"{prefix}_p99_s") for prefix in ("latency", "ttft")}
+
+
 def _percentiles(values: list[float], prefix: str) -> dict[str, float | None]:
     """Return exact p50/p95/p99 of a window's values (None when it has none), interpolated as numpy's default."""
+    keys = _PERCENTILE_KEYS[prefix]
     n = len(values)
     if not n:
-        return {f"{prefix}_p50_s": None, f"{prefix}_p95_s": None, f"{prefix}_p99_s": None}
+        return dict.fromkeys(keys)
     if n > 256:  # numpy wins on big windows; below this its fixed cost dominates
-        p50, p95, p99 = np.percentile(np.asarray(values), (50, 95, 99)).tolist()
-        return {f"{prefix}_p50_s": p50, f"{prefix}_p95_s": p95, f"{prefix}_p99_s": p99}
+        return dict(zip(keys, np.percentile(np.asarray(values), (50, 95, 99)).tolist()))
     ordered = sorted(values)
     result = {}
-    for q in (50, 95, 99):
-        position = q / 100 * (n - 1)
+    for key, q in zip(keys, _QUANTILES):
+        position = q * (n - 1)
         low = int(position)
         high = min(low + 1, n - 1)
-        result[f"{prefix}_p{q}_s"] = ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+        result[key] = ordered[low] + (ordered[high] - ordered[low]) * (position - low)
     return result
 
 

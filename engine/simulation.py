@@ -84,6 +84,11 @@ class Simulation:
         self._start_step_budget()
         self._usd_per_s = 0.0
         self._t_billed = 0.0
+        self._hourly_prices = (  # USD per instance-hour: web replica, database node, self-hosted LLM replica
+            web.hourly_price_usd(),
+            scenario.database.hourly_price_usd() if scenario.database else 0.0,
+            scenario.llm.price_per_hour_usd if isinstance(scenario.llm, SelfHostedLLM) else 0.0,
+        )
         self._update_infra_rate()
         self._schedule_window()
         self.arrivals.start()
@@ -384,12 +389,12 @@ class Simulation:
 
     def _update_infra_rate(self) -> None:
         """Recompute the infrastructure price per second from the instances that exist now."""
-        scenario = self.scenario
-        per_hour = len(self.web.replicas) * scenario.web.hourly_price_usd()
+        web_price, db_price, llm_price = self._hourly_prices
+        per_hour = len(self.web.replicas) * web_price
         if self.database is not None:
-            per_hour += len(self.database.nodes()) * scenario.database.hourly_price_usd()
-        if self.llm is not None and isinstance(scenario.llm, SelfHostedLLM):
-            per_hour += len(self.llm.replicas) * scenario.llm.price_per_hour_usd
+            per_hour += (1 + len(self.database.replicas)) * db_price
+        if self.llm is not None:
+            per_hour += len(self.llm.replicas) * llm_price
         self._usd_per_s = per_hour / 3600
 
     def _bill(self) -> None:
