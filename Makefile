@@ -12,7 +12,7 @@ $(STAMP): requirements.txt
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m streamlit run dashboard/app.py --browser.gatherUsageStats false
+	$(PY) -m streamlit run dashboard/app.py
 
 test: $(STAMP)
 	$(PY) -m pytest
