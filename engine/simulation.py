@@ -264,7 +264,9 @@ class Simulation(LiveControls):
 
     def _schedule_window(self) -> None:
         """Schedule the next window close, urgent so that it runs before a step ending at the same time stops."""
-        due = (self._windows_closed + 1) * self.scenario.window_s  # a multiple, so no rounding piles up
+        # Windows end on multiples of window_s (no rounding piles up), also after run() closed a part-window.
+        window_s = self.scenario.window_s
+        due = (math.floor(self.recorder.window.t_start_s / window_s + 1e-9) + 1) * window_s
         self.env.schedule(Timer(self._window_due, None), URGENT, due - self.env.now)
 
     def _window_due(self, event) -> None:

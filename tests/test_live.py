@@ -214,3 +214,9 @@ def test_a_step_stopped_by_its_budget_resumes_without_losing_a_request():
     whole = Simulation(scenario(traffic={"rate_rps": 1000})).run(10)
     assert interrupted.now == 10
     assert interrupted.summary()["arrivals"] == whole["arrivals"] > 9000
+
+
+def test_a_run_can_go_on_after_its_last_part_window():
+    sim = Simulation(load_preset("single_server"))
+    sim.run(2.5)
+    assert [w["t_end_s"] for w in sim.advance(2.5)] == [3.0, 4.0, 5.0]
