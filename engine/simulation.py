@@ -230,7 +230,7 @@ class Simulation(LiveControls):
             self._finish(request, "ok")
 
     def _gone(self, request: Request) -> None:
-        """A worker found the request's client gone (already counted as timed out): drop the connection."""
+        """A worker found the request's client gone: drop the connection (it counts as timed out)."""
         self._finish(request, "timed_out")
 
     def _fail(self, request: Request) -> None:
