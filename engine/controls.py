@@ -10,7 +10,10 @@ that names the field, the value and what is allowed.
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 from engine.balancer import LoadBalancer
+from engine.cache import prompt_key_sampler
 
 
 class LiveControls:
@@ -64,6 +67,21 @@ class LiveControls:
         self.llm.set_replicas(count)
         self._update_infra_rate()
 
+    def set_prompt_keys(self, space: int | None = None, zipf_skew: float | None = None) -> None:
+        """Change how many distinct prompts there are and how skewed their popularity is, from now on."""
+        current = self.scenario.traffic.prompt_keys
+        if current is None:
+            raise ValueError("traffic.prompt_keys: this scenario has none (every prompt is unique)")
+        changes = {key: value for key, value in (("space", space), ("zipf_skew", zipf_skew)) if value is not None}
+        try:
+            keys = type(current).model_validate({**current.model_dump(), **changes})
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            raise ValueError(f"traffic.prompt_keys.{error['loc'][0]}: {error['input']!r} is not allowed: "
+                             f"{error['msg'][0].lower()}{error['msg'][1:]}") from None
+        self._live_prompt_keys = keys
+        self._next_key = prompt_key_sampler(keys, self._key_rng)
+
     def set_component_up(self, name: str, up: bool) -> None:
         """Take component `name` (see `component_names`) down or bring it back."""
         if not isinstance(up, bool):
@@ -84,6 +102,7 @@ class LiveControls:
             "db_read_replicas": None if database is None else sum(1 for r in database.replicas if not r.draining),
             "llm_replicas": None if llm is None else sum(1 for r in llm.replicas if not r.draining),
             "down": [name for name, up in self._component_states() if not up],
+            "prompt_keys": None if self._live_prompt_keys is None else self._live_prompt_keys.model_dump(),
         }
 
     def _component_states(self) -> list[tuple[str, bool]]:

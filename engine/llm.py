@@ -191,8 +191,12 @@ class LLMDeployment:
         window = self._window_of()
         window.input_tokens += request.prompt_tokens
         window.output_tokens += request.output_tokens
-        window.usd_tokens += request.prompt_tokens * self._price_in + request.output_tokens * self._price_out
+        window.usd_tokens += self.price_usd(request)
         self._on_done(request)
+
+    def price_usd(self, request) -> float:
+        """Return what the provider bills for the request's tokens (0 when self-hosted: the GPUs are paid by the hour)."""
+        return request.prompt_tokens * self._price_in + request.output_tokens * self._price_out
 
     def close_window(self) -> tuple[list[tuple], float, float]:
         """Close every replica's window: (slot stats, batch-size integral, replica-seconds alive)."""

@@ -116,6 +116,16 @@ class FixedTokens(_Strict):
 Tokens = Annotated[Union[EmpiricalTokens, FixedTokens], Field(discriminator="kind")]
 
 
+class PromptKeys(_Strict):
+    """Which question each request asks: one of `space` distinct prompts, popular ones more often (Zipf)."""
+
+    space: int = Field(100_000, ge=1, le=1_000_000, description="distinct prompts")
+    zipf_skew: float = Field(
+        0.9, ge=0, le=5, description="popularity of the k-th prompt ~ 1/k^skew; 0 = all equally likely "
+        "(assumption: web request popularity is Zipf-like with skew near 1)"
+    )
+
+
 class Traffic(_Strict):
     """Who sends requests, how fast, how big, and how long they wait for an answer."""
 
@@ -130,6 +140,7 @@ class Traffic(_Strict):
     client_timeout_s: float | None = Field(
         60.0, gt=0, le=86_400, description="s; a client gives up after this (assumption); null = never"
     )
+    prompt_keys: PromptKeys | None = Field(None, description="needed by a response cache; null = every prompt unique")
 
     @model_validator(mode="after")
     def _one_rate_source(self) -> "Traffic":
@@ -271,6 +282,25 @@ class SelfHostedLLM(_Strict):
 LLM = Annotated[Union[HostedLLM, SelfHostedLLM], Field(discriminator="kind")]
 
 
+class ResponseCache(_Strict):
+    """An exact-match cache of LLM answers (Redis-like): looked up before the LLM, filled after it."""
+
+    capacity_entries: int = Field(10_000, ge=1, le=100_000_000, description="answers kept; the least recently used go first")
+    ttl_s: float | None = Field(3600.0, gt=0, le=10**8, description="s an answer stays valid; null = until evicted")
+    lookup_ms: Distribution = Field(
+        default_factory=lambda: LogNormal(p50_ms=0.25, p99_ms=1.0),
+        description="Redis GET in one availability zone: about 0.2-0.3 ms p50, 1 ms p99 (reference-numbers)",
+    )
+    size: SizeName = Field("small", description="instance size for the price")
+    price_per_hour_usd: float | None = Field(None, ge=0, le=10_000, description="USD/h; default from size")
+
+    def hourly_price_usd(self) -> float:
+        """Return the price of the cache node per hour."""
+        if self.price_per_hour_usd is not None:
+            return self.price_per_hour_usd
+        return INSTANCE_SIZES[self.size]["price_per_hour_usd"]
+
+
 class Scenario(_Strict):
     """Traffic plus architecture, with a seed and a run length."""
 
@@ -284,6 +314,7 @@ class Scenario(_Strict):
     web: Web = Field(default_factory=Web)
     database: Database | None = None
     llm: LLM | None = None
+    cache: ResponseCache | None = None
 
     @model_validator(mode="after")
     def _architecture_is_coherent(self) -> "Scenario":
@@ -303,6 +334,11 @@ class Scenario(_Strict):
             if database.read_replicas:
                 problems.append(f"database.read_replicas: {database.read_replicas} is not allowed: "
                                 "only 0 while database.placement is same_server")
+        if self.cache is not None:
+            if self.llm is None:
+                problems.append("cache: is not allowed without an llm (it caches the LLM's answers)")
+            if self.traffic.prompt_keys is None:
+                problems.append("cache: needs traffic.prompt_keys (which prompts repeat is what makes hits)")
         if problems:
             raise ValueError("\n".join(problems))
         return self

@@ -25,6 +25,7 @@ from simpy.core import NORMAL, URGENT
 from simpy.events import Event
 
 from engine.balancer import LoadBalancer
+from engine.cache import Cache, prompt_key_sampler
 from engine.clock import Timer, after
 from engine.controls import LiveControls
 from engine.database import Database
@@ -74,7 +75,14 @@ class Simulation(LiveControls):
         window_of = self._current_window
         self.database = (Database(env, scenario.database, seed, window_of, self._next_step, self._fail)
                          if scenario.database else None)
-        self.llm = LLMDeployment(env, scenario.llm, window_of, self._next_step, self._fail) if scenario.llm else None
+        self.cache = (Cache(env, scenario.cache, seed, window_of, self._cache_hit, self._call_llm)
+                      if scenario.cache else None)
+        llm_done = self._llm_answered if scenario.cache else self._next_step
+        self.llm = LLMDeployment(env, scenario.llm, window_of, llm_done, self._fail) if scenario.llm else None
+        self._key_rng = stream(seed, "prompt_keys")
+        keys = scenario.traffic.prompt_keys
+        self._next_key = prompt_key_sampler(keys, self._key_rng) if keys is not None else None
+        self._live_prompt_keys = keys
         self.arrivals = Arrivals(env, scenario.traffic, seed, self._arrive, needs_tokens=self.llm is not None,
                                  needs_users=self.database is not None)
         self._timeout_s = scenario.traffic.client_timeout_s
@@ -85,10 +93,11 @@ class Simulation(LiveControls):
         self._start_step_budget()
         self._usd_per_s = 0.0
         self._t_billed = 0.0
-        self._hourly_prices = (  # USD per instance-hour: web replica, database node, self-hosted LLM replica
+        self._hourly_prices = (  # USD per instance-hour: web replica, database node, self-hosted LLM replica, cache
             web.hourly_price_usd(),
             scenario.database.hourly_price_usd() if scenario.database else 0.0,
             scenario.llm.price_per_hour_usd if isinstance(scenario.llm, SelfHostedLLM) else 0.0,
+            scenario.cache.hourly_price_usd() if scenario.cache else 0.0,
         )
         self._update_infra_rate()
         self._schedule_window()
@@ -153,6 +162,8 @@ class Simulation(LiveControls):
         now = self.env._now
         request = Request(user, now, now + self._patience_s, prompt_tokens, output_tokens, self._reads, self._writes)
         self._arrived += 1
+        if self._next_key is not None:
+            request.prompt_key = self._next_key()
         if self._timeout_s is not None:
             self._clients.append(request)
         routable = self.web.routable
@@ -222,12 +233,32 @@ class Simulation(LiveControls):
             self.database.read(request)
         elif not request.llm_called and self.llm is not None:
             request.llm_called = True
-            self.llm.call(request)
+            if self.cache is not None:
+                self.cache.lookup(request)
+            else:
+                self.llm.call(request)
         elif request.writes_left:
             request.writes_left -= 1
             self.database.write(request)
         else:
             self._finish(request, "ok")
+
+    def _call_llm(self, request: Request) -> None:
+        """Send the request to the LLM (directly, or after a cache miss)."""
+        self.llm.call(request)
+
+    def _cache_hit(self, request: Request) -> None:
+        """The cache had the answer: it streams back at once and no tokens are spent."""
+        request.t_first_token = self.env.now
+        window = self.recorder.window
+        window.tokens_saved += request.prompt_tokens + request.output_tokens
+        window.usd_saved += self.llm.price_usd(request)
+        self._next_step(request)
+
+    def _llm_answered(self, request: Request) -> None:
+        """The LLM answered: store the answer for the next time the prompt is asked (cache-aside)."""
+        self.cache.fill(request)
+        self._next_step(request)
 
     def _gone(self, request: Request) -> None:
         """A worker found the request's client gone: drop the connection (it counts as timed out)."""
@@ -298,8 +329,8 @@ class Simulation(LiveControls):
 
     def _update_infra_rate(self) -> None:
         """Recompute the infrastructure price per second from the instances that exist now."""
-        web_price, db_price, llm_price = self._hourly_prices
-        per_hour = len(self.web.replicas) * web_price
+        web_price, db_price, llm_price, cache_price = self._hourly_prices
+        per_hour = len(self.web.replicas) * web_price + cache_price
         if self.database is not None:
             per_hour += (1 + len(self.database.replicas)) * db_price
         if self.llm is not None:

@@ -184,7 +184,7 @@ def test_a_step_stops_at_its_wall_clock_budget():
 def test_settings_report_every_live_change():
     sim = Simulation(load_preset("horizontal_load_balancer"))
     assert sim.settings() == {"rate_rps": 5.5, "web_replicas": 4, "web_workers": 9, "load_balancer": "round_robin",
-                              "db_read_replicas": 1, "llm_replicas": 1, "down": []}
+                              "db_read_replicas": 1, "llm_replicas": 1, "down": [], "prompt_keys": None}
     sim.set_arrival_rate(9)
     sim.set_web_replicas(2)
     sim.set_load_balancer("power_of_two")
@@ -192,7 +192,7 @@ def test_settings_report_every_live_change():
     sim.set_component_up("db-replica-0", False)
     sim.advance(1)
     assert sim.settings() == {"rate_rps": 9, "web_replicas": 2, "web_workers": 9, "load_balancer": "power_of_two",
-                              "db_read_replicas": 3, "llm_replicas": 1, "down": ["db-replica-0"]}
+                              "db_read_replicas": 3, "llm_replicas": 1, "down": ["db-replica-0"], "prompt_keys": None}
 
 
 def test_workers_set_live_apply_to_replicas_added_later():

@@ -59,7 +59,7 @@ BASE = {"traffic": {"rate_rps": 5}, "web": {"db_reads_per_request": 0, "db_write
     ({"web": {"size": "huge"}}, "web.size: 'huge' is not allowed: input should be 'small', 'medium', 'large'"),
     ({"web": {"async_io": "maybe"}}, "web.async_io: 'maybe' is not allowed: input should be a valid boolean"),
     ({"web": {"colour": "red"}}, "web.colour: unknown field; allowed here: accept_queue, async_io"),
-    ({"extra": 1}, "extra: unknown field; allowed here: database, description, duration_s"),
+    ({"extra": 1}, "extra: unknown field; allowed here: cache, database, description, duration_s"),
     ({"load_balancer": {"algorithm": "fastest"}},
      "load_balancer.algorithm: 'fastest' is not allowed: input should be 'round_robin', 'random', "
      "'least_connections' or 'power_of_two'"),
