@@ -67,12 +67,11 @@ class LiveControls:
         self.llm.set_replicas(count)
         self._update_infra_rate()
 
-    def set_prompt_keys(self, space: int | None = None, zipf_skew: float | None = None) -> None:
-        """Change how many distinct prompts there are and how skewed their popularity is, from now on."""
-        current = self.scenario.traffic.prompt_keys
+    def set_prompt_keys(self, **changes) -> None:
+        """Change the prompt keys from now on: space, zipf_skew, paraphrase_share or questions_per_topic."""
+        current = self._live_prompt_keys
         if current is None:
             raise ValueError("traffic.prompt_keys: this scenario has none (every prompt is unique)")
-        changes = {key: value for key, value in (("space", space), ("zipf_skew", zipf_skew)) if value is not None}
         try:
             keys = type(current).model_validate({**current.model_dump(), **changes})
         except ValidationError as exc:
@@ -81,6 +80,8 @@ class LiveControls:
                              f"{error['msg'][0].lower()}{error['msg'][1:]}") from None
         self._live_prompt_keys = keys
         self._next_key = prompt_key_sampler(keys, self._key_rng)
+        if self.cache is not None:
+            self.cache.keys = keys
 
     def set_component_up(self, name: str, up: bool) -> None:
         """Take component `name` (see `component_names`) down or bring it back."""

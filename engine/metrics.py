@@ -51,11 +51,13 @@ METRICS: dict[str, str] = {
     "db_writes": "writes (always on the primary)",
     "stale_reads": "replica reads that missed the same user's write still inside the replication lag",
     "llm_batch_mean": "sequences decoding together per LLM replica, averaged over time and replicas",
-    "cache_hits": "response-cache lookups that found a live answer (the LLM was not called)",
-    "cache_misses": "response-cache lookups that found nothing, or an expired answer",
-    "cache_hit_rate": "cache_hits / (cache_hits + cache_misses); null without lookups",
+    "cache_hits": "exact cache hits: the same question in the same words (the LLM was not called)",
+    "semantic_hits": "semantic cache hits: the same question in other words, similar enough",
+    "false_hits": "semantic cache hits on a different question: a wrong answer served",
+    "cache_misses": "lookups that found no usable answer (the LLM was called)",
+    "cache_hit_rate": "answers served from the cache (exact, semantic and false hits) / lookups; null without lookups",
     "cache_evictions": "answers pushed out of a full cache (least recently used first)",
-    "tokens_saved": "prompt + output tokens that cache hits did not send to the LLM",
+    "tokens_saved": "prompt + output tokens that cache hits (false ones included) did not send to the LLM",
     "usd_saved": "token spend that cache hits avoided, USD (0 for a self-hosted LLM, paid by the hour)",
     "in_flight": "requests whose client is still waiting for an answer at the end of the window "
                  "(arrivals minus every outcome so far)",
@@ -73,7 +75,7 @@ METRICS: dict[str, str] = {
 _SKETCH_BATCH = 8192
 _COUNTERS = ("arrivals", "completions", "dropped", "timed_out", "failed", "input_tokens", "output_tokens",
              "db_reads_primary", "db_reads_replica", "db_writes", "stale_reads",
-             "cache_hits", "cache_misses", "cache_evictions", "tokens_saved")
+             "cache_hits", "semantic_hits", "false_hits", "cache_misses", "cache_evictions", "tokens_saved")
 _FLOATS = ("usd_tokens", "usd_infra", "usd_saved", "llm_batch_area", "llm_replica_area")
 
 
@@ -88,7 +90,8 @@ class Window:
         self.arrivals = self.completions = self.dropped = self.timed_out = self.failed = 0
         self.input_tokens = self.output_tokens = 0
         self.db_reads_primary = self.db_reads_replica = self.db_writes = self.stale_reads = 0
-        self.cache_hits = self.cache_misses = self.cache_evictions = self.tokens_saved = 0
+        self.cache_hits = self.semantic_hits = self.false_hits = 0
+        self.cache_misses = self.cache_evictions = self.tokens_saved = 0
         self.usd_tokens = self.usd_infra = self.usd_saved = self.llm_batch_area = self.llm_replica_area = 0.0
         self.latencies: list[float] = []
         self.ttfts: list[float] = []
@@ -139,10 +142,16 @@ def _derived(record: dict, counts: dict, span: float) -> None:
         usd_per_1k_requests=usd_total / counts["completions"] * 1000 if counts["completions"] else None,
         llm_batch_mean=(counts["llm_batch_area"] / counts["llm_replica_area"]
                         if counts["llm_replica_area"] else None),
-        cache_hit_rate=(counts["cache_hits"] / (counts["cache_hits"] + counts["cache_misses"])
-                        if counts["cache_hits"] + counts["cache_misses"] else None),
+        cache_hit_rate=_hit_rate(counts),
     )
     del record["llm_batch_area"], record["llm_replica_area"]
+
+
+def _hit_rate(counts: dict) -> float | None:
+    """Return the share of cache lookups answered from the cache (None without lookups)."""
+    served = counts["cache_hits"] + counts["semantic_hits"] + counts["false_hits"]
+    lookups = served + counts["cache_misses"]
+    return served / lookups if lookups else None
 
 
 def _waiting(totals: dict) -> int:

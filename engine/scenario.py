@@ -124,6 +124,14 @@ class PromptKeys(_Strict):
         0.9, ge=0, le=5, description="popularity of the k-th prompt ~ 1/k^skew; 0 = all equally likely "
         "(assumption: web request popularity is Zipf-like with skew near 1)"
     )
+    paraphrase_share: float = Field(
+        0.0, ge=0, le=1, description="share of requests worded differently from the question's usual wording "
+        "(an exact cache misses them; MeanCache found about 31 % of queries repeat an earlier one closely)"
+    )
+    questions_per_topic: int = Field(
+        1, ge=1, le=10_000, description="consecutive prompt keys about one topic: related but different "
+        "questions, the ones a semantic cache can confuse; 1 = no two questions are related"
+    )
 
 
 class Traffic(_Strict):
@@ -282,6 +290,23 @@ class SelfHostedLLM(_Strict):
 LLM = Annotated[Union[HostedLLM, SelfHostedLLM], Field(discriminator="kind")]
 
 
+class SemanticLookup(_Strict):
+    """After an exact miss, embed the prompt and search stored answers for one similar enough."""
+
+    threshold: float = Field(
+        0.9, ge=0.5, le=1.0, description="cosine similarity needed for a hit (RedisVL's default 0.9; GPTCache's "
+        "0.8 on its own scale is about 0.6); effect from assets/semantic_cache_curve.csv"
+    )
+    embed_ms: Distribution = Field(
+        default_factory=lambda: LogNormal(p50_ms=5.0, p99_ms=20.0),
+        description="embedding the prompt with a small model (assumption: MiniLM-class on a CPU)",
+    )
+    search_ms: Distribution = Field(
+        default_factory=lambda: LogNormal(p50_ms=1.0, p99_ms=5.0),
+        description="vector search over the stored answers (assumption: in-memory index)",
+    )
+
+
 class ResponseCache(_Strict):
     """An exact-match cache of LLM answers (Redis-like): looked up before the LLM, filled after it."""
 
@@ -293,6 +318,7 @@ class ResponseCache(_Strict):
     )
     size: SizeName = Field("small", description="instance size for the price")
     price_per_hour_usd: float | None = Field(None, ge=0, le=10_000, description="USD/h; default from size")
+    semantic: SemanticLookup | None = Field(None, description="null = exact matches only")
 
     def hourly_price_usd(self) -> float:
         """Return the price of the cache node per hour."""

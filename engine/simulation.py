@@ -75,8 +75,8 @@ class Simulation(LiveControls):
         window_of = self._current_window
         self.database = (Database(env, scenario.database, seed, window_of, self._next_step, self._fail)
                          if scenario.database else None)
-        self.cache = (Cache(env, scenario.cache, seed, window_of, self._cache_hit, self._call_llm)
-                      if scenario.cache else None)
+        self.cache = (Cache(env, scenario.cache, scenario.traffic.prompt_keys, seed, window_of, self._cache_hit,
+                            self._call_llm) if scenario.cache else None)
         llm_done = self._llm_answered if scenario.cache else self._next_step
         self.llm = LLMDeployment(env, scenario.llm, window_of, llm_done, self._fail) if scenario.llm else None
         self._key_rng = stream(seed, "prompt_keys")

@@ -7,7 +7,8 @@ from engine import ScenarioError, Simulation, parse_scenario
 from engine.cache import Cache, zipf_popularity
 from engine.metrics import Window
 from engine.request import Request
-from engine.scenario import ResponseCache
+from engine.cache import semantic_rates
+from engine.scenario import PromptKeys, ResponseCache
 from engine.theory import lru_hit_rate
 from tests.helpers import deep_merge, run
 
@@ -41,7 +42,7 @@ def test_lru_order_and_time_to_live():
     window = Window(0.0)
     hits, misses = [], []
     cache = Cache(env, ResponseCache(capacity_entries=2, ttl_s=10, lookup_ms={"dist": "constant", "value_ms": 0}),
-                  1, lambda: window, hits.append, misses.append)
+                  PromptKeys(), 1, lambda: window, hits.append, misses.append)
 
     def ask(key):
         request = Request(0, env.now, float("inf"), 0, 1, 0, 0)
@@ -132,7 +133,8 @@ def test_prompt_keys_can_change_live():
     rate = lambda ws: sum(w["cache_hits"] for w in ws) / sum(w["cache_hits"] + w["cache_misses"] for w in ws)
     assert rate(before) > 0.8
     assert rate(after) < 0.05
-    assert sim.settings()["prompt_keys"] == {"space": 1_000_000, "zipf_skew": 0.0}
+    assert sim.settings()["prompt_keys"] == {"space": 1_000_000, "zipf_skew": 0.0, "paraphrase_share": 0.0,
+                                             "questions_per_topic": 1}
     with pytest.raises(ValueError, match=r"traffic.prompt_keys.zipf_skew: -1 is not allowed: input should be greater"):
         sim.set_prompt_keys(zipf_skew=-1)
 
@@ -148,9 +150,57 @@ def test_cache_costs_its_node_by_the_hour():
     ({"cache": {"ttl_s": 0}}, "cache.ttl_s: 0 is not allowed: input should be greater than 0"),
     ({"cache": {"capacity_entries": 0}}, "cache.capacity_entries: 0 is not allowed"),
     ({"traffic": {"prompt_keys": {"zipf_skew": 9}}}, "traffic.prompt_keys.zipf_skew: 9 is not allowed"),
+    ({"traffic": {"prompt_keys": {"paraphrase_share": 1.5}}},
+     "traffic.prompt_keys.paraphrase_share: 1.5 is not allowed: input should be less than or equal to 1"),
+    ({"cache": {"semantic": {"threshold": 1.2}}},
+     "cache.semantic.threshold: 1.2 is not allowed: input should be less than or equal to 1"),
+    ({"cache": {"semantic": {"threshold": 0.3}}},
+     "cache.semantic.threshold: 0.3 is not allowed: input should be greater than or equal to 0.5"),
 ])
 def test_bad_cache_settings_are_refused(change, message):
     base = cached_app().model_dump(mode="json")
     with pytest.raises(ScenarioError) as info:
         parse_scenario(deep_merge(base, change))
     assert any(line.startswith(message) for line in info.value.problems), info.value.problems
+
+
+SEMANTIC = {"threshold": 0.9, "embed_ms": {"dist": "constant", "value_ms": 5},
+            "search_ms": {"dist": "constant", "value_ms": 1}}
+
+
+def test_rewordings_miss_an_exact_cache():
+    exact = run(cached_app(), 60)
+    reworded = run(cached_app(traffic={"prompt_keys": {"paraphrase_share": 0.5}}), 60)
+    assert reworded["cache_hits"] < 0.6 * exact["cache_hits"]
+    assert reworded["semantic_hits"] == reworded["false_hits"] == 0
+
+
+def test_semantic_hits_follow_the_measured_curve():
+    # Every request reworded, 100 questions all stored after a warm-up: each lookup is a reworded
+    # pair, which matches with the probability measured on real duplicate question pairs.
+    sim = Simulation(cached_app(traffic={"prompt_keys": {"space": 100, "paraphrase_share": 1.0}},
+                                cache={"semantic": SEMANTIC}))
+    sim.advance(20)
+    windows = sim.advance(100)
+    semantic = sum(w["semantic_hits"] for w in windows)
+    misses = sum(w["cache_misses"] for w in windows)
+    hit_rate, _ = semantic_rates(0.9)
+    assert semantic / (semantic + misses) == pytest.approx(hit_rate, abs=0.02)
+    assert sum(w["cache_hits"] for w in windows) == sum(w["false_hits"] for w in windows) == 0
+
+
+def test_lowering_the_threshold_raises_hits_and_wrong_answers():
+    related = {"traffic": {"prompt_keys": {"space": 20_000, "paraphrase_share": 0.3, "questions_per_topic": 20}}}
+    strict = run(cached_app(**related, cache={"semantic": {**SEMANTIC, "threshold": 0.95}}), 60)
+    loose = run(cached_app(**related, cache={"semantic": {**SEMANTIC, "threshold": 0.75}}), 60)
+    assert loose["semantic_hits"] > 1.5 * strict["semantic_hits"] > 0
+    assert loose["false_hits"] > 3 * strict["false_hits"]
+    assert loose["usd_tokens"] < strict["usd_tokens"]
+
+
+def test_semantic_search_adds_its_latency_to_a_miss():
+    plain = run(cached_app(traffic={"prompt_keys": {"space": 1_000_000, "zipf_skew": 0}}), 30)
+    semantic = run(cached_app(traffic={"prompt_keys": {"space": 1_000_000, "zipf_skew": 0}},
+                              cache={"semantic": SEMANTIC}), 30)
+    # Nearly every prompt is new: each request pays the embedding and the search (6 ms) on top.
+    assert semantic["latency_mean_s"] - plain["latency_mean_s"] == pytest.approx(0.006, rel=0.05)
