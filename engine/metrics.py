@@ -28,7 +28,9 @@ METRICS: dict[str, str] = {
     "dropped": "requests refused at a full accept queue (HTTP 503)",
     "timed_out": "requests whose client gave up (client_timeout_s) before the answer",
     "failed": "requests that failed: no web replica up, database refused or down, LLM down",
-    "errors": "dropped + timed_out + failed",
+    "rate_limited": "requests refused with a 429 because the user's token budget was spent",
+    "truncated": "answers cut at token_limits.max_output_tokens",
+    "errors": "dropped + timed_out + failed + rate_limited",
     "error_rate": "errors / (completions + errors)",
     "throughput_rps": "completions per simulated second",
     "latency_mean_s": "mean end-to-end latency of completed requests, s",
@@ -73,7 +75,8 @@ METRICS: dict[str, str] = {
 }
 
 _SKETCH_BATCH = 8192
-_COUNTERS = ("arrivals", "completions", "dropped", "timed_out", "failed", "input_tokens", "output_tokens",
+_COUNTERS = ("arrivals", "completions", "dropped", "timed_out", "failed", "rate_limited", "truncated",
+             "input_tokens", "output_tokens",
              "db_reads_primary", "db_reads_replica", "db_writes", "stale_reads",
              "cache_hits", "semantic_hits", "false_hits", "cache_misses", "cache_evictions", "tokens_saved")
 _FLOATS = ("usd_tokens", "usd_infra", "usd_saved", "llm_batch_area", "llm_replica_area")
@@ -88,6 +91,7 @@ class Window:
         """Start an empty window at `t_start_s`."""
         self.t_start_s = t_start_s
         self.arrivals = self.completions = self.dropped = self.timed_out = self.failed = 0
+        self.rate_limited = self.truncated = 0
         self.input_tokens = self.output_tokens = 0
         self.db_reads_primary = self.db_reads_replica = self.db_writes = self.stale_reads = 0
         self.cache_hits = self.semantic_hits = self.false_hits = 0
@@ -131,7 +135,7 @@ def _percentiles(values: list[float], prefix: str) -> dict[str, float | None]:
 
 def _derived(record: dict, counts: dict, span: float) -> None:
     """Fill the ratios every record shares from its counts."""
-    errors = counts["dropped"] + counts["timed_out"] + counts["failed"]
+    errors = counts["dropped"] + counts["timed_out"] + counts["failed"] + counts["rate_limited"]
     answered = counts["completions"] + errors
     usd_total = counts["usd_tokens"] + counts["usd_infra"]
     record.update(
@@ -156,7 +160,8 @@ def _hit_rate(counts: dict) -> float | None:
 
 def _waiting(totals: dict) -> int:
     """Return the requests whose outcome is not known yet: every arrival is answered or an error once."""
-    return totals["arrivals"] - totals["completions"] - totals["dropped"] - totals["timed_out"] - totals["failed"]
+    return (totals["arrivals"] - totals["completions"] - totals["dropped"] - totals["timed_out"] - totals["failed"]
+            - totals["rate_limited"])
 
 
 class Recorder:

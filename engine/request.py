@@ -15,7 +15,7 @@ class Request:
     __slots__ = (
         "user", "t_arrival", "deadline", "prompt_tokens", "output_tokens", "t_queued", "t_first_token",
         "abandoned", "finished", "replica", "holds_worker", "reads_left", "writes_left", "llm_called",
-        "db_node", "db_is_write", "llm_replica", "prompt_key", "reworded",
+        "db_node", "db_is_write", "llm_replica", "prompt_key", "reworded", "reserved",
     )
 
     def __init__(self, user: int, t_arrival: float, deadline: float, prompt_tokens: int, output_tokens: int,
@@ -29,7 +29,8 @@ class Request:
         self.reads_left = reads
         self.writes_left = writes
         # Set when first needed, never read before: t_queued, replica, db_node, db_is_write, llm_replica,
-        # prompt_key (drawn at arrival when the traffic has prompt keys), reworded (at the cache lookup).
+        # prompt_key (drawn at arrival when the traffic has prompt keys), reworded (at the cache lookup),
+        # reserved (tokens held against the user's budget during the LLM call).
         self.t_first_token = None
         self.abandoned = False
         self.finished = False

@@ -134,6 +134,14 @@ class PromptKeys(_Strict):
     )
 
 
+class HeavyUsers(_Strict):
+    """A few users who send much of the traffic, with long prompts (scripts, power users)."""
+
+    share_of_users: float = Field(0.01, gt=0, lt=1, description="of the user population")
+    share_of_requests: float = Field(0.3, ge=0, le=1, description="of all requests")
+    prompt_multiplier: float = Field(4.0, ge=1, le=1000, description="x the prompt tokens of an ordinary request")
+
+
 class Traffic(_Strict):
     """Who sends requests, how fast, how big, and how long they wait for an answer."""
 
@@ -149,6 +157,7 @@ class Traffic(_Strict):
         60.0, gt=0, le=86_400, description="s; a client gives up after this (assumption); null = never"
     )
     prompt_keys: PromptKeys | None = Field(None, description="needed by a response cache; null = every prompt unique")
+    heavy_users: HeavyUsers | None = Field(None, description="null = every user alike")
 
     @model_validator(mode="after")
     def _one_rate_source(self) -> "Traffic":
@@ -327,6 +336,18 @@ class ResponseCache(_Strict):
         return INSTANCE_SIZES[self.size]["price_per_hour_usd"]
 
 
+class TokenLimits(_Strict):
+    """Token budgets per user (a 429 when spent) and a cap on each answer's length."""
+
+    per_user_tokens_per_minute: int | None = Field(
+        None, ge=1, le=10**9, description="tokens a user may use per minute (prompt + max output reserved); null = no limit"
+    )
+    per_user_tokens_per_day: int | None = Field(None, ge=1, le=10**12, description="null = no daily limit")
+    max_output_tokens: int | None = Field(
+        None, ge=1, le=200_000, description="longer answers are cut here (and reserved at this size); null = no cap"
+    )
+
+
 class Scenario(_Strict):
     """Traffic plus architecture, with a seed and a run length."""
 
@@ -341,6 +362,7 @@ class Scenario(_Strict):
     database: Database | None = None
     llm: LLM | None = None
     cache: ResponseCache | None = None
+    token_limits: TokenLimits | None = None
 
     @model_validator(mode="after")
     def _architecture_is_coherent(self) -> "Scenario":
@@ -365,6 +387,10 @@ class Scenario(_Strict):
                 problems.append("cache: is not allowed without an llm (it caches the LLM's answers)")
             if self.traffic.prompt_keys is None:
                 problems.append("cache: needs traffic.prompt_keys (which prompts repeat is what makes hits)")
+        if self.token_limits is not None and self.llm is None:
+            problems.append("token_limits: is not allowed without an llm (they limit LLM tokens)")
+        if self.traffic.heavy_users is not None and self.traffic.trace is not None:
+            problems.append("traffic.heavy_users: is not allowed with a trace (the trace decides who sends what)")
         if problems:
             raise ValueError("\n".join(problems))
         return self

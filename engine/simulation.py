@@ -30,6 +30,7 @@ from engine.clock import Timer, after
 from engine.controls import LiveControls
 from engine.database import Database
 from engine.distributions import sampler
+from engine.limits import UserBudgets
 from engine.llm import LLMDeployment
 from engine.metrics import Recorder
 from engine.randomness import stream
@@ -77,14 +78,18 @@ class Simulation(LiveControls):
                          if scenario.database else None)
         self.cache = (Cache(env, scenario.cache, scenario.traffic.prompt_keys, seed, window_of, self._cache_hit,
                             self._call_llm) if scenario.cache else None)
-        llm_done = self._llm_answered if scenario.cache else self._next_step
+        limits = scenario.token_limits
+        self._max_output = limits.max_output_tokens if limits else None
+        self._budgets = (UserBudgets(limits.per_user_tokens_per_minute, limits.per_user_tokens_per_day)
+                         if limits and limits.per_user_tokens_per_minute else None)
+        llm_done = self._llm_answered if scenario.cache or self._budgets else self._next_step
         self.llm = LLMDeployment(env, scenario.llm, window_of, llm_done, self._fail) if scenario.llm else None
         self._key_rng = stream(seed, "prompt_keys")
         keys = scenario.traffic.prompt_keys
         self._next_key = prompt_key_sampler(keys, self._key_rng) if keys is not None else None
         self._live_prompt_keys = keys
         self.arrivals = Arrivals(env, scenario.traffic, seed, self._arrive, needs_tokens=self.llm is not None,
-                                 needs_users=self.database is not None)
+                                 needs_users=self.database is not None or self._budgets is not None)
         self._timeout_s = scenario.traffic.client_timeout_s
         self._patience_s = self._timeout_s if self._timeout_s is not None else math.inf
         self._clients: deque[Request] = deque()  # requests in arrival order, until their deadline passes
@@ -236,7 +241,7 @@ class Simulation(LiveControls):
             if self.cache is not None:
                 self.cache.lookup(request)
             else:
-                self.llm.call(request)
+                self._call_llm(request)
         elif request.writes_left:
             request.writes_left -= 1
             self.database.write(request)
@@ -244,7 +249,17 @@ class Simulation(LiveControls):
             self._finish(request, "ok")
 
     def _call_llm(self, request: Request) -> None:
-        """Send the request to the LLM (directly, or after a cache miss)."""
+        """Send the request to the LLM (directly, or after a cache miss), within the token limits."""
+        cap = self._max_output
+        if cap is not None and request.output_tokens > cap:
+            request.output_tokens = cap
+            self.recorder.window.truncated += 1
+        if self._budgets is not None:
+            reserve = request.prompt_tokens + (cap if cap is not None else request.output_tokens)
+            if not self._budgets.admit(request.user, reserve, self.env.now):
+                self._finish(request, "rate_limited")
+                return
+            request.reserved = reserve
         self.llm.call(request)
 
     def _cache_hit(self, request: Request) -> None:
@@ -256,8 +271,12 @@ class Simulation(LiveControls):
         self._next_step(request)
 
     def _llm_answered(self, request: Request) -> None:
-        """The LLM answered: store the answer for the next time the prompt is asked (cache-aside)."""
-        self.cache.fill(request)
+        """The LLM answered: store the answer (cache-aside) and settle the user's token budget."""
+        if self.cache is not None:
+            self.cache.fill(request)
+        if self._budgets is not None:
+            self._budgets.settle(request.user, request.reserved, request.prompt_tokens + request.output_tokens,
+                                 self.env.now)
         self._next_step(request)
 
     def _gone(self, request: Request) -> None:

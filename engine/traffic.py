@@ -83,12 +83,29 @@ def _token_block(traffic: Traffic, seed: int, draw: bool):
     return block
 
 
-def _user_block(population: int, seed: int, draw: bool):
-    """Return a function making the next block of user ids, uniform over `population` users."""
+def heavy_user_count(traffic: Traffic) -> int:
+    """Return how many users are heavy users (ids 0 .. count - 1); 0 without heavy users."""
+    heavy = traffic.heavy_users
+    return 0 if heavy is None else max(1, min(traffic.population() - 1, round(heavy.share_of_users * traffic.population())))
+
+
+def _user_block(traffic: Traffic, seed: int, draw: bool):
+    """Return a function making the next block of user ids (numpy), heavy users first if there are any."""
+    population = traffic.population()
     if not draw:
-        return lambda: [0] * BLOCK
+        return lambda: np.zeros(BLOCK, dtype=np.int64)
     rng = stream(seed, "users")
-    return lambda: rng.integers(0, population, BLOCK).tolist()
+    heavy = traffic.heavy_users
+    if heavy is None:
+        return lambda: rng.integers(0, population, BLOCK)
+    heavy_count = heavy_user_count(traffic)
+    share_rng = stream(seed, "users.heavy")
+
+    def block():
+        from_heavy = share_rng.random(BLOCK) < heavy.share_of_requests
+        return np.where(from_heavy, rng.integers(0, heavy_count, BLOCK), rng.integers(heavy_count, population, BLOCK))
+
+    return block
 
 
 def request_sampler(traffic: Traffic, seed: int, needs_tokens: bool = True, needs_users: bool = True):
@@ -98,14 +115,26 @@ def request_sampler(traffic: Traffic, seed: int, needs_tokens: bool = True, need
     one call. What nothing downstream reads (tokens without an LLM, users without a database) is
     not drawn; since every stream is separate, skipping one changes no other number.
     """
+    heavy = traffic.heavy_users
     tokens = _token_block(traffic, seed, needs_tokens)
-    users = _user_block(traffic.population(), seed, needs_users)
-    return endless(lambda: list(zip(*tokens(), users())))
+    users = _user_block(traffic, seed, needs_users or heavy is not None)
+    if heavy is None:
+        return endless(lambda: list(zip(*tokens(), users().tolist())))
+    heavy_count = heavy_user_count(traffic)
+
+    def block():
+        prompts, outputs = tokens()
+        ids = users()
+        prompts = np.where(ids < heavy_count, np.rint(np.asarray(prompts) * heavy.prompt_multiplier), prompts)
+        return list(zip(prompts.astype(np.int64).tolist(), outputs, ids.tolist()))
+
+    return endless(block)
 
 
-def user_sampler(population: int, seed: int):
-    """Return a function giving the next user id, uniform over `population` users."""
-    return endless(_user_block(population, seed, True))
+def user_sampler(traffic: Traffic, seed: int):
+    """Return a function giving the next user id (for trace rows, which bring their own tokens)."""
+    users = _user_block(traffic, seed, True)
+    return endless(lambda: users().tolist())
 
 
 def rate_multiplier(pattern, t: float) -> float:
@@ -147,7 +176,7 @@ class Arrivals:
         self.traffic = traffic
         self.on_arrival = on_arrival
         self._next_request = request_sampler(traffic, seed, needs_tokens, needs_users)
-        self._users = user_sampler(traffic.population(), seed)  # for trace rows, which bring their own tokens
+        self._users = user_sampler(traffic, seed)  # for trace rows, which bring their own tokens
         self._generation = 0
         gap_rng, coin_rng = stream(seed, "arrivals"), stream(seed, "arrivals.thinning")
         self._unit_gap = endless(lambda: gap_rng.exponential(1.0, BLOCK).tolist())
