@@ -29,7 +29,7 @@ from engine.station import Station
 class DatabaseNode:
     """One database server: a station of `cores` servers holding at most `max_connections` queries."""
 
-    __slots__ = ("name", "station", "up", "draining")
+    __slots__ = ("name", "station", "up", "draining", "warming")
 
     def __init__(self, env, name: str, spec: DatabaseSpec, on_start):
         """Create node `name`; `on_start(request)` runs when a query gets a core."""
@@ -39,6 +39,7 @@ class DatabaseNode:
         self.station = Station(env, name, running, spec.max_connections - running, on_start)
         self.up = True
         self.draining = False
+        self.warming = False
 
     def idle(self) -> bool:
         """Return True when no query is running or waiting here."""

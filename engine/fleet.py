@@ -14,28 +14,41 @@ from typing import Callable
 
 
 class Fleet:
-    """Instances made by `make(index)`, each with `name`, `up`, `draining` and `idle()`."""
+    """Instances made by `make(index)`, each with `name`, `up`, `draining`, `warming` and `idle()`."""
 
     def __init__(self, make: Callable[[int], object], count: int):
         """Start `count` instances."""
         self._make = make
         self._next_index = 0
         self.members: list = []   # every instance still billed: serving, down or draining
-        self.routable: list = []  # the ones that take new work: up and not draining
+        self.routable: list = []  # the ones that take new work: up, not draining, not warming up
         self.resize(count)
 
     def serving(self) -> list:
         """Return the instances that are not draining (up or down)."""
         return [m for m in self.members if not m.draining]
 
-    def resize(self, count: int) -> None:
-        """Grow to `count` serving instances, or drain the newest ones down to `count`."""
+    def resize(self, count: int, warming: bool = False) -> list:
+        """Grow to `count` serving instances, or drain the newest ones down to `count`; return the new ones.
+
+        New instances that are `warming` take no work until `ready()` is called for them.
+        """
         serving = self.serving()
+        added = []
         for _ in range(count - len(serving)):
-            self.members.append(self._make(self._next_index))
+            member = self._make(self._next_index)
+            member.warming = warming
+            added.append(member)
             self._next_index += 1
+        self.members.extend(added)
         for member in serving[count:]:
             member.draining = True
+        self._refresh()
+        return added
+
+    def ready(self, member) -> None:
+        """A warming instance has started: it takes work from now on."""
+        member.warming = False
         self._refresh()
 
     def set_up(self, name: str, up: bool) -> bool:
@@ -54,4 +67,4 @@ class Fleet:
 
     def _refresh(self) -> None:
         """Recompute which instances take new work."""
-        self.routable = [m for m in self.members if m.up and not m.draining]
+        self.routable = [m for m in self.members if m.up and not m.draining and not m.warming]

@@ -47,6 +47,7 @@ class LLMReplica:
         self._growth = 0.0 if hosted else spec.itl_growth_per_sequence
         self.up = True
         self.draining = False
+        self.warming = False
         self._batch: list[tuple[float, int, object]] = []
         self._clock = 0.0  # tokens decoded per sequence since the batch was last empty
         self._t_clock = env.now

@@ -63,6 +63,8 @@ METRICS: dict[str, str] = {
     "usd_saved": "token spend that cache hits avoided, USD (0 for a self-hosted LLM, paid by the hour)",
     "in_flight": "requests whose client is still waiting for an answer at the end of the window "
                  "(arrivals minus every outcome so far)",
+    "web_replicas": "web replicas billed at the end of the window (or run), warming ones included, draining ones not",
+    "web_replicas_ready": "web replicas taking traffic at the end of the window (or run)",
     "instances": "windows only: {instance name: {utilisation, queue_length, wait_mean_s}} for web-N, "
                  "db-primary, db-replica-N, llm-N",
     **{f"{tier}_{name}": f"{tier.replace('_', ' ')}: {text}" for tier in TIERS for name, text in (
@@ -186,7 +188,7 @@ class Recorder:
         self._ttft_sketch.add_many(self._pending_ttfts)
         self._pending_latencies, self._pending_ttfts = [], []
 
-    def close(self, now: float, tiers: dict[str, list[tuple] | None], arrivals_so_far: int) -> dict:
+    def close(self, now: float, tiers: dict[str, list[tuple] | None], arrivals_so_far: int, gauges: dict) -> dict:
         """Close the current window at `now` with each tier's (station name, integrals); return its record.
 
         Arrivals are counted by the caller's running total rather than one by one.
@@ -222,11 +224,12 @@ class Recorder:
         _derived(record, counts, span)
         record["usd_cumulative"] = self._totals["usd_tokens"] + self._totals["usd_infra"]
         record["in_flight"] = _waiting(self._totals)
+        record.update(gauges)
         self.history.append(record)
         self.window = Window(now)
         return record
 
-    def run_summary(self, now: float) -> dict:
+    def run_summary(self, now: float, gauges: dict) -> dict:
         """Return the whole-run record over every closed window (call after closing the last one)."""
         span = now - self.t_start_s
         counts = dict(self._totals)
@@ -243,4 +246,5 @@ class Recorder:
         _derived(record, counts, span)
         record["usd_cumulative"] = counts["usd_tokens"] + counts["usd_infra"]
         record["in_flight"] = _waiting(counts)
+        record.update(gauges)
         return record

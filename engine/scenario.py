@@ -192,6 +192,28 @@ class LoadBalancer(_Strict):
     algorithm: Literal[ALGORITHMS] = "round_robin"  # type: ignore[valid-type]
 
 
+class Autoscale(_Strict):
+    """Target tracking, as Kubernetes' HPA does it: replicas = ceil(ready x metric / target), within bounds."""
+
+    min_replicas: int = Field(1, ge=1, le=1000, description="replicas")
+    max_replicas: int = Field(10, ge=1, le=1000, description="replicas")
+    metric: Literal["utilisation", "queue_length"] = Field(
+        "utilisation", description="per ready replica: busy workers / workers, or requests waiting"
+    )
+    target: float = Field(0.7, gt=0, le=100_000, description="the metric's value to hold")
+    evaluate_every_s: float = Field(15.0, gt=0, le=86_400, description="s (HPA's default sync period)")
+    scale_down_cooldown_s: float = Field(
+        300.0, ge=0, le=86_400, description="s since the last change before removing replicas (HPA's default window)"
+    )
+    warmup_s: float = Field(60.0, ge=0, le=86_400, description="s from launch to taking traffic (assumption); billed")
+
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> "Autoscale":
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas ({self.min_replicas}) must not exceed max_replicas ({self.max_replicas})")
+        return self
+
+
 class Web(_Strict):
     """The web tier: replicas with worker threads and a bounded accept queue each."""
 
@@ -210,6 +232,7 @@ class Web(_Strict):
     db_writes_per_request: int = Field(1, ge=0, le=1000, description="queries after the LLM call")
     cpu_speed: float | None = Field(None, gt=0, le=100, description="x; default from size")
     price_per_hour_usd: float | None = Field(None, ge=0, le=10_000, description="USD/h; default from size")
+    autoscale: Autoscale | None = Field(None, description="null = a fixed number of replicas")
 
     def workers_per_replica(self) -> int:
         """Return the worker count, from the size unless set."""
@@ -370,6 +393,13 @@ class Scenario(_Strict):
         problems = []
         if web.replicas > 1 and self.load_balancer is None:
             problems.append(f"web.replicas: {web.replicas} is not allowed: more than 1 replica needs a load_balancer")
+        scaling = web.autoscale
+        if scaling is not None:
+            if not scaling.min_replicas <= web.replicas <= scaling.max_replicas:
+                problems.append(f"web.replicas: {web.replicas} is not allowed: must be within autoscale's "
+                                f"{scaling.min_replicas} to {scaling.max_replicas}")
+            if scaling.max_replicas > 1 and self.load_balancer is None:
+                problems.append("web.autoscale: is not allowed without a load_balancer (replicas come and go behind it)")
         if database is None:
             for field in ("db_reads_per_request", "db_writes_per_request"):
                 if getattr(web, field):

@@ -24,6 +24,7 @@ import simpy
 from simpy.core import NORMAL, URGENT
 from simpy.events import Event
 
+from engine.autoscaler import Autoscaler
 from engine.balancer import LoadBalancer
 from engine.cache import Cache, prompt_key_sampler
 from engine.clock import Timer, after
@@ -66,6 +67,8 @@ class Simulation(LiveControls):
         seed = scenario.seed
         web = scenario.web
         self.web = WebTier(env, web, self._worker_start, self._gone)
+        self.autoscaler = (Autoscaler(env, web.autoscale, self.web.fleet, self.recorder.history, self._resized)
+                           if web.autoscale else None)
         self._async_io = web.async_io
         # A bare web tier (no database, no LLM: the theory check) answers straight after the handler.
         bare = not (web.db_reads_per_request or web.db_writes_per_request or scenario.llm)
@@ -149,7 +152,7 @@ class Simulation(LiveControls):
 
     def summary(self) -> dict:
         """Return whole-run metrics over every closed window."""
-        return self.recorder.run_summary(self.recorder.window.t_start_s)
+        return self.recorder.run_summary(self.recorder.window.t_start_s, gauges=self._gauges())
 
     @property
     def windows(self) -> deque[dict]:
@@ -343,8 +346,17 @@ class Simulation(LiveControls):
         if self.llm is not None:
             tiers["llm"], window.llm_batch_area, window.llm_replica_area = self.llm.close_window()
         self._update_infra_rate()
-        self.recorder.close(now, tiers, arrivals_so_far=self._arrived)
+        self.recorder.close(now, tiers, arrivals_so_far=self._arrived, gauges=self._gauges())
         self._windows_closed += 1
+
+    def _gauges(self) -> dict:
+        """Return the levels a window reports as they stand at its end."""
+        return {"web_replicas": len(self.web.fleet.serving()), "web_replicas_ready": len(self.web.routable)}
+
+    def _resized(self) -> None:
+        """The autoscaler changed the web tier: bill the old size up to now, the new one from now."""
+        self._bill()
+        self._update_infra_rate()
 
     def _update_infra_rate(self) -> None:
         """Recompute the infrastructure price per second from the instances that exist now."""

@@ -23,7 +23,7 @@ from engine.station import Station
 class WebReplica:
     """One application server: its workers and accept queue are a station."""
 
-    __slots__ = ("index", "name", "workers", "up", "draining")
+    __slots__ = ("index", "name", "workers", "up", "draining", "warming")
 
     def __init__(self, env, index: int, spec: Web, workers: int, on_start, on_abandoned):
         """Create replica number `index`; `on_start(request)` runs when a worker picks a request up.
@@ -36,6 +36,7 @@ class WebReplica:
                                on_abandoned)
         self.up = True
         self.draining = False
+        self.warming = False
 
     def idle(self) -> bool:
         """Return True when no request is in service or waiting here."""
@@ -76,7 +77,7 @@ class WebTier:
         return self.fleet.set_up(name, up)
 
     def close_window(self) -> list[tuple]:
-        """Close every replica's window; forget drained replicas once they are empty."""
-        stats = [r.workers.close_window() for r in self.replicas]
+        """Close every replica's window and return the figures of those past their warm-up; forget drained ones."""
+        stats = [(r.workers.close_window(), r.warming) for r in self.replicas]
         self.fleet.drop_drained()
-        return stats
+        return [figures for figures, warming in stats if not warming]
