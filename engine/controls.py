@@ -87,7 +87,10 @@ class LiveControls:
         """Take component `name` (see `component_names`) down or bring it back."""
         if not isinstance(up, bool):
             raise ValueError(f"up: {up!r} is not allowed: must be true or false")
-        for tier in (self.web, self.database, self.llm):
+        detect_s = self.scenario.load_balancer.health_check_s if self.balancer is not None and self.scenario.load_balancer else 0.0
+        if self.web.set_up(name, up, detect_after_s=detect_s):
+            return
+        for tier in (self.database, self.llm):
             if tier is not None and tier.set_up(name, up):
                 return
         raise ValueError(f"component: {name!r} is not allowed: choose one of {', '.join(self.component_names())}")

@@ -49,13 +49,14 @@ class DatabaseNode:
 class Database:
     """A primary plus read replicas; reports each finished query to `on_done` and refusals to `on_fail`."""
 
-    def __init__(self, env, spec: DatabaseSpec, seed: int, window_of, on_done, on_fail):
+    def __init__(self, env, spec: DatabaseSpec, seed: int, window_of, on_done, on_fail, on_resize=lambda: None):
         """Build the nodes; `window_of()` returns the metrics window to count reads, writes and stale reads in."""
         self.env = env
         self.spec = spec
         self._window_of = window_of
         self._on_done = on_done
         self._on_fail = on_fail
+        self._on_resize = on_resize
         self._read_time = sampler(spec.read_ms, stream(seed, "db.read"))
         self._write_time = sampler(spec.write_ms, stream(seed, "db.write"))
         self._lag = sampler(spec.replication_lag_ms, stream(seed, "db.replication_lag"))
@@ -81,11 +82,30 @@ class Database:
         self.fleet.resize(count)
 
     def set_up(self, name: str, up: bool) -> bool:
-        """Mark node `name` up or down; return False if there is no such node."""
+        """Mark node `name` up or down; return False if there is no such node.
+
+        A primary that goes down is replaced by a read replica after `failover_s`, if it is still down
+        and a replica is up; until then writes fail.
+        """
         if name == self.primary.name:
             self.primary.up = up
+            if not up:
+                after(self.env, self.spec.failover_s, self._fail_over, self.primary)
             return True
         return self.fleet.set_up(name, up)
+
+    def _fail_over(self, event) -> None:
+        """Promote a read replica if the primary that failed is still the primary and still down."""
+        failed = event._value
+        candidates = self.fleet.routable
+        if failed is not self.primary or failed.up or not candidates:
+            return
+        promoted = candidates[0]
+        self.fleet.members.remove(promoted)
+        self.fleet.refresh()
+        promoted.name = "db-primary"
+        self.primary = promoted
+        self._on_resize()
 
     def read(self, request) -> None:
         """Send one read to a replica (taking turns), or to the primary when no replica can take it."""

@@ -51,14 +51,22 @@ class Fleet:
         member.warming = False
         self._refresh()
 
-    def set_up(self, name: str, up: bool) -> bool:
-        """Mark instance `name` up or down; return False if no serving instance has that name."""
+    def set_up(self, name: str, up: bool, refresh: bool = True) -> bool:
+        """Mark instance `name` up or down; return False if no serving instance has that name.
+
+        With `refresh` False, routing keeps its old view until `refresh()` (a health check's delay).
+        """
         for member in self.serving():
             if member.name == name:
                 member.up = up
-                self._refresh()
+                if refresh:
+                    self._refresh()
                 return True
         return False
+
+    def refresh(self) -> None:
+        """Let routing see the instances as they are now."""
+        self._refresh()
 
     def drop_drained(self) -> None:
         """Forget drained instances that have finished their last piece of work."""

@@ -190,6 +190,10 @@ class LoadBalancer(_Strict):
     """Spreads requests over the web replicas that are up."""
 
     algorithm: Literal[ALGORITHMS] = "round_robin"  # type: ignore[valid-type]
+    health_check_s: float = Field(
+        10.0, ge=0, le=3600, description="s until a replica that stopped (or came back) is taken out (or put back): "
+        "AWS ALB checking every 5 s with 2 failures to mark it unhealthy"
+    )
 
 
 class Autoscale(_Strict):
@@ -278,6 +282,10 @@ class Database(_Strict):
         description="async replica lag: a few ms to tens of ms (reference-numbers)",
     )
     price_per_hour_usd: float | None = Field(None, ge=0, le=10_000, description="USD/h per node; default from size")
+    failover_s: float = Field(
+        30.0, ge=0, le=86_400, description="s from a primary failure to a read replica taking over as primary "
+        "(assumption: managed databases take tens of seconds to a few minutes)"
+    )
 
     def hourly_price_usd(self) -> float:
         """Return the price of one node per hour (none extra when it shares the web server)."""
@@ -371,6 +379,14 @@ class TokenLimits(_Strict):
     )
 
 
+class Failure(_Strict):
+    """A scheduled failure or recovery of one component."""
+
+    at_s: float = Field(ge=0, le=10**8, description="simulated time, s")
+    component: str = Field(max_length=40, description="web-N, db-primary, db-replica-N or llm-N")
+    action: Literal["fail", "recover"] = "fail"
+
+
 class Scenario(_Strict):
     """Traffic plus architecture, with a seed and a run length."""
 
@@ -386,6 +402,16 @@ class Scenario(_Strict):
     llm: LLM | None = None
     cache: ResponseCache | None = None
     token_limits: TokenLimits | None = None
+    failures: list[Failure] = Field(default_factory=list, max_length=1000, description="scheduled failures and recoveries")
+
+    def component_names(self) -> list[str]:
+        """Return the names of the components the scenario starts with (what failures may name)."""
+        names = [f"web-{i}" for i in range(self.web.replicas)]
+        if self.database is not None:
+            names += ["db-primary", *(f"db-replica-{i}" for i in range(self.database.read_replicas))]
+        if self.llm is not None:
+            names += [f"llm-{i}" for i in range(getattr(self.llm, "replicas", 1))]
+        return names
 
     @model_validator(mode="after")
     def _architecture_is_coherent(self) -> "Scenario":
@@ -417,6 +443,11 @@ class Scenario(_Strict):
                 problems.append("cache: is not allowed without an llm (it caches the LLM's answers)")
             if self.traffic.prompt_keys is None:
                 problems.append("cache: needs traffic.prompt_keys (which prompts repeat is what makes hits)")
+        known = self.component_names()
+        for index, failure in enumerate(self.failures):
+            if failure.component not in known:
+                problems.append(f"failures.{index}.component: {failure.component!r} is not allowed: "
+                                f"choose one of {', '.join(known)}")
         if self.token_limits is not None and self.llm is None:
             problems.append("token_limits: is not allowed without an llm (they limit LLM tokens)")
         if self.traffic.heavy_users is not None and self.traffic.trace is not None:

@@ -77,7 +77,7 @@ class Simulation(LiveControls):
         self._reads, self._writes = web.db_reads_per_request, web.db_writes_per_request
         self.balancer = LoadBalancer(scenario.load_balancer.algorithm, seed) if scenario.load_balancer else None
         window_of = self._current_window
-        self.database = (Database(env, scenario.database, seed, window_of, self._next_step, self._fail)
+        self.database = (Database(env, scenario.database, seed, window_of, self._next_step, self._fail, self._resized)
                          if scenario.database else None)
         self.cache = (Cache(env, scenario.cache, scenario.traffic.prompt_keys, seed, window_of, self._cache_hit,
                             self._call_llm) if scenario.cache else None)
@@ -109,6 +109,8 @@ class Simulation(LiveControls):
         )
         self._update_infra_rate()
         self._schedule_window()
+        for failure in scenario.failures:
+            after(env, failure.at_s, self._scheduled_failure, failure)
         self.arrivals.start()
 
     # --- stepping -------------------------------------------------------------------------
@@ -179,7 +181,7 @@ class Simulation(LiveControls):
             replica = self.balancer.pick(routable)
         else:
             replica = routable[0] if routable else None
-        if replica is None:
+        if replica is None or not replica.up:  # none left, or down and not yet noticed by the health check
             self._finish(request, "failed")
         else:
             request.replica = replica
@@ -352,6 +354,11 @@ class Simulation(LiveControls):
     def _gauges(self) -> dict:
         """Return the levels a window reports as they stand at its end."""
         return {"web_replicas": len(self.web.fleet.serving()), "web_replicas_ready": len(self.web.routable)}
+
+    def _scheduled_failure(self, event) -> None:
+        """A failure or recovery from the scenario's list happens now."""
+        failure = event._value
+        self.set_component_up(failure.component, failure.action == "recover")
 
     def _resized(self) -> None:
         """The autoscaler changed the web tier: bill the old size up to now, the new one from now."""

@@ -15,6 +15,7 @@ requests from the load balancer; the ones already inside finish.
 
 from __future__ import annotations
 
+from engine.clock import after
 from engine.fleet import Fleet
 from engine.scenario import Web
 from engine.station import Station
@@ -48,6 +49,7 @@ class WebTier:
 
     def __init__(self, env, spec: Web, on_start, on_abandoned):
         """Start `spec.replicas` replicas."""
+        self.env = env
         self.workers = spec.workers_per_replica()  # per replica, for those running and those added later
         self.fleet = Fleet(lambda index: WebReplica(env, index, spec, self.workers, on_start, on_abandoned),
                            spec.replicas)
@@ -72,9 +74,17 @@ class WebTier:
         for replica in self.replicas:
             replica.workers.resize(workers)
 
-    def set_up(self, name: str, up: bool) -> bool:
-        """Mark replica `name` up or down; return False if there is no such replica."""
-        return self.fleet.set_up(name, up)
+    def set_up(self, name: str, up: bool, detect_after_s: float = 0.0) -> bool:
+        """Mark replica `name` up or down; routing notices `detect_after_s` later (the health check)."""
+        if not self.fleet.set_up(name, up, refresh=not detect_after_s):
+            return False
+        if detect_after_s:
+            after(self.env, detect_after_s, self._health_checked)
+        return True
+
+    def _health_checked(self, event) -> None:
+        """The load balancer's health check has seen the change."""
+        self.fleet.refresh()
 
     def close_window(self) -> list[tuple]:
         """Close every replica's window and return the figures of those past their warm-up; forget drained ones."""

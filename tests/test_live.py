@@ -81,6 +81,8 @@ def test_balancer_skips_a_replica_that_is_down_and_uses_it_again_when_back():
     assert sum(w["failed"] for w in started_while_down) == 0
     sim.set_component_up("web-2", True)
     sim.advance(5)
+    assert down.workers.in_system() == 0  # the health check (10 s) has not seen it come back yet
+    sim.advance(10)
     assert down.workers.in_system() > 0
 
 
