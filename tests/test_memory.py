@@ -1,35 +1,42 @@
 """A live run keeps its memory bounded however long it goes."""
 
-import tracemalloc
+import json
+import subprocess
+import sys
+from pathlib import Path
 
 from engine import Simulation, load_preset
 
+ROOT = Path(__file__).resolve().parent.parent
+
+# Run in a fresh interpreter: threads and caches left by other tests (Streamlit's, say) would
+# allocate during the measurement and make it flaky.
+MEASURE = """
+import json, tracemalloc
+from engine import Simulation, load_preset
+tracemalloc.start()  # before anything is built, so objects freed later were traced when made
+sim = Simulation(load_preset("full_stack"), history_windows=20)  # short history: less noise
+sim.advance(1600)  # history full; queues, heaps and buffers at their working size
+sim.summary()  # empties the latency buffer waiting to enter the sketch, as at the second reading
+baseline, _ = tracemalloc.get_traced_memory()
+for _ in range(20):
+    sim.advance(100)
+summary = sim.summary()
+grown = tracemalloc.get_traced_memory()[0] - baseline
+print(json.dumps({"grown": grown, "arrivals": summary["arrivals"], "windows": len(sim.windows),
+                  "last": sim.windows[-1]["t_end_s"]}))
+"""
+
 
 def test_long_live_run_keeps_memory_bounded():
-    # Tracing starts before anything is built, so objects freed later were traced when made and
-    # the two readings compare like with like.
-    tracemalloc.start()
-    try:
-        # A short history keeps the noise small: the floats inside kept records vary in number.
-        sim = Simulation(load_preset("full_stack"), history_windows=20)
-        sim.advance(1600)  # history full; queues, heaps and buffers have grown to their working size
-        # summary() empties the latency buffer (up to 8,192 values waiting to enter the sketch),
-        # so both readings see the same bounded state.
-        sim.summary()
-        baseline, _ = tracemalloc.get_traced_memory()
-        for _ in range(20):
-            sim.advance(100)
-        sim.summary()
-        grown = tracemalloc.get_traced_memory()[0] - baseline
-    finally:
-        tracemalloc.stop()
-    summary = sim.summary()
-    assert summary["arrivals"] > 15_000
-    assert len(sim.windows) == 20
-    assert sim.windows[-1]["t_end_s"] == 3600
+    result = subprocess.run([sys.executable, "-c", MEASURE], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    measured = json.loads(result.stdout)
+    assert measured["arrivals"] > 15_000
+    assert measured["windows"] == 20 and measured["last"] == 3600
     # 2,000 more simulated seconds and ~10,000 more requests: keeping even one float per request
     # would add over 300 kB; bounded state adds next to nothing.
-    assert grown < 100_000, f"memory grew by {grown} bytes"
+    assert measured["grown"] < 100_000, f"memory grew by {measured['grown']} bytes"
 
 
 def test_history_is_a_rolling_window():
