@@ -60,8 +60,8 @@ class LiveControls:
 
     def set_llm_replicas(self, count: int) -> None:
         """Add or drain self-hosted LLM replicas."""
-        if self.llm is None or self.llm.hosted:
-            raise ValueError("llm.replicas: only a self_hosted LLM has replicas")
+        if self.llm is None or self.llm.hosted or not hasattr(self.llm, "set_replicas"):
+            raise ValueError("llm.replicas: only a self_hosted LLM has replicas (behind a router: per deployment)")
         self._check_range("llm.replicas", count, 1, 10_000)
         self._bill()
         self.llm.set_replicas(count)

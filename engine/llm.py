@@ -34,10 +34,10 @@ from engine.station import Station
 class LLMReplica:
     """One serving instance: slots (the batch limit), a prefill line and a decoding batch."""
 
-    def __init__(self, env, index: int, spec: HostedLLM | SelfHostedLLM, on_slot, on_prefill, on_decoded):
-        """Create replica `index`; the callbacks receive requests as they pass each phase."""
+    def __init__(self, env, name: str, spec: HostedLLM | SelfHostedLLM, on_slot, on_prefill, on_decoded):
+        """Create replica `name`; the callbacks receive requests as they pass each phase."""
         self.env = env
-        self.name = f"llm-{index}"
+        self.name = name
         hosted = isinstance(spec, HostedLLM)
         width = spec.max_concurrency if hosted else spec.max_batch
         self.slots = Station(env, self.name, width, None, on_slot)
@@ -117,8 +117,8 @@ class LLMReplica:
 class LLMDeployment:
     """One model deployment: replicas behind a least-loaded router, calling back when answers are done."""
 
-    def __init__(self, env, spec: HostedLLM | SelfHostedLLM, window_of, on_done, on_fail):
-        """Build the replicas; `window_of()` returns the metrics window that tokens and spend go to."""
+    def __init__(self, env, spec: HostedLLM | SelfHostedLLM, window_of, on_done, on_fail, prefix: str = "llm"):
+        """Build the replicas, named `prefix`-N; `window_of()` returns the metrics window that tokens and spend go to."""
         self.env = env
         self.spec = spec
         self.hosted = isinstance(spec, HostedLLM)
@@ -129,8 +129,9 @@ class LLMDeployment:
         self._prefill_rate = spec.prefill_tokens_per_s
         self._price_in = spec.price_input_per_m_usd / 1e6 if self.hosted else 0.0
         self._price_out = spec.price_output_per_m_usd / 1e6 if self.hosted else 0.0
-        self.fleet = Fleet(lambda index: LLMReplica(env, index, spec, self._admitted, self._prefill_start,
-                                                    self._decoded), 1 if self.hosted else spec.replicas)
+        self.fleet = Fleet(lambda index: LLMReplica(env, f"{prefix}-{index}", spec, self._admitted,
+                                                    self._prefill_start, self._decoded),
+                           1 if self.hosted else spec.replicas)
 
     @property
     def replicas(self) -> list[LLMReplica]:
@@ -140,6 +141,10 @@ class LLMDeployment:
     def set_replicas(self, count: int) -> None:
         """Grow to `count` serving replicas, or drain the newest down to `count`."""
         self.fleet.resize(count)
+
+    def hourly_usd(self) -> float:
+        """Return what the replicas cost per hour (nothing for a hosted API, paid per token)."""
+        return 0.0 if self.hosted else len(self.replicas) * self.spec.price_per_hour_usd
 
     def set_up(self, name: str, up: bool) -> bool:
         """Mark replica `name` up or down; return False if there is no such replica."""

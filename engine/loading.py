@@ -9,6 +9,7 @@ plain data that loads back to an equal scenario. Presets are scenario files in `
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,8 @@ from pydantic import BaseModel, ValidationError
 
 from engine.distributions import DISTRIBUTIONS
 from engine.paths import PRESETS_DIR
-from engine.scenario import (Diurnal, EmpiricalTokens, FixedTokens, HostedLLM, Ramp, Scenario, SelfHostedLLM,
-                             Spike, Steady)
+from engine.scenario import (Diurnal, EmpiricalTokens, FixedTokens, HostedLLM, LLMRouter, Ramp, Scenario,
+                             SelfHostedLLM, Spike, Steady)
 
 
 class ScenarioError(ValueError):
@@ -28,6 +29,9 @@ class ScenarioError(ValueError):
         self.problems = problems
         self.source = source
         super().__init__(f"{source}: {len(problems)} problem(s)\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+_NAMES_FIELD = re.compile(r"^[a-z_]+(\.[a-z0-9_]+)*: ")
 
 
 def _field_path(loc: tuple) -> str:
@@ -64,7 +68,9 @@ def _describe(error: dict) -> list[str]:
         return [f"{path}: required field is missing"]
     if kind == "value_error":
         lines = error["msg"].removeprefix("Value error, ").splitlines()
-        return lines if not loc else [f"{path}: {line}" for line in lines]
+        # A line that starts with a field name ("fallbacks: ...") names a field inside this one.
+        return lines if not loc else [f"{path}.{line}" if _NAMES_FIELD.match(line) else f"{path}: {line}"
+                                      for line in lines]
     message = error["msg"][0].lower() + error["msg"][1:]
     return [f"{path}: {error['input']!r} is not allowed: {message}"]
 
@@ -125,7 +131,8 @@ def load_preset(name: str) -> Scenario:
 _TAGGED: dict[str, type[BaseModel]] = {
     **{
         cls.model_fields["kind"].default: cls
-        for cls in (Steady, Ramp, Spike, Diurnal, EmpiricalTokens, FixedTokens, HostedLLM, SelfHostedLLM)
+        for cls in (Steady, Ramp, Spike, Diurnal, EmpiricalTokens, FixedTokens, HostedLLM, SelfHostedLLM,
+                    LLMRouter)
     },
     **DISTRIBUTIONS,
 }

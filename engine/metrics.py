@@ -28,7 +28,10 @@ METRICS: dict[str, str] = {
     "dropped": "requests refused at a full accept queue (HTTP 503)",
     "timed_out": "requests whose client gave up (client_timeout_s) before the answer",
     "failed": "requests that failed: no web replica up, database refused or down, LLM down",
-    "rate_limited": "requests refused with a 429 because the user's token budget was spent",
+    "rate_limited": "requests refused with a 429: the user's token budget spent, or every LLM deployment's limits",
+    "llm_429s": "LLM calls a deployment refused for its RPM or TPM limit (each retried or fallen back)",
+    "llm_retries": "LLM calls retried after a 429 or an unavailable deployment",
+    "llm_fallbacks": "LLM calls sent to a fallback deployment once the retries were spent",
     "truncated": "answers cut at token_limits.max_output_tokens",
     "errors": "dropped + timed_out + failed + rate_limited",
     "error_rate": "errors / (completions + errors)",
@@ -80,7 +83,8 @@ _SKETCH_BATCH = 8192
 _COUNTERS = ("arrivals", "completions", "dropped", "timed_out", "failed", "rate_limited", "truncated",
              "input_tokens", "output_tokens",
              "db_reads_primary", "db_reads_replica", "db_writes", "stale_reads",
-             "cache_hits", "semantic_hits", "false_hits", "cache_misses", "cache_evictions", "tokens_saved")
+             "cache_hits", "semantic_hits", "false_hits", "cache_misses", "cache_evictions", "tokens_saved",
+             "llm_429s", "llm_retries", "llm_fallbacks")
 _FLOATS = ("usd_tokens", "usd_infra", "usd_saved", "llm_batch_area", "llm_replica_area")
 
 
@@ -98,6 +102,7 @@ class Window:
         self.db_reads_primary = self.db_reads_replica = self.db_writes = self.stale_reads = 0
         self.cache_hits = self.semantic_hits = self.false_hits = 0
         self.cache_misses = self.cache_evictions = self.tokens_saved = 0
+        self.llm_429s = self.llm_retries = self.llm_fallbacks = 0
         self.usd_tokens = self.usd_infra = self.usd_saved = self.llm_batch_area = self.llm_replica_area = 0.0
         self.latencies: list[float] = []
         self.ttfts: list[float] = []

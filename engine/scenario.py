@@ -296,10 +296,25 @@ class Database(_Strict):
         return INSTANCE_SIZES[self.size]["price_per_hour_usd"]
 
 
+class ProviderLimits(_Strict):
+    """A provider's limits on one deployment: the first one reached returns 429 (reference-numbers)."""
+
+    requests_per_minute: int | None = Field(None, ge=1, le=10**9, description="RPM; null = none")
+    tokens_per_minute: int | None = Field(
+        None, ge=1, le=10**12, description="TPM; admission counts prompt + maximum output tokens, as providers do"
+    )
+
+
+DeploymentName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,30}$", description="lower case, digits, _")]
+
+
 class HostedLLM(_Strict):
     """A hosted API: pay per token, the provider scales, latency = overhead + prefill + decode."""
 
     kind: Literal["hosted"] = "hosted"
+    name: DeploymentName = "llm"
+    weight: float = Field(1.0, gt=0, le=1000, description="share of calls under simple-shuffle routing")
+    limits: ProviderLimits | None = None
     model: str = Field("gpt-4o", max_length=80, description="label shown to users")
     max_concurrency: int = Field(10_000, ge=1, le=10**7, description="requests in flight before they queue")
     overhead_ms: float = Field(300.0, ge=0, le=600_000, description="network + API; a few hundred ms is typical (reference-numbers)")
@@ -313,6 +328,9 @@ class SelfHostedLLM(_Strict):
     """Self-hosted replicas with continuous batching: ITL grows with the batch, a full batch makes requests wait."""
 
     kind: Literal["self_hosted"] = "self_hosted"
+    name: DeploymentName = "llm"
+    weight: float = Field(1.0, gt=0, le=1000, description="share of calls under simple-shuffle routing")
+    limits: ProviderLimits | None = None
     model: str = Field("Llama-3.3-70B fp8 on 2xH100", max_length=80, description="label shown to users")
     replicas: int = Field(1, ge=1, le=10_000, description="serving instances")
     max_batch: int = Field(64, ge=1, le=100_000, description="sequences decoded together (KV cache limit)")
@@ -327,7 +345,41 @@ class SelfHostedLLM(_Strict):
     )
 
 
-LLM = Annotated[Union[HostedLLM, SelfHostedLLM], Field(discriminator="kind")]
+Deployment = Annotated[Union[HostedLLM, SelfHostedLLM], Field(discriminator="kind")]
+STRATEGIES = ("simple-shuffle", "least-busy", "usage-based", "latency-based", "cost-based")
+
+
+class LLMRouter(_Strict):
+    """Several deployments behind a gateway (named as LiteLLM names things), with retries and fallbacks."""
+
+    kind: Literal["router"] = "router"
+    strategy: Literal[STRATEGIES] = Field(  # type: ignore[valid-type]
+        "simple-shuffle", description="simple-shuffle: weighted random (LiteLLM's default); least-busy: fewest calls "
+        "in flight; usage-based: most TPM/RPM left; latency-based: fastest per token over the last 10 calls; "
+        "cost-based: cheapest per token"
+    )
+    deployments: list[Deployment] = Field(min_length=1, max_length=50)
+    fallbacks: list[DeploymentName] = Field(default_factory=list, max_length=50,
+                                            description="tried in order once the retries are spent")
+    retries: int = Field(2, ge=0, le=10, description="after a 429 or a failure (official SDKs: 2)")
+    backoff_base_s: float = Field(0.5, gt=0, le=600, description="s, doubled per retry, with jitter (official SDKs)")
+    backoff_cap_s: float = Field(8.0, gt=0, le=3600, description="s (official SDKs)")
+    max_retry_after_s: float = Field(60.0, ge=0, le=3600, description="s: a 429's retry-after is honoured up to this")
+    cooldown_s: float = Field(5.0, ge=0, le=3600, description="s a deployment is skipped after a 429 or failure (LiteLLM)")
+
+    @model_validator(mode="after")
+    def _names_resolve(self) -> "LLMRouter":
+        names = [d.name for d in self.deployments]
+        problems = [f"deployments: {name!r} is not allowed twice: names must be unique"
+                    for name in sorted({n for n in names if names.count(n) > 1})]
+        problems += [f"fallbacks: {name!r} is not allowed: choose one of {', '.join(names)}"
+                     for name in self.fallbacks if name not in names]
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+
+LLM = Annotated[Union[HostedLLM, SelfHostedLLM, LLMRouter], Field(discriminator="kind")]
 
 
 class SemanticLookup(_Strict):
@@ -409,7 +461,9 @@ class Scenario(_Strict):
         names = [f"web-{i}" for i in range(self.web.replicas)]
         if self.database is not None:
             names += ["db-primary", *(f"db-replica-{i}" for i in range(self.database.read_replicas))]
-        if self.llm is not None:
+        if isinstance(self.llm, LLMRouter):
+            names += [f"{d.name}-{i}" for d in self.llm.deployments for i in range(getattr(d, "replicas", 1))]
+        elif self.llm is not None:
             names += [f"llm-{i}" for i in range(getattr(self.llm, "replicas", 1))]
         return names
 

@@ -36,7 +36,8 @@ from engine.llm import LLMDeployment
 from engine.metrics import Recorder
 from engine.randomness import stream
 from engine.request import Request
-from engine.scenario import Scenario, SelfHostedLLM
+from engine.router import Router
+from engine.scenario import LLMRouter as LLMRouterSpec, Scenario
 from engine.traffic import Arrivals
 from engine.web import WebTier
 
@@ -86,7 +87,13 @@ class Simulation(LiveControls):
         self._budgets = (UserBudgets(limits.per_user_tokens_per_minute, limits.per_user_tokens_per_day)
                          if limits and limits.per_user_tokens_per_minute else None)
         llm_done = self._llm_answered if scenario.cache or self._budgets else self._next_step
-        self.llm = LLMDeployment(env, scenario.llm, window_of, llm_done, self._fail) if scenario.llm else None
+        gateway = scenario.llm if isinstance(scenario.llm, LLMRouterSpec) else None
+        if gateway is None and scenario.llm is not None and scenario.llm.limits is not None:
+            gateway = LLMRouterSpec(deployments=[scenario.llm])  # provider limits need a client that retries
+        if gateway is not None:
+            self.llm = Router(env, gateway, seed, window_of, llm_done, self._fail, self._refused, self._max_output)
+        else:
+            self.llm = LLMDeployment(env, scenario.llm, window_of, llm_done, self._fail) if scenario.llm else None
         self._key_rng = stream(seed, "prompt_keys")
         keys = scenario.traffic.prompt_keys
         self._next_key = prompt_key_sampler(keys, self._key_rng) if keys is not None else None
@@ -101,10 +108,9 @@ class Simulation(LiveControls):
         self._start_step_budget()
         self._usd_per_s = 0.0
         self._t_billed = 0.0
-        self._hourly_prices = (  # USD per instance-hour: web replica, database node, self-hosted LLM replica, cache
+        self._hourly_prices = (  # USD per instance-hour: web replica, database node, cache
             web.hourly_price_usd(),
             scenario.database.hourly_price_usd() if scenario.database else 0.0,
-            scenario.llm.price_per_hour_usd if isinstance(scenario.llm, SelfHostedLLM) else 0.0,
             scenario.cache.hourly_price_usd() if scenario.cache else 0.0,
         )
         self._update_infra_rate()
@@ -292,6 +298,10 @@ class Simulation(LiveControls):
         """A component could not serve the request."""
         self._finish(request, "failed")
 
+    def _refused(self, request: Request) -> None:
+        """Every LLM deployment refused the call with a 429: so does the app."""
+        self._finish(request, "rate_limited")
+
     def _finish(self, request: Request, outcome: str) -> None:
         """The request leaves: free its worker and count what the client saw."""
         request.finished = True
@@ -367,12 +377,12 @@ class Simulation(LiveControls):
 
     def _update_infra_rate(self) -> None:
         """Recompute the infrastructure price per second from the instances that exist now."""
-        web_price, db_price, llm_price, cache_price = self._hourly_prices
+        web_price, db_price, cache_price = self._hourly_prices
         per_hour = len(self.web.replicas) * web_price + cache_price
         if self.database is not None:
             per_hour += (1 + len(self.database.replicas)) * db_price
         if self.llm is not None:
-            per_hour += len(self.llm.replicas) * llm_price
+            per_hour += self.llm.hourly_usd()
         self._usd_per_s = per_hour / 3600
 
     def _bill(self) -> None:

@@ -1,0 +1,227 @@
+"""An LLM gateway: several model deployments behind one door, with limits, retries and fallbacks.
+
+Production apps rarely call one model endpoint. A gateway (LiteLLM is the common open-source one)
+holds several deployments, hosted providers and self-hosted pools, and picks one per call: at
+random by weight, the least busy, the one with most of its quota left, the fastest lately, or the
+cheapest. Each provider enforces limits: requests per minute and tokens per minute, where a call
+counts its prompt plus the most it may generate. A call over a limit is refused at once with a 429
+and a retry-after. The client then backs off (0.5 s doubling to 8 s, with jitter, longer if the
+retry-after says so), the gateway skips that deployment for a cooldown, and the call is retried on
+whichever deployment the strategy picks next. When the retries are spent it falls back to the
+listed deployments in order; when those fail too, the user gets the error.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from engine.clock import after
+from engine.limits import TokenBucket
+from engine.llm import LLMDeployment
+from engine.randomness import BLOCK, endless, stream
+from engine.scenario import LLMRouter as RouterSpec
+
+
+class _Deployment:
+    """One deployment as the gateway sees it: the model, its limits, its cooldown, its recent speed."""
+
+    def __init__(self, env, spec, window_of, on_done, on_fail):
+        """Wrap `spec`'s deployment; its replicas are named after it."""
+        self.name = spec.name
+        self.spec = spec
+        self.model = LLMDeployment(env, spec, window_of, on_done, on_fail, prefix=spec.name)
+        limits = spec.limits
+        rpm = limits.requests_per_minute if limits else None
+        tpm = limits.tokens_per_minute if limits else None
+        self.requests = TokenBucket(rpm, rpm / 60, env.now) if rpm else None
+        self.tokens = TokenBucket(tpm, tpm / 60, env.now) if tpm else None
+        self.cooldown_until = 0.0
+        self.seconds_per_token: deque[float] = deque(maxlen=10)  # LiteLLM's latency-based routing window
+        price_in = getattr(spec, "price_input_per_m_usd", 0.0)
+        price_out = getattr(spec, "price_output_per_m_usd", 0.0)
+        self.price_per_token = (price_in + price_out) / 2e6
+
+    def admit(self, tokens: int, now: float) -> float:
+        """Reserve one request and `tokens` tokens; return 0 if admitted, else the retry-after in s."""
+        wait = max(self.requests.seconds_until(1, now) if self.requests else 0.0,
+                   self.tokens.seconds_until(tokens, now) if self.tokens else 0.0)
+        if wait:
+            return wait
+        if self.requests:
+            self.requests.try_take(1, now)
+        if self.tokens:
+            self.tokens.try_take(tokens, now)
+        return 0.0
+
+    def headroom(self, now: float) -> float:
+        """Return the smaller share of RPM and TPM still available (1 without limits)."""
+        shares = [bucket.level(now) / bucket.capacity for bucket in (self.requests, self.tokens) if bucket]
+        return min(shares, default=1.0)
+
+
+class Router:
+    """Routes each LLM call to a deployment, handling 429s and failures as an SDK and a gateway do."""
+
+    hosted = False  # replicas belong to the deployments: scale them in the scenario
+
+    def __init__(self, env, spec: RouterSpec, seed: int, window_of, on_done, on_fail, on_refused,
+                 max_output: int | None):
+        """Build every deployment; calls end in `on_done`, `on_fail` or, after a last 429, `on_refused`.
+
+        `max_output` is the output cap reserved at admission (None: the answer's own length).
+        """
+        self.env = env
+        self.spec = spec
+        self._window_of = window_of
+        self._on_done = on_done
+        self._on_fail = on_fail
+        self._on_refused = on_refused
+        self._max_output = max_output
+        self.deployments = {d.name: _Deployment(env, d, window_of, self._answered, self._unavailable)
+                            for d in spec.deployments}
+        rng = stream(seed, "llm.router")
+        self._random = endless(lambda: rng.random(BLOCK).tolist())
+        self._pick = getattr(self, "_" + spec.strategy.replace("-", "_"))
+
+    # --- what the simulation sees of an LLM ------------------------------------------------
+
+    @property
+    def replicas(self) -> list:
+        """Return the replicas of every deployment."""
+        return [replica for d in self.deployments.values() for replica in d.model.replicas]
+
+    def hourly_usd(self) -> float:
+        """Return what the self-hosted deployments cost per hour."""
+        return sum(d.model.hourly_usd() for d in self.deployments.values())
+
+    def price_usd(self, request) -> float:
+        """Return what the deployment that answered bills for the request's tokens."""
+        deployment = getattr(request, "llm_deployment", None)
+        return deployment.model.price_usd(request) if deployment else min(
+            d.model.price_usd(request) for d in self.deployments.values())
+
+    def set_up(self, name: str, up: bool) -> bool:
+        """Mark replica `name` of any deployment up or down."""
+        return any(d.model.set_up(name, up) for d in self.deployments.values())
+
+    def close_window(self) -> tuple[list[tuple], float, float]:
+        """Close every deployment's window and combine them."""
+        stats, area, alive = [], 0.0, 0.0
+        for d in self.deployments.values():
+            more, more_area, more_alive = d.model.close_window()
+            stats += more
+            area += more_area
+            alive += more_alive
+        return stats, area, alive
+
+    # --- a call's journey ----------------------------------------------------------------
+
+    def call(self, request) -> None:
+        """Start a call: its first attempt goes where the strategy says."""
+        request.llm_attempts = 0
+        request.llm_fallback = 0
+        self._attempt(request)
+
+    def _attempt(self, request) -> None:
+        """Try one deployment: the strategy's pick while retries last, then the fallbacks in order."""
+        now = self.env.now
+        spec = self.spec
+        if request.llm_attempts <= spec.retries:
+            ready = [d for d in self.deployments.values() if d.cooldown_until <= now and d.model.fleet.routable]
+            deployment = self._pick(ready, now) if ready else None
+        elif request.llm_fallback < len(spec.fallbacks):
+            deployment = self.deployments[spec.fallbacks[request.llm_fallback]]
+            request.llm_fallback += 1
+            self._window_of().llm_fallbacks += 1
+        else:
+            self._finish_failed(request)
+            return
+        request.llm_attempts += 1
+        if deployment is None:
+            # Nothing to try: a deployment that is up but cooling down after a 429 makes this a 429 too.
+            request.llm_last_429 = any(d.model.fleet.routable for d in self.deployments.values())
+            self._retry(request, 0.0)
+            return
+        reserve = request.prompt_tokens + (self._max_output or request.output_tokens)
+        retry_after = deployment.admit(reserve, now)
+        if retry_after:
+            self._window_of().llm_429s += 1
+            request.llm_last_429 = True
+            deployment.cooldown_until = now + spec.cooldown_s
+            self._retry(request, min(retry_after, spec.max_retry_after_s))
+            return
+        request.llm_deployment = deployment
+        request.llm_reserved = reserve
+        request.llm_t_start = now
+        deployment.model.call(request)
+
+    def _retry(self, request, retry_after_s: float) -> None:
+        """Wait as the SDKs do (exponential backoff with jitter, or the retry-after if longer), then retry."""
+        spec = self.spec
+        backoff = min(spec.backoff_base_s * 2 ** (request.llm_attempts - 1), spec.backoff_cap_s)
+        backoff *= 1 - 0.25 * self._random()
+        self._window_of().llm_retries += 1
+        after(self.env, max(backoff, retry_after_s), self._resume, request)
+
+    def _resume(self, event) -> None:
+        """The back-off is over."""
+        self._attempt(event._value)
+
+    def _unavailable(self, request) -> None:
+        """The chosen deployment had no replica up: cool it down and try again."""
+        deployment = request.llm_deployment
+        deployment.cooldown_until = self.env.now + self.spec.cooldown_s
+        request.llm_last_429 = False
+        self._retry(request, 0.0)
+
+    def _answered(self, request) -> None:
+        """The deployment answered: give back unused reserved tokens, note its speed, pass the answer on."""
+        deployment = request.llm_deployment
+        now = self.env.now
+        if deployment.tokens:
+            deployment.tokens.give_back(request.llm_reserved - request.prompt_tokens - request.output_tokens, now)
+        deployment.seconds_per_token.append((now - request.llm_t_start) / max(request.output_tokens, 1))
+        self._on_done(request)
+
+    def _finish_failed(self, request) -> None:
+        """Every attempt failed: the user gets a 429 if the last one was refused, else an error."""
+        if getattr(request, "llm_last_429", False):
+            self._on_refused(request)
+        else:
+            self._on_fail(request)
+
+    # --- strategies (LiteLLM's names) ---------------------------------------------------------
+
+    def _simple_shuffle(self, ready, now):
+        """Pick at random in proportion to the deployments' weights."""
+        total = sum(d.spec.weight for d in ready)
+        point = self._random() * total
+        for d in ready:
+            point -= d.spec.weight
+            if point < 0:
+                return d
+        return ready[-1]
+
+    def _least_busy(self, ready, now):
+        """Pick the deployment with the fewest calls in flight (ties at random)."""
+        return self._best(ready, lambda d: sum(r.slots.in_system() for r in d.model.replicas))
+
+    def _usage_based(self, ready, now):
+        """Pick the deployment with the largest share of its RPM and TPM left (ties at random)."""
+        return self._best(ready, lambda d: -d.headroom(now))
+
+    def _best(self, ready, cost):
+        """Return the deployment of lowest `cost`, choosing at random among equals."""
+        costs = [cost(d) for d in ready]
+        lowest = min(costs)
+        tied = [d for d, c in zip(ready, costs) if c <= lowest + 1e-9]
+        return tied[int(self._random() * len(tied))]
+
+    def _latency_based(self, ready, now):
+        """Pick the deployment fastest per output token over its last 10 calls (untried ones first)."""
+        return min(ready, key=lambda d: sum(d.seconds_per_token) / len(d.seconds_per_token)
+                   if d.seconds_per_token else 0.0)
+
+    def _cost_based(self, ready, now):
+        """Pick the cheapest deployment per token."""
+        return min(ready, key=lambda d: d.price_per_token)
