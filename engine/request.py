@@ -15,8 +15,7 @@ class Request:
     __slots__ = (
         "user", "t_arrival", "deadline", "prompt_tokens", "output_tokens", "t_queued", "t_first_token",
         "abandoned", "finished", "replica", "holds_worker", "reads_left", "writes_left", "llm_called",
-        "db_node", "db_is_write", "llm_replica", "prompt_key", "reworded", "reserved",
-        "llm_attempts", "llm_fallback", "llm_deployment", "llm_reserved", "llm_t_start", "llm_last_429",
+        "db_node", "db_is_write", "llm_replica", "prompt_key", "reworded", "reserved", "llm_call",
     )
 
     def __init__(self, user: int, t_arrival: float, deadline: float, prompt_tokens: int, output_tokens: int,
@@ -31,8 +30,8 @@ class Request:
         self.writes_left = writes
         # Set when first needed, never read before: t_queued, replica, db_node, db_is_write, llm_replica,
         # prompt_key (drawn at arrival when the traffic has prompt keys), reworded (at the cache lookup),
-        # reserved (tokens held against the user's budget during the LLM call), and the llm_* fields an
-        # LLM gateway keeps while it retries and falls back (engine/router.py).
+        # reserved (tokens held against the user's budget during the LLM call), llm_call (what an LLM
+        # gateway keeps while it retries and falls back, engine/router.py).
         self.t_first_token = None
         self.abandoned = False
         self.finished = False

@@ -59,6 +59,19 @@ class _Deployment:
         return min(shares, default=1.0)
 
 
+class _Call:
+    """What the gateway remembers about one request's LLM call while it retries and falls back."""
+
+    __slots__ = ("attempts", "fallback", "deployment", "reserved", "t_start", "last_429")
+
+    def __init__(self):
+        """Start with no attempt made."""
+        self.attempts = self.fallback = self.reserved = 0
+        self.deployment = None
+        self.t_start = 0.0
+        self.last_429 = False
+
+
 class Router:
     """Routes each LLM call to a deployment, handling 429s and failures as an SDK and a gateway do."""
 
@@ -96,8 +109,8 @@ class Router:
 
     def price_usd(self, request) -> float:
         """Return what the deployment that answered bills for the request's tokens."""
-        deployment = getattr(request, "llm_deployment", None)
-        return deployment.model.price_usd(request) if deployment else min(
+        call = getattr(request, "llm_call", None)
+        return call.deployment.model.price_usd(request) if call and call.deployment else min(
             d.model.price_usd(request) for d in self.deployments.values())
 
     def set_up(self, name: str, up: bool) -> bool:
@@ -118,47 +131,47 @@ class Router:
 
     def call(self, request) -> None:
         """Start a call: its first attempt goes where the strategy says."""
-        request.llm_attempts = 0
-        request.llm_fallback = 0
+        request.llm_call = _Call()
         self._attempt(request)
 
     def _attempt(self, request) -> None:
         """Try one deployment: the strategy's pick while retries last, then the fallbacks in order."""
         now = self.env.now
         spec = self.spec
-        if request.llm_attempts <= spec.retries:
+        call = request.llm_call
+        if call.attempts <= spec.retries:
             ready = [d for d in self.deployments.values() if d.cooldown_until <= now and d.model.fleet.routable]
             deployment = self._pick(ready, now) if ready else None
-        elif request.llm_fallback < len(spec.fallbacks):
-            deployment = self.deployments[spec.fallbacks[request.llm_fallback]]
-            request.llm_fallback += 1
+        elif call.fallback < len(spec.fallbacks):
+            deployment = self.deployments[spec.fallbacks[call.fallback]]
+            call.fallback += 1
             self._window_of().llm_fallbacks += 1
         else:
             self._finish_failed(request)
             return
-        request.llm_attempts += 1
+        call.attempts += 1
         if deployment is None:
             # Nothing to try: a deployment that is up but cooling down after a 429 makes this a 429 too.
-            request.llm_last_429 = any(d.model.fleet.routable for d in self.deployments.values())
+            call.last_429 = any(d.model.fleet.routable for d in self.deployments.values())
             self._retry(request, 0.0)
             return
         reserve = request.prompt_tokens + (self._max_output or request.output_tokens)
         retry_after = deployment.admit(reserve, now)
         if retry_after:
             self._window_of().llm_429s += 1
-            request.llm_last_429 = True
+            call.last_429 = True
             deployment.cooldown_until = now + spec.cooldown_s
             self._retry(request, min(retry_after, spec.max_retry_after_s))
             return
-        request.llm_deployment = deployment
-        request.llm_reserved = reserve
-        request.llm_t_start = now
+        call.deployment = deployment
+        call.reserved = reserve
+        call.t_start = now
         deployment.model.call(request)
 
     def _retry(self, request, retry_after_s: float) -> None:
         """Wait as the SDKs do (exponential backoff with jitter, or the retry-after if longer), then retry."""
         spec = self.spec
-        backoff = min(spec.backoff_base_s * 2 ** (request.llm_attempts - 1), spec.backoff_cap_s)
+        backoff = min(spec.backoff_base_s * 2 ** (request.llm_call.attempts - 1), spec.backoff_cap_s)
         backoff *= 1 - 0.25 * self._random()
         self._window_of().llm_retries += 1
         after(self.env, max(backoff, retry_after_s), self._resume, request)
@@ -169,23 +182,24 @@ class Router:
 
     def _unavailable(self, request) -> None:
         """The chosen deployment had no replica up: cool it down and try again."""
-        deployment = request.llm_deployment
-        deployment.cooldown_until = self.env.now + self.spec.cooldown_s
-        request.llm_last_429 = False
+        call = request.llm_call
+        call.deployment.cooldown_until = self.env.now + self.spec.cooldown_s
+        call.last_429 = False
         self._retry(request, 0.0)
 
     def _answered(self, request) -> None:
         """The deployment answered: give back unused reserved tokens, note its speed, pass the answer on."""
-        deployment = request.llm_deployment
+        call = request.llm_call
+        deployment = call.deployment
         now = self.env.now
         if deployment.tokens:
-            deployment.tokens.give_back(request.llm_reserved - request.prompt_tokens - request.output_tokens, now)
-        deployment.seconds_per_token.append((now - request.llm_t_start) / max(request.output_tokens, 1))
+            deployment.tokens.give_back(call.reserved - request.prompt_tokens - request.output_tokens, now)
+        deployment.seconds_per_token.append((now - call.t_start) / max(request.output_tokens, 1))
         self._on_done(request)
 
     def _finish_failed(self, request) -> None:
         """Every attempt failed: the user gets a 429 if the last one was refused, else an error."""
-        if getattr(request, "llm_last_429", False):
+        if request.llm_call.last_429:
             self._on_refused(request)
         else:
             self._on_fail(request)
