@@ -45,9 +45,9 @@ class FullRun:
         return self.requests / self.wall_s
 
 
-def full_stack_scenario(window_s: float | None = None) -> Scenario:
-    """Return the `full_stack` preset, with metrics windows of `window_s` simulated seconds if given."""
-    scenario = load_preset(PRESET)
+def full_stack_scenario(window_s: float | None = None, preset: str = PRESET) -> Scenario:
+    """Return the `full_stack` preset (or `preset`), with metrics windows of `window_s` simulated seconds if given."""
+    scenario = load_preset(preset)
     return scenario if window_s is None else scenario.model_copy(update={"window_s": window_s})
 
 
