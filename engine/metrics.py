@@ -68,6 +68,9 @@ METRICS: dict[str, str] = {
                  "(arrivals minus every outcome so far)",
     "web_replicas": "web replicas billed at the end of the window (or run), warming ones included, draining ones not",
     "web_replicas_ready": "web replicas taking traffic at the end of the window (or run)",
+    "deployments": "windows only, behind an LLM gateway: {deployment: {calls, llm_429s, answered, input_tokens, "
+                   "output_tokens, usd_tokens, latency_mean_s}}",
+    "usd_per_month": "usd_total at this window's (or the run's) rate for 30 days, USD",
     "instances": "windows only: {instance name: {utilisation, queue_length, wait_mean_s}} for web-N, "
                  "db-primary, db-replica-N, llm-N",
     **{f"{tier}_{name}": f"{tier.replace('_', ' ')}: {text}" for tier in TIERS for name, text in (
@@ -150,6 +153,7 @@ def _derived(record: dict, counts: dict, span: float) -> None:
         error_rate=errors / answered if answered else 0.0,
         throughput_rps=counts["completions"] / span if span else 0.0,
         usd_total=usd_total,
+        usd_per_month=usd_total / span * 30 * 86_400 if span else None,
         usd_per_1k_requests=usd_total / counts["completions"] * 1000 if counts["completions"] else None,
         llm_batch_mean=(counts["llm_batch_area"] / counts["llm_replica_area"]
                         if counts["llm_replica_area"] else None),

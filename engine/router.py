@@ -22,6 +22,11 @@ from engine.randomness import BLOCK, endless, stream
 from engine.scenario import LLMRouter as RouterSpec
 
 
+def _empty_figures() -> list:
+    """Return a deployment's window counters: calls, 429s, answered, input and output tokens, USD, seconds."""
+    return [0, 0, 0, 0, 0, 0.0, 0.0]
+
+
 class _Deployment:
     """One deployment as the gateway sees it: the model, its limits, its cooldown, its recent speed."""
 
@@ -36,6 +41,7 @@ class _Deployment:
         self.requests = TokenBucket(rpm, rpm / 60, env.now) if rpm else None
         self.tokens = TokenBucket(tpm, tpm / 60, env.now) if tpm else None
         self.cooldown_until = 0.0
+        self.window = _empty_figures()
         self.seconds_per_token: deque[float] = deque(maxlen=10)  # LiteLLM's latency-based routing window
         price_in = getattr(spec, "price_input_per_m_usd", 0.0)
         price_out = getattr(spec, "price_output_per_m_usd", 0.0)
@@ -117,6 +123,17 @@ class Router:
         """Mark replica `name` of any deployment up or down."""
         return any(d.model.set_up(name, up) for d in self.deployments.values())
 
+    def deployment_figures(self) -> dict[str, dict]:
+        """Return each deployment's calls, 429s, tokens, spend and mean answer time since the last call, and reset them."""
+        figures = {}
+        for name, d in self.deployments.items():
+            calls, refused, answered, prompt, output, usd, seconds = d.window
+            figures[name] = {"calls": calls, "llm_429s": refused, "answered": answered, "input_tokens": prompt,
+                             "output_tokens": output, "usd_tokens": usd,
+                             "latency_mean_s": seconds / answered if answered else None}
+            d.window = _empty_figures()
+        return figures
+
     def close_window(self) -> tuple[list[tuple], float, float]:
         """Close every deployment's window and combine them."""
         stats, area, alive = [], 0.0, 0.0
@@ -158,6 +175,7 @@ class Router:
         reserve = request.prompt_tokens + (self._max_output or request.output_tokens)
         retry_after = deployment.admit(reserve, now)
         if retry_after:
+            deployment.window[1] += 1
             self._window_of().llm_429s += 1
             call.last_429 = True
             deployment.cooldown_until = now + spec.cooldown_s
@@ -166,6 +184,7 @@ class Router:
         call.deployment = deployment
         call.reserved = reserve
         call.t_start = now
+        deployment.window[0] += 1
         deployment.model.call(request)
 
     def _retry(self, request, retry_after_s: float) -> None:
@@ -195,6 +214,12 @@ class Router:
         if deployment.tokens:
             deployment.tokens.give_back(call.reserved - request.prompt_tokens - request.output_tokens, now)
         deployment.seconds_per_token.append((now - call.t_start) / max(request.output_tokens, 1))
+        figures = deployment.window
+        figures[2] += 1
+        figures[3] += request.prompt_tokens
+        figures[4] += request.output_tokens
+        figures[5] += deployment.model.price_usd(request)
+        figures[6] += now - call.t_start
         self._on_done(request)
 
     def _finish_failed(self, request) -> None:

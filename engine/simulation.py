@@ -160,7 +160,7 @@ class Simulation(LiveControls):
 
     def summary(self) -> dict:
         """Return whole-run metrics over every closed window."""
-        return self.recorder.run_summary(self.recorder.window.t_start_s, gauges=self._gauges())
+        return self.recorder.run_summary(self.recorder.window.t_start_s, gauges={**self._gauges(), "deployments": None})
 
     @property
     def windows(self) -> deque[dict]:
@@ -358,12 +358,18 @@ class Simulation(LiveControls):
         if self.llm is not None:
             tiers["llm"], window.llm_batch_area, window.llm_replica_area = self.llm.close_window()
         self._update_infra_rate()
-        self.recorder.close(now, tiers, arrivals_so_far=self._arrived, gauges=self._gauges())
+        self.recorder.close(now, tiers, arrivals_so_far=self._arrived, gauges=self._window_extras())
         self._windows_closed += 1
 
     def _gauges(self) -> dict:
         """Return the levels a window reports as they stand at its end."""
         return {"web_replicas": len(self.web.fleet.serving()), "web_replicas_ready": len(self.web.routable)}
+
+    def _window_extras(self) -> dict:
+        """Return what a window reports beyond its counters: levels, and per-deployment figures behind a gateway."""
+        extras = self._gauges()
+        extras["deployments"] = self.llm.deployment_figures() if isinstance(self.llm, Router) else None
+        return extras
 
     def _scheduled_failure(self, event) -> None:
         """A failure or recovery from the scenario's list happens now."""

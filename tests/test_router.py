@@ -127,3 +127,26 @@ def test_limits_on_a_single_deployment_are_enforced_too():
     summary = Simulation(parse_scenario(scenario)).run(120)
     assert summary["llm_429s"] > 0
     assert summary["completions"] == pytest.approx(60 + 60 / 60 * 120, rel=0.15)
+
+
+def test_each_window_reports_every_deployment():
+    sim = Simulation(gateway([hosted("cheap", price_input_per_m_usd=0.15, price_output_per_m_usd=0.6,
+                                      limits={"tokens_per_minute": 200_000}),
+                              hosted("dear")], strategy="cost-based", fallbacks=["dear"]))
+    windows = sim.advance(300)
+    summary = sim.summary()
+    total = lambda name, key: sum(w["deployments"][name][key] for w in windows)
+    assert total("cheap", "llm_429s") + total("dear", "llm_429s") == summary["llm_429s"] > 0
+    assert total("cheap", "usd_tokens") + total("dear", "usd_tokens") == pytest.approx(summary["usd_tokens"])
+    assert total("cheap", "input_tokens") + total("dear", "input_tokens") == summary["input_tokens"]
+    assert total("dear", "answered") > total("cheap", "answered") > 0
+    answered = [w["deployments"]["dear"]["latency_mean_s"] for w in windows if w["deployments"]["dear"]["answered"]]
+    assert all(0.05 < latency < 1.0 for latency in answered)
+    assert summary["deployments"] is None
+
+
+def test_monthly_cost_extrapolates_the_current_rate():
+    scenario = gateway([hosted("x")]).model_dump(mode="json")
+    scenario["traffic"]["rate_rps"] = 1e-6
+    summary = Simulation(parse_scenario(scenario)).run(3600)
+    assert summary["usd_per_month"] == pytest.approx(0.2016 * 24 * 30)  # one medium web replica
