@@ -4,14 +4,17 @@ An autoscaler looks at the tier every few seconds. If each ready replica is busi
 (say 70 % of its workers), it asks for as many replicas as would bring them back to the target:
 desired = ceil(ready replicas x measured / target), within a minimum and a maximum. New replicas
 are billed from the moment they launch but take traffic only after they have warmed up (booted,
-started the app, passed a health check). Removing replicas waits for a cooldown after the last
-change, so a short lull does not throw away capacity that will be needed again. The lesson is the
-lag: during a spike, latency rises first, the new replicas arrive later, then latency recovers.
+started the app, passed a health check). Scaling down is stabilised as Kubernetes does it: the
+tier shrinks only to the largest size recommended during the last cooldown window, so a short lull
+does not throw away capacity that will be needed again. The lesson is the lag: during a spike,
+latency rises first, the new replicas arrive later, then latency recovers.
 """
 
 from __future__ import annotations
 
 import math
+
+from collections import deque
 
 from engine.clock import after
 from engine.scenario import Autoscale
@@ -27,8 +30,8 @@ class Autoscaler:
         self._fleet = fleet
         self._windows = windows
         self._on_resize = on_resize
-        self._last_change = env.now
         self._last_evaluation = env.now
+        self._recommendations: deque[tuple[float, int]] = deque()  # (time, desired) within the cooldown window
         after(env, spec.evaluate_every_s, self._evaluate)
 
     def _measured(self) -> float | None:
@@ -52,14 +55,18 @@ class Autoscaler:
             return
         current = len(fleet.serving())
         desired = min(max(math.ceil(ready * measured / spec.target - 1e-9), spec.min_replicas), spec.max_replicas)
+        recommendations = self._recommendations
+        recommendations.append((now, desired))
+        while recommendations[0][0] < now - spec.scale_down_cooldown_s:
+            recommendations.popleft()
         if desired > current:
             for member in fleet.resize(desired, warming=True):
                 after(self.env, spec.warmup_s, self._warmed, member)
-        elif desired < current and now - self._last_change >= spec.scale_down_cooldown_s:
-            fleet.resize(desired)
         else:
-            return
-        self._last_change = now
+            stable = max(size for _, size in recommendations)  # never below what the window still asked for
+            if stable >= current:
+                return
+            fleet.resize(stable)
         self._on_resize()
 
     def _warmed(self, event) -> None:

@@ -209,6 +209,8 @@ class LLMDeployment:
         stats, area, alive = [], 0.0, 0.0
         for replica in self.replicas:
             slot_stats, batch_area, replica_alive = replica.close_window()
+            if replica.warming:
+                continue  # billed, but not serving yet: left out of the tier's figures
             stats.append(slot_stats)
             area += batch_area
             alive += replica_alive

@@ -68,6 +68,8 @@ METRICS: dict[str, str] = {
                  "(arrivals minus every outcome so far)",
     "web_replicas": "web replicas billed at the end of the window (or run), warming ones included, draining ones not",
     "web_replicas_ready": "web replicas taking traffic at the end of the window (or run)",
+    "llm_replicas": "LLM replicas billed at the end of the window (or run), warming ones included; null without an LLM",
+    "llm_replicas_ready": "LLM replicas taking calls at the end of the window (or run); null without an LLM",
     "deployments": "windows only, behind an LLM gateway: {deployment: {calls, llm_429s, answered, input_tokens, "
                    "output_tokens, usd_tokens, latency_mean_s}}",
     "usd_per_month": "usd_total at this window's (or the run's) rate for 30 days, USD",

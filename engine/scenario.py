@@ -207,7 +207,8 @@ class Autoscale(_Strict):
     target: float = Field(0.7, gt=0, le=100_000, description="the metric's value to hold")
     evaluate_every_s: float = Field(15.0, gt=0, le=86_400, description="s (HPA's default sync period)")
     scale_down_cooldown_s: float = Field(
-        300.0, ge=0, le=86_400, description="s since the last change before removing replicas (HPA's default window)"
+        300.0, ge=0, le=86_400, description="s: the tier shrinks only to the largest size recommended in this "
+        "window (HPA's default scale-down stabilisation window)"
     )
     warmup_s: float = Field(60.0, ge=0, le=86_400, description="s from launch to taking traffic (assumption); billed")
 
@@ -343,6 +344,18 @@ class SelfHostedLLM(_Strict):
     price_per_hour_usd: float = Field(
         8.0, ge=0, le=100_000, description="USD/h per replica (assumption: 2 GPUs at 4 USD/GPU-hour)"
     )
+    autoscale: Autoscale | None = Field(
+        None, description="as web.autoscale; utilisation = batch slots in use, queue_length = calls waiting for one; "
+        "set warmup_s to the model's load time"
+    )
+
+    @model_validator(mode="after")
+    def _replicas_within_bounds(self) -> "SelfHostedLLM":
+        scaling = self.autoscale
+        if scaling is not None and not scaling.min_replicas <= self.replicas <= scaling.max_replicas:
+            raise ValueError(f"replicas: {self.replicas} is not allowed: must be within autoscale's "
+                             f"{scaling.min_replicas} to {scaling.max_replicas}")
+        return self
 
 
 Deployment = Annotated[Union[HostedLLM, SelfHostedLLM], Field(discriminator="kind")]

@@ -98,6 +98,11 @@ class Simulation(LiveControls):
         keys = scenario.traffic.prompt_keys
         self._next_key = prompt_key_sampler(keys, self._key_rng) if keys is not None else None
         self._live_prompt_keys = keys
+        self.autoscalers = [self.autoscaler] if self.autoscaler is not None else []
+        for model in self._llm_models():
+            if getattr(model.spec, "autoscale", None) is not None:
+                self.autoscalers.append(Autoscaler(env, model.spec.autoscale, model.fleet, self.recorder.history,
+                                                   self._resized))
         self.arrivals = Arrivals(env, scenario.traffic, seed, self._arrive, needs_tokens=self.llm is not None,
                                  needs_users=self.database is not None or self._budgets is not None)
         self._timeout_s = scenario.traffic.client_timeout_s
@@ -361,9 +366,18 @@ class Simulation(LiveControls):
         self.recorder.close(now, tiers, arrivals_so_far=self._arrived, gauges=self._window_extras())
         self._windows_closed += 1
 
+    def _llm_models(self) -> list[LLMDeployment]:
+        """Return the LLM deployments, behind a gateway or alone."""
+        if isinstance(self.llm, Router):
+            return [d.model for d in self.llm.deployments.values()]
+        return [self.llm] if self.llm is not None else []
+
     def _gauges(self) -> dict:
         """Return the levels a window reports as they stand at its end."""
-        return {"web_replicas": len(self.web.fleet.serving()), "web_replicas_ready": len(self.web.routable)}
+        models = self._llm_models()
+        return {"web_replicas": len(self.web.fleet.serving()), "web_replicas_ready": len(self.web.routable),
+                "llm_replicas": sum(len(m.fleet.serving()) for m in models) if models else None,
+                "llm_replicas_ready": sum(len(m.fleet.routable) for m in models) if models else None}
 
     def _window_extras(self) -> dict:
         """Return what a window reports beyond its counters: levels, and per-deployment figures behind a gateway."""

@@ -74,3 +74,36 @@ def test_bad_autoscaling_is_refused(change, message):
     with pytest.raises(ScenarioError) as info:
         parse_scenario(data)
     assert any(line.startswith(message) for line in info.value.problems), info.value.problems
+
+
+def test_self_hosted_llm_replicas_scale_with_their_batch_slots():
+    scenario = parse_scenario({
+        "traffic": {"rate_rps": 2, "client_timeout_s": None,
+                    "pattern": {"kind": "spike", "at_s": 120, "duration_s": 900, "multiplier": 4},
+                    "tokens": {"kind": "fixed", "prompt_tokens": 500, "output_tokens": 200}},
+        "web": {"workers": 10_000, "accept_queue": None, "db_reads_per_request": 0, "db_writes_per_request": 0},
+        "llm": {"kind": "self_hosted", "replicas": 1, "max_batch": 16,
+                "autoscale": {"min_replicas": 1, "max_replicas": 6, "target": 0.7,
+                              "warmup_s": 120, "scale_down_cooldown_s": 120}},
+    })
+    windows = Simulation(scenario).advance(1300)
+    # 8 calls/s of 200 tokens need several replicas' 16 slots: calls queue for slots ...
+    assert max(w["llm_queue_length"] or 0 for w in windows[120:450]) > 100
+    # ... replicas are added step by step (a saturated metric asks for at most 1/0.7 more each
+    # time), each a model-load warm-up after its launch ...
+    launched = [w["t_end_s"] for w, before in zip(windows[1:], windows) if w["llm_replicas"] > before["llm_replicas"]]
+    ready = [w["t_end_s"] for w, before in zip(windows[1:], windows)
+             if w["llm_replicas_ready"] > before["llm_replicas_ready"]]
+    assert len(launched) >= 3 and min(ready) - min(launched) >= 119
+    assert max(w["llm_replicas"] for w in windows) == 6
+    # ... the backlog drains and latency returns to an unqueued answer's, while the spike goes on ...
+    p95 = lambda start, end: max(w["latency_p95_s"] or 0 for w in windows[start:end])
+    assert p95(600, 1000) < 0.2 * p95(200, 450)
+    # ... and after the spike the replicas go, stabilised over the cooldown window.
+    assert windows[-1]["llm_replicas"] < 6
+
+
+def test_llm_replicas_must_lie_within_their_bounds():
+    with pytest.raises(ScenarioError, match="llm.replicas: 9 is not allowed: must be within autoscale's 1 to 4"):
+        parse_scenario({"traffic": {"rate_rps": 1}, "web": {"db_reads_per_request": 0, "db_writes_per_request": 0},
+                        "llm": {"kind": "self_hosted", "replicas": 9, "autoscale": {"max_replicas": 4}}})
