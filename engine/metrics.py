@@ -13,6 +13,7 @@ within 0.5 % relative error, engine/sketch.py) plus running totals, and only the
 from __future__ import annotations
 
 from collections import deque
+from operator import add, attrgetter
 
 import numpy as np
 
@@ -91,6 +92,9 @@ _COUNTERS = ("arrivals", "completions", "dropped", "timed_out", "failed", "rate_
              "cache_hits", "semantic_hits", "false_hits", "cache_misses", "cache_evictions", "tokens_saved",
              "llm_429s", "llm_retries", "llm_fallbacks")
 _FLOATS = ("usd_tokens", "usd_infra", "usd_saved", "llm_batch_area", "llm_replica_area")
+_NAMES = _COUNTERS + _FLOATS
+_ARRIVALS = _NAMES.index("arrivals")
+_read_counts = attrgetter(*_NAMES)
 
 
 class Window:
@@ -185,7 +189,7 @@ class Recorder:
         self.window = Window(t_start_s)
         self.history: deque[dict] = deque(maxlen=history_windows)
         self.t_start_s = t_start_s
-        self._totals = {name: 0 for name in _COUNTERS} | {name: 0.0 for name in _FLOATS}
+        self._total_values = [0] * len(_COUNTERS) + [0.0] * len(_FLOATS)  # in _NAMES order
         self._latency_sum = self._ttft_sum = 0.0
         self._latency_sketch = LogSketch(relative_accuracy=0.005)
         self._ttft_sketch = LogSketch(relative_accuracy=0.005)
@@ -199,17 +203,21 @@ class Recorder:
         self._ttft_sketch.add_many(self._pending_ttfts)
         self._pending_latencies, self._pending_ttfts = [], []
 
+    def totals(self) -> dict:
+        """Return every counter summed over the closed windows."""
+        return dict(zip(_NAMES, self._total_values))
+
     def close(self, now: float, tiers: dict[str, list[tuple] | None], arrivals_so_far: int, gauges: dict) -> dict:
         """Close the current window at `now` with each tier's (station name, integrals); return its record.
 
         Arrivals are counted by the caller's running total rather than one by one.
         """
         w = self.window
-        w.arrivals = arrivals_so_far - self._totals["arrivals"]
+        w.arrivals = arrivals_so_far - self._total_values[_ARRIVALS]
         span = now - w.t_start_s
-        counts = {name: getattr(w, name) for name in _COUNTERS + _FLOATS}
-        for name, value in counts.items():
-            self._totals[name] += value
+        values = _read_counts(w)  # one C call for every counter
+        self._total_values = list(map(add, self._total_values, values))
+        counts = dict(zip(_NAMES, values))
         latency_sum, ttft_sum = sum(w.latencies), sum(w.ttfts)
         self._latency_sum += latency_sum
         self._ttft_sum += ttft_sum
@@ -233,8 +241,9 @@ class Recorder:
             totals = self._tier_totals.get(tier, (0, 0, 0, 0, 0))
             self._tier_totals[tier] = tuple(map(sum, zip(totals, combined)))
         _derived(record, counts, span)
-        record["usd_cumulative"] = self._totals["usd_tokens"] + self._totals["usd_infra"]
-        record["in_flight"] = _waiting(self._totals)
+        totals = self.totals()
+        record["usd_cumulative"] = totals["usd_tokens"] + totals["usd_infra"]
+        record["in_flight"] = _waiting(totals)
         record.update(gauges)
         self.history.append(record)
         self.window = Window(now)
@@ -243,7 +252,7 @@ class Recorder:
     def run_summary(self, now: float, gauges: dict) -> dict:
         """Return the whole-run record over every closed window (call after closing the last one)."""
         span = now - self.t_start_s
-        counts = dict(self._totals)
+        counts = self.totals()
         self._flush_sketches()
         record = {"t_start_s": self.t_start_s, "t_end_s": now, **counts, "instances": None}
         for prefix, sketch, total in (("latency", self._latency_sketch, self._latency_sum),
