@@ -35,8 +35,11 @@ class DatabaseNode:
         """Create node `name`; `on_start(request)` runs when a query gets a core."""
         self.name = name
         # A query needs a connection before a core: no more than max_connections run or wait at once.
-        running = min(spec.cores, spec.max_connections)
-        self.station = Station(env, name, running, spec.max_connections - running, on_start)
+        # Partitions (the primary only) each bring their own cores and connections; writes spread
+        # evenly, so together they serve as one node that many times larger.
+        partitions = spec.partitions if name == "db-primary" else 1
+        running = min(spec.cores, spec.max_connections) * partitions
+        self.station = Station(env, name, running, spec.max_connections * partitions - running, on_start)
         self.up = True
         self.draining = False
         self.warming = False
@@ -57,8 +60,8 @@ class Database:
         self._on_done = on_done
         self._on_fail = on_fail
         self._on_resize = on_resize
-        self._read_time = sampler(spec.read_ms, stream(seed, "db.read"))
-        self._write_time = sampler(spec.write_ms, stream(seed, "db.write"))
+        self._read_time = sampler(spec.read_time(), stream(seed, "db.read"))
+        self._write_time = sampler(spec.write_time(), stream(seed, "db.write"))
         self._lag = sampler(spec.replication_lag_ms, stream(seed, "db.replication_lag"))
         self._rtt_s = spec.network_rtt_ms / 1000 if spec.placement == "separate" else 0.0
         self.primary = DatabaseNode(env, "db-primary", spec, self._start)

@@ -33,6 +33,7 @@ METRICS: dict[str, str] = {
     "llm_429s": "LLM calls a deployment refused for its RPM or TPM limit (each retried or fallen back)",
     "llm_retries": "LLM calls retried after a 429 or an unavailable deployment",
     "llm_fallbacks": "LLM calls sent to a fallback deployment once the retries were spent",
+    "retrievals": "vector searches that added retrieved context to a prompt (retrieval-augmented generation)",
     "truncated": "answers cut at token_limits.max_output_tokens",
     "errors": "dropped + timed_out + failed + rate_limited",
     "error_rate": "errors / (completions + errors)",
@@ -90,7 +91,7 @@ _COUNTERS = ("arrivals", "completions", "dropped", "timed_out", "failed", "rate_
              "input_tokens", "output_tokens",
              "db_reads_primary", "db_reads_replica", "db_writes", "stale_reads",
              "cache_hits", "semantic_hits", "false_hits", "cache_misses", "cache_evictions", "tokens_saved",
-             "llm_429s", "llm_retries", "llm_fallbacks")
+             "llm_429s", "llm_retries", "llm_fallbacks", "retrievals")
 _FLOATS = ("usd_tokens", "usd_infra", "usd_saved", "llm_batch_area", "llm_replica_area")
 _NAMES = _COUNTERS + _FLOATS
 _ARRIVALS = _NAMES.index("arrivals")
@@ -111,7 +112,7 @@ class Window:
         self.db_reads_primary = self.db_reads_replica = self.db_writes = self.stale_reads = 0
         self.cache_hits = self.semantic_hits = self.false_hits = 0
         self.cache_misses = self.cache_evictions = self.tokens_saved = 0
-        self.llm_429s = self.llm_retries = self.llm_fallbacks = 0
+        self.llm_429s = self.llm_retries = self.llm_fallbacks = self.retrievals = 0
         self.usd_tokens = self.usd_infra = self.usd_saved = self.llm_batch_area = self.llm_replica_area = 0.0
         self.latencies: list[float] = []
         self.ttfts: list[float] = []

@@ -254,9 +254,30 @@ class Web(_Strict):
         return INSTANCE_SIZES[self.size]["price_per_hour_usd"]
 
 
-class Database(_Strict):
-    """A relational database: one primary, optional read replicas fed by asynchronous replication."""
+# What each kind of database costs per query, as (read, write) distributions. Relational and
+# key-value figures are reference-numbers' (an indexed read 1-2 ms p50, about 10 ms p99; a commit
+# 3-10 ms; a Redis GET 0.2-0.3 ms p50, about 1 ms p99 inside one zone). Document and vector figures
+# are assumptions, to be replaced by measurements: a document store's indexed read and write close
+# to a relational one's; a vector store's top-k similarity search over an HNSW index a few ms at
+# the median, its insert slower as the index is updated.
+DATABASE_KINDS: dict[str, tuple[Distribution, Distribution]] = {
+    "relational": (LogNormal(p50_ms=1.5, p99_ms=10.0), LogNormal(p50_ms=5.0, p99_ms=20.0)),
+    "key_value": (LogNormal(p50_ms=0.25, p99_ms=1.0), LogNormal(p50_ms=0.3, p99_ms=1.2)),
+    "document": (LogNormal(p50_ms=1.0, p99_ms=8.0), LogNormal(p50_ms=2.0, p99_ms=10.0)),
+    "vector": (LogNormal(p50_ms=5.0, p99_ms=30.0), LogNormal(p50_ms=10.0, p99_ms=50.0)),
+}
 
+
+class Database(_Strict):
+    """A database: one primary (or partitions), optional read replicas fed by asynchronous replication."""
+
+    kind: Literal[tuple(DATABASE_KINDS)] = Field(  # type: ignore[valid-type]
+        "relational", description="sets the default read and write times (see DATABASE_KINDS for sources)"
+    )
+    partitions: int = Field(
+        1, ge=1, le=1024, description="write partitions (shards), each with its own cores and connections; "
+        "writes spread evenly (no hot keys); relational: 1, a single primary"
+    )
     placement: Literal["same_server", "separate"] = Field(
         "separate", description="same_server: on the web machine, no network hop, no extra instance"
     )
@@ -265,14 +286,8 @@ class Database(_Strict):
     max_connections: int = Field(
         100, ge=1, le=1_000_000, description="queries in a node at once before it refuses (PostgreSQL default 100)"
     )
-    read_ms: Distribution = Field(
-        default_factory=lambda: LogNormal(p50_ms=1.5, p99_ms=10.0),
-        description="indexed read: 1-2 ms p50, about 10 ms p99 (reference-numbers: relational DB)",
-    )
-    write_ms: Distribution = Field(
-        default_factory=lambda: LogNormal(p50_ms=5.0, p99_ms=20.0),
-        description="write/commit 3-10 ms on the primary (reference-numbers; p99 an estimate)",
-    )
+    read_ms: Distribution | None = Field(None, description="null = the kind's read time")
+    write_ms: Distribution | None = Field(None, description="null = the kind's write time")
     network_rtt_ms: float = Field(
         0.5, ge=0, le=10_000, description="per query when separate (datacenter round trip, reference-numbers)"
     )
@@ -287,6 +302,21 @@ class Database(_Strict):
         30.0, ge=0, le=86_400, description="s from a primary failure to a read replica taking over as primary "
         "(assumption: managed databases take tens of seconds to a few minutes)"
     )
+
+    @model_validator(mode="after")
+    def _partitions_need_a_partitioned_kind(self) -> "Database":
+        if self.partitions > 1 and self.kind == "relational":
+            raise ValueError(f"partitions: {self.partitions} is not allowed: a relational database has one "
+                             "primary (choose key_value, document or vector to partition writes)")
+        return self
+
+    def read_time(self) -> Distribution:
+        """Return the read time: as given, or the kind's."""
+        return self.read_ms if self.read_ms is not None else DATABASE_KINDS[self.kind][0]
+
+    def write_time(self) -> Distribution:
+        """Return the write time: as given, or the kind's."""
+        return self.write_ms if self.write_ms is not None else DATABASE_KINDS[self.kind][1]
 
     def hourly_price_usd(self) -> float:
         """Return the price of one node per hour (none extra when it shares the web server)."""
@@ -444,6 +474,19 @@ class TokenLimits(_Strict):
     )
 
 
+class Retrieval(_Strict):
+    """Retrieval-augmented generation: a vector search before the LLM call adds context to the prompt."""
+
+    search_ms: Distribution = Field(
+        default_factory=lambda: DATABASE_KINDS["vector"][0],
+        description="top-k similarity search in a vector store (the vector kind's read time, an assumption)",
+    )
+    context_tokens: int = Field(
+        1500, ge=0, le=1_000_000, description="tokens of retrieved passages added to every prompt "
+        "(assumption: 3 chunks of 500 tokens)"
+    )
+
+
 class Failure(_Strict):
     """A scheduled failure or recovery of one component."""
 
@@ -467,6 +510,7 @@ class Scenario(_Strict):
     llm: LLM | None = None
     cache: ResponseCache | None = None
     token_limits: TokenLimits | None = None
+    retrieval: Retrieval | None = Field(None, description="null = no retrieval step")
     failures: list[Failure] = Field(default_factory=list, max_length=1000, description="scheduled failures and recoveries")
 
     def component_names(self) -> list[str]:
@@ -498,6 +542,9 @@ class Scenario(_Strict):
                 if getattr(web, field):
                     problems.append(f"web.{field}: {getattr(web, field)} is not allowed: "
                                     "only 0 without a database (add one or set it to 0)")
+        elif database.placement == "same_server" and database.partitions > 1:
+            problems.append(f"database.partitions: {database.partitions} is not allowed: only 1 while "
+                            "database.placement is same_server")
         elif database.placement == "same_server":
             if web.replicas > 1:
                 problems.append(f"web.replicas: {web.replicas} is not allowed: "
@@ -515,6 +562,8 @@ class Scenario(_Strict):
             if failure.component not in known:
                 problems.append(f"failures.{index}.component: {failure.component!r} is not allowed: "
                                 f"choose one of {', '.join(known)}")
+        if self.retrieval is not None and self.llm is None:
+            problems.append("retrieval: is not allowed without an llm (it adds context to the LLM's prompt)")
         if self.token_limits is not None and self.llm is None:
             problems.append("token_limits: is not allowed without an llm (they limit LLM tokens)")
         if self.traffic.heavy_users is not None and self.traffic.trace is not None:

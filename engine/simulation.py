@@ -82,6 +82,9 @@ class Simulation(LiveControls):
                          if scenario.database else None)
         self.cache = (Cache(env, scenario.cache, scenario.traffic.prompt_keys, seed, window_of, self._cache_hit,
                             self._call_llm) if scenario.cache else None)
+        self._retrieval = scenario.retrieval
+        if scenario.retrieval is not None:
+            self._search_time = sampler(scenario.retrieval.search_ms, stream(seed, "retrieval.search"))
         limits = scenario.token_limits
         self._max_output = limits.max_output_tokens if limits else None
         self._budgets = (UserBudgets(limits.per_user_tokens_per_minute, limits.per_user_tokens_per_day)
@@ -265,7 +268,21 @@ class Simulation(LiveControls):
             self._finish(request, "ok")
 
     def _call_llm(self, request: Request) -> None:
-        """Send the request to the LLM (directly, or after a cache miss), within the token limits."""
+        """Send the request to the LLM (directly, or after a cache miss), after retrieval if there is one."""
+        if self._retrieval is not None:
+            after(self.env, self._search_time(), self._retrieved, request)
+        else:
+            self._admit_llm(request)
+
+    def _retrieved(self, event) -> None:
+        """The vector search came back: its passages join the prompt."""
+        request = event._value
+        request.prompt_tokens += self._retrieval.context_tokens
+        self.recorder.window.retrievals += 1
+        self._admit_llm(request)
+
+    def _admit_llm(self, request: Request) -> None:
+        """Call the LLM within the token limits: cap the answer, reserve the user's tokens or refuse."""
         cap = self._max_output
         if cap is not None and request.output_tokens > cap:
             request.output_tokens = cap
@@ -400,7 +417,7 @@ class Simulation(LiveControls):
         web_price, db_price, cache_price = self._hourly_prices
         per_hour = len(self.web.replicas) * web_price + cache_price
         if self.database is not None:
-            per_hour += (1 + len(self.database.replicas)) * db_price
+            per_hour += (self.scenario.database.partitions + len(self.database.replicas)) * db_price
         if self.llm is not None:
             per_hour += self.llm.hourly_usd()
         self._usd_per_s = per_hour / 3600
