@@ -127,7 +127,10 @@ class LLMDeployment:
         self._on_fail = on_fail
         self._overhead_s = spec.overhead_ms / 1000
         self._prefill_rate = spec.prefill_tokens_per_s
-        self._price_in = spec.price_input_per_m_usd / 1e6 if self.hosted else 0.0
+        self._cached_share = spec.prompt_cache_share
+        # Per prompt token: the uncached share at the input price, the cached share at the cached price.
+        self._price_in = ((1 - self._cached_share) * spec.price_input_per_m_usd
+                          + self._cached_share * spec.price_cached_input_per_m_usd) / 1e6 if self.hosted else 0.0
         self._price_out = spec.price_output_per_m_usd / 1e6 if self.hosted else 0.0
         self.fleet = Fleet(lambda index: LLMReplica(env, f"{prefix}-{index}", spec, self._admitted,
                                                     self._prefill_start, self._decoded),
@@ -176,8 +179,8 @@ class LLMDeployment:
         request.llm_replica.prefill.arrive(request)
 
     def _prefill_start(self, request) -> None:
-        """Prefill the prompt."""
-        after(self.env, request.prompt_tokens / self._prefill_rate, self._prefilled, request)
+        """Prefill the prompt, except the part already in the prefix cache."""
+        after(self.env, request.prompt_tokens * (1 - self._cached_share) / self._prefill_rate, self._prefilled, request)
 
     def _prefilled(self, event) -> None:
         """The first token is out: free the prefill line and start decoding the rest."""
@@ -196,6 +199,7 @@ class LLMDeployment:
         request.llm_replica.slots.release()
         window = self._window_of()
         window.input_tokens += request.prompt_tokens
+        window.cached_input_tokens += round(request.prompt_tokens * self._cached_share)
         window.output_tokens += request.output_tokens
         window.usd_tokens += self.price_usd(request)
         self._on_done(request)

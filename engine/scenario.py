@@ -353,6 +353,14 @@ class HostedLLM(_Strict):
     itl_ms: float = Field(18.6, gt=0, le=10_000, description="ms per output token (NIM Llama-3.3-70B, concurrency 1)")
     price_input_per_m_usd: float = Field(2.50, ge=0, le=10_000, description="USD per 1M input tokens (gpt-4o, checked 2026-11)")
     price_output_per_m_usd: float = Field(10.00, ge=0, le=10_000, description="USD per 1M output tokens (gpt-4o, checked 2026-11)")
+    price_cached_input_per_m_usd: float = Field(
+        1.25, ge=0, le=10_000, description="USD per 1M input tokens read from the prompt cache (gpt-4o, checked 2026-11)"
+    )
+    prompt_cache_share: float = Field(
+        0.0, ge=0, le=1, description="share of each prompt already in the serving side's prefix cache: it skips "
+        "prefill (and, hosted, is billed at the cached price); the Mooncake trace repeats 36.6 % of its "
+        "512-token prefix blocks"
+    )
 
 
 class SelfHostedLLM(_Strict):
@@ -373,6 +381,11 @@ class SelfHostedLLM(_Strict):
     )
     price_per_hour_usd: float = Field(
         8.0, ge=0, le=100_000, description="USD/h per replica (assumption: 2 GPUs at 4 USD/GPU-hour)"
+    )
+    prompt_cache_share: float = Field(
+        0.0, ge=0, le=1, description="share of each prompt already in the serving side's prefix cache: it skips "
+        "prefill (and, hosted, is billed at the cached price); the Mooncake trace repeats 36.6 % of its "
+        "512-token prefix blocks"
     )
     autoscale: Autoscale | None = Field(
         None, description="as web.autoscale; utilisation = batch slots in use, queue_length = calls waiting for one; "

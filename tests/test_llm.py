@@ -121,3 +121,16 @@ def test_batch_mean_weighs_replicas_by_the_time_they_existed():
     window = sim.advance(0.001)[0]
     # Ten sequences decode on llm-0 all window long; replica-seconds are 1 + 9 x 0.001.
     assert window["llm_batch_mean"] == pytest.approx(10 / (1 + 9 * 0.001), rel=1e-6)
+
+
+def test_a_prompt_cache_skips_prefill_and_bills_cached_tokens_cheaper():
+    plain = llm_sim({"kind": "hosted", "overhead_ms": 0})
+    cached = llm_sim({"kind": "hosted", "overhead_ms": 0, "prompt_cache_share": 0.6})
+    inject(plain, 1)
+    inject(cached, 1)
+    plain, cached = plain.run(30), cached.run(30)
+    # 5,000 prompt tokens: 3,000 come from the cache, so only 2,000 are prefilled.
+    assert plain["ttft_mean_s"] - cached["ttft_mean_s"] == pytest.approx(3000 / 12_500)
+    assert cached["cached_input_tokens"] == 3000 and plain["cached_input_tokens"] == 0
+    assert cached["usd_tokens"] == pytest.approx((2000 * 2.50 + 3000 * 1.25 + 500 * 10.00) / 1e6)
+    assert plain["usd_tokens"] == pytest.approx((5000 * 2.50 + 500 * 10.00) / 1e6)
