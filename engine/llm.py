@@ -26,6 +26,7 @@ from itertools import count
 
 from engine.clock import after
 from engine.fleet import Fleet
+from engine.randomness import BLOCK, endless, stream
 
 from engine.scenario import HostedLLM, SelfHostedLLM
 from engine.station import Station
@@ -117,7 +118,8 @@ class LLMReplica:
 class LLMDeployment:
     """One model deployment: replicas behind a least-loaded router, calling back when answers are done."""
 
-    def __init__(self, env, spec: HostedLLM | SelfHostedLLM, window_of, on_done, on_fail, prefix: str = "llm"):
+    def __init__(self, env, spec: HostedLLM | SelfHostedLLM, window_of, on_done, on_fail, prefix: str = "llm",
+                 seed: int = 0):
         """Build the replicas, named `prefix`-N; `window_of()` returns the metrics window that tokens and spend go to."""
         self.env = env
         self.spec = spec
@@ -128,6 +130,10 @@ class LLMDeployment:
         self._overhead_s = spec.overhead_ms / 1000
         self._prefill_rate = spec.prefill_tokens_per_s
         self._cached_share = spec.prompt_cache_share
+        self._error_rate = getattr(spec, "error_rate", 0.0)
+        if self._error_rate:
+            rng = stream(seed, f"llm.errors.{spec.name}")
+            self._coin = endless(lambda: rng.random(BLOCK).tolist())
         # Per prompt token: the uncached share at the input price, the cached share at the cached price.
         self._price_in = ((1 - self._cached_share) * spec.price_input_per_m_usd
                           + self._cached_share * spec.price_cached_input_per_m_usd) / 1e6 if self.hosted else 0.0
@@ -165,9 +171,9 @@ class LLMDeployment:
         self._route(event._value)
 
     def _route(self, request) -> None:
-        """Give the call to the least-loaded replica that is up, or fail it if none is."""
+        """Give the call to the least-loaded replica that is up, or fail it if none is (or the provider errs)."""
         routable = self.fleet.routable
-        if not routable:
+        if not routable or (self._error_rate and self._coin() < self._error_rate):
             self._on_fail(request)
             return
         replica = routable[0] if len(routable) == 1 else min(routable, key=_load)

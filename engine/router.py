@@ -30,17 +30,18 @@ def _empty_figures() -> list:
 class _Deployment:
     """One deployment as the gateway sees it: the model, its limits, its cooldown, its recent speed."""
 
-    def __init__(self, env, spec, window_of, on_done, on_fail):
+    def __init__(self, env, spec, seed, window_of, on_done, on_fail):
         """Wrap `spec`'s deployment; its replicas are named after it."""
         self.name = spec.name
         self.spec = spec
-        self.model = LLMDeployment(env, spec, window_of, on_done, on_fail, prefix=spec.name)
+        self.model = LLMDeployment(env, spec, window_of, on_done, on_fail, prefix=spec.name, seed=seed)
         limits = spec.limits
         rpm = limits.requests_per_minute if limits else None
         tpm = limits.tokens_per_minute if limits else None
         self.requests = TokenBucket(rpm, rpm / 60, env.now) if rpm else None
         self.tokens = TokenBucket(tpm, tpm / 60, env.now) if tpm else None
         self.cooldown_until = 0.0
+        self.cooled_by_429 = False  # why it is cooling down: a limit, or an error
         self.window = _empty_figures()
         self.seconds_per_token: deque[float] = deque(maxlen=10)  # LiteLLM's latency-based routing window
         price_in = getattr(spec, "price_input_per_m_usd", 0.0)
@@ -96,7 +97,7 @@ class Router:
         self._on_fail = on_fail
         self._on_refused = on_refused
         self._max_output = max_output
-        self.deployments = {d.name: _Deployment(env, d, window_of, self._answered, self._unavailable)
+        self.deployments = {d.name: _Deployment(env, d, seed, window_of, self._answered, self._unavailable)
                             for d in spec.deployments}
         rng = stream(seed, "llm.router")
         self._random = endless(lambda: rng.random(BLOCK).tolist())
@@ -169,7 +170,7 @@ class Router:
         call.attempts += 1
         if deployment is None:
             # Nothing to try: a deployment that is up but cooling down after a 429 makes this a 429 too.
-            call.last_429 = any(d.model.fleet.routable for d in self.deployments.values())
+            call.last_429 = any(d.model.fleet.routable and d.cooled_by_429 for d in self.deployments.values())
             self._retry(request, 0.0)
             return
         reserve = request.prompt_tokens + (self._max_output or request.output_tokens)
@@ -179,6 +180,7 @@ class Router:
             self._window_of().llm_429s += 1
             call.last_429 = True
             deployment.cooldown_until = now + spec.cooldown_s
+            deployment.cooled_by_429 = True
             self._retry(request, min(retry_after, spec.max_retry_after_s))
             return
         call.deployment = deployment
@@ -200,9 +202,10 @@ class Router:
         self._attempt(event._value)
 
     def _unavailable(self, request) -> None:
-        """The chosen deployment had no replica up: cool it down and try again."""
+        """The chosen deployment had no replica up, or answered with an error: cool it down and try again."""
         call = request.llm_call
         call.deployment.cooldown_until = self.env.now + self.spec.cooldown_s
+        call.deployment.cooled_by_429 = False
         call.last_429 = False
         self._retry(request, 0.0)
 

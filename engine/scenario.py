@@ -356,6 +356,10 @@ class HostedLLM(_Strict):
     price_cached_input_per_m_usd: float = Field(
         1.25, ge=0, le=10_000, description="USD per 1M input tokens read from the prompt cache (gpt-4o, checked 2026-11)"
     )
+    error_rate: float = Field(
+        0.0, ge=0, le=1, description="share of calls the provider answers with an error (5xx) after its overhead; "
+        "1 = a full outage"
+    )
     prompt_cache_share: float = Field(
         0.0, ge=0, le=1, description="share of each prompt already in the serving side's prefix cache: it skips "
         "prefill (and, hosted, is billed at the cached price); the Mooncake trace repeats 36.6 % of its "

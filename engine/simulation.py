@@ -91,12 +91,12 @@ class Simulation(LiveControls):
                          if limits and limits.per_user_tokens_per_minute else None)
         llm_done = self._llm_answered if scenario.cache or self._budgets else self._next_step
         gateway = scenario.llm if isinstance(scenario.llm, LLMRouterSpec) else None
-        if gateway is None and scenario.llm is not None and scenario.llm.limits is not None:
-            gateway = LLMRouterSpec(deployments=[scenario.llm])  # provider limits need a client that retries
+        if gateway is None and scenario.llm is not None and (scenario.llm.limits or getattr(scenario.llm, "error_rate", 0)):
+            gateway = LLMRouterSpec(deployments=[scenario.llm])  # limits and errors need a client that retries
         if gateway is not None:
             self.llm = Router(env, gateway, seed, window_of, llm_done, self._fail, self._refused, self._max_output)
         else:
-            self.llm = LLMDeployment(env, scenario.llm, window_of, llm_done, self._fail) if scenario.llm else None
+            self.llm = LLMDeployment(env, scenario.llm, window_of, llm_done, self._fail, seed=seed) if scenario.llm else None
         self._key_rng = stream(seed, "prompt_keys")
         keys = scenario.traffic.prompt_keys
         self._next_key = prompt_key_sampler(keys, self._key_rng) if keys is not None else None

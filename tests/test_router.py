@@ -150,3 +150,19 @@ def test_monthly_cost_extrapolates_the_current_rate():
     scenario["traffic"]["rate_rps"] = 1e-6
     summary = Simulation(parse_scenario(scenario)).run(3600)
     assert summary["usd_per_month"] == pytest.approx(0.2016 * 24 * 30)  # one medium web replica
+
+
+def test_provider_errors_are_retried_and_fall_back():
+    sim = Simulation(gateway([hosted("flaky", error_rate=0.3), hosted("steady", weight=0.001)],
+                             fallbacks=["steady"], cooldown_s=0))
+    counts, summary = calls_per_deployment(sim, 120)
+    # 30 % of calls to the flaky provider fail; with two retries and a fallback almost none reach users.
+    assert summary["llm_retries"] == pytest.approx(0.3 * counts["flaky"], rel=0.15)
+    assert summary["failed"] <= 0.01 * summary["arrivals"]
+    assert counts["steady"] > 0
+
+
+def test_a_full_outage_without_a_fallback_fails_every_request():
+    summary = Simulation(gateway([hosted("down", error_rate=1.0)], retries=1, backoff_base_s=0.1)).run(60)
+    assert summary["failed"] == summary["arrivals"] - summary["in_flight"] > 0
+    assert summary["completions"] == 0
