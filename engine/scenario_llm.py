@@ -1,0 +1,186 @@
+"""The GenAI part of a scenario: LLM deployments and their gateway, caches, token limits, retrieval."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, model_validator
+
+from engine.distributions import Distribution, LogNormal
+from engine.scenario_base import DATABASE_KINDS, INSTANCE_SIZES, Autoscale, SizeName, Strict
+
+class ProviderLimits(Strict):
+    """A provider's limits on one deployment: the first one reached returns 429 (reference-numbers)."""
+
+    requests_per_minute: int | None = Field(None, ge=1, le=10**9, description="RPM; null = none")
+    tokens_per_minute: int | None = Field(
+        None, ge=1, le=10**12, description="TPM; admission counts prompt + maximum output tokens, as providers do"
+    )
+
+
+DeploymentName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,30}$", description="lower case, digits, _")]
+
+
+class HostedLLM(Strict):
+    """A hosted API: pay per token, the provider scales, latency = overhead + prefill + decode."""
+
+    kind: Literal["hosted"] = "hosted"
+    name: DeploymentName = "llm"
+    weight: float = Field(1.0, gt=0, le=1000, description="share of calls under simple-shuffle routing")
+    limits: ProviderLimits | None = None
+    model: str = Field("gpt-4o", max_length=80, description="label shown to users")
+    max_concurrency: int = Field(10_000, ge=1, le=10**7, description="requests in flight before they queue")
+    overhead_ms: float = Field(300.0, ge=0, le=600_000, description="network + API; a few hundred ms is typical (reference-numbers)")
+    prefill_tokens_per_s: float = Field(12_500.0, gt=0, le=10**8, description="tok/s (NIM Llama-3.3-70B, derived)")
+    itl_ms: float = Field(18.6, gt=0, le=10_000, description="ms per output token (NIM Llama-3.3-70B, concurrency 1)")
+    price_input_per_m_usd: float = Field(2.50, ge=0, le=10_000, description="USD per 1M input tokens (gpt-4o, checked 2026-11)")
+    price_output_per_m_usd: float = Field(10.00, ge=0, le=10_000, description="USD per 1M output tokens (gpt-4o, checked 2026-11)")
+    price_cached_input_per_m_usd: float = Field(
+        1.25, ge=0, le=10_000, description="USD per 1M input tokens read from the prompt cache (gpt-4o, checked 2026-11)"
+    )
+    error_rate: float = Field(
+        0.0, ge=0, le=1, description="share of calls the provider answers with an error (5xx) after its overhead; "
+        "1 = a full outage"
+    )
+    prompt_cache_share: float = Field(
+        0.0, ge=0, le=1, description="share of each prompt already in the serving side's prefix cache: it skips "
+        "prefill (and, hosted, is billed at the cached price); the Mooncake trace repeats 36.6 % of its "
+        "512-token prefix blocks"
+    )
+
+
+class SelfHostedLLM(Strict):
+    """Self-hosted replicas with continuous batching: ITL grows with the batch, a full batch makes requests wait."""
+
+    kind: Literal["self_hosted"] = "self_hosted"
+    name: DeploymentName = "llm"
+    weight: float = Field(1.0, gt=0, le=1000, description="share of calls under simple-shuffle routing")
+    limits: ProviderLimits | None = None
+    model: str = Field("Llama-3.3-70B fp8 on 2xH100", max_length=80, description="label shown to users")
+    replicas: int = Field(1, ge=1, le=10_000, description="serving instances")
+    max_batch: int = Field(64, ge=1, le=100_000, description="sequences decoded together (KV cache limit)")
+    overhead_ms: float = Field(1.0, ge=0, le=600_000, description="router + network inside the datacenter (assumption)")
+    prefill_tokens_per_s: float = Field(12_500.0, gt=0, le=10**8, description="tok/s per replica (NIM Llama-3.3-70B, derived)")
+    itl_ms: float = Field(18.6, gt=0, le=10_000, description="ms per output token alone (NIM Llama-3.3-70B)")
+    itl_growth_per_sequence: float = Field(
+        0.045, ge=0, le=10, description="ITL(b) = itl_ms x (1 + growth x (b - 1)) (NIM Llama-3.3-70B, derived)"
+    )
+    price_per_hour_usd: float = Field(
+        8.0, ge=0, le=100_000, description="USD/h per replica (assumption: 2 GPUs at 4 USD/GPU-hour)"
+    )
+    prompt_cache_share: float = Field(
+        0.0, ge=0, le=1, description="share of each prompt already in the serving side's prefix cache: it skips "
+        "prefill (and, hosted, is billed at the cached price); the Mooncake trace repeats 36.6 % of its "
+        "512-token prefix blocks"
+    )
+    autoscale: Autoscale | None = Field(
+        None, description="as web.autoscale; utilisation = batch slots in use, queue_length = calls waiting for one; "
+        "set warmup_s to the model's load time"
+    )
+
+    @model_validator(mode="after")
+    def _replicas_within_bounds(self) -> "SelfHostedLLM":
+        scaling = self.autoscale
+        if scaling is not None and not scaling.min_replicas <= self.replicas <= scaling.max_replicas:
+            raise ValueError(f"replicas: {self.replicas} is not allowed: must be within autoscale's "
+                             f"{scaling.min_replicas} to {scaling.max_replicas}")
+        return self
+
+
+Deployment = Annotated[Union[HostedLLM, SelfHostedLLM], Field(discriminator="kind")]
+STRATEGIES = ("simple-shuffle", "least-busy", "usage-based", "latency-based", "cost-based")
+
+
+class LLMRouter(Strict):
+    """Several deployments behind a gateway (named as LiteLLM names things), with retries and fallbacks."""
+
+    kind: Literal["router"] = "router"
+    strategy: Literal[STRATEGIES] = Field(  # type: ignore[valid-type]
+        "simple-shuffle", description="simple-shuffle: weighted random (LiteLLM's default); least-busy: fewest calls "
+        "in flight; usage-based: most TPM/RPM left; latency-based: fastest per token over the last 10 calls; "
+        "cost-based: cheapest per token"
+    )
+    deployments: list[Deployment] = Field(min_length=1, max_length=50)
+    fallbacks: list[DeploymentName] = Field(default_factory=list, max_length=50,
+                                            description="tried in order once the retries are spent")
+    retries: int = Field(2, ge=0, le=10, description="after a 429 or a failure (official SDKs: 2)")
+    backoff_base_s: float = Field(0.5, gt=0, le=600, description="s, doubled per retry, with jitter (official SDKs)")
+    backoff_cap_s: float = Field(8.0, gt=0, le=3600, description="s (official SDKs)")
+    max_retry_after_s: float = Field(60.0, ge=0, le=3600, description="s: a 429's retry-after is honoured up to this")
+    cooldown_s: float = Field(5.0, ge=0, le=3600, description="s a deployment is skipped after a 429 or failure (LiteLLM)")
+
+    @model_validator(mode="after")
+    def _names_resolve(self) -> "LLMRouter":
+        names = [d.name for d in self.deployments]
+        problems = [f"deployments: {name!r} is not allowed twice: names must be unique"
+                    for name in sorted({n for n in names if names.count(n) > 1})]
+        problems += [f"fallbacks: {name!r} is not allowed: choose one of {', '.join(names)}"
+                     for name in self.fallbacks if name not in names]
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+
+LLM = Annotated[Union[HostedLLM, SelfHostedLLM, LLMRouter], Field(discriminator="kind")]
+
+
+class SemanticLookup(Strict):
+    """After an exact miss, embed the prompt and search stored answers for one similar enough."""
+
+    threshold: float = Field(
+        0.9, ge=0.5, le=1.0, description="cosine similarity needed for a hit (RedisVL's default 0.9; GPTCache's "
+        "0.8 on its own scale is about 0.6); effect from assets/semantic_cache_curve.csv"
+    )
+    embed_ms: Distribution = Field(
+        default_factory=lambda: LogNormal(p50_ms=5.0, p99_ms=20.0),
+        description="embedding the prompt with a small model (assumption: MiniLM-class on a CPU)",
+    )
+    search_ms: Distribution = Field(
+        default_factory=lambda: LogNormal(p50_ms=1.0, p99_ms=5.0),
+        description="vector search over the stored answers (assumption: in-memory index)",
+    )
+
+
+class ResponseCache(Strict):
+    """An exact-match cache of LLM answers (Redis-like): looked up before the LLM, filled after it."""
+
+    capacity_entries: int = Field(10_000, ge=1, le=100_000_000, description="answers kept; the least recently used go first")
+    ttl_s: float | None = Field(3600.0, gt=0, le=10**8, description="s an answer stays valid; null = until evicted")
+    lookup_ms: Distribution = Field(
+        default_factory=lambda: LogNormal(p50_ms=0.25, p99_ms=1.0),
+        description="Redis GET in one availability zone: about 0.2-0.3 ms p50, 1 ms p99 (reference-numbers)",
+    )
+    size: SizeName = Field("small", description="instance size for the price")
+    price_per_hour_usd: float | None = Field(None, ge=0, le=10_000, description="USD/h; default from size")
+    semantic: SemanticLookup | None = Field(None, description="null = exact matches only")
+
+    def hourly_price_usd(self) -> float:
+        """Return the price of the cache node per hour."""
+        if self.price_per_hour_usd is not None:
+            return self.price_per_hour_usd
+        return INSTANCE_SIZES[self.size]["price_per_hour_usd"]
+
+
+class TokenLimits(Strict):
+    """Token budgets per user (a 429 when spent) and a cap on each answer's length."""
+
+    per_user_tokens_per_minute: int | None = Field(
+        None, ge=1, le=10**9, description="tokens a user may use per minute (prompt + max output reserved); null = no limit"
+    )
+    per_user_tokens_per_day: int | None = Field(None, ge=1, le=10**12, description="null = no daily limit")
+    max_output_tokens: int | None = Field(
+        None, ge=1, le=200_000, description="longer answers are cut here (and reserved at this size); null = no cap"
+    )
+
+
+class Retrieval(Strict):
+    """Retrieval-augmented generation: a vector search before the LLM call adds context to the prompt."""
+
+    search_ms: Distribution = Field(
+        default_factory=lambda: DATABASE_KINDS["vector"][0],
+        description="top-k similarity search in a vector store (the vector kind's read time, an assumption)",
+    )
+    context_tokens: int = Field(
+        1500, ge=0, le=1_000_000, description="tokens of retrieved passages added to every prompt "
+        "(assumption: 3 chunks of 500 tokens)"
+    )
