@@ -80,7 +80,7 @@ class Database(Strict):
     """A database: one primary (or partitions), optional read replicas fed by asynchronous replication."""
 
     kind: Literal[tuple(DATABASE_KINDS)] = Field(  # type: ignore[valid-type]
-        "relational", description="sets the default read and write times (see DATABASE_KINDS for sources)"
+        "relational", description="sets the default read and write times (DATABASE_KINDS in engine/scenario_base.py names the sources)"
     )
     partitions: int = Field(
         1, ge=1, le=1024, description="write partitions (shards), each with its own cores and connections; "
