@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from engine.balancer import LoadBalancer
 from engine.cache import prompt_key_sampler
+from engine.llm import LLMDeployment
 
 
 class LiveControls:
@@ -60,7 +61,7 @@ class LiveControls:
 
     def set_llm_replicas(self, count: int) -> None:
         """Add or drain self-hosted LLM replicas."""
-        if self.llm is None or self.llm.hosted or not hasattr(self.llm, "set_replicas"):
+        if not isinstance(self.llm, LLMDeployment) or self.llm.hosted:
             raise ValueError("llm.replicas: only a self_hosted LLM has replicas (behind a router: per deployment)")
         self._check_range("llm.replicas", count, 1, 10_000)
         self._bill()

@@ -82,8 +82,6 @@ class _Call:
 class Router:
     """Routes each LLM call to a deployment, handling 429s and failures as an SDK and a gateway do."""
 
-    hosted = False  # replicas belong to the deployments: scale them in the scenario
-
     def __init__(self, env, spec: RouterSpec, seed: int, window_of, on_done, on_fail, on_refused,
                  max_output: int | None):
         """Build every deployment; calls end in `on_done`, `on_fail` or, after a last 429, `on_refused`.
@@ -115,7 +113,7 @@ class Router:
         return sum(d.model.hourly_usd() for d in self.deployments.values())
 
     def price_usd(self, request) -> float:
-        """Return what the deployment that answered bills for the request's tokens."""
+        """Return what the deployment that answered bills for the request's tokens (never called: the cheapest)."""
         call = getattr(request, "llm_call", None)
         return call.deployment.model.price_usd(request) if call and call.deployment else min(
             d.model.price_usd(request) for d in self.deployments.values())
