@@ -21,13 +21,23 @@ class ProviderLimits(Strict):
 DeploymentName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,30}$", description="lower case, digits, _")]
 
 
-class HostedLLM(Strict):
-    """A hosted API: pay per token, the provider scales, latency = overhead + prefill + decode."""
+class _DeploymentBase(Strict):
+    """What every deployment has, hosted or self-hosted: a name, a routing weight, limits, a prefix cache."""
 
-    kind: Literal["hosted"] = "hosted"
     name: DeploymentName = "llm"
     weight: float = Field(1.0, gt=0, le=1000, description="share of calls under simple-shuffle routing")
     limits: ProviderLimits | None = None
+    prompt_cache_share: float = Field(
+        0.0, ge=0, le=1, description="share of each prompt already in the serving side's prefix cache: it skips "
+        "prefill (and, hosted, is billed at the cached price); the Mooncake trace repeats 36.6 % of its "
+        "512-token prefix blocks"
+    )
+
+
+class HostedLLM(_DeploymentBase):
+    """A hosted API: pay per token, the provider scales, latency = overhead + prefill + decode."""
+
+    kind: Literal["hosted"] = "hosted"
     model: str = Field("gpt-4o", max_length=80, description="label shown to users")
     max_concurrency: int = Field(10_000, ge=1, le=10**7, description="requests in flight before they queue")
     overhead_ms: float = Field(300.0, ge=0, le=600_000, description="network + API; a few hundred ms is typical (reference-numbers)")
@@ -42,20 +52,12 @@ class HostedLLM(Strict):
         0.0, ge=0, le=1, description="share of calls the provider answers with an error (5xx) after its overhead; "
         "1 = a full outage"
     )
-    prompt_cache_share: float = Field(
-        0.0, ge=0, le=1, description="share of each prompt already in the serving side's prefix cache: it skips "
-        "prefill (and, hosted, is billed at the cached price); the Mooncake trace repeats 36.6 % of its "
-        "512-token prefix blocks"
-    )
 
 
-class SelfHostedLLM(Strict):
+class SelfHostedLLM(_DeploymentBase):
     """Self-hosted replicas with continuous batching: ITL grows with the batch, a full batch makes requests wait."""
 
     kind: Literal["self_hosted"] = "self_hosted"
-    name: DeploymentName = "llm"
-    weight: float = Field(1.0, gt=0, le=1000, description="share of calls under simple-shuffle routing")
-    limits: ProviderLimits | None = None
     model: str = Field("Llama-3.3-70B fp8 on 2xH100", max_length=80, description="label shown to users")
     replicas: int = Field(1, ge=1, le=10_000, description="serving instances")
     max_batch: int = Field(64, ge=1, le=100_000, description="sequences decoded together (KV cache limit)")
@@ -67,11 +69,6 @@ class SelfHostedLLM(Strict):
     )
     price_per_hour_usd: float = Field(
         8.0, ge=0, le=100_000, description="USD/h per replica (assumption: 2 GPUs at 4 USD/GPU-hour)"
-    )
-    prompt_cache_share: float = Field(
-        0.0, ge=0, le=1, description="share of each prompt already in the serving side's prefix cache: it skips "
-        "prefill (and, hosted, is billed at the cached price); the Mooncake trace repeats 36.6 % of its "
-        "512-token prefix blocks"
     )
     autoscale: Autoscale | None = Field(
         None, description="as web.autoscale; utilisation = batch slots in use, queue_length = calls waiting for one; "
