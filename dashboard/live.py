@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from engine import Budget, BudgetExceeded, ScenarioError, Simulation, list_presets, load_preset
+from dashboard.diagram import architecture_dot
 from engine.balancer import ALGORITHMS
 
 DEFAULT_PRESET = "horizontal_load_balancer"
@@ -171,6 +172,7 @@ def _live_view() -> None:
     cells[4].metric("Spend so far", _number(last.get("usd_cumulative"), "${:,.4f}"))
     st.plotly_chart(_latency_figure(windows), key="live_latency", width="stretch")
     st.plotly_chart(_throughput_figure(windows), key="live_throughput", width="stretch")
+    st.graphviz_chart(architecture_dot(sim), width="stretch")
 
 
 def render_live() -> None:

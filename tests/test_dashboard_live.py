@@ -184,3 +184,13 @@ def test_a_step_over_budget_pauses_with_a_message(monkeypatch):
     assert 0 < stopped_at_s < 1.0
     at.run()
     assert at.session_state["live_sim"].now == stopped_at_s
+
+
+def test_the_architecture_diagram_follows_the_running_configuration():
+    at = _started()
+    assert '"web-3"' in at.get("graphviz_chart")[0].proto.spec
+    assert '"web-5"' not in at.get("graphviz_chart")[0].proto.spec
+    at.number_input(key="live_web_replicas").set_value(6).run()
+    at.run()
+    spec = at.get("graphviz_chart")[0].proto.spec
+    assert '"web-5"' in spec and "users -> lb;" in spec
