@@ -8,11 +8,10 @@ learner needs their own. A fragment advances it on each tick and redraws only th
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import streamlit as st
 
+from dashboard.charts import draw_live
 from engine import Budget, BudgetExceeded, ScenarioError, Simulation, list_presets, load_preset
-from dashboard.diagram import architecture_dot
 from engine.balancer import ALGORITHMS
 
 DEFAULT_PRESET = "horizontal_load_balancer"
@@ -119,39 +118,6 @@ def _controls(titles: dict[str, str]) -> None:
                         on_change=_apply, args=(ALGORITHM, _set_algorithm))
 
 
-def _latency_figure(windows: list[dict]) -> go.Figure:
-    """Plot latency p50/p95/p99 per window against simulated time."""
-    t = [w["t_end_s"] for w in windows]
-    figure = go.Figure([go.Scatter(x=t, y=[w[f"latency_{q}_s"] for w in windows], name=q, mode="lines")
-                        for q in ("p50", "p95", "p99")])
-    return _layout(figure, "Latency of completed requests", "latency (s)")
-
-
-def _throughput_figure(windows: list[dict]) -> go.Figure:
-    """Plot completions/s as a line over errors/s stacked by kind, against simulated time."""
-    t = [w["t_end_s"] for w in windows]
-    spans = [w["t_end_s"] - w["t_start_s"] for w in windows]
-    kinds = {"dropped": "dropped (503)", "timed_out": "timed out", "failed": "failed"}
-    figure = go.Figure([go.Bar(x=t, y=[w[kind] / s for w, s in zip(windows, spans)], name=label)
-                        for kind, label in kinds.items()])
-    figure.add_trace(go.Scatter(x=t, y=[w["throughput_rps"] for w in windows], name="completions", mode="lines"))
-    figure.update_layout(barmode="stack", bargap=0)
-    return _layout(figure, "Throughput and errors", "requests/s")
-
-
-def _layout(figure: go.Figure, title: str, y_title: str) -> go.Figure:
-    """Give a live chart its shared look; a fixed uirevision keeps the learner's zoom across ticks."""
-    figure.update_layout(title=title, xaxis_title="simulated time (s)", yaxis_title=y_title, height=320,
-                         margin=dict(l=10, r=10, t=40, b=10), uirevision="live",
-                         legend=dict(orientation="h", y=-0.25))
-    return figure
-
-
-def _number(value: float | None, template: str) -> str:
-    """Format a metric that may be missing (no request completed in the window)."""
-    return "–" if value is None else template.format(value)
-
-
 def _live_view() -> None:
     """Advance the simulation one step if it is running, then redraw the charts and numbers."""
     sim: Simulation = st.session_state[SIM]
@@ -162,17 +128,7 @@ def _live_view() -> None:
             st.session_state[RUNNING] = False
             st.session_state[ERROR] = str(exc)
             st.rerun()  # a full run is what turns the fragment's timer off
-    windows = list(sim.windows)
-    last = windows[-1] if windows else {}
-    cells = st.columns(5)
-    cells[0].metric("Simulated time", f"{sim.now:,.0f} s")
-    cells[1].metric("p95 latency", _number(last.get("latency_p95_s"), "{:.2f} s"))
-    cells[2].metric("Throughput", _number(last.get("throughput_rps"), "{:.1f} req/s"))
-    cells[3].metric("Error rate", _number(last.get("error_rate"), "{:.1%}"))
-    cells[4].metric("Spend so far", _number(last.get("usd_cumulative"), "${:,.4f}"))
-    st.plotly_chart(_latency_figure(windows), key="live_latency", width="stretch")
-    st.plotly_chart(_throughput_figure(windows), key="live_throughput", width="stretch")
-    st.graphviz_chart(architecture_dot(sim), width="stretch")
+    draw_live(sim, "live")
 
 
 def render_live() -> None:

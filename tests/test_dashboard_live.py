@@ -98,7 +98,8 @@ def test_metrics_show_the_last_window():
     values = {m.label: m.value for m in at.metric}
     assert values["Simulated time"] == "6 s"
     assert values["Throughput"] == f"{last['throughput_rps']:.1f} req/s"
-    assert values["Spend so far"] == f"${last['usd_cumulative']:,.4f}"
+    expected = "–" if last["usd_per_1k_requests"] is None else f"${last['usd_per_1k_requests']:,.3f}"
+    assert values["USD per 1,000 requests"] == expected
 
 
 def test_changing_replicas_reshapes_the_running_simulation_without_restarting_it():

@@ -1,0 +1,62 @@
+"""What a learner watches while a simulation runs: the headline numbers, the charts, the diagram.
+
+Every page with a live simulation (the live page, the lessons) draws the same view, so a learner
+reads the same charts everywhere: latency percentiles, throughput and errors by kind, and the
+architecture coloured by load. Figures are rebuilt from the bounded window history on each tick.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard.diagram import architecture_dot
+from engine import Simulation
+
+
+def latency_figure(windows: list[dict]) -> go.Figure:
+    """Plot latency p50/p95/p99 per window against simulated time."""
+    t = [w["t_end_s"] for w in windows]
+    figure = go.Figure([go.Scatter(x=t, y=[w[f"latency_{q}_s"] for w in windows], name=q, mode="lines")
+                        for q in ("p50", "p95", "p99")])
+    return layout(figure, "Latency of completed requests", "latency (s)")
+
+
+def throughput_figure(windows: list[dict]) -> go.Figure:
+    """Plot completions/s as a line over errors/s stacked by kind, against simulated time."""
+    t = [w["t_end_s"] for w in windows]
+    spans = [w["t_end_s"] - w["t_start_s"] for w in windows]
+    kinds = {"dropped": "dropped (503)", "timed_out": "timed out", "failed": "failed"}
+    figure = go.Figure([go.Bar(x=t, y=[w[kind] / s for w, s in zip(windows, spans)], name=label)
+                        for kind, label in kinds.items()])
+    figure.add_trace(go.Scatter(x=t, y=[w["throughput_rps"] for w in windows], name="completions", mode="lines"))
+    figure.update_layout(barmode="stack", bargap=0)
+    return layout(figure, "Throughput and errors", "requests/s")
+
+
+def layout(figure: go.Figure, title: str, y_title: str) -> go.Figure:
+    """Give a live chart its shared look; a fixed uirevision keeps the learner's zoom across ticks."""
+    figure.update_layout(title=title, xaxis_title="simulated time (s)", yaxis_title=y_title, height=320,
+                         margin=dict(l=10, r=10, t=40, b=10), uirevision="live",
+                         legend=dict(orientation="h", y=-0.25))
+    return figure
+
+
+def number(value: float | None, template: str) -> str:
+    """Format a metric that may be missing (no request completed in the window)."""
+    return "–" if value is None else template.format(value)
+
+
+def draw_live(sim: Simulation, key: str) -> None:
+    """Draw the headline strip, the charts and the architecture of `sim`; `key` keeps charts apart per page."""
+    windows = list(sim.windows)
+    last = windows[-1] if windows else {}
+    cells = st.columns(5)
+    cells[0].metric("Simulated time", f"{sim.now:,.0f} s")
+    cells[1].metric("p95 latency", number(last.get("latency_p95_s"), "{:.2f} s"))
+    cells[2].metric("Throughput", number(last.get("throughput_rps"), "{:.1f} req/s"))
+    cells[3].metric("Error rate", number(last.get("error_rate"), "{:.1%}"))
+    cells[4].metric("USD per 1,000 requests", number(last.get("usd_per_1k_requests"), "${:,.3f}"))
+    st.plotly_chart(latency_figure(windows), key=f"{key}_latency", width="stretch")
+    st.plotly_chart(throughput_figure(windows), key=f"{key}_throughput", width="stretch")
+    st.graphviz_chart(architecture_dot(sim), width="stretch")
