@@ -11,7 +11,12 @@ _REPO_ROOT = str(Path(__file__).resolve().parent.parent)
 if _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
 
+from dashboard.lessons import render_lessons  # noqa: E402
 from dashboard.live import render_live  # noqa: E402
 
 st.set_page_config(page_title="GenAI Scaling Lab", layout="wide")
-st.navigation([st.Page(render_live, title="Live simulation", icon=":material/monitoring:", default=True)]).run()
+st.navigation({
+    "Learn": [st.Page(render_lessons, title="Lessons", icon=":material/school:", url_path="lessons")],
+    "Build": [st.Page(render_live, title="Live simulation", icon=":material/monitoring:", url_path="live",
+                      default=True)],
+}).run()
