@@ -47,8 +47,19 @@ def number(value: float | None, template: str) -> str:
     return "–" if value is None else template.format(value)
 
 
-def draw_live(sim: Simulation, key: str) -> None:
-    """Draw the headline strip, the charts and the architecture of `sim`; `key` keeps charts apart per page."""
+def mark_changes(figure: go.Figure, marks: list[tuple[float, str]]) -> go.Figure:
+    """Draw a dashed vertical line, labelled, at each simulated time the configuration was changed."""
+    for t, label in marks:
+        figure.add_vline(x=t, line_dash="dash", line_color="#888", annotation_text=label,
+                         annotation_position="top left")
+    return figure
+
+
+def draw_live(sim: Simulation, key: str, marks: list[tuple[float, str]] = ()) -> None:
+    """Draw the headline strip, the charts and the architecture of `sim`; `key` keeps charts apart per page.
+
+    `marks` are (simulated time, what changed) pairs, shown on the charts that fall in their range.
+    """
     windows = list(sim.windows)
     last = windows[-1] if windows else {}
     cells = st.columns(5)
@@ -57,6 +68,7 @@ def draw_live(sim: Simulation, key: str) -> None:
     cells[2].metric("Throughput", number(last.get("throughput_rps"), "{:.1f} req/s"))
     cells[3].metric("Error rate", number(last.get("error_rate"), "{:.1%}"))
     cells[4].metric("USD per 1,000 requests", number(last.get("usd_per_1k_requests"), "${:,.3f}"))
-    st.plotly_chart(latency_figure(windows), key=f"{key}_latency", width="stretch")
-    st.plotly_chart(throughput_figure(windows), key=f"{key}_throughput", width="stretch")
+    shown = [(t, label) for t, label in marks if windows and windows[0]["t_start_s"] <= t <= windows[-1]["t_end_s"]]
+    st.plotly_chart(mark_changes(latency_figure(windows), shown), key=f"{key}_latency", width="stretch")
+    st.plotly_chart(mark_changes(throughput_figure(windows), shown), key=f"{key}_throughput", width="stretch")
     st.graphviz_chart(architecture_dot(sim), width="stretch")

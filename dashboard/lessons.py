@@ -92,6 +92,7 @@ def lesson_folders() -> list[str]:
 
 
 SIM, RUNNING, STEP, CHOSEN, ERROR = "lesson_sim", "lesson_running", "lesson_step", "lesson_chosen", "lesson_error"
+MARKS = "lesson_marks"  # (simulated time, what changed), drawn on the charts
 
 
 def _open(name: str) -> None:
@@ -103,7 +104,7 @@ def _open(name: str) -> None:
         st.session_state[ERROR] = str(exc)
         st.session_state.pop(SIM, None)
         return
-    st.session_state[SIM], st.session_state[RUNNING] = sim, False
+    st.session_state[SIM], st.session_state[RUNNING], st.session_state[MARKS] = sim, False, []
     st.session_state["lesson_object"] = lesson
     _go_to(0)
 
@@ -113,6 +114,8 @@ def _go_to(index: int) -> None:
     lesson: Lesson = st.session_state["lesson_object"]
     st.session_state[STEP] = index
     sim = st.session_state[SIM]
+    if sim.now:
+        st.session_state[MARKS].append((sim.now, f"step {index + 1}"))
     for control, value in lesson.steps[index].changes.items():
         try:
             APPLY[control](sim, value)
@@ -122,8 +125,10 @@ def _go_to(index: int) -> None:
 
 def _changed(control: str) -> None:
     """Apply a control the learner moved to the running simulation."""
+    sim, value = st.session_state[SIM], st.session_state[f"lesson_{control}"]
     try:
-        APPLY[control](st.session_state[SIM], st.session_state[f"lesson_{control}"])
+        APPLY[control](sim, value)
+        st.session_state[MARKS].append((sim.now, f"{control} = {value}"))
     except ValueError as exc:
         st.session_state[ERROR] = str(exc)
 
@@ -166,7 +171,7 @@ def _tick() -> None:
             st.session_state[RUNNING] = False
             st.session_state[ERROR] = str(exc)
             st.rerun()
-    draw_live(sim, "lesson")
+    draw_live(sim, "lesson", st.session_state[MARKS])
 
 
 def render_lessons() -> None:

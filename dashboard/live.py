@@ -26,7 +26,7 @@ ATTRIBUTION = (
     "generative LLM inference using phase splitting, ISCA 2024; github.com/Azure/AzurePublicDataset), CC-BY-4.0."
 )
 
-SIM, RUNNING, ERROR, SETTINGS = "live_sim", "live_running", "live_error", "live_settings"
+SIM, RUNNING, ERROR, SETTINGS, MARKS = "live_sim", "live_running", "live_error", "live_settings", "live_marks"
 PRESET, RATE, REPLICAS, ALGORITHM = "live_preset", "live_rate_rps", "live_web_replicas", "live_lb_algorithm"
 
 
@@ -52,6 +52,7 @@ def _load(name: str) -> None:
     sim = Simulation(scenario, BUDGET, history_windows=HISTORY_WINDOWS)
     st.session_state[SIM] = sim
     st.session_state[RUNNING] = False
+    st.session_state[MARKS] = []
     settings = sim.settings()
     st.session_state[SETTINGS] = {
         PRESET: name,
@@ -74,8 +75,10 @@ def _set_running(running: bool) -> None:
 def _apply(key: str, change) -> None:
     """Apply the control `key`'s new value to the running simulation with `change(sim, value)`."""
     value = st.session_state[key]
+    sim = st.session_state[SIM]
     try:
-        change(st.session_state[SIM], value)
+        change(sim, value)
+        st.session_state.setdefault(MARKS, []).append((sim.now, f"{key.removeprefix('live_')} = {value}"))
     except ValueError as exc:
         # The settings keep the last value the simulation accepted, so the control snaps back to it.
         st.session_state[ERROR] = str(exc)
@@ -128,7 +131,7 @@ def _live_view() -> None:
             st.session_state[RUNNING] = False
             st.session_state[ERROR] = str(exc)
             st.rerun()  # a full run is what turns the fragment's timer off
-    draw_live(sim, "live")
+    draw_live(sim, "live", st.session_state.get(MARKS, []))
 
 
 def render_live() -> None:

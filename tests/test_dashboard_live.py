@@ -195,3 +195,15 @@ def test_the_architecture_diagram_follows_the_running_configuration():
     at.run()
     spec = at.get("graphviz_chart")[0].proto.spec
     assert '"web-5"' in spec and "users -> lb;" in spec
+
+
+def test_a_change_mid_run_is_marked_on_the_charts():
+    at = _started(ticks=4)
+    sim = at.session_state["live_sim"]
+    changed_at = sim.now
+    at.number_input(key="live_web_replicas").set_value(6).run()
+    at.run()
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    lines = [shape for shape in figure["layout"].get("shapes", []) if shape.get("type") == "line"]
+    assert [line["x0"] for line in lines] == [changed_at]
+    assert any("web_replicas = 6" in note["text"] for note in figure["layout"]["annotations"])
