@@ -14,7 +14,18 @@ if _REPO_ROOT not in sys.path:
 from dashboard.lessons import render_lessons  # noqa: E402
 from dashboard.live import render_live  # noqa: E402
 
+PRESENTER_CSS = """
+html, body, [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.45rem; }
+[data-testid="stMetricValue"] { font-size: 3.2rem; }
+[data-testid="stMetricLabel"] p { font-size: 1.3rem; }
+h1 { font-size: 3.4rem; }
+"""
+
 st.set_page_config(page_title="GenAI Scaling Lab", layout="wide")
+# Drawn here, in the entry file, so the choice holds on every page. The theme cannot change at run
+# time, so presenter mode is style: larger type and numbers, readable from the back of a room.
+if st.sidebar.toggle("Presenter mode", key="presenter", help="Larger type and numbers for a projector."):
+    st.html("<style>" + PRESENTER_CSS + "</style>")
 st.navigation({
     "Learn": [st.Page(render_lessons, title="Lessons", icon=":material/school:", url_path="lessons")],
     "Build": [st.Page(render_live, title="Live simulation", icon=":material/monitoring:", url_path="live",

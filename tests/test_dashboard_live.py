@@ -207,3 +207,12 @@ def test_a_change_mid_run_is_marked_on_the_charts():
     lines = [shape for shape in figure["layout"].get("shapes", []) if shape.get("type") == "line"]
     assert [line["x0"] for line in lines] == [changed_at]
     assert any("web_replicas = 6" in note["text"] for note in figure["layout"]["annotations"])
+
+
+def test_presenter_mode_enlarges_type_on_every_page():
+    at = _app()
+    assert not [element for element in at.get("html") if "font-size" in element.proto.body]
+    at.toggle(key="presenter").set_value(True).run()
+    styles = [element.proto.body for element in at.get("html")]
+    assert any("stMetricValue" in body and "font-size: 3.2rem" in body for body in styles)
+    assert not at.exception
