@@ -13,6 +13,7 @@ if _REPO_ROOT not in sys.path:
 
 from dashboard.lessons import render_lessons  # noqa: E402
 from dashboard.live import render_live  # noqa: E402
+from dashboard.sandbox import render_sandbox  # noqa: E402
 
 PRESENTER_CSS = """
 html, body, [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.45rem; }
@@ -29,5 +30,6 @@ if st.sidebar.toggle("Presenter mode", key="presenter", help="Larger type and nu
 st.navigation({
     "Learn": [st.Page(render_lessons, title="Lessons", icon=":material/school:", url_path="lessons")],
     "Build": [st.Page(render_live, title="Live simulation", icon=":material/monitoring:", url_path="live",
-                      default=True)],
+                      default=True),
+              st.Page(render_sandbox, title="Sandbox", icon=":material/tune:", url_path="sandbox")],
 }).run()

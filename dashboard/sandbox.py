@@ -1,0 +1,155 @@
+"""The sandbox: any scenario, edited as text, run live, saved, shared and exported.
+
+Teams prototyping an architecture need every knob, not a lesson's few. The sandbox shows the whole
+scenario as YAML: edit it, or upload a file, and a valid scenario replaces the running one, while
+an invalid one changes nothing and shows the engine's messages (field, value, what is allowed).
+The scenario can be downloaded, shared as a link (the scenario itself, compressed, in the URL: no
+server-side state), and the run's metric windows exported as CSV.
+
+Nothing a user sends is evaluated or unpickled: YAML is read with safe_load, links are base64 of
+zlib-compressed JSON, size-limited, and everything goes through the scenario's validation.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import io
+import json
+import zlib
+
+import streamlit as st
+import yaml
+
+from dashboard.charts import draw_live
+from engine import Budget, BudgetExceeded, ScenarioError, Simulation, load_preset, parse_scenario
+from engine.loading import scenario_to_data
+
+DEFAULT_PRESET = "horizontal_load_balancer"
+MAX_LINK_BYTES = 16_384  # a share link carries the scenario itself: keep URLs and decompression small
+MAX_TEXT_BYTES = 200_000
+BUDGET = Budget(max_requests=2_000_000, max_wall_s=2.0)
+STEP_S, TICK_S = 1.0, 0.5
+SIM, RUNNING, ERROR, TEXT = "sandbox_sim", "sandbox_running", "sandbox_error", "sandbox_text"
+
+
+def encode_link(scenario) -> str:
+    """Return the URL-safe text that carries `scenario` in a share link."""
+    packed = zlib.compress(json.dumps(scenario_to_data(scenario), separators=(",", ":")).encode(), 9)
+    return base64.urlsafe_b64encode(packed).decode().rstrip("=")
+
+
+def decode_link(text: str):
+    """Return the scenario a share link carries, or raise ValueError saying what is wrong with it."""
+    if len(text) > MAX_LINK_BYTES:
+        raise ValueError(f"share link: {len(text):,} characters is not allowed: at most {MAX_LINK_BYTES:,}")
+    try:
+        packed = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        decompressor = zlib.decompressobj()
+        raw = decompressor.decompress(packed, MAX_TEXT_BYTES)
+        if decompressor.unconsumed_tail:
+            raise ValueError("too large once unpacked")
+        data = json.loads(raw)
+    except (binascii.Error, zlib.error, ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"share link: cannot be read ({exc}); it may be cut short or altered") from None
+    try:
+        return parse_scenario(data, "share link")
+    except ScenarioError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def parse_text(text: str, source: str):
+    """Return the scenario in YAML or JSON `text`, or raise ScenarioError listing every problem."""
+    if len(text.encode()) > MAX_TEXT_BYTES:
+        raise ScenarioError([f"(file): {len(text.encode()):,} bytes is not allowed: at most {MAX_TEXT_BYTES:,}"],
+                            source)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ScenarioError([f"not valid YAML or JSON: {exc}"], source) from None
+    return parse_scenario(data, source)
+
+
+def windows_csv(windows) -> str:
+    """Return the metric windows as CSV, one row per window (per-instance figures left out)."""
+    rows = [{k: v for k, v in w.items() if not isinstance(v, dict)} for w in windows]
+    if not rows:
+        return ""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def _start(scenario) -> None:
+    """Replace the running simulation with a fresh, paused one of `scenario`."""
+    st.session_state[SIM] = Simulation(scenario, BUDGET, history_windows=300)
+    st.session_state[RUNNING] = False
+    st.session_state[TEXT] = yaml.safe_dump(scenario_to_data(scenario), sort_keys=False)
+    st.query_params["s"] = encode_link(scenario)
+
+
+def _apply_text() -> None:
+    """Run the edited text if it is a valid scenario; otherwise keep the running one and say why."""
+    try:
+        _start(parse_text(st.session_state[TEXT], "edited scenario"))
+    except ScenarioError as exc:
+        st.session_state[ERROR] = str(exc)
+
+
+def _first_scenario():
+    """Return the scenario in the page's share link, else the default preset (saying why if the link was bad)."""
+    link = st.query_params.get("s")
+    if link:
+        try:
+            return decode_link(link)
+        except ValueError as exc:
+            st.session_state[ERROR] = f"{exc}\nShowing the default scenario instead."
+    return load_preset(DEFAULT_PRESET)
+
+
+def _tick() -> None:
+    """Advance the sandbox's simulation while it plays, then redraw the live view."""
+    sim = st.session_state[SIM]
+    if st.session_state[RUNNING]:
+        try:
+            sim.advance(STEP_S)
+        except BudgetExceeded as exc:
+            st.session_state[RUNNING] = False
+            st.session_state[ERROR] = str(exc)
+            st.rerun()
+    draw_live(sim, "sandbox")
+
+
+def render_sandbox() -> None:
+    """Render the sandbox."""
+    st.title("Sandbox")
+    if SIM not in st.session_state:
+        _start(_first_scenario())
+    upload = st.file_uploader("Open a scenario (YAML or JSON)", type=["yaml", "yml", "json"], key="sandbox_upload")
+    if upload is not None and st.session_state.get("sandbox_loaded") != upload.file_id:
+        st.session_state["sandbox_loaded"] = upload.file_id
+        try:
+            _start(parse_text(upload.getvalue().decode("utf-8", errors="replace"), upload.name))
+        except ScenarioError as exc:
+            st.session_state[ERROR] = str(exc)
+    if ERROR in st.session_state:
+        st.error(st.session_state.pop(ERROR))
+    sim: Simulation = st.session_state[SIM]
+    with st.expander("Scenario (every setting; edit and apply)", expanded=False):
+        st.text_area("YAML", key=TEXT, height=400)
+        st.button("Apply", key="sandbox_apply", on_click=_apply_text)
+    save, share, export = st.columns(3)
+    save.download_button("Download scenario", st.session_state[TEXT], file_name="scenario.yaml",
+                         key="sandbox_download", width="stretch")
+    share.code(f"?s={st.query_params.get('s', '')}", language=None)
+    export.download_button("Download results (CSV)", windows_csv(sim.windows), file_name="windows.csv",
+                           key="sandbox_csv", width="stretch")
+    play, pause = st.columns(2)
+    play.button("Start", key="sandbox_start", type="primary", disabled=st.session_state[RUNNING],
+                on_click=lambda: st.session_state.update({RUNNING: True}), width="stretch")
+    pause.button("Pause", key="sandbox_pause", disabled=not st.session_state[RUNNING],
+                 on_click=lambda: st.session_state.update({RUNNING: False}), width="stretch")
+    st.fragment(_tick, run_every=TICK_S if st.session_state[RUNNING] else None)()

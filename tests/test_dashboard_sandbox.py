@@ -1,0 +1,90 @@
+"""The sandbox: edit, upload, share and export a scenario; bad input changes nothing and says why."""
+
+import base64
+import csv
+import io
+import zlib
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from dashboard.sandbox import decode_link, encode_link, windows_csv
+from engine import load_preset
+
+PAGE = "from dashboard.sandbox import render_sandbox\nrender_sandbox()\n"
+
+
+@pytest.fixture(autouse=True)
+def _clear_caches():
+    """Start every test with empty Streamlit caches."""
+    st.cache_data.clear()
+    yield
+    st.cache_data.clear()
+
+
+def page(link: str | None = None) -> AppTest:
+    """Open the sandbox, with a share link if given."""
+    at = AppTest.from_string(PAGE, default_timeout=15)
+    if link is not None:
+        at.query_params["s"] = link
+    return at.run()
+
+
+def test_a_share_link_round_trips_the_scenario():
+    scenario = load_preset("genai_stack")
+    assert decode_link(encode_link(scenario)) == scenario
+    at = page(encode_link(scenario))
+    assert not at.exception and not at.error
+    assert at.session_state["sandbox_sim"].scenario == scenario
+
+
+@pytest.mark.parametrize("link, message", [
+    ("not-base64!!", "share link: cannot be read"),
+    (base64.urlsafe_b64encode(zlib.compress(b'{"traffic": {"rate_rps": -1}}')).decode(),
+     "traffic.rate_rps: -1 is not allowed"),
+    ("A" * 20_000, "share link: 20,000 characters is not allowed"),
+])
+def test_a_broken_or_tampered_link_says_so_and_falls_back(link, message):
+    at = page(link)
+    assert not at.exception
+    assert message in at.error[0].value and "default scenario" in at.error[0].value
+    assert at.session_state["sandbox_sim"].scenario == load_preset("horizontal_load_balancer")
+
+
+def test_editing_applies_a_valid_scenario_and_refuses_a_bad_one():
+    at = page()
+    first = at.session_state["sandbox_sim"]
+    at.text_area(key="sandbox_text").set_value("traffic: {rate_rps: 0}\nweb: {replicas: 0}\n").run()
+    at.button(key="sandbox_apply").click().run()
+    assert "traffic.rate_rps: 0 is not allowed" in at.error[0].value
+    assert "web.replicas: 0 is not allowed" in at.error[0].value
+    assert at.session_state["sandbox_sim"] is first  # nothing changed
+    at.text_area(key="sandbox_text").set_value(
+        "traffic: {rate_rps: 3}\nweb: {db_reads_per_request: 0, db_writes_per_request: 0}\n").run()
+    at.button(key="sandbox_apply").click().run()
+    assert not at.error
+    assert at.session_state["sandbox_sim"].scenario.traffic.rate_rps == 3
+    assert decode_link(at.query_params["s"][0] if isinstance(at.query_params["s"], list)
+                       else at.query_params["s"]).traffic.rate_rps == 3
+
+
+def test_playing_draws_the_live_view_and_the_results_export_as_csv():
+    at = page()
+    at.button(key="sandbox_start").click().run()
+    at.run()
+    sim = at.session_state["sandbox_sim"]
+    assert sim.now == 2
+    rows = list(csv.DictReader(io.StringIO(windows_csv(sim.windows))))
+    assert [float(r["t_end_s"]) for r in rows] == [1.0, 2.0]
+    assert int(rows[0]["arrivals"]) == sim.windows[0]["arrivals"]
+    assert "instances" not in rows[0]
+
+
+def test_nothing_is_evaluated():
+    # YAML tags that would build Python objects are refused by safe_load, as errors, not code.
+    at = page()
+    at.text_area(key="sandbox_text").set_value("!!python/object/apply:os.system ['echo pwned']\n").run()
+    at.button(key="sandbox_apply").click().run()
+    assert "not valid YAML or JSON" in at.error[0].value
+    assert at.session_state["sandbox_sim"].scenario == load_preset("horizontal_load_balancer")
