@@ -11,6 +11,7 @@ _REPO_ROOT = str(Path(__file__).resolve().parent.parent)
 if _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
 
+from dashboard.compare import render_compare  # noqa: E402
 from dashboard.lessons import render_lessons  # noqa: E402
 from dashboard.live import render_live  # noqa: E402
 from dashboard.sandbox import render_sandbox  # noqa: E402
@@ -31,5 +32,6 @@ st.navigation({
     "Learn": [st.Page(render_lessons, title="Lessons", icon=":material/school:", url_path="lessons")],
     "Build": [st.Page(render_live, title="Live simulation", icon=":material/monitoring:", url_path="live",
                       default=True),
-              st.Page(render_sandbox, title="Sandbox", icon=":material/tune:", url_path="sandbox")],
+              st.Page(render_sandbox, title="Sandbox", icon=":material/tune:", url_path="sandbox"),
+              st.Page(render_compare, title="Compare", icon=":material/compare_arrows:", url_path="compare")],
 }).run()
