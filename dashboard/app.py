@@ -11,6 +11,7 @@ _REPO_ROOT = str(Path(__file__).resolve().parent.parent)
 if _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
 
+from dashboard.capacity import render_capacity  # noqa: E402
 from dashboard.compare import render_compare  # noqa: E402
 from dashboard.lessons import render_lessons  # noqa: E402
 from dashboard.live import render_live  # noqa: E402
@@ -33,5 +34,6 @@ st.navigation({
     "Build": [st.Page(render_live, title="Live simulation", icon=":material/monitoring:", url_path="live",
                       default=True),
               st.Page(render_sandbox, title="Sandbox", icon=":material/tune:", url_path="sandbox"),
-              st.Page(render_compare, title="Compare", icon=":material/compare_arrows:", url_path="compare")],
+              st.Page(render_compare, title="Compare", icon=":material/compare_arrows:", url_path="compare"),
+              st.Page(render_capacity, title="Capacity", icon=":material/trending_up:", url_path="capacity")],
 }).run()

@@ -1,0 +1,122 @@
+"""Capacity planning: how an architecture fares from one user to ten million, and what breaks first.
+
+Sizing starts with a question: at how many daily users does this design stop being good enough,
+and which component gives way? The sweep runs the scenario at daily active user counts spaced by
+powers of ten (with the scenario's own requests per user and peak factor), and plots p95 latency,
+error rate and cost per month against users. The first component to pass 90 % utilisation is
+named: that is where to spend next. A sweep runs one point per tick, so it shows its progress and
+can be cancelled.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard.charts import layout
+from engine import Budget, BudgetExceeded, Simulation, list_presets, load_preset
+from engine.metrics import TIERS
+from engine.scenario import Users
+
+USERS = [1, 3, 10, 30, 100, 300, 1_000, 3_000, 10_000, 30_000, 100_000, 300_000, 1_000_000, 3_000_000, 10_000_000]
+SATURATED = 0.9
+POINT_BUDGET = Budget(max_requests=1_000_000, max_wall_s=10.0)
+STATE = "capacity"
+
+
+def at_users(scenario, daily_active: int):
+    """Return `scenario` with its traffic set by `daily_active` users (keeping its other traffic settings)."""
+    users = scenario.traffic.users or Users(daily_active=1)
+    traffic = scenario.traffic.model_copy(update={
+        "rate_rps": None, "trace": None,
+        "users": users.model_copy(update={"daily_active": daily_active}),
+        "user_population": daily_active})
+    return scenario.model_copy(update={"traffic": traffic})
+
+
+def measure(scenario, daily_active: int, seconds: float) -> dict:
+    """Run the scenario at `daily_active` users for `seconds`; return the figures the sweep plots."""
+    try:
+        summary = Simulation(at_users(scenario, daily_active), POINT_BUDGET, history_windows=1).run(seconds)
+    except BudgetExceeded:
+        return {"users": daily_active, "stopped": True}
+    busiest = max(((tier, summary[f"{tier}_utilisation"]) for tier in TIERS
+                   if summary[f"{tier}_utilisation"] is not None), key=lambda pair: pair[1])
+    return {"users": daily_active, "stopped": False, "p95_s": summary["latency_p95_s"],
+            "error_rate": summary["error_rate"], "usd_per_month": summary["usd_per_month"],
+            "busiest": busiest[0], "busiest_utilisation": busiest[1]}
+
+
+def first_saturated(points: list[dict]) -> dict | None:
+    """Return the first point where a component passes 90 % utilisation (or the budget stopped the run)."""
+    return next((p for p in points if p["stopped"] or p["busiest_utilisation"] >= SATURATED), None)
+
+
+def _figure(points: list[dict]) -> go.Figure:
+    """Plot p95, error rate and USD per month against daily users, on log axes."""
+    measured = [p for p in points if not p["stopped"]]
+    users = [p["users"] for p in measured]
+    figure = go.Figure([
+        go.Scatter(x=users, y=[p["p95_s"] for p in measured], name="p95 latency (s)", mode="lines+markers"),
+        go.Scatter(x=users, y=[p["error_rate"] for p in measured], name="error rate", mode="lines+markers",
+                   yaxis="y2"),
+        go.Scatter(x=users, y=[p["usd_per_month"] for p in measured], name="USD per month", mode="lines+markers",
+                   yaxis="y3"),
+    ])
+    layout(figure, "What more users do", "p95 latency (s)")
+    figure.update_layout(xaxis=dict(type="log", title="daily active users"), uirevision=None,
+                         yaxis2=dict(overlaying="y", side="right", range=[0, 1], title="error rate"),
+                         yaxis3=dict(overlaying="y", side="right", type="log", anchor="free", position=1.0,
+                                     showticklabels=False))
+    return figure
+
+
+def _start() -> None:
+    """Begin a sweep of the chosen preset."""
+    st.session_state[STATE] = {"preset": st.session_state["capacity_preset"], "points": [], "running": True,
+                               "seconds": st.session_state["capacity_seconds"]}
+
+
+def _cancel() -> None:
+    """Stop the sweep after the point in progress."""
+    st.session_state[STATE]["running"] = False
+
+
+def _sweep() -> None:
+    """Measure the next point while the sweep runs, then draw what is known so far."""
+    sweep = st.session_state.get(STATE)
+    if not sweep:
+        return
+    points = sweep["points"]
+    if sweep["running"] and len(points) < len(USERS):
+        points.append(measure(load_preset(sweep["preset"]), USERS[len(points)], sweep["seconds"]))
+        if len(points) == len(USERS):
+            sweep["running"] = False
+            st.rerun()  # a full run turns the timer off
+    st.progress(len(points) / len(USERS), text=f"{len(points)} of {len(USERS)} points")
+    if points:
+        st.plotly_chart(_figure(points), key="capacity_chart", width="stretch")
+        limit = first_saturated(points)
+        if limit is None:
+            st.success(f"Nothing passes {SATURATED:.0%} utilisation up to {points[-1]['users']:,} daily users.")
+        elif limit["stopped"]:
+            st.warning(f"At {limit['users']:,} daily users the run hit its work budget: far beyond this design.")
+        else:
+            st.warning(f"First to saturate: **{limit['busiest'].replace('_', ' ')}** "
+                       f"({limit['busiest_utilisation']:.0%} busy) at {limit['users']:,} daily users.")
+
+
+def render_capacity() -> None:
+    """Render the capacity page."""
+    st.title("Capacity")
+    st.caption("Daily active users from 1 to 10 million, with the scenario's requests per user and peak factor.")
+    names = [name for name, _ in list_presets()]
+    titles = dict(list_presets())
+    st.selectbox("Scenario", names, index=names.index("horizontal_load_balancer"), key="capacity_preset",
+                 format_func=titles.get)
+    st.number_input("Simulated seconds per point", 10, 600, 60, step=10, key="capacity_seconds")
+    running = bool(st.session_state.get(STATE, {}).get("running"))
+    start, cancel = st.columns(2)
+    start.button("Sweep", key="capacity_start", type="primary", disabled=running, on_click=_start, width="stretch")
+    cancel.button("Cancel", key="capacity_cancel", disabled=not running, on_click=_cancel, width="stretch")
+    st.fragment(_sweep, run_every=0.2 if running else None)()

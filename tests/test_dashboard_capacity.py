@@ -1,0 +1,43 @@
+"""Capacity: a sweep over daily users names the component that saturates first."""
+
+import json
+
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from dashboard.capacity import USERS, at_users, first_saturated, measure
+from engine import load_preset
+
+PAGE = "from dashboard.capacity import render_capacity\nrender_capacity()\n"
+
+
+def test_users_set_the_rate_and_the_first_saturated_component_is_named():
+    scenario = load_preset("separate_database")
+    assert at_users(scenario, 86_400).traffic.base_rate_rps() == 86_400 * 10 / 86_400 * 2  # 10 per day, peak x2
+    points = [measure(scenario, users, 60) for users in (1_000, 10_000, 100_000)]
+    assert [p["users"] for p in points] == [1_000, 10_000, 100_000]
+    limit = first_saturated(points)
+    # One medium replica (9 workers held ~4.5 s each) serves 2 req/s: 10,000 users at 10 requests a
+    # day and a peak of 2x ask for 2.3 req/s, so the web tier gives way first.
+    assert limit["users"] == 10_000 and limit["busiest"] == "web"
+    assert points[0]["error_rate"] == 0 and points[-1]["error_rate"] > 0.5
+    assert points[-1]["usd_per_month"] > points[0]["usd_per_month"]
+
+
+def test_the_page_sweeps_with_progress_and_can_be_cancelled():
+    st.cache_data.clear()
+    at = AppTest.from_string(PAGE, default_timeout=60).run()
+    at.selectbox(key="capacity_preset").select("separate_database").run()
+    at.number_input(key="capacity_seconds").set_value(10).run()
+    at.button(key="capacity_start").click().run()
+    for _ in range(4):
+        at.run()
+    assert not at.exception
+    done = len(at.session_state["capacity"]["points"])
+    assert 0 < done < len(USERS)
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert figure["data"][0]["x"] == USERS[:done]
+    at.button(key="capacity_cancel").click().run()
+    at.run()
+    assert len(at.session_state["capacity"]["points"]) <= done + 1
+    assert not at.session_state["capacity"]["running"]
