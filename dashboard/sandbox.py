@@ -144,7 +144,7 @@ def render_sandbox() -> None:
     save, share, export = st.columns(3)
     save.download_button("Download scenario", st.session_state[TEXT], file_name="scenario.yaml",
                          key="sandbox_download", width="stretch")
-    share.code(f"?s={st.query_params.get('s', '')}", language=None)
+    share.code(f"?s={st.query_params.get('s', '')}", language=None, wrap_lines=True, height=80)
     export.download_button("Download results (CSV)", windows_csv(sim.windows), file_name="windows.csv",
                            key="sandbox_csv", width="stretch")
     play, pause = st.columns(2)

@@ -1,0 +1,105 @@
+"""In a real browser: open the app, play a lesson, change it, and see the charts move.
+
+Uses Debian's chromium (Playwright cannot download browsers here); .ci/run installs it. Screenshots
+of every page go to tests/screenshots/ (made by the test, not committed) for a person to look at.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = ROOT / "tests" / "screenshots"
+PAGES = ["lessons", "live", "sandbox", "compare", "capacity"]
+
+if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
+    pytest.skip("chromium is not installed (CI installs it)", allow_module_level=True)
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def server():
+    """Start the app on a free port, as Streamlit's own end-to-end tests do; stop it afterwards."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.25)
+        else:
+            raise RuntimeError("the app did not start")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Launch Debian's chromium headless."""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"])
+        yield chromium
+        chromium.close()
+
+
+def settled(page):
+    """Wait until Streamlit has finished running the script."""
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=30_000)
+
+
+def simulated_time(page) -> float:
+    """Read the 'Simulated time' number off the headline strip."""
+    metric = page.locator("[data-testid='stMetric']").filter(has_text="Simulated time")
+    return float(metric.locator("[data-testid='stMetricValue']").inner_text().split()[0].replace(",", ""))
+
+
+def test_every_page_opens_and_is_photographed(server, browser):
+    SHOTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    for name in PAGES:
+        page.goto(f"{server}/{name}")
+        settled(page)
+        assert page.locator("[data-testid='stException']").count() == 0, name
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_playing_a_lesson_moves_the_charts_and_a_change_shows_on_them(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    page.goto(f"{server}/lessons")
+    settled(page)
+    page.get_by_role("button", name="Next step").click()
+    settled(page)
+    page.get_by_role("button", name="Start").click()
+    page.wait_for_timeout(3_000)
+    first = simulated_time(page)
+    page.wait_for_timeout(2_000)
+    second = simulated_time(page)
+    assert second > first > 0  # the fragment ticks in the browser: the view keeps moving
+    rate = page.get_by_label("Arrival rate (req/s)")
+    rate.fill("4")
+    rate.press("Enter")
+    page.wait_for_timeout(2_500)
+    assert page.locator(".annotation-text", has_text="rate_rps = 4").count() > 0  # the change is marked
+    page.screenshot(path=str(SHOTS / "lesson-playing.png"), full_page=True)
