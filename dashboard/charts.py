@@ -12,14 +12,57 @@ import streamlit as st
 
 from dashboard.diagram import architecture_dot
 from engine import Simulation
+from engine.metrics import TIERS
+from engine.theory import mmc_wait
 
 
-def latency_figure(windows: list[dict]) -> go.Figure:
-    """Plot latency p50/p95/p99 per window against simulated time."""
+def theory_mean_latency_s(sim: Simulation) -> float | None:
+    """Return the M/M/c mean time in system when the running configuration is one theory predicts, else None.
+
+    That is a single web replica with an unbounded queue and exponential handler times, steady
+    Poisson arrivals, nothing behind it, and a load below its capacity: Erlang C's Wq plus 1/mu.
+    """
+    scenario = sim.scenario
+    web, traffic = scenario.web, scenario.traffic
+    settings = sim.settings()
+    if (scenario.database or scenario.llm or scenario.cache or traffic.trace or traffic.pattern.kind != "steady"
+            or web.handler_ms.dist != "exponential" or web.accept_queue is not None or web.async_io
+            or settings["web_replicas"] != 1 or settings["down"] or traffic.client_timeout_s is not None):
+        return None
+    rate, workers, service_rate = settings["rate_rps"], settings["web_workers"], 1 / (web.handler_ms.mean_s() / web.speed())
+    if rate >= workers * service_rate:
+        return None  # overloaded: the queue grows without bound, there is no steady state to predict
+    return mmc_wait(rate, service_rate, workers) + 1 / service_rate
+
+
+def latency_figure(windows: list[dict], theory_s: float | None = None) -> go.Figure:
+    """Plot latency mean and p50/p95/p99 per window, and the theory's mean when there is one."""
     t = [w["t_end_s"] for w in windows]
     figure = go.Figure([go.Scatter(x=t, y=[w[f"latency_{q}_s"] for w in windows], name=q, mode="lines")
-                        for q in ("p50", "p95", "p99")])
+                        for q in ("mean", "p50", "p95", "p99")])
+    if theory_s is not None and t:
+        figure.add_trace(go.Scatter(x=[t[0], t[-1]], y=[theory_s, theory_s], name="mean, M/M/c theory",
+                                    mode="lines", line=dict(dash="dash", color="#555")))
     return layout(figure, "Latency of completed requests", "latency (s)")
+
+
+def usage_figure(windows: list[dict]) -> go.Figure:
+    """Plot each tier's utilisation and the cache hit rate (all between 0 and 1) against simulated time."""
+    t = [w["t_end_s"] for w in windows]
+    series = {f"{tier.replace('_', ' ')} busy": f"{tier}_utilisation" for tier in TIERS}
+    series["cache hit rate"] = "cache_hit_rate"
+    figure = go.Figure([go.Scatter(x=t, y=[w[key] for w in windows], name=label, mode="lines")
+                        for label, key in series.items() if windows and any(w[key] is not None for w in windows)])
+    figure.update_yaxes(range=[0, 1.05])
+    return layout(figure, "Utilisation and cache hits", "share")
+
+
+def spend_figure(windows: list[dict]) -> go.Figure:
+    """Plot the money spent so far, tokens and instances, against simulated time."""
+    t = [w["t_end_s"] for w in windows]
+    figure = go.Figure([go.Scatter(x=t, y=[w["usd_cumulative"] for w in windows], name="USD so far",
+                                   mode="lines", fill="tozeroy")])
+    return layout(figure, "Spend", "USD")
 
 
 def throughput_figure(windows: list[dict]) -> go.Figure:
@@ -69,6 +112,10 @@ def draw_live(sim: Simulation, key: str, marks: list[tuple[float, str]] = ()) ->
     cells[3].metric("Error rate", number(last.get("error_rate"), "{:.1%}"))
     cells[4].metric("USD per 1,000 requests", number(last.get("usd_per_1k_requests"), "${:,.3f}"))
     shown = [(t, label) for t, label in marks if windows and windows[0]["t_start_s"] <= t <= windows[-1]["t_end_s"]]
-    st.plotly_chart(mark_changes(latency_figure(windows), shown), key=f"{key}_latency", width="stretch")
+    st.plotly_chart(mark_changes(latency_figure(windows, theory_mean_latency_s(sim)), shown),
+                    key=f"{key}_latency", width="stretch")
     st.plotly_chart(mark_changes(throughput_figure(windows), shown), key=f"{key}_throughput", width="stretch")
+    usage, spend = st.columns(2)
+    usage.plotly_chart(mark_changes(usage_figure(windows), shown), key=f"{key}_usage", width="stretch")
+    spend.plotly_chart(mark_changes(spend_figure(windows), shown), key=f"{key}_spend", width="stretch")
     st.graphviz_chart(architecture_dot(sim), width="stretch")

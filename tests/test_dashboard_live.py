@@ -216,3 +216,26 @@ def test_presenter_mode_enlarges_type_on_every_page():
     styles = [element.proto.body for element in at.get("html")]
     assert any("stMetricValue" in body and "font-size: 3.2rem" in body for body in styles)
     assert not at.exception
+
+
+def test_a_queue_theory_can_predict_gets_its_prediction_drawn():
+    from engine.theory import mmc_wait
+
+    at = _started("mmc_queue", ticks=3)
+    latency = _figure(at, 0)
+    theory = _trace(latency, "mean, M/M/c theory")
+    assert theory["y"] == [pytest.approx(mmc_wait(8, 1, 10) + 1)] * 2
+    at.number_input(key="live_rate_rps").set_value(12.0).run()  # 12 Erlangs on 10 workers: no steady state
+    at.run()
+    assert all(trace["name"] != "mean, M/M/c theory" for trace in _figure(at, 0)["data"])
+    horizontal = _started(ticks=1)
+    assert all(trace["name"] != "mean, M/M/c theory" for trace in _figure(horizontal, 0)["data"])
+
+
+def test_utilisation_and_spend_charts_follow_the_windows():
+    at = _started(ticks=3)
+    sim = at.session_state["live_sim"]
+    usage, spend = _figure(at, 2), _figure(at, 3)
+    assert _trace(usage, "web busy")["y"] == [w["web_utilisation"] for w in sim.windows]
+    assert _trace(usage, "llm busy")["y"] == [w["llm_utilisation"] for w in sim.windows]
+    assert _trace(spend, "USD so far")["y"] == [w["usd_cumulative"] for w in sim.windows]
