@@ -26,7 +26,9 @@ def _colour(utilisation: float | None, down: bool) -> str:
 
 def _node(name: str, label: str, utilisation: float | None, down: bool, bottleneck: bool) -> str:
     """Return one DOT node line."""
-    state = "down" if down else (f"{utilisation:.0%} busy" if utilisation is not None else "")
+    # Rounded to tens of per cent: the text changes (and the browser redraws the diagram) only
+    # when the load really moves, which keeps a playing view fluid.
+    state = "down" if down else (f"{round(utilisation, 1):.0%} busy" if utilisation is not None else "")
     border = ', penwidth=3, color="#b00020"' if bottleneck else ""
     return (f'  "{name}" [label="{label}\\n{state}", style="filled,rounded", shape=box, '
             f'fillcolor="{_colour(utilisation, down)}"{border}];')
