@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard.diagram import architecture_dot
-from engine import Simulation
+from engine import BudgetExceeded, Simulation
 from engine.metrics import TIERS
 from engine.theory import mmc_wait
 
@@ -96,6 +96,17 @@ def mark_changes(figure: go.Figure, marks: list[tuple[float, str]]) -> go.Figure
         figure.add_vline(x=t, line_dash="dash", line_color="#888", annotation_text=label,
                          annotation_position="top left")
     return figure
+
+
+def play(sim: Simulation, running_key: str, error_key: str, step_s: float = 1.0) -> None:
+    """Advance `sim` one step if the page's `running_key` flag is set; on a budget stop, pause and say why."""
+    if st.session_state[running_key]:
+        try:
+            sim.advance(step_s)
+        except BudgetExceeded as exc:
+            st.session_state[running_key] = False
+            st.session_state[error_key] = str(exc)
+            st.rerun()  # a full run is what turns the fragment's timer off
 
 
 def draw_live(sim: Simulation, key: str, marks: list[tuple[float, str]] = ()) -> None:

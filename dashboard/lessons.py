@@ -15,8 +15,8 @@ import streamlit as st
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from dashboard.charts import draw_live
-from engine import Budget, BudgetExceeded, ScenarioError, Simulation, load_preset, load_scenario
+from dashboard.charts import draw_live, play
+from engine import Budget, ScenarioError, Simulation, load_preset, load_scenario
 from engine.balancer import ALGORITHMS
 from engine.paths import ROOT
 
@@ -164,13 +164,7 @@ def _controls(step: Step, sim: Simulation) -> None:
 def _tick() -> None:
     """Advance the lesson's simulation while it plays, then redraw the live view."""
     sim = st.session_state[SIM]
-    if st.session_state[RUNNING]:
-        try:
-            sim.advance(STEP_S)
-        except BudgetExceeded as exc:
-            st.session_state[RUNNING] = False
-            st.session_state[ERROR] = str(exc)
-            st.rerun()
+    play(sim, RUNNING, ERROR, STEP_S)
     draw_live(sim, "lesson", st.session_state[MARKS])
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.charts import draw_live
-from engine import Budget, BudgetExceeded, ScenarioError, Simulation, list_presets, load_preset
+from dashboard.charts import draw_live, play
+from engine import Budget, ScenarioError, Simulation, list_presets, load_preset
 from engine.balancer import ALGORITHMS
 
 DEFAULT_PRESET = "horizontal_load_balancer"
@@ -124,13 +124,7 @@ def _controls(titles: dict[str, str]) -> None:
 def _live_view() -> None:
     """Advance the simulation one step if it is running, then redraw the charts and numbers."""
     sim: Simulation = st.session_state[SIM]
-    if st.session_state[RUNNING]:
-        try:
-            sim.advance(STEP_S)
-        except BudgetExceeded as exc:
-            st.session_state[RUNNING] = False
-            st.session_state[ERROR] = str(exc)
-            st.rerun()  # a full run is what turns the fragment's timer off
+    play(sim, RUNNING, ERROR, STEP_S)
     draw_live(sim, "live", st.session_state.get(MARKS, []))
 
 

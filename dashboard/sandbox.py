@@ -22,8 +22,8 @@ import zlib
 import streamlit as st
 import yaml
 
-from dashboard.charts import draw_live
-from engine import Budget, BudgetExceeded, ScenarioError, Simulation, load_preset, parse_scenario
+from dashboard.charts import draw_live, play
+from engine import Budget, ScenarioError, Simulation, load_preset, parse_scenario
 from engine.loading import scenario_to_data
 
 DEFAULT_PRESET = "horizontal_load_balancer"
@@ -113,13 +113,7 @@ def _first_scenario():
 def _tick() -> None:
     """Advance the sandbox's simulation while it plays, then redraw the live view."""
     sim = st.session_state[SIM]
-    if st.session_state[RUNNING]:
-        try:
-            sim.advance(STEP_S)
-        except BudgetExceeded as exc:
-            st.session_state[RUNNING] = False
-            st.session_state[ERROR] = str(exc)
-            st.rerun()
+    play(sim, RUNNING, ERROR, STEP_S)
     draw_live(sim, "sandbox")
 
 

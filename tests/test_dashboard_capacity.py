@@ -2,7 +2,6 @@
 
 import json
 
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard.capacity import USERS, at_users, first_saturated, measure
@@ -25,7 +24,6 @@ def test_users_set_the_rate_and_the_first_saturated_component_is_named():
 
 
 def test_the_page_sweeps_with_progress_and_can_be_cancelled():
-    st.cache_data.clear()
     at = AppTest.from_string(PAGE, default_timeout=60).run()
     at.selectbox(key="capacity_preset").select("separate_database").run()
     at.number_input(key="capacity_seconds").set_value(10).run()

@@ -1,20 +1,11 @@
 """Compare: both sides on identical traffic, deltas and confidence intervals over paired seeds."""
 
-import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard.compare import compare, on_same_traffic
 from engine import load_preset
 
 PAGE = "from dashboard.compare import render_compare\nrender_compare()\n"
-
-
-@pytest.fixture(autouse=True)
-def _clear_caches():
-    """Start every test with empty Streamlit caches."""
-    st.cache_data.clear()
-    yield
 
 
 def rows_by_metric(rows):

@@ -3,21 +3,11 @@
 import json
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard.lessons import LESSONS_DIR, load_lesson
 
 PAGE = "from dashboard.lessons import render_lessons\nrender_lessons()\n"
-
-
-@pytest.fixture(autouse=True)
-def _clear_caches():
-    """Start every test with empty Streamlit caches: they outlive AppTest instances in one process."""
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
 
 
 def page(lesson: str | None = None) -> AppTest:

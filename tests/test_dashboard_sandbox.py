@@ -6,21 +6,12 @@ import io
 import zlib
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard.sandbox import decode_link, encode_link, windows_csv
 from engine import load_preset
 
 PAGE = "from dashboard.sandbox import render_sandbox\nrender_sandbox()\n"
-
-
-@pytest.fixture(autouse=True)
-def _clear_caches():
-    """Start every test with empty Streamlit caches."""
-    st.cache_data.clear()
-    yield
-    st.cache_data.clear()
 
 
 def page(link: str | None = None) -> AppTest:
