@@ -96,6 +96,8 @@ _COUNTERS = ("arrivals", "completions", "dropped", "timed_out", "failed", "rate_
 _FLOATS = ("usd_tokens", "usd_infra", "usd_saved", "llm_batch_area", "llm_replica_area")
 _NAMES = _COUNTERS + _FLOATS
 _ARRIVALS = _NAMES.index("arrivals")
+_USD_TOKENS, _USD_INFRA = _NAMES.index("usd_tokens"), _NAMES.index("usd_infra")
+_OUTCOMES = tuple(_NAMES.index(name) for name in ("completions", "dropped", "timed_out", "failed", "rate_limited"))
 _read_counts = attrgetter(*_NAMES)
 
 
@@ -179,8 +181,7 @@ def _hit_rate(counts: dict) -> float | None:
 
 def _waiting(totals: dict) -> int:
     """Return the requests whose outcome is not known yet: every arrival is answered or an error once."""
-    return (totals["arrivals"] - totals["completions"] - totals["dropped"] - totals["timed_out"] - totals["failed"]
-            - totals["rate_limited"])
+    return totals["arrivals"] - sum(totals[_NAMES[i]] for i in _OUTCOMES)
 
 
 class Recorder:
@@ -243,9 +244,9 @@ class Recorder:
             totals = self._tier_totals.get(tier, (0, 0, 0, 0, 0))
             self._tier_totals[tier] = tuple(map(sum, zip(totals, combined)))
         _derived(record, counts, span)
-        totals = self.totals()
-        record["usd_cumulative"] = totals["usd_tokens"] + totals["usd_infra"]
-        record["in_flight"] = _waiting(totals)
+        totals = self._total_values  # read by position: no dict of every counter per window
+        record["usd_cumulative"] = totals[_USD_TOKENS] + totals[_USD_INFRA]
+        record["in_flight"] = totals[_ARRIVALS] - sum(totals[i] for i in _OUTCOMES)
         record.update(gauges)
         self.history.append(record)
         self.window = Window(now)

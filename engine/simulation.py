@@ -69,8 +69,6 @@ class Simulation(LiveControls, GenAILeg):
         seed = scenario.seed
         web = scenario.web
         self.web = WebTier(env, web, self._worker_start, self._gone)
-        self.autoscaler = (Autoscaler(env, web.autoscale, self.web.fleet, self.recorder.history, self._resized)
-                           if web.autoscale else None)
         self._async_io = web.async_io
         # A bare web tier (no database, no LLM: the theory check) answers straight after the handler.
         bare = not (web.db_reads_per_request or web.db_writes_per_request or scenario.llm)
@@ -102,11 +100,11 @@ class Simulation(LiveControls, GenAILeg):
         keys = scenario.traffic.prompt_keys
         self._next_key = prompt_key_sampler(keys, self._key_rng) if keys is not None else None
         self._live_prompt_keys = keys
-        self.autoscalers = [self.autoscaler] if self.autoscaler is not None else []
-        for model in self._llm_models():
-            if getattr(model.spec, "autoscale", None) is not None:
-                self.autoscalers.append(Autoscaler(env, model.spec.autoscale, model.fleet, self.recorder.history,
-                                                   self._resized))
+        # One autoscaler per scaled fleet: the web tier, and each self-hosted LLM deployment.
+        scaled = [(web.autoscale, self.web.fleet)] + [(getattr(m.spec, "autoscale", None), m.fleet)
+                                                      for m in self._llm_models()]
+        self.autoscalers = [Autoscaler(env, spec, fleet, self.recorder.history, self._resized)
+                            for spec, fleet in scaled if spec is not None]
         self.arrivals = Arrivals(env, scenario.traffic, seed, self._arrive, needs_tokens=self.llm is not None,
                                  needs_users=self.database is not None or self._budgets is not None)
         self._timeout_s = scenario.traffic.client_timeout_s
@@ -364,7 +362,7 @@ class Simulation(LiveControls, GenAILeg):
         self.set_component_up(failure.component, failure.action == "recover")
 
     def _resized(self) -> None:
-        """The autoscaler changed the web tier: bill the old size up to now, the new one from now."""
+        """A fleet changed size (autoscaling, failover): bill the old size up to now, the new one from now."""
         self._bill()
         self._update_infra_rate()
 

@@ -216,12 +216,6 @@ class Arrivals:
             return self.base_rate_rps * self.speedup
         return self.base_rate_rps
 
-    def current_rate_rps(self) -> float:
-        """Return the expected arrival rate at the current simulated time."""
-        if self.traffic.trace is not None:
-            return self.base_rate_rps * self.speedup
-        return self.base_rate_rps * rate_multiplier(self.traffic.pattern, self.env.now)
-
     def _schedule_next(self) -> None:
         """Schedule the next arrival; a newer schedule makes older pending ones void."""
         self._generation += 1
