@@ -1,8 +1,9 @@
 """What a learner watches while a simulation runs: the headline numbers, the charts, the diagram.
 
 Every page with a live simulation (the live page, the lessons) draws the same view, so a learner
-reads the same charts everywhere: latency percentiles, throughput and errors by kind, and the
-architecture coloured by load. Figures are rebuilt from the bounded window history on each tick.
+reads the same charts everywhere: latency percentiles, throughput and errors by kind, where
+requests wait in line (which is where the latency comes from), and the architecture coloured by
+load. Figures are rebuilt from the bounded window history on each tick.
 """
 
 from __future__ import annotations
@@ -57,6 +58,16 @@ def usage_figure(windows: list[dict]) -> go.Figure:
     return layout(figure, "Utilisation and cache hits", "share")
 
 
+def queue_figure(windows: list[dict]) -> go.Figure:
+    """Plot how many requests wait in line at each tier (time-averaged per window): where the time goes."""
+    t = [w["t_end_s"] for w in windows]
+    figure = go.Figure([go.Scatter(x=t, y=[w[f"{tier}_queue_length"] for w in windows],
+                                   name=tier.replace("_", " "), mode="lines")
+                        for tier in TIERS if windows and any(w[f"{tier}_queue_length"] is not None for w in windows)])
+    figure.update_yaxes(rangemode="tozero")
+    return layout(figure, "Requests waiting in line", "requests waiting")
+
+
 def spend_figure(windows: list[dict]) -> go.Figure:
     """Plot the money spent so far, tokens and instances, against simulated time."""
     t = [w["t_end_s"] for w in windows]
@@ -98,11 +109,25 @@ def mark_changes(figure: go.Figure, marks: list[tuple[float, str]]) -> go.Figure
     return figure
 
 
-def play(sim: Simulation, running_key: str, error_key: str, step_s: float = 1.0) -> None:
-    """Advance `sim` one step if the page's `running_key` flag is set; on a budget stop, pause and say why."""
+TICK_S = 0.5  # wall seconds between ticks of a playing simulation
+# Simulated seconds per tick for each speed, as multiples of real time. 2x is one default metrics
+# window per tick, so every tick adds a point; faster speeds add several windows per tick.
+SPEEDS = {"1x": 0.5, "2x": 1.0, "10x": 5.0, "60x": 30.0}
+DEFAULT_SPEED = "2x"
+
+
+def speed_control(key: str) -> None:
+    """Draw the simulation-speed choice (simulated time per real second)."""
+    st.segmented_control("Speed", list(SPEEDS), key=key, default=DEFAULT_SPEED, required=True,
+                         help="Simulated time per real second. Faster shows hours in minutes; "
+                              "every simulated request is still simulated.")
+
+
+def play(sim: Simulation, running_key: str, error_key: str, speed_key: str) -> None:
+    """Advance `sim` one tick at the page's speed if its `running_key` flag is set; on a budget stop, pause and say why."""
     if st.session_state[running_key]:
         try:
-            sim.advance(step_s)
+            sim.advance(SPEEDS[st.session_state.get(speed_key) or DEFAULT_SPEED])
         except BudgetExceeded as exc:
             st.session_state[running_key] = False
             st.session_state[error_key] = str(exc)
@@ -126,7 +151,9 @@ def draw_live(sim: Simulation, key: str, marks: list[tuple[float, str]] = ()) ->
     st.plotly_chart(mark_changes(latency_figure(windows, theory_mean_latency_s(sim)), shown),
                     key=f"{key}_latency", width="stretch")
     st.plotly_chart(mark_changes(throughput_figure(windows), shown), key=f"{key}_throughput", width="stretch")
-    usage, spend = st.columns(2)
+    usage, queues = st.columns(2)
     usage.plotly_chart(mark_changes(usage_figure(windows), shown), key=f"{key}_usage", width="stretch")
+    queues.plotly_chart(mark_changes(queue_figure(windows), shown), key=f"{key}_queues", width="stretch")
+    spend, diagram = st.columns(2)
     spend.plotly_chart(mark_changes(spend_figure(windows), shown), key=f"{key}_spend", width="stretch")
-    st.graphviz_chart(architecture_dot(sim), width="stretch")
+    diagram.graphviz_chart(architecture_dot(sim), width="stretch")

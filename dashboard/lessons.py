@@ -9,31 +9,18 @@ the same situation; the controls then let them change it while it runs.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 import streamlit as st
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from dashboard.charts import draw_live, play
+from dashboard.charts import TICK_S, draw_live, play, speed_control
+from dashboard.controls import APPLY, Control, draw_controls
 from engine import Budget, ScenarioError, Simulation, load_preset, load_scenario
-from engine.balancer import ALGORITHMS
 from engine.paths import ROOT
 
 LESSONS_DIR = ROOT / "lessons"
 BUDGET = Budget(max_requests=2_000_000, max_wall_s=2.0)
-STEP_S, TICK_S = 1.0, 0.5
-Control = Literal["rate_rps", "web_replicas", "load_balancer", "web_workers", "db_read_replicas", "zipf_skew"]
-
-# How each control changes a running simulation.
-APPLY = {
-    "rate_rps": Simulation.set_arrival_rate,
-    "web_replicas": Simulation.set_web_replicas,
-    "load_balancer": Simulation.set_load_balancer,
-    "web_workers": Simulation.set_web_workers,
-    "db_read_replicas": Simulation.set_db_read_replicas,
-    "zipf_skew": lambda sim, value: sim.set_prompt_keys(zipf_skew=value),
-}
 
 
 class Step(BaseModel):
@@ -123,48 +110,10 @@ def _go_to(index: int) -> None:
             st.session_state[ERROR] = f"{lesson.folder.name}, step {index + 1}, changes.{control}: {exc}"
 
 
-def _changed(control: str) -> None:
-    """Apply a control the learner moved to the running simulation."""
-    sim, value = st.session_state[SIM], st.session_state[f"lesson_{control}"]
-    try:
-        APPLY[control](sim, value)
-        st.session_state[MARKS].append((sim.now, f"{control} = {value}"))
-    except ValueError as exc:
-        st.session_state[ERROR] = str(exc)
-
-
-def _controls(step: Step, sim: Simulation) -> None:
-    """Draw the controls this step offers, set to what the simulation runs with now."""
-    settings = sim.settings()
-    current = {"rate_rps": float(settings["rate_rps"]), "web_replicas": settings["web_replicas"],
-               "load_balancer": settings["load_balancer"], "web_workers": settings["web_workers"],
-               "db_read_replicas": settings["db_read_replicas"],
-               "zipf_skew": (settings["prompt_keys"] or {}).get("zipf_skew")}
-    widgets = {
-        "rate_rps": lambda key: st.number_input("Arrival rate (req/s)", 0.1, 100_000.0, step=0.5, key=key,
-                                                on_change=_changed, args=("rate_rps",)),
-        "web_replicas": lambda key: st.number_input("Web replicas", 1, 1000, step=1, key=key,
-                                                    on_change=_changed, args=("web_replicas",)),
-        "load_balancer": lambda key: st.selectbox("Load-balancing algorithm", ALGORITHMS, key=key,
-                                                  on_change=_changed, args=("load_balancer",)),
-        "web_workers": lambda key: st.number_input("Workers per replica", 1, 100_000, step=1, key=key,
-                                                   on_change=_changed, args=("web_workers",)),
-        "db_read_replicas": lambda key: st.number_input("Database read replicas", 0, 100, step=1, key=key,
-                                                        on_change=_changed, args=("db_read_replicas",)),
-        "zipf_skew": lambda key: st.slider("Popularity skew", 0.0, 2.0, step=0.1, key=key,
-                                           on_change=_changed, args=("zipf_skew",)),
-    }
-    columns = st.columns(max(len(step.controls), 1))
-    for column, control in zip(columns, step.controls):
-        st.session_state[f"lesson_{control}"] = current[control]  # shows what actually runs
-        with column:
-            widgets[control](f"lesson_{control}")
-
-
 def _tick() -> None:
     """Advance the lesson's simulation while it plays, then redraw the live view."""
     sim = st.session_state[SIM]
-    play(sim, RUNNING, ERROR, STEP_S)
+    play(sim, RUNNING, ERROR, "lesson_speed")
     draw_live(sim, "lesson", st.session_state[MARKS])
 
 
@@ -186,14 +135,16 @@ def render_lessons() -> None:
     st.caption(f"{lesson.summary} Step {index + 1} of {len(lesson.steps)}.")
     st.markdown(lesson.step_text(index))
     st.info(lesson.steps[index].experiment, icon=":material/science:")
-    back, play, pause, forward = st.columns(4)
+    back, start, pause, forward, speed = st.columns(5, vertical_alignment="bottom")
     back.button("Previous step", key="lesson_back", disabled=index == 0, on_click=_go_to, args=(index - 1,),
                 width="stretch")
-    play.button("Start", key="lesson_start", type="primary", disabled=st.session_state[RUNNING],
+    start.button("Start", key="lesson_start", type="primary", disabled=st.session_state[RUNNING],
                 on_click=lambda: st.session_state.update({RUNNING: True}), width="stretch")
     pause.button("Pause", key="lesson_pause", disabled=not st.session_state[RUNNING],
                  on_click=lambda: st.session_state.update({RUNNING: False}), width="stretch")
     forward.button("Next step", key="lesson_next", disabled=index == len(lesson.steps) - 1, on_click=_go_to,
                    args=(index + 1,), width="stretch")
-    _controls(lesson.steps[index], st.session_state[SIM])
+    with speed:
+        speed_control("lesson_speed")
+    draw_controls(lesson.steps[index].controls, "lesson", SIM, MARKS, ERROR)
     st.fragment(_tick, run_every=TICK_S if st.session_state[RUNNING] else None)()

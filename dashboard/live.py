@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.charts import draw_live, play
+from dashboard.charts import TICK_S, draw_live, play, speed_control
 from engine import Budget, ScenarioError, Simulation, list_presets, load_preset
 from engine.balancer import ALGORITHMS
 
 DEFAULT_PRESET = "horizontal_load_balancer"
-STEP_S = 1.0  # simulated seconds per tick: one default metrics window, so every tick adds a point
-TICK_S = 0.5  # wall seconds between ticks: simulated time runs at twice real time
 HISTORY_WINDOWS = 300  # windows kept and plotted: bounds memory and the time each redraw takes
 MAX_RATE_RPS = 100_000.0  # about 0.3 s of engine work per tick; the engine itself would take 1e7
 # One tick may never freeze the page, whatever rate the learner dials in.
@@ -103,12 +101,14 @@ def _controls(titles: dict[str, str]) -> None:
     st.selectbox("Preset", list(titles), key=PRESET, format_func=titles.get, on_change=_reset)
     st.caption(st.session_state[SIM].scenario.description)
     running = st.session_state[RUNNING]
-    start, pause, reset = st.columns(3)
+    start, pause, reset, speed = st.columns(4, vertical_alignment="bottom")
     start.button("Start", key="live_start", type="primary", disabled=running, on_click=_set_running,
                  args=(True,), width="stretch")
     pause.button("Pause", key="live_pause", disabled=not running, on_click=_set_running, args=(False,),
                  width="stretch")
     reset.button("Reset", key="live_reset", on_click=_reset, width="stretch")
+    with speed:
+        speed_control("live_speed")
     rate, replicas, algorithm = st.columns(3)
     rate.number_input("Arrival rate (req/s)", min_value=0.1, max_value=MAX_RATE_RPS, step=1.0, key=RATE,
                       help="Base rate; a preset's ramp, spike or daily cycle multiplies it.",
@@ -124,7 +124,7 @@ def _controls(titles: dict[str, str]) -> None:
 def _live_view() -> None:
     """Advance the simulation one step if it is running, then redraw the charts and numbers."""
     sim: Simulation = st.session_state[SIM]
-    play(sim, RUNNING, ERROR, STEP_S)
+    play(sim, RUNNING, ERROR, "live_speed")
     draw_live(sim, "live", st.session_state.get(MARKS, []))
 
 

@@ -1,8 +1,11 @@
-"""The sandbox: any scenario, edited as text, run live, saved, shared and exported.
+"""The sandbox: any scenario, edited knob by knob or as text, run live, saved, shared and exported.
 
-Teams prototyping an architecture need every knob, not a lesson's few. The sandbox shows the whole
-scenario as YAML: edit it, or upload a file, and a valid scenario replaces the running one, while
-an invalid one changes nothing and shows the engine's messages (field, value, what is allowed).
+Teams prototyping an architecture need every knob, not a lesson's few. The sandbox draws a widget
+for every field of the scenario, grouped by component (dashboard/form.py builds them from the
+schema), and shows the same scenario as YAML to edit or upload. A valid edit replaces the running
+scenario and starts it again; an invalid one changes nothing and shows the engine's messages
+(field, value, what is allowed). The everyday controls (rate, replicas, balancing, workers)
+act on the running simulation without a restart, as in the lessons.
 The scenario can be downloaded, shared as a link (the scenario itself, compressed, in the URL: no
 server-side state), and the run's metric windows exported as CSV.
 
@@ -22,16 +25,20 @@ import zlib
 import streamlit as st
 import yaml
 
-from dashboard.charts import draw_live, play
+from dashboard.charts import TICK_S, draw_live, play, speed_control
+from dashboard.controls import draw_controls
+from dashboard.form import edit_scenario
 from engine import Budget, ScenarioError, Simulation, load_preset, parse_scenario
 from engine.loading import scenario_to_data
+from engine.scenario import Scenario
 
 DEFAULT_PRESET = "horizontal_load_balancer"
 MAX_LINK_BYTES = 16_384  # a share link carries the scenario itself: keep URLs and decompression small
 MAX_TEXT_BYTES = 200_000
 BUDGET = Budget(max_requests=2_000_000, max_wall_s=2.0)
-STEP_S, TICK_S = 1.0, 0.5
 SIM, RUNNING, ERROR, TEXT = "sandbox_sim", "sandbox_running", "sandbox_error", "sandbox_text"
+MARKS, FORM = "sandbox_marks", "sandbox_form"  # changes made while running; the form's generation
+LIVE_CONTROLS = ["rate_rps", "web_replicas", "load_balancer", "web_workers", "db_read_replicas", "zipf_skew"]
 
 
 def encode_link(scenario) -> str:
@@ -87,6 +94,8 @@ def _start(scenario) -> None:
     """Replace the running simulation with a fresh, paused one of `scenario`."""
     st.session_state[SIM] = Simulation(scenario, BUDGET, history_windows=300)
     st.session_state[RUNNING] = False
+    st.session_state[MARKS] = []
+    st.session_state[FORM] = st.session_state.get(FORM, 0) + 1  # the form's widgets start from this scenario
     st.session_state[TEXT] = yaml.safe_dump(scenario_to_data(scenario), sort_keys=False)
     st.query_params["s"] = encode_link(scenario)
 
@@ -113,8 +122,26 @@ def _first_scenario():
 def _tick() -> None:
     """Advance the sandbox's simulation while it plays, then redraw the live view."""
     sim = st.session_state[SIM]
-    play(sim, RUNNING, ERROR, STEP_S)
-    draw_live(sim, "sandbox")
+    play(sim, RUNNING, ERROR, "sandbox_speed")
+    draw_live(sim, "sandbox", st.session_state[MARKS])
+
+
+def _form(sim: Simulation) -> None:
+    """Draw every knob of the scenario; offer to apply the edits when they make a valid, different scenario."""
+    st.caption("Every setting of the scenario, grouped by component. Hover a field's name for its unit, "
+               "range and source. Applying starts the simulation again from time 0.")
+    data = edit_scenario(Scenario, scenario_to_data(sim.scenario), f"sbx{st.session_state[FORM]}")
+    try:
+        edited = parse_scenario(data, "sandbox form")
+    except ScenarioError as exc:
+        st.error(str(exc))
+        edited = None
+    changed = edited is not None and edited != sim.scenario
+    apply, discard = st.columns(2)
+    apply.button("Apply and restart", key="sandbox_form_apply", type="primary", disabled=not changed,
+                 on_click=_start, args=(edited,), width="stretch")
+    discard.button("Discard edits", key="sandbox_form_discard", disabled=edited == sim.scenario,
+                   on_click=lambda: st.session_state.update({FORM: st.session_state[FORM] + 1}), width="stretch")
 
 
 def render_sandbox() -> None:
@@ -132,7 +159,9 @@ def render_sandbox() -> None:
     if ERROR in st.session_state:
         st.error(st.session_state.pop(ERROR))
     sim: Simulation = st.session_state[SIM]
-    with st.expander("Scenario (every setting; edit and apply)", expanded=False):
+    with st.expander("Every setting", expanded=False):
+        _form(sim)
+    with st.expander("Scenario as YAML (edit and apply)", expanded=False):
         st.text_area("YAML", key=TEXT, height=400)
         st.button("Apply", key="sandbox_apply", on_click=_apply_text)
     save, share, export = st.columns(3)
@@ -141,9 +170,12 @@ def render_sandbox() -> None:
     share.code(f"?s={st.query_params.get('s', '')}", language=None, wrap_lines=True, height=80)
     export.download_button("Download results (CSV)", windows_csv(sim.windows), file_name="windows.csv",
                            key="sandbox_csv", width="stretch")
-    play, pause = st.columns(2)
-    play.button("Start", key="sandbox_start", type="primary", disabled=st.session_state[RUNNING],
+    start, pause, speed = st.columns(3, vertical_alignment="bottom")
+    start.button("Start", key="sandbox_start", type="primary", disabled=st.session_state[RUNNING],
                 on_click=lambda: st.session_state.update({RUNNING: True}), width="stretch")
     pause.button("Pause", key="sandbox_pause", disabled=not st.session_state[RUNNING],
                  on_click=lambda: st.session_state.update({RUNNING: False}), width="stretch")
+    with speed:
+        speed_control("sandbox_speed")
+    draw_controls(LIVE_CONTROLS, "sandbox", SIM, MARKS, ERROR)
     st.fragment(_tick, run_every=TICK_S if st.session_state[RUNNING] else None)()

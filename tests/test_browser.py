@@ -5,6 +5,7 @@ of every page go to tests/screenshots/ (made by the test, not committed) for a p
 """
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -23,7 +24,7 @@ PAGES = ["lessons", "live", "sandbox", "compare", "capacity"]
 if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
     pytest.skip("chromium is not installed (CI installs it)", allow_module_level=True)
 
-from playwright.sync_api import sync_playwright  # noqa: E402
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +104,19 @@ def test_playing_a_lesson_moves_the_charts_and_a_change_shows_on_them(server, br
     page.wait_for_timeout(2_500)
     assert page.locator(".annotation-text", has_text="rate_rps = 4").count() > 0  # the change is marked
     page.screenshot(path=str(SHOTS / "lesson-playing.png"), full_page=True)
+
+
+def test_the_sandbox_form_applies_a_changed_knob(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    page.goto(f"{server}/sandbox")
+    settled(page)
+    page.get_by_text("Every setting", exact=True).click()
+    page.get_by_role("tab", name="Web tier").click()
+    replicas = page.get_by_role("tabpanel").get_by_label("replicas", exact=True)
+    replicas.fill("6")
+    replicas.press("Enter")
+    settled(page)
+    page.screenshot(path=str(SHOTS / "sandbox-settings.png"), full_page=True)
+    page.get_by_role("button", name="Apply and restart").click()
+    expect(page.get_by_label("YAML", exact=True)).to_have_value(re.compile(r"\n  replicas: 6\n"))
+    assert page.locator("[data-testid='stException']").count() == 0

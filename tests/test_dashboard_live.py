@@ -224,7 +224,32 @@ def test_a_queue_theory_can_predict_gets_its_prediction_drawn():
 def test_utilisation_and_spend_charts_follow_the_windows():
     at = _started(ticks=3)
     sim = at.session_state["live_sim"]
-    usage, spend = _figure(at, 2), _figure(at, 3)
+    usage, spend = _figure(at, 2), _figure(at, 4)
     assert _trace(usage, "web busy")["y"] == [w["web_utilisation"] for w in sim.windows]
     assert _trace(usage, "llm busy")["y"] == [w["llm_utilisation"] for w in sim.windows]
     assert _trace(spend, "USD so far")["y"] == [w["usd_cumulative"] for w in sim.windows]
+
+
+def test_the_queue_chart_shows_where_requests_wait_and_grows_under_overload():
+    at = _started("mmc_queue", ticks=2)
+    queues = _figure(at, 3)
+    assert [trace["name"] for trace in queues["data"]] == ["web"]  # nothing else in this scenario
+    at.number_input(key="live_rate_rps").set_value(20.0).run()  # 20 Erlangs on 10 workers
+    for _ in range(6):
+        at.run()
+    sim = at.session_state["live_sim"]
+    waiting = _trace(_figure(at, 3), "web")["y"]
+    assert waiting == [w["web_queue_length"] for w in sim.windows]
+    assert waiting[-1] > waiting[-4] > 5  # the line lengthens by about 10 requests every second
+    everything = _figure(_started("full_stack", ticks=1), 3)
+    assert {trace["name"] for trace in everything["data"]} == {"web", "db primary", "db replica", "llm"}
+
+
+def test_a_faster_speed_moves_more_simulated_time_per_tick():
+    at = _started(ticks=1)
+    assert at.session_state["live_sim"].now == 2  # 2x: one simulated second per half-second tick
+    at.segmented_control(key="live_speed").set_value("60x").run()
+    at.run()
+    sim = at.session_state["live_sim"]
+    assert sim.now == 2 + 30 + 30  # the rerun that set it ticked too
+    assert [w["t_end_s"] for w in sim.windows][-3:] == [60.0, 61.0, 62.0]  # still one point per window
