@@ -96,6 +96,13 @@ def layout(figure: go.Figure, title: str, y_title: str) -> go.Figure:
     return figure
 
 
+def for_the_room(figure: go.Figure) -> go.Figure:
+    """Enlarge a chart's type and height when presenter mode is on, so the back of a room can read it."""
+    if st.session_state.get("presenter"):
+        figure.update_layout(font=dict(size=PRESENTER_FONT), height=PRESENTER_HEIGHT, title_font=dict(size=26))
+    return figure
+
+
 def number(value: float | None, template: str) -> str:
     """Format a metric that may be missing (no request completed in the window)."""
     return "–" if value is None else template.format(value)
@@ -109,6 +116,7 @@ def mark_changes(figure: go.Figure, marks: list[tuple[float, str]]) -> go.Figure
     return figure
 
 
+PRESENTER_FONT, PRESENTER_HEIGHT = 20, 460  # chart type (px) and height (px) in presenter mode
 TICK_S = 0.5  # wall seconds between ticks of a playing simulation
 # Simulated seconds per tick for each speed, as multiples of real time. 2x is one default metrics
 # window per tick, so every tick adds a point; faster speeds add several windows per tick.
@@ -148,12 +156,14 @@ def draw_live(sim: Simulation, key: str, marks: list[tuple[float, str]] = ()) ->
     cells[3].metric("Error rate", number(last.get("error_rate"), "{:.1%}"))
     cells[4].metric("USD per 1,000 requests", number(last.get("usd_per_1k_requests"), "${:,.3f}"))
     shown = [(t, label) for t, label in marks if windows and windows[0]["t_start_s"] <= t <= windows[-1]["t_end_s"]]
-    st.plotly_chart(mark_changes(latency_figure(windows, theory_mean_latency_s(sim)), shown),
-                    key=f"{key}_latency", width="stretch")
-    st.plotly_chart(mark_changes(throughput_figure(windows), shown), key=f"{key}_throughput", width="stretch")
+    def chart(place, figure: go.Figure, name: str) -> None:
+        place.plotly_chart(for_the_room(mark_changes(figure, shown)), key=f"{key}_{name}", width="stretch")
+
+    chart(st, latency_figure(windows, theory_mean_latency_s(sim)), "latency")
+    chart(st, throughput_figure(windows), "throughput")
     usage, queues = st.columns(2)
-    usage.plotly_chart(mark_changes(usage_figure(windows), shown), key=f"{key}_usage", width="stretch")
-    queues.plotly_chart(mark_changes(queue_figure(windows), shown), key=f"{key}_queues", width="stretch")
+    chart(usage, usage_figure(windows), "usage")
+    chart(queues, queue_figure(windows), "queues")
     spend, diagram = st.columns(2)
-    spend.plotly_chart(mark_changes(spend_figure(windows), shown), key=f"{key}_spend", width="stretch")
+    chart(spend, spend_figure(windows), "spend")
     diagram.graphviz_chart(architecture_dot(sim), width="stretch")

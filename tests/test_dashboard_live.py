@@ -207,6 +207,17 @@ def test_presenter_mode_enlarges_type_on_every_page():
     assert not at.exception
 
 
+def test_presenter_mode_enlarges_the_charts():
+    from dashboard.charts import PRESENTER_FONT, PRESENTER_HEIGHT
+
+    at = _started(ticks=1)
+    assert _figure(at, 0)["layout"]["height"] == 320 and "font" not in _figure(at, 0)["layout"]
+    at.toggle(key="presenter").set_value(True).run()
+    for index in range(5):
+        layout = _figure(at, index)["layout"]
+        assert (layout["height"], layout["font"]["size"]) == (PRESENTER_HEIGHT, PRESENTER_FONT)
+
+
 def test_a_queue_theory_can_predict_gets_its_prediction_drawn():
     from engine.theory import mmc_wait
 
