@@ -192,7 +192,8 @@ class Recorder:
         self.window = Window(t_start_s)
         self.history: deque[dict] = deque(maxlen=history_windows)
         self.t_start_s = t_start_s
-        self._total_values = [0] * len(_COUNTERS) + [0.0] * len(_FLOATS)  # in _NAMES order
+        self._total_values = [0] * len(_COUNTERS) + [0.0] * len(_FLOATS)  # in _NAMES order, since time 0
+        self._base_values = list(self._total_values)  # the totals when the summary (re)started
         self._latency_sum = self._ttft_sum = 0.0
         self._latency_sketch = LogSketch(relative_accuracy=0.005)
         self._ttft_sketch = LogSketch(relative_accuracy=0.005)
@@ -207,8 +208,18 @@ class Recorder:
         self._pending_latencies, self._pending_ttfts = [], []
 
     def totals(self) -> dict:
-        """Return every counter summed over the closed windows."""
-        return dict(zip(_NAMES, self._total_values))
+        """Return every counter summed over the closed windows since the summary started."""
+        return dict(zip(_NAMES, map(lambda total, base: total - base, self._total_values, self._base_values)))
+
+    def restart_summary(self, now: float) -> None:
+        """Start the whole-run summary afresh at `now`, a window boundary (warm-up deletion); windows are unchanged."""
+        self.t_start_s = now
+        self._base_values = list(self._total_values)
+        self._latency_sum = self._ttft_sum = 0.0
+        self._latency_sketch = LogSketch(relative_accuracy=0.005)
+        self._ttft_sketch = LogSketch(relative_accuracy=0.005)
+        self._tier_totals = {}
+        self._pending_latencies, self._pending_ttfts = [], []
 
     def close(self, now: float, tiers: dict[str, list[tuple] | None], arrivals_so_far: int, gauges: dict) -> dict:
         """Close the current window at `now` with each tier's (station name, integrals); return its record.
@@ -268,6 +279,6 @@ class Recorder:
             record.update(zip(_TIER_KEYS[tier], (None,) * 3 if totals is None else _figures(totals, span)))
         _derived(record, counts, span)
         record["usd_cumulative"] = counts["usd_tokens"] + counts["usd_infra"]
-        record["in_flight"] = _waiting(counts)
+        record["in_flight"] = _waiting(dict(zip(_NAMES, self._total_values)))  # since time 0: what is still out
         record.update(gauges)
         return record

@@ -165,6 +165,13 @@ class Simulation(LiveControls, GenAILeg):
             self._close_window()
         return self.summary()
 
+    def restart_summary(self) -> None:
+        """Make the run summary cover only what happens from now on (warm-up deletion); call on a window boundary."""
+        if self.env.now != self.recorder.window.t_start_s:
+            raise ValueError(f"restart_summary: at {self.env.now:g} s is not allowed: only on a window boundary "
+                             f"(a multiple of window_s = {self.scenario.window_s:g} s)")
+        self.recorder.restart_summary(self.env.now)
+
     def summary(self) -> dict:
         """Return whole-run metrics over every closed window."""
         return self.recorder.run_summary(self.recorder.window.t_start_s, gauges={**self._gauges(), "deployments": None})

@@ -222,3 +222,20 @@ def test_a_run_can_go_on_after_its_last_part_window():
     sim = Simulation(load_preset("single_server"))
     sim.run(2.5)
     assert [w["t_end_s"] for w in sim.advance(2.5)] == [3.0, 4.0, 5.0]
+
+
+def test_a_restarted_summary_covers_only_what_follows_the_warm_up():
+    sim = Simulation(load_preset("mmc_queue"))
+    sim.advance(60)
+    sim.restart_summary()
+    after = sim.advance(90)
+    summary = sim.summary()
+    assert summary["t_start_s"] == 60 and summary["t_end_s"] == 150
+    assert summary["arrivals"] == sum(w["arrivals"] for w in after)
+    assert summary["completions"] == sum(w["completions"] for w in after)
+    latencies_mean = sum(w["latency_mean_s"] * w["completions"] for w in after) / summary["completions"]
+    assert summary["latency_mean_s"] == pytest.approx(latencies_mean, rel=1e-9)
+    assert summary["in_flight"] == after[-1]["in_flight"]  # still counted from time 0: what is out now
+    sim.advance(0.5)
+    with pytest.raises(ValueError, match="restart_summary: at 150.5 s is not allowed: only on a window boundary"):
+        sim.restart_summary()
