@@ -13,6 +13,7 @@ if _REPO_ROOT not in sys.path:
 
 from dashboard.capacity import render_capacity  # noqa: E402
 from dashboard.compare import render_compare  # noqa: E402
+from dashboard.glossary import render_glossary  # noqa: E402
 from dashboard.lessons import render_lessons  # noqa: E402
 from dashboard.live import render_live  # noqa: E402
 from dashboard.sandbox import render_sandbox  # noqa: E402
@@ -30,7 +31,8 @@ st.set_page_config(page_title="GenAI Scaling Lab", layout="wide")
 if st.sidebar.toggle("Presenter mode", key="presenter", help="Larger type and numbers for a projector."):
     st.html("<style>" + PRESENTER_CSS + "</style>")
 st.navigation({
-    "Learn": [st.Page(render_lessons, title="Lessons", icon=":material/school:", url_path="lessons")],
+    "Learn": [st.Page(render_lessons, title="Lessons", icon=":material/school:", url_path="lessons"),
+              st.Page(render_glossary, title="Glossary", icon=":material/menu_book:", url_path="glossary")],
     "Build": [st.Page(render_live, title="Live simulation", icon=":material/monitoring:", url_path="live",
                       default=True),
               st.Page(render_sandbox, title="Sandbox", icon=":material/tune:", url_path="sandbox"),

@@ -7,24 +7,11 @@ simulation refuses shows the engine's message, and the control snaps back to wha
 
 from __future__ import annotations
 
-from typing import Literal
-
 import streamlit as st
 
+from dashboard.curriculum import APPLY
 from engine import Simulation
 from engine.balancer import ALGORITHMS
-
-Control = Literal["rate_rps", "web_replicas", "load_balancer", "web_workers", "db_read_replicas", "zipf_skew"]
-
-# How each control changes a running simulation.
-APPLY = {
-    "rate_rps": Simulation.set_arrival_rate,
-    "web_replicas": Simulation.set_web_replicas,
-    "load_balancer": Simulation.set_load_balancer,
-    "web_workers": Simulation.set_web_workers,
-    "db_read_replicas": Simulation.set_db_read_replicas,
-    "zipf_skew": lambda sim, value: sim.set_prompt_keys(zipf_skew=value),
-}
 
 
 def current(sim: Simulation) -> dict:
@@ -34,7 +21,9 @@ def current(sim: Simulation) -> dict:
     return {"rate_rps": None if rate is None else float(rate), "web_replicas": settings["web_replicas"],
             "load_balancer": settings["load_balancer"], "web_workers": settings["web_workers"],
             "db_read_replicas": settings["db_read_replicas"],
-            "zipf_skew": (settings["prompt_keys"] or {}).get("zipf_skew")}
+            "zipf_skew": (settings["prompt_keys"] or {}).get("zipf_skew"),
+            "llm_replicas": settings["llm_replicas"] if sim.scenario.llm and sim.scenario.llm.kind == "self_hosted" else None,
+            "down": settings["down"]}
 
 
 def _changed(control: str, prefix: str, sim_key: str, marks_key: str, error_key: str) -> None:
@@ -58,6 +47,10 @@ def draw_controls(controls: list[str], prefix: str, sim_key: str, marks_key: str
         "web_workers": lambda key, a: st.number_input("Workers per replica", 1, 100_000, step=1, key=key, **a),
         "db_read_replicas": lambda key, a: st.number_input("Database read replicas", 0, 100, step=1, key=key, **a),
         "zipf_skew": lambda key, a: st.slider("Popularity skew", 0.0, 2.0, step=0.1, key=key, **a),
+        "llm_replicas": lambda key, a: st.number_input("LLM replicas", 1, 10_000, step=1, key=key, **a),
+        "down": lambda key, a: st.multiselect("Components down", st.session_state[sim_key].component_names(),
+                                              key=key, help="Take a component down; remove it here to bring it back.",
+                                              **a),
     }
     shown = [control for control in controls if values[control] is not None]
     for column, control in zip(st.columns(max(len(shown), 1)), shown):

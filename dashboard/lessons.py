@@ -1,113 +1,99 @@
 """Lessons: a scaling stage told in steps, each with an experiment to try on a live simulation.
 
-A lesson is data in lessons/ (see lessons/README.md): a scenario to start from, and steps, each a
-markdown text, the controls the step offers, the experiment it asks for, and the settings it
-starts from. Opening a step applies its settings to the running simulation, so every learner meets
-the same situation; the controls then let them change it while it runs.
+A lesson is data in lessons/ (see lessons/README.md and dashboard/curriculum.py): goals, a
+scenario to start from, steps of markdown with the controls each offers and the settings it starts
+from, experiments whose claims the tests check, a question, instructor notes and sources. Opening
+a step applies its settings to the running simulation, so every learner meets the same situation;
+the controls then let them change it while it runs. Choosing another version of the scenario (a
+variant) starts the simulation again, since what it changes cannot change mid-run.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dashboard.charts import TICK_S, draw_live, play, speed_control
-from dashboard.controls import APPLY, Control, draw_controls
-from engine import Budget, ScenarioError, Simulation, load_preset, load_scenario
-from engine.paths import ROOT
+from dashboard.controls import draw_controls
+from dashboard.curriculum import APPLY, LESSONS_DIR, Lesson, lesson_folders, load_lesson
+from dashboard.live import ATTRIBUTION
+from engine import Budget, ScenarioError, Simulation
 
-LESSONS_DIR = ROOT / "lessons"
 BUDGET = Budget(max_requests=2_000_000, max_wall_s=2.0)
-
-
-class Step(BaseModel):
-    """One step of a lesson."""
-
-    model_config = ConfigDict(extra="forbid")
-    text: str = Field(pattern=r"^[A-Za-z0-9_.-]+\.md$")
-    controls: list[Control] = Field(default_factory=list)
-    experiment: str = Field(min_length=1, max_length=500)
-    changes: dict[Control, float | int | str] = Field(default_factory=dict)
-
-
-class Lesson(BaseModel):
-    """A lesson folder's lesson.yaml."""
-
-    model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=1, max_length=120)
-    summary: str = Field(min_length=1, max_length=300)
-    scenario: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    steps: list[Step] = Field(min_length=1, max_length=50)
-    folder: Path = Field(exclude=True)
-
-    @model_validator(mode="after")
-    def _files_exist(self) -> "Lesson":
-        missing = [step.text for step in self.steps if not (self.folder / step.text).is_file()]
-        if missing:
-            raise ValueError(f"steps: {', '.join(missing)} not found in {self.folder.name}/")
-        return self
-
-    def step_text(self, index: int) -> str:
-        """Return the markdown of step `index`."""
-        return (self.folder / self.steps[index].text).read_text(encoding="utf-8")
-
-    def build_scenario(self):
-        """Return the lesson's scenario: a file in its folder, or a preset."""
-        path = self.folder / self.scenario
-        return load_scenario(path) if path.suffix in (".yaml", ".yml", ".json") else load_preset(self.scenario)
-
-
-def load_lesson(folder: Path) -> Lesson:
-    """Read and validate one lesson folder; raise ValueError with readable lines if it is wrong."""
-    try:
-        data = yaml.safe_load((folder / "lesson.yaml").read_text(encoding="utf-8"))
-        return Lesson.model_validate({**(data or {}), "folder": folder})
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"{folder.name}/lesson.yaml: {exc}") from None
-    except ValidationError as exc:
-        lines = [f"{folder.name}/lesson.yaml: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-        raise ValueError("\n".join(lines)) from None
+SIM, RUNNING, STEP, CHOSEN, ERROR = "lesson_sim", "lesson_running", "lesson_step", "lesson_chosen", "lesson_error"
+MARKS = "lesson_marks"  # (simulated time, what changed), drawn on the charts
+LESSON, VARIANT = "lesson_object", "lesson_variant_running"
 
 
 @st.cache_data(show_spinner=False)
-def lesson_folders() -> list[str]:
-    """Return the lesson folder names in order."""
-    return sorted(p.name for p in LESSONS_DIR.iterdir() if (p / "lesson.yaml").is_file())
-
-
-SIM, RUNNING, STEP, CHOSEN, ERROR = "lesson_sim", "lesson_running", "lesson_step", "lesson_chosen", "lesson_error"
-MARKS = "lesson_marks"  # (simulated time, what changed), drawn on the charts
+def _titles() -> dict[str, str]:
+    """Return {folder: "N. title"} for every lesson that loads, read once per process."""
+    titles = {}
+    for number, folder in enumerate(lesson_folders(), start=1):
+        try:
+            titles[folder] = f"{number}. {load_lesson(LESSONS_DIR / folder).title}"
+        except ValueError:
+            titles[folder] = f"{number}. {folder} (cannot be read)"
+    return titles
 
 
 def _open(name: str) -> None:
     """Start lesson `name` from its scenario, paused, at its first step."""
     try:
         lesson = load_lesson(LESSONS_DIR / name)
-        sim = Simulation(lesson.build_scenario(), BUDGET, history_windows=300)
-    except (ValueError, ScenarioError) as exc:
+    except ValueError as exc:
         st.session_state[ERROR] = str(exc)
         st.session_state.pop(SIM, None)
         return
-    st.session_state[SIM], st.session_state[RUNNING], st.session_state[MARKS] = sim, False, []
-    st.session_state["lesson_object"] = lesson
+    st.session_state[LESSON] = lesson
+    st.session_state[VARIANT] = None
+    st.session_state[RUNNING] = False
+    _restart(None)
     _go_to(0)
 
 
+def _restart(variant: str | None) -> None:
+    """Start the lesson's simulation afresh as `variant` of its scenario (playing on if it was playing)."""
+    lesson: Lesson = st.session_state[LESSON]
+    try:
+        sim = Simulation(lesson.build_scenario(variant), BUDGET, history_windows=300)
+    except ScenarioError as exc:
+        st.session_state[ERROR] = str(exc)
+        return
+    st.session_state[SIM], st.session_state[MARKS] = sim, []
+    st.session_state[VARIANT] = variant
+
+
+def _apply(settings: dict, where: str) -> None:
+    """Apply control values to the running simulation (a new variant restarts it first)."""
+    lesson: Lesson = st.session_state[LESSON]
+    variant = settings.get("variant", st.session_state[VARIANT])
+    if variant != st.session_state[VARIANT]:
+        _restart(variant)
+    sim = st.session_state[SIM]
+    for control, value in settings.items():
+        if control == "variant":
+            continue
+        try:
+            APPLY[control](sim, value)
+        except ValueError as exc:
+            st.session_state[ERROR] = f"{lesson.slug}, {where}, {control}: {exc}"
+
+
 def _go_to(index: int) -> None:
-    """Open step `index`: apply the settings it starts from to the running simulation."""
-    lesson: Lesson = st.session_state["lesson_object"]
+    """Open step `index` with the settings every step up to it sets, whichever way the learner came."""
+    lesson: Lesson = st.session_state[LESSON]
     st.session_state[STEP] = index
     sim = st.session_state[SIM]
     if sim.now:
         st.session_state[MARKS].append((sim.now, f"step {index + 1}"))
-    for control, value in lesson.steps[index].changes.items():
-        try:
-            APPLY[control](sim, value)
-        except ValueError as exc:
-            st.session_state[ERROR] = f"{lesson.folder.name}, step {index + 1}, changes.{control}: {exc}"
+    _apply(lesson.settings_at(index), f"step {index + 1}")
+
+
+def _choose_variant() -> None:
+    """Start again as the version of the scenario the learner chose, keeping the step's other settings."""
+    lesson: Lesson = st.session_state[LESSON]
+    settings = {**lesson.settings_at(st.session_state[STEP]), "variant": st.session_state["lesson_variant"]}
+    _apply(settings, "variant")
 
 
 def _tick() -> None:
@@ -117,34 +103,76 @@ def _tick() -> None:
     draw_live(sim, "lesson", st.session_state[MARKS])
 
 
+def _experiment(lesson: Lesson, index: int) -> None:
+    """Show the step's experiment: what to do, what to watch, what to expect, and what the tests check."""
+    experiment = lesson.steps[index].experiment
+    if experiment is None:
+        return
+    with st.container(border=True):
+        st.markdown(f":material/science: **Try it.** {experiment.do}\n\n"
+                    f"**Watch:** {experiment.watch}\n\n**You should see:** {experiment.see}")
+        claim = experiment.claim
+        st.caption(f"Checked by the test suite on identical traffic ({claim.replications} seeds, "
+                   f"{claim.measure_s:g} s measured after {claim.warmup_s:g} s of warm-up): "
+                   + "; ".join(e.describe() for e in claim.expect) + ".")
+
+
+def _quiz(lesson: Lesson) -> None:
+    """Ask the lesson's question; once answered, say whether it was right and why."""
+    quiz = lesson.quiz
+    st.subheader("Check your understanding")
+    choice = st.radio(quiz.question, range(len(quiz.choices)), format_func=quiz.choices.__getitem__, index=None,
+                      key=f"quiz_{lesson.slug}")
+    if choice is not None:
+        (st.success if choice == quiz.answer else st.warning)(
+            ("Right. " if choice == quiz.answer else f"Not quite: the answer is \"{quiz.choices[quiz.answer]}\". ")
+            + quiz.why)
+
+
 def render_lessons() -> None:
     """Render the lesson player."""
-    folders = lesson_folders()
+    titles = _titles()
     if CHOSEN not in st.session_state:
-        st.session_state[CHOSEN] = folders[0]
-        _open(folders[0])
-    st.selectbox("Lesson", folders, key=CHOSEN, on_change=lambda: _open(st.session_state[CHOSEN]),
-                 format_func=lambda name: name.split("-", 1)[1].replace("-", " ").capitalize())
+        st.session_state[CHOSEN] = next(iter(titles))
+        _open(st.session_state[CHOSEN])
+    st.selectbox("Lesson", list(titles), key=CHOSEN, on_change=lambda: _open(st.session_state[CHOSEN]),
+                 format_func=titles.get)
     if ERROR in st.session_state:
         st.error(st.session_state.pop(ERROR))
     if SIM not in st.session_state:
         return
-    lesson: Lesson = st.session_state["lesson_object"]
+    lesson: Lesson = st.session_state[LESSON]
     index = st.session_state[STEP]
+    step = lesson.steps[index]
     st.title(lesson.title)
     st.caption(f"{lesson.summary} Step {index + 1} of {len(lesson.steps)}.")
-    st.markdown(lesson.step_text(index))
-    st.info(lesson.steps[index].experiment, icon=":material/science:")
+    if index == 0:
+        st.markdown("**In this lesson you will:**\n" + "\n".join(f"- {goal}" for goal in lesson.goals))
+    st.markdown(lesson.read(step.text))
+    _experiment(lesson, index)
     back, start, pause, forward, speed = st.columns(5, vertical_alignment="bottom")
     back.button("Previous step", key="lesson_back", disabled=index == 0, on_click=_go_to, args=(index - 1,),
                 width="stretch")
     start.button("Start", key="lesson_start", type="primary", disabled=st.session_state[RUNNING],
-                on_click=lambda: st.session_state.update({RUNNING: True}), width="stretch")
+                 on_click=lambda: st.session_state.update({RUNNING: True}), width="stretch")
     pause.button("Pause", key="lesson_pause", disabled=not st.session_state[RUNNING],
                  on_click=lambda: st.session_state.update({RUNNING: False}), width="stretch")
     forward.button("Next step", key="lesson_next", disabled=index == len(lesson.steps) - 1, on_click=_go_to,
                    args=(index + 1,), width="stretch")
     with speed:
         speed_control("lesson_speed")
-    draw_controls(lesson.steps[index].controls, "lesson", SIM, MARKS, ERROR)
+    if "variant" in step.controls:
+        st.session_state["lesson_variant"] = st.session_state[VARIANT]  # shows what actually runs
+        st.segmented_control("Version of the architecture (changing it starts again)", list(lesson.variants),
+                             key="lesson_variant", on_change=_choose_variant)
+    draw_controls([c for c in step.controls if c != "variant"], "lesson", SIM, MARKS, ERROR)
     st.fragment(_tick, run_every=TICK_S if st.session_state[RUNNING] else None)()
+    if index == len(lesson.steps) - 1:
+        _quiz(lesson)
+    with st.expander("Instructor notes"):
+        st.markdown(lesson.read(lesson.instructor))
+    with st.expander("Sources"):
+        st.markdown("\n".join(f"- {source}" for source in lesson.sources))
+    scenario = st.session_state[SIM].scenario
+    if scenario.traffic.trace is not None or scenario.traffic.tokens.kind == "empirical":
+        st.caption(ATTRIBUTION)

@@ -99,6 +99,17 @@ def load_scenario(path: str | Path) -> Scenario:
     return parse_scenario(data, str(path))
 
 
+def patch_data(base: dict, changes: dict) -> dict:
+    """Return scenario data `base` with `changes` merged in, recursing into nested mappings (lists are replaced)."""
+    merged = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = patch_data(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
 def scenario_to_data(scenario: Scenario) -> dict:
     """Return the scenario as plain JSON-compatible data that loads back to an equal scenario."""
     return scenario.model_dump(mode="json")

@@ -3,19 +3,14 @@
 import copy
 
 from engine import Budget, Simulation, parse_scenario
+from engine.loading import patch_data
 
 QUIET = {"client_timeout_s": None}
 
 
 def deep_merge(base: dict, changes: dict) -> dict:
-    """Return `base` with `changes` merged in, recursing into nested mappings."""
-    merged = copy.deepcopy(base)
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
+    """Return a copy of `base` with `changes` merged in, recursing into nested mappings."""
+    return patch_data(copy.deepcopy(base), changes)
 
 
 def scenario(base: dict | None = None, **changes):

@@ -19,7 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = ROOT / "tests" / "screenshots"
-PAGES = ["lessons", "live", "sandbox", "compare", "capacity"]
+PAGES = ["lessons", "glossary", "live", "sandbox", "compare", "capacity"]
 
 if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
     pytest.skip("chromium is not installed (CI installs it)", allow_module_level=True)

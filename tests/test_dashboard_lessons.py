@@ -1,54 +1,75 @@
-"""The lesson player: lessons load from data, steps set up the simulation, controls act on it."""
+"""The lesson player: lessons load from data, steps set up the simulation, controls act on it, the quiz answers."""
 
 import json
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.lessons import LESSONS_DIR, load_lesson
+from dashboard.curriculum import LESSONS_DIR, lesson_folders, load_lesson
 
 PAGE = "from dashboard.lessons import render_lessons\nrender_lessons()\n"
 
 
 def page(lesson: str | None = None) -> AppTest:
     """Open the lesson player (on `lesson` if given) with no exception."""
-    at = AppTest.from_string(PAGE, default_timeout=15).run()
+    at = AppTest.from_string(PAGE, default_timeout=30).run()
     if lesson is not None:
         at.selectbox(key="lesson_chosen").select(lesson).run()
     assert not at.exception, at.exception
     return at
 
 
-@pytest.mark.parametrize("folder", sorted(p.name for p in LESSONS_DIR.iterdir() if p.is_dir()))
-def test_every_lesson_loads_and_plays_every_step(folder):
+def texts(at: AppTest) -> str:
+    """Return every markdown text on the page, joined."""
+    return "\n".join(m.value for m in at.markdown)
+
+
+@pytest.mark.parametrize("folder", lesson_folders())
+def test_every_lesson_plays_every_step_to_its_question(folder):
     lesson = load_lesson(LESSONS_DIR / folder)
     at = page(folder)
     assert at.title[0].value == lesson.title
+    assert all(goal in texts(at) for goal in lesson.goals)
     at.button(key="lesson_start").click().run()
-    for index in range(len(lesson.steps)):
+    for index, step in enumerate(lesson.steps):
         assert f"Step {index + 1} of {len(lesson.steps)}" in at.caption[0].value
-        assert at.info[0].value == lesson.steps[index].experiment
+        if step.experiment is not None:
+            assert step.experiment.do in texts(at)
+            assert any(e.describe() in " ".join(c.value for c in at.caption) for e in step.experiment.claim.expect)
         at.run()
-        assert not at.exception and not at.error
+        assert not at.exception and not at.error, (index, [e.value for e in at.error])
         if index < len(lesson.steps) - 1:
             at.button(key="lesson_next").click().run()
     assert at.session_state["lesson_sim"].now > 0
+    quiz = at.radio(key=f"quiz_{folder}")
+    assert quiz.label == lesson.quiz.question
+    quiz.set_value(lesson.quiz.answer).run()
+    assert at.success[0].value.startswith("Right.") and lesson.quiz.why in at.success[0].value
 
 
-def test_a_step_sets_up_the_scenario_it_claims():
-    at = page("02-horizontal-scaling")
+def test_a_wrong_answer_names_the_right_one():
+    lesson = load_lesson(LESSONS_DIR / "01-one-server")
+    at = page("01-one-server")
+    for _ in lesson.steps[1:]:
+        at.button(key="lesson_next").click().run()
+    at.radio(key="quiz_01-one-server").set_value((lesson.quiz.answer + 1) % len(lesson.quiz.choices)).run()
+    assert f'the answer is "{lesson.quiz.choices[lesson.quiz.answer]}"' in at.warning[0].value
+
+
+def test_a_step_opens_with_the_settings_of_every_step_up_to_it_whichever_way_the_learner_came():
+    at = page("04-horizontal-scaling")
     sim = at.session_state["lesson_sim"]
     assert sim.settings()["web_replicas"] == 1 and sim.settings()["rate_rps"] == 5.5
     at.button(key="lesson_next").click().run()
-    assert sim.settings()["rate_rps"] == 12
+    assert sim.settings()["web_replicas"] == 3
+    at.number_input(key="lesson_web_replicas").set_value(5).run()  # the learner wanders off
     at.button(key="lesson_next").click().run()
-    assert sim.settings()["web_replicas"] == 4
-    assert at.selectbox(key="lesson_load_balancer").value == "round_robin"
+    at.button(key="lesson_back").click().run()
+    assert sim.settings()["web_replicas"] == 3 and sim.settings()["load_balancer"] == "round_robin"
 
 
 def test_a_control_changes_the_running_simulation_and_its_chart():
-    at = page("02-horizontal-scaling")
-    at.button(key="lesson_next").click().run()          # step 2: rate and replicas
+    at = page("04-horizontal-scaling")
     at.button(key="lesson_start").click().run()
     for _ in range(3):
         at.run()
@@ -63,22 +84,52 @@ def test_a_control_changes_the_running_simulation_and_its_chart():
     assert spec.count("lb -> ") == 3  # the diagram shows the three serving replicas (draining ones left out)
 
 
-def test_the_caching_lesson_shows_hits_and_its_skew_control_works():
-    at = page("03-response-caching")
+def test_taking_a_component_down_fails_requests_until_the_health_check_notices():
+    at = page("04-horizontal-scaling")
+    for _ in range(3):
+        at.button(key="lesson_next").click().run()  # step 4: a replica fails
     at.button(key="lesson_start").click().run()
-    for _ in range(20):
+    at.multiselect(key="lesson_down").select("web-0").run()
+    for _ in range(12):
         at.run()
     sim = at.session_state["lesson_sim"]
+    assert sim.settings()["down"] == ["web-0"]
+    failed = [w["failed"] for w in sim.windows]
+    assert sum(failed) > 0 and failed[-1] == 0  # noticed after 10 s, then no more failures
+    assert "web-0" in at.get("graphviz_chart")[0].proto.spec
+
+
+def test_choosing_a_variant_starts_again_as_that_version():
+    at = page("06-response-caching")
+    assert at.session_state["lesson_sim"].scenario.cache is None
+    at.button(key="lesson_start").click().run()
+    for _ in range(3):
+        at.run()
+    at.segmented_control(key="lesson_variant").set_value("cache_1h_ttl").run()
+    sim = at.session_state["lesson_sim"]
+    assert sim.scenario.cache.ttl_s == 3600 and sim.now == 1  # started again (and ticked once since)
+    assert at.session_state["lesson_running"]  # it plays on
+    for _ in range(20):
+        at.run()
     assert sim.summary()["cache_hits"] > 0
     at.button(key="lesson_next").click().run()
     at.slider(key="lesson_zipf_skew").set_value(0.3).run()
     assert sim.settings()["prompt_keys"]["zipf_skew"] == 0.3
 
 
+def test_instructor_notes_sources_and_the_trace_attribution_are_shown():
+    at = page("01-one-server")
+    lesson = load_lesson(LESSONS_DIR / "01-one-server")
+    assert [e.label for e in at.expander] == ["Instructor notes", "Sources"]
+    assert lesson.read(lesson.instructor).strip() in texts(at)
+    assert any("Azure LLM inference trace 2023" in c.value and "CC-BY-4.0" in c.value for c in at.caption)
+
+
 def test_a_broken_lesson_is_reported_not_raised(tmp_path):
     (tmp_path / "lesson.yaml").write_text("title: x\nsummary: y\nscenario: single_server\n"
-                                         "steps: [{text: missing.md, experiment: z, controls: [warp]}]\n")
+                                         "steps: [{text: missing.md, controls: [warp]}]\n")
     with pytest.raises(ValueError) as info:
         load_lesson(tmp_path)
     message = str(info.value)
     assert "steps.0.controls.0" in message and "rate_rps" in message
+    assert "goals: Field required" in message and "quiz: Field required" in message
