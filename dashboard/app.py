@@ -16,7 +16,9 @@ from dashboard.compare import render_compare  # noqa: E402
 from dashboard.glossary import render_glossary  # noqa: E402
 from dashboard.lessons import render_lessons  # noqa: E402
 from dashboard.live import render_live  # noqa: E402
+from dashboard.classroom import render_classroom  # noqa: E402
 from dashboard.sandbox import render_sandbox  # noqa: E402
+from dashboard.shared import banner  # noqa: E402
 
 PRESENTER_CSS = """
 html, body, [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.45rem; }
@@ -30,6 +32,7 @@ st.set_page_config(page_title="GenAI Scaling Lab", layout="wide")
 # time, so presenter mode is style: larger type and numbers, readable from the back of a room.
 if st.sidebar.toggle("Presenter mode", key="presenter", help="Larger type and numbers for a projector."):
     st.html("<style>" + PRESENTER_CSS + "</style>")
+banner()
 st.navigation({
     "Learn": [st.Page(render_lessons, title="Lessons", icon=":material/school:", url_path="lessons"),
               st.Page(render_glossary, title="Glossary", icon=":material/menu_book:", url_path="glossary")],
@@ -38,4 +41,5 @@ st.navigation({
               st.Page(render_sandbox, title="Sandbox", icon=":material/tune:", url_path="sandbox"),
               st.Page(render_compare, title="Compare", icon=":material/compare_arrows:", url_path="compare"),
               st.Page(render_capacity, title="Capacity", icon=":material/trending_up:", url_path="capacity")],
+    "Teach": [st.Page(render_classroom, title="Classroom", icon=":material/groups:", url_path="classroom")],
 }).run()

@@ -8,6 +8,8 @@ load. Figures are rebuilt from the bounded window history on each tick.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -142,28 +144,53 @@ def play(sim: Simulation, running_key: str, error_key: str, speed_key: str) -> N
             st.rerun()  # a full run is what turns the fragment's timer off
 
 
-def draw_live(sim: Simulation, key: str, marks: list[tuple[float, str]] = ()) -> None:
-    """Draw the headline strip, the charts and the architecture of `sim`; `key` keeps charts apart per page.
+@dataclass
+class View:
+    """Everything the live view draws: enough to draw it again elsewhere (a learner following a room)."""
 
-    `marks` are (simulated time, what changed) pairs, shown on the charts that fall in their range.
+    now: float
+    windows: list[dict]
+    theory_s: float | None
+    dot: str
+    marks: list[tuple[float, str]] = field(default_factory=list)
+
+
+def view_of(sim: Simulation, marks: list[tuple[float, str]] = ()) -> View:
+    """Return the live view of `sim` as it is now."""
+    return View(sim.now, list(sim.windows), theory_mean_latency_s(sim), architecture_dot(sim), list(marks))
+
+
+def draw_live(sim: Simulation, key: str, marks: list[tuple[float, str]] = ()) -> View:
+    """Draw the live view of `sim` (see draw_view) and return it; `key` keeps charts apart per page."""
+    view = view_of(sim, marks)
+    draw_view(view, key)
+    return view
+
+
+def draw_view(view: View, key: str) -> None:
+    """Draw the headline strip, the charts and the architecture of a live view.
+
+    Marks are (simulated time, what changed) pairs, shown on the charts that fall in their range.
     """
-    windows = list(sim.windows)
+    windows = view.windows
     last = windows[-1] if windows else {}
     cells = st.columns(5)
-    cells[0].metric("Simulated time", f"{sim.now:,.0f} s")
+    cells[0].metric("Simulated time", f"{view.now:,.0f} s")
     cells[1].metric("p95 latency", number(last.get("latency_p95_s"), "{:.2f} s"))
     cells[2].metric("Throughput", number(last.get("throughput_rps"), "{:.1f} req/s"))
     cells[3].metric("Error rate", number(last.get("error_rate"), "{:.1%}"))
     cells[4].metric("USD per 1,000 requests", number(last.get("usd_per_1k_requests"), "${:,.3f}"))
-    shown = [(t, label) for t, label in marks if windows and windows[0]["t_start_s"] <= t <= windows[-1]["t_end_s"]]
+    shown = [(t, label) for t, label in view.marks
+             if windows and windows[0]["t_start_s"] <= t <= windows[-1]["t_end_s"]]
+
     def chart(place, figure: go.Figure, name: str) -> None:
         place.plotly_chart(for_the_room(mark_changes(figure, shown)), key=f"{key}_{name}", width="stretch")
 
-    chart(st, latency_figure(windows, theory_mean_latency_s(sim)), "latency")
+    chart(st, latency_figure(windows, view.theory_s), "latency")
     chart(st, throughput_figure(windows), "throughput")
     usage, queues = st.columns(2)
     chart(usage, usage_figure(windows), "usage")
     chart(queues, queue_figure(windows), "queues")
     spend, diagram = st.columns(2)
     chart(spend, spend_figure(windows), "spend")
-    diagram.graphviz_chart(architecture_dot(sim), width="stretch")
+    diagram.graphviz_chart(view.dot, width="stretch")

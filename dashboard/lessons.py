@@ -13,9 +13,10 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.charts import TICK_S, draw_live, play, speed_control
-from dashboard.controls import draw_controls
+from dashboard.controls import current, draw_controls
 from dashboard.curriculum import APPLY, LESSONS_DIR, Lesson, lesson_folders, load_lesson
 from dashboard.live import ATTRIBUTION
+from dashboard.room import publish
 from engine import Budget, ScenarioError, Simulation
 
 BUDGET = Budget(max_requests=2_000_000, max_wall_s=2.0)
@@ -100,7 +101,28 @@ def _tick() -> None:
     """Advance the lesson's simulation while it plays, then redraw the live view."""
     sim = st.session_state[SIM]
     play(sim, RUNNING, ERROR, "lesson_speed")
-    draw_live(sim, "lesson", st.session_state[MARKS])
+    view = draw_live(sim, "lesson", st.session_state[MARKS])
+    publish(sim, view, position())
+
+
+def position() -> dict:
+    """Return where the learner is: lesson, step, version, play state and settings (what a room follows)."""
+    lesson: Lesson = st.session_state[LESSON]
+    return {"lesson": lesson.slug, "step": st.session_state[STEP], "variant": st.session_state[VARIANT],
+            "running": st.session_state[RUNNING], "speed": st.session_state.get("lesson_speed"),
+            "settings": current(st.session_state[SIM])}
+
+
+def open_at(slug: str, step: int, variant: str | None, settings: dict) -> None:
+    """Open lesson `slug` at `step` as `variant` with these control values (a learner leaving a room)."""
+    st.session_state[CHOSEN] = slug
+    _open(slug)
+    if SIM not in st.session_state:
+        return
+    _restart(variant)
+    st.session_state[STEP] = step
+    live = {k: v for k, v in settings.items() if v is not None and k in APPLY}
+    _apply(live, "the room's settings")
 
 
 def _experiment(lesson: Lesson, index: int) -> None:

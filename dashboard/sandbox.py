@@ -25,9 +25,11 @@ import zlib
 import streamlit as st
 import yaml
 
-from dashboard.charts import TICK_S, draw_live, play, speed_control
+from dashboard.charts import TICK_S, draw_live, number, play, speed_control
 from dashboard.controls import draw_controls
 from dashboard.form import edit_scenario
+from dashboard.shared import shared_store
+from dashboard.store import StoreRejected, StoreUnavailable
 from engine import Budget, ScenarioError, Simulation, load_preset, parse_scenario
 from engine.loading import scenario_to_data
 from engine.scenario import Scenario
@@ -37,7 +39,7 @@ MAX_LINK_BYTES = 16_384  # a share link carries the scenario itself: keep URLs a
 MAX_TEXT_BYTES = 200_000
 BUDGET = Budget(max_requests=2_000_000, max_wall_s=2.0)
 SIM, RUNNING, ERROR, TEXT = "sandbox_sim", "sandbox_running", "sandbox_error", "sandbox_text"
-MARKS, FORM = "sandbox_marks", "sandbox_form"  # changes made while running; the form's generation
+MARKS, FORM, SAVED = "sandbox_marks", "sandbox_form", "sandbox_saved"  # changes made while running; the form's generation
 LIVE_CONTROLS = ["rate_rps", "web_replicas", "load_balancer", "web_workers", "db_read_replicas", "zipf_skew"]
 
 
@@ -109,7 +111,16 @@ def _apply_text() -> None:
 
 
 def _first_scenario():
-    """Return the scenario in the page's share link, else the default preset (saying why if the link was bad)."""
+    """Return the scenario a saved id or a share link names, else the default preset (saying why if the link was bad)."""
+    saved = st.query_params.get("saved")
+    if saved:
+        try:
+            found = shared_store().load_scenario(saved)
+            st.session_state[SAVED] = (saved, found.get("summary"))
+            return parse_scenario(found["scenario"], f"saved scenario {saved}")
+        except (StoreRejected, StoreUnavailable, ScenarioError) as exc:
+            st.session_state[ERROR] = f"{exc}\nShowing the default scenario instead."
+            return load_preset(DEFAULT_PRESET)
     link = st.query_params.get("s")
     if link:
         try:
@@ -117,6 +128,21 @@ def _first_scenario():
         except ValueError as exc:
             st.session_state[ERROR] = f"{exc}\nShowing the default scenario instead."
     return load_preset(DEFAULT_PRESET)
+
+
+def _save() -> None:
+    """Save the running scenario (with its results so far, if asked) in the shared store, under a short id."""
+    sim: Simulation = st.session_state[SIM]
+    summary = None
+    if st.session_state.get("sandbox_save_results") and sim.windows:
+        summary = {k: v for k, v in sim.summary().items() if not isinstance(v, dict)}
+    try:
+        saved = shared_store().save_scenario(scenario_to_data(sim.scenario), summary)
+    except (StoreRejected, StoreUnavailable) as exc:
+        st.session_state[ERROR] = f"Not saved: {exc}"
+        return
+    st.session_state[SAVED] = (saved, summary)
+    st.query_params["saved"] = saved
 
 
 def _tick() -> None:
@@ -170,6 +196,15 @@ def render_sandbox() -> None:
     share.code(f"?s={st.query_params.get('s', '')}", language=None, wrap_lines=True, height=80)
     export.download_button("Download results (CSV)", windows_csv(sim.windows), file_name="windows.csv",
                            key="sandbox_csv", width="stretch")
+    with st.expander("Save for the team (a short link, kept 30 days)"):
+        st.checkbox("Include the results so far", key="sandbox_save_results")
+        st.button("Save", key="sandbox_save", on_click=_save)
+        if SAVED in st.session_state:
+            saved, summary = st.session_state[SAVED]
+            st.code(f"?saved={saved}", language=None)
+            if summary:
+                st.caption(f"Saved results: p95 {number(summary.get('latency_p95_s'), '{:.2f} s')}, error rate "
+                           f"{number(summary.get('error_rate'), '{:.1%}')}, {summary.get('t_end_s', 0):,.0f} s simulated.")
     start, pause, speed = st.columns(3, vertical_alignment="bottom")
     start.button("Start", key="sandbox_start", type="primary", disabled=st.session_state[RUNNING],
                 on_click=lambda: st.session_state.update({RUNNING: True}), width="stretch")

@@ -79,3 +79,27 @@ def test_nothing_is_evaluated():
     at.button(key="sandbox_apply").click().run()
     assert "not valid YAML or JSON" in at.error[0].value
     assert at.session_state["sandbox_sim"].scenario == load_preset("horizontal_load_balancer")
+
+
+def test_a_saved_scenario_opens_by_its_short_link_in_another_session():
+    at = page()
+    at.button(key="sandbox_start").click().run()
+    at.checkbox(key="sandbox_save_results").check().run()
+    at.button(key="sandbox_save").click().run()
+    saved = at.query_params["saved"]
+    saved = saved[0] if isinstance(saved, list) else saved
+    assert f"?saved={saved}" in [c.value for c in at.code]
+    other = AppTest.from_string(PAGE, default_timeout=15)
+    other.query_params["saved"] = saved
+    other.run()
+    assert not other.error
+    assert other.session_state["sandbox_sim"].scenario == at.session_state["sandbox_sim"].scenario
+    assert any("Saved results: p95" in c.value for c in other.caption)
+
+
+def test_an_unknown_saved_id_says_so_and_falls_back():
+    at = AppTest.from_string(PAGE, default_timeout=15)
+    at.query_params["saved"] = "zzzzzzzz"
+    at.run()
+    assert "saved scenario zzzzzzzz: not found" in at.error[0].value
+    assert at.session_state["sandbox_sim"].scenario == load_preset("horizontal_load_balancer")

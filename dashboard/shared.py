@@ -1,0 +1,42 @@
+"""The app's one store per process, and the banner that says when shared state is away.
+
+Streamlit keeps one Store per process (st.cache_resource): the embedded fakeredis server must be
+shared by every session of the process, and a real Redis connection pool should be too. Whether
+Redis answers is checked at most every few seconds, so a lost server costs a page one short
+timeout, not one per widget.
+"""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from dashboard.store import Store
+
+RECHECK_S = 3.0
+_last_check: dict[str, tuple[float, bool]] = {}
+
+
+@st.cache_resource(show_spinner=False)
+def shared_store() -> Store:
+    """Return this process's store: REDIS_URL's server, or an embedded one."""
+    return Store.from_env()
+
+
+def store_is_up() -> bool:
+    """Return whether the store answered a ping in the last few seconds."""
+    store = shared_store()
+    checked_at, up = _last_check.get(store.where, (0.0, False))
+    if time.monotonic() - checked_at > RECHECK_S:
+        up = store.ping()
+        _last_check[store.where] = (time.monotonic(), up)
+    return up
+
+
+def banner() -> None:
+    """Say, at the top of every page, when shared state is unavailable and what still works."""
+    if not store_is_up():
+        st.warning(f"Shared state ({shared_store().where}) is not answering. Lessons, the sandbox and every "
+                   "simulation keep working here; rooms and saved scenarios are unavailable until it is back "
+                   "(no restart needed).", icon=":material/cloud_off:")

@@ -1,0 +1,291 @@
+"""Shared state on Redis: saved scenarios and classroom rooms, as versioned, signed JSON.
+
+Everything several sessions share goes through here: a scenario a team saved under a short id, and
+the rooms an instructor presents in. By default the store is an embedded fakeredis (one FakeServer
+per app process, so `make run` needs no server); with REDIS_URL set, it is that Redis server, which
+every app process behind a proxy shares.
+
+Nothing read from Redis is trusted. Values are JSON (never pickle) in an envelope with a schema
+version, checked for size before they are parsed, validated, and signed with the app's secret
+(GSL_SECRET, shared by every process of one deployment), so a value written to Redis by anyone
+else, or a control message replayed from an earlier point, is refused with a message and changes
+nothing. A presenter's PIN is stored only as a salted scrypt hash; controlling a room takes a
+random token that lives only in the presenter's own session, handed out for the right PIN, with
+wrong PINs rate limited.
+
+When Redis is unreachable every call raises StoreUnavailable, which the app shows as a banner while
+the local session (lessons, sandbox) goes on; redis-py reconnects by itself once it is back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+from typing import Any
+
+import redis
+
+SCHEMA = 1
+PREFIX = "gsl:"
+MAX_VALUE_BYTES = 512_000  # a saved scenario with its summary, or one room message, is far smaller
+SAVED_TTL_S = 30 * 86_400  # saved scenarios live 30 days unless saved again
+ROOM_IDLE_S = int(os.environ.get("GSL_ROOM_IDLE_S", 2 * 3600))  # a room no presenter touched expires
+ROOM_HISTORY = 600  # windows kept per room: what a learner who joins late can still draw
+PIN_ATTEMPTS, PIN_LOCK_S = 5, 60  # wrong PINs allowed per room per minute
+CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O or 1/I: codes are read aloud and typed
+ID_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+
+
+class StoreUnavailable(RuntimeError):
+    """Redis cannot be reached: shared features wait, the local session goes on."""
+
+
+class StoreRejected(ValueError):
+    """A value in Redis, or a request to change one, is refused; the message says why."""
+
+
+def _short_id(alphabet: str, length: int) -> str:
+    """Return a random id of `length` characters from `alphabet`."""
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def hash_pin(pin: str, salt: bytes) -> str:
+    """Return the scrypt hash of a PIN with `salt`, hex (memory-hard: slow to guess offline)."""
+    return hashlib.scrypt(pin.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32).hex()
+
+
+def check_pin(pin: str) -> str:
+    """Return `pin` if it is an allowed presenter PIN, else raise StoreRejected saying what is allowed."""
+    if not (isinstance(pin, str) and pin.isdigit() and 4 <= len(pin) <= 12):
+        raise StoreRejected("PIN: is not allowed: use 4 to 12 digits")
+    return pin
+
+
+def check_code(code: str) -> str:
+    """Return a room code in canonical form, or raise StoreRejected."""
+    code = (code or "").strip().upper()
+    if len(code) != 6 or any(c not in CODE_ALPHABET for c in code):
+        raise StoreRejected(f"room code: {code[:20]!r} is not allowed: 6 letters and digits, as shown by the presenter")
+    return code
+
+
+class Store:
+    """Saved scenarios and rooms in one Redis database."""
+
+    def __init__(self, client: redis.Redis, secret: bytes, where: str):
+        """Use `client` (decode_responses=True), signing with `secret`; `where` names the server in messages."""
+        self.redis = client
+        self._secret = secret
+        self.where = where
+
+    @classmethod
+    def from_env(cls) -> "Store":
+        """Return the store REDIS_URL names, or an embedded fakeredis server for this process."""
+        secret = os.environ.get("GSL_SECRET", "").encode() or secrets.token_bytes(32)
+        url = os.environ.get("REDIS_URL")
+        if url:
+            client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=1.0,
+                                          socket_connect_timeout=1.0, retry_on_timeout=False)
+            return cls(client, secret, url.split("@")[-1])  # never show a password
+        import fakeredis
+
+        return cls(fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True), secret, "embedded")
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    def _call(self, function, *args, **kwargs):
+        """Run one Redis call, turning a lost connection into StoreUnavailable."""
+        try:
+            return function(*args, **kwargs)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise StoreUnavailable(f"shared state ({self.where}) is unreachable: {exc}") from None
+
+    def ping(self) -> bool:
+        """Return whether Redis answers."""
+        try:
+            return bool(self._call(self.redis.ping))
+        except StoreUnavailable:
+            return False
+
+    def _sign(self, kind: str, scope: str, body: Any, seq: int = 0) -> str:
+        """Return the signed JSON envelope of `body`."""
+        payload = json.dumps({"v": SCHEMA, "kind": kind, "scope": scope, "seq": seq, "body": body},
+                             separators=(",", ":"), sort_keys=True, allow_nan=False)
+        mac = hmac.new(self._secret, payload.encode(), hashlib.sha256).hexdigest()
+        return json.dumps({"payload": payload, "mac": mac}, separators=(",", ":"))
+
+    def _open(self, raw: str | None, kind: str, scope: str) -> tuple[Any, int] | None:
+        """Return (body, seq) of a signed envelope read from Redis, or raise StoreRejected saying what is wrong."""
+        if raw is None:
+            return None
+        if len(raw) > MAX_VALUE_BYTES:
+            raise StoreRejected(f"{kind}: {len(raw):,} bytes is not allowed: at most {MAX_VALUE_BYTES:,}")
+        try:
+            outer = json.loads(raw)
+            payload, mac = outer["payload"], outer["mac"]
+            expected = hmac.new(self._secret, payload.encode(), hashlib.sha256).hexdigest()
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise StoreRejected(f"{kind}: is not allowed: not a value this app wrote (malformed)") from None
+        if not isinstance(mac, str) or not hmac.compare_digest(mac, expected):
+            raise StoreRejected(f"{kind}: is not allowed: its signature does not match (written by something else)")
+        inner = json.loads(payload)
+        if inner.get("v") != SCHEMA:
+            raise StoreRejected(f"{kind}: schema version {inner.get('v')!r} is not allowed: this app reads {SCHEMA}")
+        if inner.get("kind") != kind or inner.get("scope") != scope:
+            raise StoreRejected(f"{kind}: is not allowed here: it was written for {inner.get('kind')} {inner.get('scope')}")
+        return inner["body"], inner["seq"]
+
+    # --- saved scenarios ------------------------------------------------------------------------
+
+    def save_scenario(self, scenario: dict, summary: dict | None = None, ttl_s: int = SAVED_TTL_S) -> str:
+        """Save scenario data (and optionally a results summary) under a new short id; return the id."""
+        body = {"scenario": scenario, "summary": summary, "saved_at": time.time()}
+        for _ in range(10):
+            saved_id = _short_id(ID_ALPHABET, 8)
+            key = f"{PREFIX}scenario:{saved_id}"
+            value = self._sign("scenario", saved_id, body)
+            if len(value) > MAX_VALUE_BYTES:
+                raise StoreRejected(f"scenario: {len(value):,} bytes is not allowed: at most {MAX_VALUE_BYTES:,}")
+            if self._call(self.redis.set, key, value, ex=ttl_s, nx=True):
+                return saved_id
+        raise StoreUnavailable("could not find a free id for the scenario")  # 31^8 ids: practically never
+
+    def load_scenario(self, saved_id: str) -> dict:
+        """Return {scenario, summary, saved_at} saved under `saved_id`, or raise StoreRejected."""
+        saved_id = (saved_id or "").strip()
+        if len(saved_id) != 8 or any(c not in ID_ALPHABET for c in saved_id):
+            raise StoreRejected(f"saved scenario id: {saved_id[:20]!r} is not allowed: 8 characters as in the link")
+        opened = self._open(self._call(self.redis.get, f"{PREFIX}scenario:{saved_id}"), "scenario", saved_id)
+        if opened is None:
+            raise StoreRejected(f"saved scenario {saved_id}: not found (it may have expired)")
+        return opened[0]
+
+    # --- rooms ----------------------------------------------------------------------------------
+
+    def _room_key(self, code: str, part: str = "") -> str:
+        """Return the key of a room's record, or of one of its parts."""
+        return f"{PREFIX}room:{code}" + (f":{part}" if part else "")
+
+    def open_room(self, pin: str, idle_s: int = ROOM_IDLE_S) -> tuple[str, str]:
+        """Open a room guarded by `pin`; return (its code, the presenter's control token)."""
+        check_pin(pin)
+        salt = secrets.token_bytes(16)
+        token = secrets.token_urlsafe(32)
+        for _ in range(20):
+            code = _short_id(CODE_ALPHABET, 6)
+            record = {"salt": salt.hex(), "pin_hash": hash_pin(pin, salt), "idle_s": idle_s,
+                      "token_hash": hashlib.sha256(token.encode()).hexdigest(), "opened_at": time.time()}
+            if self._call(self.redis.set, self._room_key(code), self._sign("room", code, record), ex=idle_s, nx=True):
+                return code, token
+        raise StoreUnavailable("could not find a free room code")
+
+    def _room(self, code: str) -> dict:
+        """Return a room's record, or raise StoreRejected if there is none."""
+        opened = self._open(self._call(self.redis.get, self._room_key(code)), "room", code)
+        if opened is None:
+            raise StoreRejected(f"room {code}: not found (it may have closed or expired)")
+        return opened[0]
+
+    def claim_room(self, code: str, pin: str) -> str:
+        """Return a new control token for the room if `pin` is right; wrong PINs are rate limited."""
+        code = check_code(code)
+        fails_key = self._room_key(code, "pin_fails")
+        fails = int(self._call(self.redis.get, fails_key) or 0)
+        if fails >= PIN_ATTEMPTS:
+            wait = max(int(self._call(self.redis.ttl, fails_key)), 1)
+            raise StoreRejected(f"PIN: too many wrong attempts for room {code}: try again in {wait} s")
+        record = self._room(code)
+        if not (isinstance(pin, str) and hmac.compare_digest(hash_pin(pin, bytes.fromhex(record["salt"])),
+                                                               record["pin_hash"])):
+            with self.redis.pipeline() as pipe:
+                pipe.incr(fails_key)
+                pipe.expire(fails_key, PIN_LOCK_S, nx=True)
+                self._call(pipe.execute)
+            raise StoreRejected(f"PIN: is not the PIN of room {code}")
+        token = secrets.token_urlsafe(32)
+        record["token_hash"] = hashlib.sha256(token.encode()).hexdigest()  # the previous presenter tab loses control
+        self._call(self.redis.set, self._room_key(code), self._sign("room", code, record), keepttl=True)
+        return token
+
+    def _check_token(self, code: str, token: str) -> dict:
+        """Return the room's record if `token` controls it, else raise StoreRejected."""
+        record = self._room(code)
+        given = hashlib.sha256((token or "").encode()).hexdigest()
+        if not hmac.compare_digest(given, record["token_hash"]):
+            raise StoreRejected(f"room {code}: control is not allowed: it needs the presenter's PIN")
+        return record
+
+    def publish(self, code: str, token: str, state: dict, windows: list[dict]) -> int:
+        """As the room's presenter, publish its state and the windows that closed since; return the state's seq."""
+        record = self._check_token(code, token)
+        seq = int(self._call(self.redis.incr, self._room_key(code, "seq")))
+        idle_s = int(record["idle_s"])
+        with self.redis.pipeline() as pipe:
+            for window in windows:
+                flat = {k: v for k, v in window.items() if not isinstance(v, dict)}
+                flat["run"] = state["run"]
+                pipe.xadd(self._room_key(code, "windows"), {"m": self._sign("window", code, flat, seq)},
+                          maxlen=ROOM_HISTORY, approximate=True)
+            pipe.set(self._room_key(code, "state"), self._sign("state", code, state, seq), ex=idle_s)
+            for part in ("", "seq", "windows"):  # a presenter's activity keeps the room open
+                pipe.expire(self._room_key(code, part), idle_s)
+            self._call(pipe.execute)
+        return seq
+
+    def read_room(self, code: str, after: str) -> tuple[Any, list[tuple[str, Any]]]:
+        """Return (the room's signed state or None, [(stream id, window)] after stream id `after`), verified."""
+        with self.redis.pipeline() as pipe:
+            pipe.get(self._room_key(code))
+            pipe.get(self._room_key(code, "state"))
+            pipe.xrange(self._room_key(code, "windows"), min=f"({after}" if after != "0" else "-", count=ROOM_HISTORY)
+            record, raw_state, entries = self._call(pipe.execute)
+        if record is None:
+            raise StoreRejected(f"room {code}: not found (it may have closed or expired)")
+        state = self._open(raw_state, "state", code)
+        return state, [(entry_id, self._open(fields.get("m"), "window", code)) for entry_id, fields in entries]
+
+    def close_room(self, code: str, token: str) -> None:
+        """As the presenter, close the room: learners are told it closed."""
+        self._check_token(code, token)
+        self._call(self.redis.delete, *(self._room_key(code, part) for part in ("", "seq", "windows", "state")))
+
+
+class Follower:
+    """A learner's view of a room: the presenter's latest state and the windows of the current run, in order.
+
+    Each poll reads only what is new. A state older than one already seen, or a window from another
+    run or not after the last one (a replayed message), is refused and changes nothing.
+    """
+
+    def __init__(self, store: Store, code: str):
+        """Follow room `code` from its beginning."""
+        self.store, self.code = store, check_code(code)
+        self.after, self.seq, self.state = "0", 0, None
+        self.windows: list[dict] = []
+
+    def poll(self) -> bool:
+        """Read what the presenter published since the last poll; return whether anything changed."""
+        opened, entries = self.store.read_room(self.code, self.after)
+        changed = False
+        if opened is not None:
+            state, seq = opened
+            if seq < self.seq:
+                raise StoreRejected(f"room {self.code}: state {seq} is not allowed: older than {self.seq} (replayed)")
+            if seq > self.seq:
+                if self.state is not None and state["run"] != self.state["run"]:
+                    self.windows = [w for w in self.windows if w["run"] == state["run"]]
+                self.state, self.seq, changed = state, seq, True
+        for entry_id, (window, seq) in entries:
+            self.after = entry_id
+            run = self.state["run"] if self.state else None
+            last = self.windows[-1]["t_end_s"] if self.windows else float("-inf")
+            if window.get("run") != run or window["t_end_s"] <= last or seq > self.seq:
+                continue  # another run's, or not after what is drawn (replayed): ignored
+            self.windows.append(window)
+            changed = True
+        del self.windows[:-ROOM_HISTORY]
+        return changed

@@ -1,0 +1,40 @@
+"""Redis lost mid-session: a banner says so, the local session keeps working, and it all resumes without a restart."""
+
+import redis
+from streamlit.testing.v1 import AppTest
+
+from dashboard import shared
+from dashboard.shared import shared_store
+from tests.redis_server import RedisServer
+
+
+def banners(at: AppTest) -> list[str]:
+    """Return the warnings about shared state on the page."""
+    return [w.value for w in at.warning if "Shared state" in w.value]
+
+
+def test_losing_redis_shows_a_banner_keeps_the_session_working_and_recovers(tmp_path, monkeypatch):
+    server = RedisServer(tmp_path).start()
+    monkeypatch.setenv("REDIS_URL", server.url)
+    monkeypatch.setattr(shared, "RECHECK_S", 0.0)
+    at = AppTest.from_file("../dashboard/app.py", default_timeout=30).run()
+    assert not at.exception and not banners(at)
+    saved = shared_store().save_scenario({"name": "kept"})
+    server.kill()
+    at.button(key="live_start").click().run()
+    at.run()
+    assert banners(at) and "not answering" in banners(at)[0] and f"127.0.0.1:{server.port}" in banners(at)[0]
+    assert at.session_state["live_sim"].now == 2  # the simulation went on
+    assert not at.exception
+    RedisServer(tmp_path, server.port).start()
+    try:
+        at.run()
+        assert not banners(at)
+        assert shared_store().load_scenario(saved)["scenario"] == {"name": "kept"}
+    finally:
+        redis.Redis(port=server.port).shutdown(nosave=True)
+
+
+def test_the_embedded_store_needs_no_server(monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    assert shared_store().where == "embedded" and shared_store().ping()
