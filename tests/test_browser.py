@@ -4,9 +4,7 @@ Uses Debian's chromium (Playwright cannot download browsers here); .ci/run insta
 of every page go to tests/screenshots/ (made by the test, not committed) for a person to look at.
 """
 
-import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -16,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import launch, settled, skip_without_chromium
+
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = ROOT / "tests" / "screenshots"
 PAGES = ["lessons", "glossary", "live", "sandbox", "compare", "capacity"]
 
-if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
-    pytest.skip("chromium is not installed (CI installs it)", allow_module_level=True)
+skip_without_chromium()
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
@@ -57,17 +55,9 @@ def server():
 def browser():
     """Launch Debian's chromium headless."""
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"])
+        chromium = launch(playwright)
         yield chromium
         chromium.close()
-
-
-def settled(page):
-    """Wait until Streamlit has finished running the script."""
-    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=30_000)
 
 
 def simulated_time(page) -> float:
