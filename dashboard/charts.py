@@ -82,7 +82,7 @@ def throughput_figure(windows: list[dict]) -> go.Figure:
     """Plot completions/s as a line over errors/s stacked by kind, against simulated time."""
     t = [w["t_end_s"] for w in windows]
     spans = [w["t_end_s"] - w["t_start_s"] for w in windows]
-    kinds = {"dropped": "dropped (503)", "timed_out": "timed out", "failed": "failed"}
+    kinds = {"dropped": "dropped (503)", "timed_out": "timed out", "failed": "failed", "rate_limited": "refused (429)"}
     figure = go.Figure([go.Bar(x=t, y=[w[kind] / s for w, s in zip(windows, spans)], name=label)
                         for kind, label in kinds.items()])
     figure.add_trace(go.Scatter(x=t, y=[w["throughput_rps"] for w in windows], name="completions", mode="lines"))

@@ -264,3 +264,12 @@ def test_a_faster_speed_moves_more_simulated_time_per_tick():
     sim = at.session_state["live_sim"]
     assert sim.now == 2 + 30 + 30  # the rerun that set it ticked too
     assert [w["t_end_s"] for w in sim.windows][-3:] == [60.0, 61.0, 62.0]  # still one point per window
+
+
+def test_refused_requests_are_stacked_with_the_other_errors():
+    from dashboard.charts import throughput_figure
+
+    window = {"t_start_s": 0.0, "t_end_s": 2.0, "dropped": 2, "timed_out": 0, "failed": 4, "rate_limited": 6,
+              "throughput_rps": 3.0}
+    bars = {trace.name: trace.y[0] for trace in throughput_figure([window]).data if trace.type == "bar"}
+    assert bars == {"dropped (503)": 1.0, "timed out": 0.0, "failed": 2.0, "refused (429)": 3.0}
