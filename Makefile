@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 
-.PHONY: run test bench bench-browser clean
+.PHONY: run test bench bench-browser bench-room cluster clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,12 @@ bench: $(STAMP)
 
 bench-browser: $(STAMP)
 	$(PY) -m bench.browser
+
+bench-room: $(STAMP)
+	$(PY) -m bench.room
+
+cluster: $(STAMP)
+	$(PY) -m deploy.cluster --processes 2 --port 8080
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -36,6 +36,9 @@ def store_is_up() -> bool:
 
 def banner() -> None:
     """Say, at the top of every page, when shared state is unavailable and what still works."""
+    if not shared_store().secret_is_shared:
+        st.info("REDIS_URL is set but GSL_SECRET is not: rooms and saved scenarios work only within this app "
+                "process. Give every process the same GSL_SECRET (deploy/cluster.py does).", icon=":material/key:")
     if not store_is_up():
         st.warning(f"Shared state ({shared_store().where}) is not answering. Lessons, the sandbox and every "
                    "simulation keep working here; rooms and saved scenarios are unavailable until it is back "

@@ -76,11 +76,12 @@ def check_code(code: str) -> str:
 class Store:
     """Saved scenarios and rooms in one Redis database."""
 
-    def __init__(self, client: redis.Redis, secret: bytes, where: str):
+    def __init__(self, client: redis.Redis, secret: bytes, where: str, secret_is_shared: bool = True):
         """Use `client` (decode_responses=True), signing with `secret`; `where` names the server in messages."""
         self.redis = client
         self._secret = secret
         self.where = where
+        self.secret_is_shared = secret_is_shared  # False: other processes cannot read what this one signs
 
     @classmethod
     def from_env(cls) -> "Store":
@@ -90,7 +91,7 @@ class Store:
         if url:
             client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=1.0,
                                           socket_connect_timeout=1.0, retry_on_timeout=False)
-            return cls(client, secret, url.split("@")[-1])  # never show a password
+            return cls(client, secret, url.split("@")[-1], "GSL_SECRET" in os.environ)  # never show a password
         import fakeredis
 
         return cls(fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True), secret, "embedded")

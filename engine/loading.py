@@ -99,11 +99,20 @@ def load_scenario(path: str | Path) -> Scenario:
     return parse_scenario(data, str(path))
 
 
+_TAGS = ("kind", "dist")  # the fields that say which kind of part a mapping is
+
+
 def patch_data(base: dict, changes: dict) -> dict:
-    """Return scenario data `base` with `changes` merged in, recursing into nested mappings (lists are replaced)."""
+    """Return scenario data `base` with `changes` merged in, recursing into nested mappings.
+
+    Lists are replaced, and so is a mapping whose kind changes (a constant time replacing an
+    exponential one keeps none of the old one's fields).
+    """
     merged = dict(base)
     for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+        old = merged.get(key)
+        if isinstance(value, dict) and isinstance(old, dict) and not any(
+                tag in value and value[tag] != old.get(tag) for tag in _TAGS):
             merged[key] = patch_data(merged[key], value)
         else:
             merged[key] = value

@@ -150,3 +150,15 @@ def test_every_field_is_documented():
                                                  "LLMRouter", "Retrieval")]
     missing = [f"{m.__name__}.{f}" for m in models for f in m.model_fields if f"`{f}`" not in text and f not in text]
     assert missing == []
+
+
+def test_a_patch_merges_mappings_but_replaces_a_part_whose_kind_changes():
+    from engine.loading import patch_data
+
+    base = {"web": {"replicas": 2, "handler_ms": {"dist": "exponential", "mean_ms": 10}}, "failures": [1, 2]}
+    assert patch_data(base, {"web": {"replicas": 3}})["web"] == {"replicas": 3, "handler_ms": base["web"]["handler_ms"]}
+    assert patch_data(base, {"web": {"handler_ms": {"dist": "constant", "value_ms": 5}}})["web"]["handler_ms"] == \
+        {"dist": "constant", "value_ms": 5}
+    assert patch_data(base, {"web": {"handler_ms": {"mean_ms": 20}}})["web"]["handler_ms"]["dist"] == "exponential"
+    assert patch_data(base, {"failures": [3]})["failures"] == [3]
+    assert base["web"]["replicas"] == 2  # the base is not changed

@@ -38,3 +38,12 @@ def test_losing_redis_shows_a_banner_keeps_the_session_working_and_recovers(tmp_
 def test_the_embedded_store_needs_no_server(monkeypatch):
     monkeypatch.delenv("REDIS_URL", raising=False)
     assert shared_store().where == "embedded" and shared_store().ping()
+
+
+def test_a_shared_redis_without_a_shared_secret_is_pointed_out(monkeypatch):
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.delenv("GSL_SECRET", raising=False)
+    assert not shared_store().secret_is_shared
+    at = AppTest.from_file("../dashboard/app.py", default_timeout=30).run()
+    assert any("GSL_SECRET is not" in i.value for i in at.info)
+    assert banners(at)  # and nothing answers on port 1
