@@ -100,6 +100,9 @@ class Router:
         rng = stream(seed, "llm.router")
         self._random = endless(lambda: rng.random(BLOCK).tolist())
         self._pick = getattr(self, "_" + spec.strategy.replace("-", "_"))
+        # LiteLLM does not rest the only deployment there is (since its PR 5673): skipping it would
+        # only turn every call in the cooldown into an error without trying.
+        self._cools = len(self.deployments) > 1
 
     # --- what the simulation sees of an LLM ------------------------------------------------
 
@@ -177,8 +180,9 @@ class Router:
             deployment.window[1] += 1
             self._window_of().llm_429s += 1
             call.last_429 = True
-            deployment.cooldown_until = now + spec.cooldown_s
-            deployment.cooled_by_429 = True
+            if self._cools:
+                deployment.cooldown_until = now + spec.cooldown_s
+                deployment.cooled_by_429 = True
             self._retry(request, min(retry_after, spec.max_retry_after_s))
             return
         call.deployment = deployment
@@ -202,8 +206,9 @@ class Router:
     def _unavailable(self, request) -> None:
         """The chosen deployment had no replica up, or answered with an error: cool it down and try again."""
         call = request.llm_call
-        call.deployment.cooldown_until = self.env.now + self.spec.cooldown_s
-        call.deployment.cooled_by_429 = False
+        if self._cools:
+            call.deployment.cooldown_until = self.env.now + self.spec.cooldown_s
+            call.deployment.cooled_by_429 = False
         call.last_429 = False
         self._retry(request, 0.0)
 

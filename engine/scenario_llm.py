@@ -104,7 +104,7 @@ class LLMRouter(Strict):
     backoff_base_s: float = Field(0.5, gt=0, le=600, description="s, doubled per retry, with jitter (official SDKs)")
     backoff_cap_s: float = Field(8.0, gt=0, le=3600, description="s (official SDKs)")
     max_retry_after_s: float = Field(60.0, ge=0, le=3600, description="s: a 429's retry-after is honoured up to this")
-    cooldown_s: float = Field(5.0, ge=0, le=3600, description="s a deployment is skipped after a 429 or failure (LiteLLM)")
+    cooldown_s: float = Field(5.0, ge=0, le=3600, description="s a deployment is skipped after a 429 or failure (LiteLLM); never a lone deployment")
 
     @model_validator(mode="after")
     def _names_resolve(self) -> "LLMRouter":

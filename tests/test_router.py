@@ -166,3 +166,15 @@ def test_a_full_outage_without_a_fallback_fails_every_request():
     summary = Simulation(gateway([hosted("down", error_rate=1.0)], retries=1, backoff_base_s=0.1)).run(60)
     assert summary["failed"] == summary["arrivals"] - summary["in_flight"] > 0
     assert summary["completions"] == 0
+
+
+def test_a_lone_deployment_is_never_rested_so_a_retry_tries_it_again():
+    # With a cooldown, every call in the 5 s after a 429 would be refused untried; LiteLLM does not
+    # rest the only deployment, so a retry after its back-off finds the bucket refilled a little.
+    rested = {"cooldown_s": 60.0}
+    summary = Simulation(gateway([hosted("only", limits={"requests_per_minute": 300})], retries=2, **rested)).run(300)
+    assert summary["llm_429s"] > 0
+    assert summary["completions"] == pytest.approx(300 + 300 / 60 * 300, rel=0.1)  # the limit, fully used
+    sim = Simulation(gateway([hosted("only", limits={"requests_per_minute": 300})], retries=2, **rested))
+    sim.run(120)
+    assert sim.llm.deployments["only"].cooldown_until == 0.0
