@@ -21,6 +21,12 @@ from dashboard.store import Follower, StoreRejected, StoreUnavailable, check_cod
 FOLLOW, DETACHED, ERROR = "class_follower", "class_detached", "class_error"
 
 
+def join_link(code: str) -> str:
+    """Return the address learners open to join room `code` (this page's address, with the code)."""
+    here = (st.context.url or "").split("?")[0]
+    return f"{here}?room={code}" if here else f"?room={code}"
+
+
 def _open_room() -> None:
     """Open a room with the PIN typed in, and present it."""
     try:
@@ -149,8 +155,9 @@ def render_classroom() -> None:
     code = presenting()
     if code is not None:
         st.success(f"You present room **{code}**. Learners join with this code on the Classroom page, or open "
-                   f"this page with `?room={code}` at the end of its address.")
+                   "this link:")
         st.markdown(f"# {code}")
+        st.code(join_link(code), language=None)
         st.markdown("Teach from the **Lessons** page: the room follows the lesson, the step, the controls, "
                     "play and pause, and every failure you cause.")
         st.button("Close the room", key="class_close", on_click=_close_room)
