@@ -71,11 +71,45 @@ def queue_figure(windows: list[dict]) -> go.Figure:
 
 
 def spend_figure(windows: list[dict]) -> go.Figure:
-    """Plot the money spent so far, tokens and instances, against simulated time."""
+    """Plot the money spent so far, stacked as instances (hourly machines) and tokens, against simulated time."""
     t = [w["t_end_s"] for w in windows]
-    figure = go.Figure([go.Scatter(x=t, y=[w["usd_cumulative"] for w in windows], name="USD so far",
-                                   mode="lines", fill="tozeroy")])
-    return layout(figure, "Spend", "USD")
+    tokens = [w["usd_tokens_cumulative"] for w in windows]
+    instances = [w["usd_cumulative"] - w["usd_tokens_cumulative"] for w in windows]
+    figure = go.Figure([go.Scatter(x=t, y=instances, name="instances", mode="lines", stackgroup="usd"),
+                        go.Scatter(x=t, y=tokens, name="tokens", mode="lines", stackgroup="usd")])
+    return layout(figure, "Spend so far", "USD")
+
+
+def replicas_figure(windows: list[dict]) -> go.Figure:
+    """Plot the replicas billed and those taking traffic per tier: the gap is replicas still warming up."""
+    t = [w["t_end_s"] for w in windows]
+    series = {"web billed": "web_replicas", "web ready": "web_replicas_ready",
+              "LLM billed": "llm_replicas", "LLM ready": "llm_replicas_ready"}
+    figure = go.Figure([go.Scatter(x=t, y=[w[key] for w in windows], name=label, mode="lines",
+                                   line=dict(dash="dot" if label.endswith("billed") else "solid", shape="hv"))
+                        for label, key in series.items() if windows and any(w[key] is not None for w in windows)])
+    figure.update_yaxes(rangemode="tozero")
+    return layout(figure, "Replicas", "replicas")
+
+
+# The counts a learner may be asked about that have no chart of their own, summed over the windows shown.
+COUNTS = {
+    "arrivals": "requests arrived", "completions": "requests answered", "dropped": "dropped (503)",
+    "timed_out": "timed out", "failed": "failed", "rate_limited": "refused (429)",
+    "llm_429s": "provider 429s", "llm_retries": "LLM retries", "llm_fallbacks": "fallbacks",
+    "cache_hits": "exact cache hits", "semantic_hits": "semantic hits", "false_hits": "wrong answers from the cache",
+    "stale_reads": "stale reads", "truncated": "answers cut at the output cap",
+}
+
+
+def counts_table(windows: list[dict]) -> list[dict]:
+    """Return the counts over the windows shown (those that happened at all), and the last p95 time to first token."""
+    rows = [{"count": label, "value": f"{sum(w[key] for w in windows):,}"} for key, label in COUNTS.items()
+            if key in ("arrivals", "completions") or any(w[key] for w in windows)]
+    ttft = windows[-1]["ttft_p95_s"] if windows else None
+    if ttft is not None:
+        rows.append({"count": "p95 time to first token (last window)", "value": f"{ttft:.2f} s"})
+    return rows
 
 
 def throughput_figure(windows: list[dict]) -> go.Figure:
@@ -174,12 +208,14 @@ def draw_view(view: View, key: str) -> None:
     """
     windows = view.windows
     last = windows[-1] if windows else {}
-    cells = st.columns(5)
+    cells = st.columns(6)
     cells[0].metric("Simulated time", f"{view.now:,.0f} s")
     cells[1].metric("p95 latency", number(last.get("latency_p95_s"), "{:.2f} s"))
     cells[2].metric("Throughput", number(last.get("throughput_rps"), "{:.1f} req/s"))
     cells[3].metric("Error rate", number(last.get("error_rate"), "{:.1%}"))
     cells[4].metric("USD per 1,000 requests", number(last.get("usd_per_1k_requests"), "${:,.3f}"))
+    cells[5].metric("USD per month", number(last.get("usd_per_month"), "${:,.0f}"),
+                    help="The last window's spend rate (tokens and instances) over 30 days.")
     shown = [(t, label) for t, label in view.marks
              if windows and windows[0]["t_start_s"] <= t <= windows[-1]["t_end_s"]]
 
@@ -191,6 +227,10 @@ def draw_view(view: View, key: str) -> None:
     usage, queues = st.columns(2)
     chart(usage, usage_figure(windows), "usage")
     chart(queues, queue_figure(windows), "queues")
-    spend, diagram = st.columns(2)
+    spend, replicas = st.columns(2)
     chart(spend, spend_figure(windows), "spend")
+    chart(replicas, replicas_figure(windows), "replicas")
+    diagram, counts = st.columns([3, 2])
     diagram.graphviz_chart(view.dot, width="stretch")
+    counts.caption("Counts over the charts' time span")
+    counts.dataframe(counts_table(windows), hide_index=True, width="stretch", key=f"{key}_counts")

@@ -53,6 +53,7 @@ METRICS: dict[str, str] = {
     "usd_infra": "instance-hours of web, database, cache and self-hosted LLM replicas, USD",
     "usd_total": "usd_tokens + usd_infra, USD",
     "usd_cumulative": "usd_total since the start of the run, USD",
+    "usd_tokens_cumulative": "usd_tokens since the start of the run, USD (the rest of usd_cumulative is instances)",
     "usd_per_1k_requests": "usd_total per 1,000 completed requests, USD",
     "db_reads_primary": "reads served by the primary",
     "db_reads_replica": "reads served by read replicas",
@@ -71,8 +72,10 @@ METRICS: dict[str, str] = {
                  "(arrivals minus every outcome so far)",
     "web_replicas": "web replicas billed at the end of the window (or run), warming ones included, draining ones not",
     "web_replicas_ready": "web replicas taking traffic at the end of the window (or run)",
-    "llm_replicas": "LLM replicas billed at the end of the window (or run), warming ones included; null without an LLM",
-    "llm_replicas_ready": "LLM replicas taking calls at the end of the window (or run); null without an LLM",
+    "llm_replicas": "self-hosted LLM replicas billed at the end of the window (or run), warming ones included; "
+                    "null without a self-hosted LLM",
+    "llm_replicas_ready": "self-hosted LLM replicas taking calls at the end of the window (or run); "
+                          "null without a self-hosted LLM",
     "deployments": "windows only, behind an LLM gateway: {deployment: {calls, llm_429s, answered, input_tokens, "
                    "output_tokens, usd_tokens, latency_mean_s}}",
     "usd_per_month": "usd_total at this window's (or the run's) rate for 30 days, USD",
@@ -257,6 +260,7 @@ class Recorder:
         _derived(record, counts, span)
         totals = self._total_values  # read by position: no dict of every counter per window
         record["usd_cumulative"] = totals[_USD_TOKENS] + totals[_USD_INFRA]
+        record["usd_tokens_cumulative"] = totals[_USD_TOKENS]
         record["in_flight"] = totals[_ARRIVALS] - sum(totals[i] for i in _OUTCOMES)
         record.update(gauges)
         self.history.append(record)
@@ -279,6 +283,7 @@ class Recorder:
             record.update(zip(_TIER_KEYS[tier], (None,) * 3 if totals is None else _figures(totals, span)))
         _derived(record, counts, span)
         record["usd_cumulative"] = counts["usd_tokens"] + counts["usd_infra"]
+        record["usd_tokens_cumulative"] = counts["usd_tokens"]
         record["in_flight"] = _waiting(dict(zip(_NAMES, self._total_values)))  # since time 0: what is still out
         record.update(gauges)
         return record

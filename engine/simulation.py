@@ -352,7 +352,7 @@ class Simulation(LiveControls, GenAILeg):
 
     def _gauges(self) -> dict:
         """Return the levels a window reports as they stand at its end."""
-        models = self._llm_models()
+        models = [m for m in self._llm_models() if not m.hosted]  # a hosted API has no replicas of ours
         return {"web_replicas": len(self.web.fleet.serving()), "web_replicas_ready": len(self.web.routable),
                 "llm_replicas": sum(len(m.fleet.serving()) for m in models) if models else None,
                 "llm_replicas_ready": sum(len(m.fleet.routable) for m in models) if models else None}

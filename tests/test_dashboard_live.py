@@ -238,7 +238,31 @@ def test_utilisation_and_spend_charts_follow_the_windows():
     usage, spend = _figure(at, 2), _figure(at, 4)
     assert _trace(usage, "web busy")["y"] == [w["web_utilisation"] for w in sim.windows]
     assert _trace(usage, "llm busy")["y"] == [w["llm_utilisation"] for w in sim.windows]
-    assert _trace(spend, "USD so far")["y"] == [w["usd_cumulative"] for w in sim.windows]
+    tokens, instances = _trace(spend, "tokens")["y"], _trace(spend, "instances")["y"]
+    assert tokens == [w["usd_tokens_cumulative"] for w in sim.windows]
+    assert [a + b for a, b in zip(tokens, instances)] == pytest.approx([w["usd_cumulative"] for w in sim.windows])
+    assert instances[-1] > instances[0] > 0  # the machines bill by the hour, busy or not
+
+
+def test_the_strip_shows_usd_per_month_and_the_table_counts_what_has_no_chart():
+    from dashboard.charts import counts_table
+
+    at = _started("genai_stack", ticks=6)
+    sim = at.session_state["live_sim"]
+    strip = {m.label: m.value for m in at.metric}
+    assert strip["USD per month"] == f"${sim.windows[-1]['usd_per_month']:,.0f}"
+    table = at.dataframe[0].value
+    rows = dict(zip(table["count"], table["value"]))
+    assert rows["requests arrived"] == f"{sum(w['arrivals'] for w in sim.windows):,}"
+    assert "p95 time to first token (last window)" in rows
+    assert counts_table([]) == [{"count": "requests arrived", "value": "0"},
+                                {"count": "requests answered", "value": "0"}]
+    replicas = _figure(at, 5)
+    assert _trace(replicas, "web billed")["y"] == [w["web_replicas"] for w in sim.windows]
+    assert {t["name"] for t in replicas["data"]} == {"web billed", "web ready"}  # hosted APIs have no replicas of ours
+    self_hosted = _started("full_stack", ticks=2)
+    lines = _figure(self_hosted, 5)
+    assert _trace(lines, "LLM ready")["y"] == [w["llm_replicas_ready"] for w in self_hosted.session_state["live_sim"].windows]
 
 
 def test_the_queue_chart_shows_where_requests_wait_and_grows_under_overload():
