@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 import streamlit as st
 
 from dashboard.diagram import architecture_dot
@@ -49,25 +50,37 @@ def latency_figure(windows: list[dict], theory_s: float | None = None) -> go.Fig
     return layout(figure, "Latency of completed requests", "latency (s)")
 
 
-def usage_figure(windows: list[dict]) -> go.Figure:
-    """Plot each tier's utilisation and the cache hit rate (all between 0 and 1) against simulated time."""
-    t = [w["t_end_s"] for w in windows]
-    series = {f"{tier.replace('_', ' ')} busy": f"{tier}_utilisation" for tier in TIERS}
-    series["cache hit rate"] = "cache_hit_rate"
-    figure = go.Figure([go.Scatter(x=t, y=[w[key] for w in windows], name=label, mode="lines")
-                        for label, key in series.items() if windows and any(w[key] is not None for w in windows)])
-    figure.update_yaxes(range=[0, 1.05])
-    return layout(figure, "Utilisation and cache hits", "share")
+TIER_COLOURS = {"web": "#1f77b4", "db_primary": "#2ca02c", "db_replica": "#9467bd", "llm": "#d62728"}
 
 
-def queue_figure(windows: list[dict]) -> go.Figure:
-    """Plot how many requests wait in line at each tier (time-averaged per window): where the time goes."""
+def tiers_figure(windows: list[dict]) -> go.Figure:
+    """Plot each tier's utilisation (with the cache hit rate) beside how many requests wait at each tier.
+
+    Busy and waiting side by side answer one question, where the time goes: a tier near 100 % busy
+    with a line forming in front of it is the bottleneck. One figure for both keeps the browser's
+    redraw per tick cheaper than two.
+    """
     t = [w["t_end_s"] for w in windows]
-    figure = go.Figure([go.Scatter(x=t, y=[w[f"{tier}_queue_length"] for w in windows],
-                                   name=tier.replace("_", " "), mode="lines")
-                        for tier in TIERS if windows and any(w[f"{tier}_queue_length"] is not None for w in windows)])
-    figure.update_yaxes(rangemode="tozero")
-    return layout(figure, "Requests waiting in line", "requests waiting")
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("Utilisation and cache hits", "Requests waiting in line"),
+                           horizontal_spacing=0.1)
+    for tier in TIERS:
+        if not windows or all(w[f"{tier}_utilisation"] is None for w in windows):
+            continue
+        name, colour = tier.replace("_", " "), TIER_COLOURS[tier]
+        figure.add_trace(go.Scatter(x=t, y=[w[f"{tier}_utilisation"] for w in windows], name=f"{name} busy",
+                                    mode="lines", legendgroup=tier, line=dict(color=colour)), row=1, col=1)
+        figure.add_trace(go.Scatter(x=t, y=[w[f"{tier}_queue_length"] for w in windows], name=f"{name} waiting",
+                                    mode="lines", legendgroup=tier, line=dict(color=colour, dash="dot")),
+                         row=1, col=2)
+    if windows and any(w["cache_hit_rate"] is not None for w in windows):
+        figure.add_trace(go.Scatter(x=t, y=[w["cache_hit_rate"] for w in windows], name="cache hit rate",
+                                    mode="lines", line=dict(color="#ff7f0e")), row=1, col=1)
+    figure.update_yaxes(range=[0, 1.05], title_text="share", row=1, col=1)
+    figure.update_yaxes(rangemode="tozero", title_text="requests waiting", row=1, col=2)
+    layout(figure, "", "")
+    figure.update_layout(title=None, margin=dict(l=10, r=10, t=30, b=10))
+    figure.update_xaxes(title_text="simulated time (s)")
+    return figure
 
 
 def spend_figure(windows: list[dict]) -> go.Figure:
@@ -90,6 +103,13 @@ def replicas_figure(windows: list[dict]) -> go.Figure:
                         for label, key in series.items() if windows and any(w[key] is not None for w in windows)])
     figure.update_yaxes(rangemode="tozero")
     return layout(figure, "Replicas", "replicas")
+
+
+def replicas_move(windows: list[dict]) -> bool:
+    """Return whether any tier's replica count changed, or some replicas were still warming, in these windows."""
+    keys = ("web_replicas", "web_replicas_ready", "llm_replicas", "llm_replicas_ready")
+    return any(len({w[key] for w in windows}) > 1 for key in keys) or any(
+        w["web_replicas"] != w["web_replicas_ready"] or w["llm_replicas"] != w["llm_replicas_ready"] for w in windows)
 
 
 # The counts a learner may be asked about that have no chart of their own, summed over the windows shown.
@@ -224,13 +244,12 @@ def draw_view(view: View, key: str) -> None:
 
     chart(st, latency_figure(windows, view.theory_s), "latency")
     chart(st, throughput_figure(windows), "throughput")
-    usage, queues = st.columns(2)
-    chart(usage, usage_figure(windows), "usage")
-    chart(queues, queue_figure(windows), "queues")
+    chart(st, tiers_figure(windows), "tiers")
     spend, replicas = st.columns(2)
     chart(spend, spend_figure(windows), "spend")
-    chart(replicas, replicas_figure(windows), "replicas")
+    if replicas_move(windows):  # a flat line answers no question, and every chart costs the browser a redraw
+        chart(replicas, replicas_figure(windows), "replicas")
     diagram, counts = st.columns([3, 2])
     diagram.graphviz_chart(view.dot, width="stretch")
-    counts.caption("Counts over the charts' time span")
-    counts.dataframe(counts_table(windows), hide_index=True, width="stretch", key=f"{key}_counts")
+    counts.markdown("**Counts over the charts' time span**\n\n| | |\n|---|---:|\n" + "\n".join(
+        f"| {row['count']} | {row['value']} |" for row in counts_table(windows)))

@@ -185,8 +185,10 @@ def render_sandbox() -> None:
     if ERROR in st.session_state:
         st.error(st.session_state.pop(ERROR))
     sim: Simulation = st.session_state[SIM]
-    with st.expander("Every setting", expanded=False):
-        _form(sim)
+    # Drawn only when asked for: a hundred widgets make every update of the page heavier for the browser.
+    if st.toggle("Edit every setting", key="sandbox_show_form"):
+        with st.container(border=True):
+            _form(sim)
     with st.expander("Scenario as YAML (edit and apply)", expanded=False):
         st.text_area("YAML", key=TEXT, height=400)
         st.button("Apply", key="sandbox_apply", on_click=_apply_text)

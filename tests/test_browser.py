@@ -100,7 +100,7 @@ def test_the_sandbox_form_applies_a_changed_knob(server, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1200})
     page.goto(f"{server}/sandbox")
     settled(page)
-    page.get_by_text("Every setting", exact=True).click()
+    page.get_by_text("Edit every setting", exact=True).click()
     page.get_by_role("tab", name="Web tier").click()
     replicas = page.get_by_role("tabpanel").get_by_label("replicas", exact=True)
     replicas.fill("6")

@@ -17,7 +17,9 @@ def page(scenario=None) -> AppTest:
     at = AppTest.from_string(PAGE, default_timeout=30)
     if scenario is not None:
         at.query_params["s"] = encode_link(scenario)
-    return at.run()
+    at.run()
+    assert not [w for w in at.number_input if w.key.startswith("sbx")]  # the form waits until asked for
+    return at.toggle(key="sandbox_show_form").set_value(True).run()
 
 
 def widget(at: AppTest, kind: str, suffix: str):

@@ -213,7 +213,7 @@ def test_presenter_mode_enlarges_the_charts():
     at = _started(ticks=1)
     assert _figure(at, 0)["layout"]["height"] == 320 and "font" not in _figure(at, 0)["layout"]
     at.toggle(key="presenter").set_value(True).run()
-    for index in range(5):
+    for index in range(4):
         layout = _figure(at, index)["layout"]
         assert (layout["height"], layout["font"]["size"]) == (PRESENTER_HEIGHT, PRESENTER_FONT)
 
@@ -235,7 +235,7 @@ def test_a_queue_theory_can_predict_gets_its_prediction_drawn():
 def test_utilisation_and_spend_charts_follow_the_windows():
     at = _started(ticks=3)
     sim = at.session_state["live_sim"]
-    usage, spend = _figure(at, 2), _figure(at, 4)
+    usage, spend = _figure(at, 2), _figure(at, 3)
     assert _trace(usage, "web busy")["y"] == [w["web_utilisation"] for w in sim.windows]
     assert _trace(usage, "llm busy")["y"] == [w["llm_utilisation"] for w in sim.windows]
     tokens, instances = _trace(spend, "tokens")["y"], _trace(spend, "instances")["y"]
@@ -245,39 +245,42 @@ def test_utilisation_and_spend_charts_follow_the_windows():
 
 
 def test_the_strip_shows_usd_per_month_and_the_table_counts_what_has_no_chart():
-    from dashboard.charts import counts_table
+    from dashboard.charts import counts_table, replicas_figure
 
     at = _started("genai_stack", ticks=6)
     sim = at.session_state["live_sim"]
     strip = {m.label: m.value for m in at.metric}
     assert strip["USD per month"] == f"${sim.windows[-1]['usd_per_month']:,.0f}"
-    table = at.dataframe[0].value
-    rows = dict(zip(table["count"], table["value"]))
-    assert rows["requests arrived"] == f"{sum(w['arrivals'] for w in sim.windows):,}"
-    assert "p95 time to first token (last window)" in rows
+    table = next(m.value for m in at.markdown if "Counts over the charts' time span" in m.value)
+    assert f"| requests arrived | {sum(w['arrivals'] for w in sim.windows):,} |" in table
+    assert "| p95 time to first token (last window) |" in table
     assert counts_table([]) == [{"count": "requests arrived", "value": "0"},
                                 {"count": "requests answered", "value": "0"}]
-    replicas = _figure(at, 5)
-    assert _trace(replicas, "web billed")["y"] == [w["web_replicas"] for w in sim.windows]
-    assert {t["name"] for t in replicas["data"]} == {"web billed", "web ready"}  # hosted APIs have no replicas of ours
-    self_hosted = _started("full_stack", ticks=2)
-    lines = _figure(self_hosted, 5)
-    assert _trace(lines, "LLM ready")["y"] == [w["llm_replicas_ready"] for w in self_hosted.session_state["live_sim"].windows]
+    fixed = _started("full_stack", ticks=2)
+    assert len(fixed.get("plotly_chart")) == 4  # a fleet that does not change gets no replicas chart
+    fixed.number_input(key="live_web_replicas").set_value(5).run()
+    lines = _figure(fixed, 4)
+    windows = fixed.session_state["live_sim"].windows
+    assert _trace(lines, "web billed")["y"] == [w["web_replicas"] for w in windows]
+    assert _trace(lines, "LLM ready")["y"] == [w["llm_replicas_ready"] for w in windows]
+    hosted = {t["name"] for t in replicas_figure(list(sim.windows)).data}
+    assert hosted == {"web billed", "web ready"}  # a hosted API has no replicas of ours
 
 
 def test_the_queue_chart_shows_where_requests_wait_and_grows_under_overload():
     at = _started("mmc_queue", ticks=2)
-    queues = _figure(at, 3)
-    assert [trace["name"] for trace in queues["data"]] == ["web"]  # nothing else in this scenario
+    queues = _figure(at, 2)
+    assert [trace["name"] for trace in queues["data"]] == ["web busy", "web waiting"]  # nothing else here
     at.number_input(key="live_rate_rps").set_value(20.0).run()  # 20 Erlangs on 10 workers
     for _ in range(6):
         at.run()
     sim = at.session_state["live_sim"]
-    waiting = _trace(_figure(at, 3), "web")["y"]
+    waiting = _trace(_figure(at, 2), "web waiting")["y"]
     assert waiting == [w["web_queue_length"] for w in sim.windows]
     assert waiting[-1] > waiting[-4] > 5  # the line lengthens by about 10 requests every second
-    everything = _figure(_started("full_stack", ticks=1), 3)
-    assert {trace["name"] for trace in everything["data"]} == {"web", "db primary", "db replica", "llm"}
+    everything = _figure(_started("full_stack", ticks=1), 2)
+    assert {trace["name"] for trace in everything["data"] if trace["name"].endswith("waiting")} == \
+        {"web waiting", "db primary waiting", "db replica waiting", "llm waiting"}
 
 
 def test_a_faster_speed_moves_more_simulated_time_per_tick():
