@@ -285,12 +285,12 @@ def test_the_queue_chart_shows_where_requests_wait_and_grows_under_overload():
 
 def test_a_faster_speed_moves_more_simulated_time_per_tick():
     at = _started(ticks=1)
-    assert at.session_state["live_sim"].now == 2  # 2x: one simulated second per half-second tick
+    assert at.session_state["live_sim"].now == 2  # 2.5x: one simulated second per 0.4 s tick
     at.segmented_control(key="live_speed").set_value("60x").run()
     at.run()
     sim = at.session_state["live_sim"]
-    assert sim.now == 2 + 30 + 30  # the rerun that set it ticked too
-    assert [w["t_end_s"] for w in sim.windows][-3:] == [60.0, 61.0, 62.0]  # still one point per window
+    assert sim.now == pytest.approx(2 + 24 + 24)  # the rerun that set it ticked too
+    assert [w["t_end_s"] for w in sim.windows][-3:] == [48.0, 49.0, 50.0]  # still one point per window
 
 
 def test_refused_requests_are_stacked_with_the_other_errors():
