@@ -90,6 +90,13 @@ def _go_to(index: int) -> None:
     _apply(lesson.settings_at(index), f"step {index + 1}")
 
 
+def _reset() -> None:
+    """Start the current step again from time 0, paused, as it opens."""
+    st.session_state[RUNNING] = False
+    _restart(st.session_state[VARIANT])
+    _go_to(st.session_state[STEP])
+
+
 def _choose_variant() -> None:
     """Start again as the version of the scenario the learner chose, keeping the step's other settings."""
     lesson: Lesson = st.session_state[LESSON]
@@ -172,13 +179,15 @@ def render_lessons() -> None:
         st.markdown("**In this lesson you will:**\n" + "\n".join(f"- {goal}" for goal in lesson.goals))
     st.markdown(lesson.read(step.text))
     _experiment(lesson, index)
-    back, start, pause, forward, speed = st.columns(5, vertical_alignment="bottom")
+    back, start, pause, reset, forward, speed = st.columns([2, 2, 2, 2, 2, 3], vertical_alignment="bottom")
     back.button("Previous step", key="lesson_back", disabled=index == 0, on_click=_go_to, args=(index - 1,),
                 width="stretch")
     start.button("Start", key="lesson_start", type="primary", disabled=st.session_state[RUNNING],
                  on_click=lambda: st.session_state.update({RUNNING: True}), width="stretch")
     pause.button("Pause", key="lesson_pause", disabled=not st.session_state[RUNNING],
                  on_click=lambda: st.session_state.update({RUNNING: False}), width="stretch")
+    reset.button("Reset", key="lesson_reset", on_click=_reset, width="stretch",
+                 help="Start this step again from time 0, paused, with the settings it opens with.")
     forward.button("Next step", key="lesson_next", disabled=index == len(lesson.steps) - 1, on_click=_go_to,
                    args=(index + 1,), width="stretch")
     with speed:

@@ -207,11 +207,13 @@ def render_sandbox() -> None:
             if summary:
                 st.caption(f"Saved results: p95 {number(summary.get('latency_p95_s'), '{:.2f} s')}, error rate "
                            f"{number(summary.get('error_rate'), '{:.1%}')}, {summary.get('t_end_s', 0):,.0f} s simulated.")
-    start, pause, speed = st.columns(3, vertical_alignment="bottom")
+    start, pause, reset, speed = st.columns(4, vertical_alignment="bottom")
     start.button("Start", key="sandbox_start", type="primary", disabled=st.session_state[RUNNING],
                 on_click=lambda: st.session_state.update({RUNNING: True}), width="stretch")
     pause.button("Pause", key="sandbox_pause", disabled=not st.session_state[RUNNING],
                  on_click=lambda: st.session_state.update({RUNNING: False}), width="stretch")
+    reset.button("Reset", key="sandbox_reset", on_click=lambda: _start(st.session_state[SIM].scenario),
+                 width="stretch", help="Start the scenario again from time 0, paused.")
     with speed:
         speed_control("sandbox_speed")
     draw_controls(LIVE_CONTROLS, "sandbox", SIM, MARKS, ERROR)

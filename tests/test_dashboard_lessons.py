@@ -133,3 +133,15 @@ def test_a_broken_lesson_is_reported_not_raised(tmp_path):
     message = str(info.value)
     assert "steps.0.controls.0" in message and "rate_rps" in message
     assert "goals: Field required" in message and "quiz: Field required" in message
+
+
+def test_reset_starts_the_step_again_from_zero_paused_with_its_settings():
+    at = page("04-horizontal-scaling")
+    at.button(key="lesson_next").click().run()
+    at.button(key="lesson_start").click().run()
+    at.number_input(key="lesson_web_replicas").set_value(6).run()
+    at.run()
+    at.button(key="lesson_reset").click().run()
+    sim = at.session_state["lesson_sim"]
+    assert sim.now == 0 and not at.session_state["lesson_running"] and at.session_state["lesson_step"] == 1
+    assert sim.settings()["web_replicas"] == 3 and at.session_state["lesson_marks"] == []

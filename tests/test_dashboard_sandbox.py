@@ -103,3 +103,14 @@ def test_an_unknown_saved_id_says_so_and_falls_back():
     at.run()
     assert "saved scenario zzzzzzzz: not found" in at.error[0].value
     assert at.session_state["sandbox_sim"].scenario == load_preset("horizontal_load_balancer")
+
+
+def test_reset_starts_the_same_scenario_again_from_zero():
+    at = page()
+    at.button(key="sandbox_start").click().run()
+    at.run()
+    first = at.session_state["sandbox_sim"]
+    at.button(key="sandbox_reset").click().run()
+    sim = at.session_state["sandbox_sim"]
+    assert sim is not first and sim.now == 0 and sim.scenario == first.scenario
+    assert not at.session_state["sandbox_running"]
