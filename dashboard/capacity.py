@@ -5,7 +5,8 @@ and which component gives way? The sweep runs the scenario at daily active user 
 powers of ten (with the scenario's own requests per user and peak factor), and plots p95 latency,
 error rate and cost per month against users. The first component to pass 90 % utilisation is
 named: that is where to spend next. A sweep runs one point per tick, so it shows its progress and
-can be cancelled.
+can be cancelled. Any preset, any lesson's scenario, or the scenario being prototyped in the
+sandbox can be swept.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard.charts import layout
+from dashboard.curriculum import LESSONS_DIR, lesson_folders, load_lesson
 from engine import Budget, BudgetExceeded, Simulation, list_presets, load_preset
 from engine.metrics import TIERS
 from engine.scenario import Users
@@ -71,10 +73,35 @@ def _figure(points: list[dict]) -> go.Figure:
     return figure
 
 
+SANDBOX = "sandbox"  # the choice that sweeps the sandbox's scenario
+
+
+def _choices() -> dict[str, str]:
+    """Return {choice: label}: every preset, every lesson's scenario, and the sandbox's if one is open."""
+    choices = {name: title for name, title in list_presets()}
+    for number, folder in enumerate(lesson_folders(), start=1):
+        try:
+            choices[f"lesson:{folder}"] = f"Lesson {number}: {load_lesson(LESSONS_DIR / folder).title}"
+        except ValueError:
+            continue  # the lesson page says what is wrong with it
+    if "sandbox_sim" in st.session_state:
+        choices[SANDBOX] = f"Sandbox: {st.session_state['sandbox_sim'].scenario.name}"
+    return choices
+
+
+def _scenario(choice: str):
+    """Return the scenario a choice names."""
+    if choice == SANDBOX:
+        return st.session_state["sandbox_sim"].scenario
+    if choice.startswith("lesson:"):
+        return load_lesson(LESSONS_DIR / choice.removeprefix("lesson:")).build_scenario()
+    return load_preset(choice)
+
+
 def _start() -> None:
-    """Begin a sweep of the chosen preset."""
-    st.session_state[STATE] = {"preset": st.session_state["capacity_preset"], "points": [], "running": True,
-                               "seconds": st.session_state["capacity_seconds"]}
+    """Begin a sweep of the chosen scenario."""
+    st.session_state[STATE] = {"scenario": _scenario(st.session_state["capacity_preset"]), "points": [],
+                               "running": True, "seconds": st.session_state["capacity_seconds"]}
 
 
 def _cancel() -> None:
@@ -89,7 +116,7 @@ def _sweep() -> None:
         return
     points = sweep["points"]
     if sweep["running"] and len(points) < len(USERS):
-        points.append(measure(load_preset(sweep["preset"]), USERS[len(points)], sweep["seconds"]))
+        points.append(measure(sweep["scenario"], USERS[len(points)], sweep["seconds"]))
         if len(points) == len(USERS):
             sweep["running"] = False
             st.rerun()  # a full run turns the timer off
@@ -110,10 +137,10 @@ def render_capacity() -> None:
     """Render the capacity page."""
     st.title("Capacity")
     st.caption("Daily active users from 1 to 10 million, with the scenario's requests per user and peak factor.")
-    names = [name for name, _ in list_presets()]
-    titles = dict(list_presets())
+    choices = _choices()
+    names = list(choices)
     st.selectbox("Scenario", names, index=names.index("horizontal_load_balancer"), key="capacity_preset",
-                 format_func=titles.get)
+                 format_func=choices.get, help="A preset, a lesson's scenario, or the one open in the sandbox.")
     st.number_input("Simulated seconds per point", 10, 600, 60, step=10, key="capacity_seconds")
     running = bool(st.session_state.get(STATE, {}).get("running"))
     start, cancel = st.columns(2)

@@ -39,3 +39,27 @@ def test_the_page_sweeps_with_progress_and_can_be_cancelled():
     at.run()
     assert len(at.session_state["capacity"]["points"]) <= done + 1
     assert not at.session_state["capacity"]["running"]
+
+
+def test_a_lesson_scenario_and_the_sandbox_scenario_can_be_swept():
+    from dashboard.curriculum import LESSONS_DIR, load_lesson
+
+    page = ("import streamlit as st\nfrom dashboard.capacity import render_capacity\n"
+            "from dashboard.sandbox import render_sandbox\n"
+            "(render_sandbox if st.session_state.get('page') == 'sandbox' else render_capacity)()\n")
+    at = AppTest.from_string(page, default_timeout=60).run()
+    options = at.selectbox(key="capacity_preset").options
+    assert "Lesson 12: Millions of users" in options and not any(o.startswith("Sandbox") for o in options)
+    at.selectbox(key="capacity_preset").select("lesson:12-millions-of-users").run()
+    at.button(key="capacity_start").click().run()
+    lesson = load_lesson(LESSONS_DIR / "12-millions-of-users")
+    assert at.session_state["capacity"]["scenario"] == lesson.build_scenario()
+    at.button(key="capacity_cancel").click().run()
+    at.session_state["page"] = "sandbox"
+    at.run()
+    at.session_state["page"] = "capacity"
+    at.run()
+    assert "Sandbox: Horizontal with load balancer" in at.selectbox(key="capacity_preset").options
+    at.selectbox(key="capacity_preset").select("sandbox").run()
+    at.button(key="capacity_start").click().run()
+    assert at.session_state["capacity"]["scenario"] == at.session_state["sandbox_sim"].scenario
