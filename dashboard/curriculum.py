@@ -236,6 +236,7 @@ class Lesson(BaseModel):
 def load_lesson(folder: Path) -> Lesson:
     """Read and validate one lesson folder; raise ValueError with readable lines if it is wrong."""
     try:
+        # A lesson is the project's own data, written by instructors: YAML aliases are allowed there.
         data = yaml.safe_load((folder / "lesson.yaml").read_text(encoding="utf-8"))
         lesson = Lesson.model_validate({**(data or {}), "folder": folder})
     except (OSError, yaml.YAMLError) as exc:

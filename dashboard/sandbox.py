@@ -9,7 +9,7 @@ act on the running simulation without a restart, as in the lessons.
 The scenario can be downloaded, shared as a link (the scenario itself, compressed, in the URL: no
 server-side state), and the run's metric windows exported as CSV.
 
-Nothing a user sends is evaluated or unpickled: YAML is read with safe_load, links are base64 of
+Nothing a user sends is evaluated or unpickled: YAML is read safely and without aliases, links are base64 of
 zlib-compressed JSON, size-limited, and everything goes through the scenario's validation.
 """
 
@@ -31,7 +31,7 @@ from dashboard.form import edit_scenario
 from dashboard.shared import shared_store
 from dashboard.store import StoreRejected, StoreUnavailable
 from engine import Budget, ScenarioError, Simulation, load_preset, parse_scenario
-from engine.loading import scenario_to_data
+from engine.loading import read_yaml, scenario_to_data
 from engine.scenario import Scenario
 
 DEFAULT_PRESET = "horizontal_load_balancer"
@@ -74,7 +74,7 @@ def parse_text(text: str, source: str):
         raise ScenarioError([f"(file): {len(text.encode()):,} bytes is not allowed: at most {MAX_TEXT_BYTES:,}"],
                             source)
     try:
-        data = yaml.safe_load(text)
+        data = read_yaml(text)
     except yaml.YAMLError as exc:
         raise ScenarioError([f"not valid YAML or JSON: {exc}"], source) from None
     return parse_scenario(data, source)

@@ -9,6 +9,7 @@ plain data that loads back to an equal scenario. Presets are scenario files in `
 from __future__ import annotations
 
 import json
+import reprlib
 import re
 from pathlib import Path
 from typing import Any
@@ -72,7 +73,30 @@ def _describe(error: dict) -> list[str]:
         return lines if not loc else [f"{path}.{line}" if _NAMES_FIELD.match(line) else f"{path}: {line}"
                                       for line in lines]
     message = error["msg"][0].lower() + error["msg"][1:]
-    return [f"{path}: {error['input']!r} is not allowed: {message}"]
+    return [f"{path}: {_SHORT.repr(error['input'])} is not allowed: {message}"]
+
+
+_SHORT = reprlib.Repr()  # a message names a value, never dumps it
+_SHORT.maxstring = _SHORT.maxother = 80
+_SHORT.maxlist = _SHORT.maxdict = 6
+_SHORT.maxlevel = 2
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing anchors and aliases: a few hundred bytes of nested aliases expand to gigabytes."""
+
+    def compose_node(self, parent, index):
+        """Compose a node, unless it is an alias."""
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in a scenario",
+                                              event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def read_yaml(text: str) -> Any:
+    """Return the data in YAML (or JSON) `text`, safely: no Python objects, no aliases; raise yaml.YAMLError."""
+    return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 def parse_scenario(data: Any, source: str = "scenario") -> Scenario:
@@ -93,7 +117,7 @@ def load_scenario(path: str | Path) -> Scenario:
     except OSError as exc:
         raise ScenarioError([f"cannot read file: {exc.strerror}"], str(path)) from None
     try:
-        data = yaml.safe_load(text)
+        data = read_yaml(text)
     except yaml.YAMLError as exc:
         raise ScenarioError([f"not valid YAML or JSON: {exc}"], str(path)) from None
     return parse_scenario(data, str(path))

@@ -114,3 +114,21 @@ def test_reset_starts_the_same_scenario_again_from_zero():
     sim = at.session_state["sandbox_sim"]
     assert sim is not first and sim.now == 0 and sim.scenario == first.scenario
     assert not at.session_state["sandbox_running"]
+
+
+def test_a_yaml_alias_bomb_is_refused_before_it_expands():
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8))
+    at = page()
+    at.text_area(key="sandbox_text").set_value(bomb + "traffic: {rate_rps: 1}\n").run()
+    at.button(key="sandbox_apply").click().run()
+    message = at.error[0].value
+    assert "aliases (*name) are not allowed in a scenario" in message and len(message) < 2_000
+
+
+def test_a_long_bad_value_is_named_not_dumped():
+    at = page()
+    at.text_area(key="sandbox_text").set_value("name: [" + ", ".join(["x"] * 50_000) + "]\n").run()
+    at.button(key="sandbox_apply").click().run()
+    assert "name: ['x', 'x', 'x', 'x', 'x', 'x', ...] is not allowed" in at.error[0].value
+    assert len(at.error[0].value) < 2_000
