@@ -42,7 +42,7 @@ def _measure(server: RedisServer, learners: int, seconds: float, step_every: int
         return redis.Redis.from_url(server.url, decode_responses=True)
 
     presenter_store = Store(client(), b"bench", server.url)
-    code, token = presenter_store.open_room("4711")
+    code, token = presenter_store.open_room("471147")
     lesson = load_lesson(LESSONS_DIR / "04-horizontal-scaling")
     sim = build(lesson, lesson.settings_at(0))
     published: dict[int, float] = {}  # step -> when the presenter published it

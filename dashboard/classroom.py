@@ -14,9 +14,9 @@ import streamlit as st
 
 from dashboard.charts import TICK_S, View, draw_view
 from dashboard.curriculum import LESSONS_DIR, lesson_folders, load_lesson
-from dashboard.room import CODE, NOTICE, presenting, start_presenting, stop_presenting
+from dashboard.room import CODE, NOTICE, TOKEN, presenting, start_presenting, stop_presenting
 from dashboard.shared import shared_store
-from dashboard.store import Follower, StoreRejected, StoreUnavailable, check_code, check_pin
+from dashboard.store import Follower, StoreRejected, StoreUnavailable, check_code, check_pin, shown
 
 FOLLOW, DETACHED, ERROR = "class_follower", "class_detached", "class_error"
 
@@ -51,7 +51,7 @@ def _claim_room() -> None:
 def _close_room() -> None:
     """Close the room this session presents."""
     try:
-        shared_store().close_room(st.session_state[CODE], st.session_state["room_token"])
+        shared_store().close_room(st.session_state[CODE], st.session_state[TOKEN])
     except (StoreRejected, StoreUnavailable) as exc:
         st.session_state[ERROR] = str(exc)
     stop_presenting()
@@ -64,6 +64,7 @@ def _join(code: str) -> None:
         follower.poll()
     except (StoreRejected, StoreUnavailable) as exc:
         st.session_state[ERROR] = str(exc)
+        st.query_params.pop("room", None)  # a link that failed is not tried again on every rerun
         return
     st.session_state[FOLLOW] = follower
     st.session_state[DETACHED] = False
@@ -82,7 +83,15 @@ def _detach() -> None:
     from dashboard.lessons import open_at
 
     state = st.session_state[FOLLOW].state
-    open_at(state["lesson"], state["step"], state.get("variant"), state.get("settings") or {})
+    slug = state.get("lesson")
+    if slug not in lesson_folders():
+        st.session_state[ERROR] = f"room: lesson '{shown(str(slug))}' is not one this app has"
+        return
+    lesson = load_lesson(LESSONS_DIR / slug)
+    variant = state.get("variant") if state.get("variant") in lesson.variants else None
+    step = min(max(int(state.get("step") or 0), 0), len(lesson.steps) - 1)
+    settings = state.get("settings") if isinstance(state.get("settings"), dict) else {}
+    open_at(slug, step, variant, settings)
     st.session_state[DETACHED] = True
 
 
@@ -93,17 +102,18 @@ def _follow_view() -> None:
         follower.poll()
     except StoreUnavailable as exc:
         st.warning(f"Waiting for the room: {exc}", icon=":material/cloud_off:")
-    except StoreRejected as exc:
+    except StoreRejected as exc:  # the room itself is gone
         st.error(str(exc))
-        if "not found" in str(exc):
-            return
+        return
+    if follower.refused:
+        st.caption("Ignored from the room: " + "; ".join(follower.refused[:3]))
     state = follower.state
     if state is None:
         st.info(f"Joined room {follower.code}. Waiting for the presenter to open a lesson.")
         return
     slug = state.get("lesson")
     if slug not in lesson_folders():
-        st.error(f"room {follower.code}: lesson {str(slug)[:40]!r} is not one this app has")
+        st.error(f"room {follower.code}: lesson '{shown(str(slug))}' is not one this app has")
         return
     lesson = load_lesson(LESSONS_DIR / slug)
     index = min(max(int(state.get("step", 0)), 0), len(lesson.steps) - 1)
@@ -165,7 +175,7 @@ def render_classroom() -> None:
     present, join = st.columns(2)
     with present:
         st.subheader("Present")
-        st.text_input("Choose a PIN (4 to 12 digits)", type="password", key="class_new_pin", max_chars=12)
+        st.text_input("Choose a PIN (6 to 12 digits)", type="password", key="class_new_pin", max_chars=12)
         st.button("Open a room", key="class_open", type="primary", on_click=_open_room)
         with st.expander("Present a room that is already open"):
             st.text_input("Room code", key="class_claim_code", max_chars=6)

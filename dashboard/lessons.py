@@ -16,7 +16,7 @@ from dashboard.charts import TICK_S, draw_live, play, speed_control
 from dashboard.controls import current, draw_controls
 from dashboard.curriculum import APPLY, LESSONS_DIR, Lesson, lesson_folders, load_lesson
 from dashboard.live import ATTRIBUTION
-from dashboard.room import publish
+from dashboard.room import NOTICE, publish
 from engine import Budget, ScenarioError, Simulation
 
 BUDGET = Budget(max_requests=2_000_000, max_wall_s=2.0)
@@ -71,8 +71,11 @@ def _apply(settings: dict, where: str) -> None:
     if variant != st.session_state[VARIANT]:
         _restart(variant)
     sim = st.session_state[SIM]
+    # Every control first goes back to the scenario's own value, so what a later step or the learner
+    # changed does not linger when a step opens; then the lesson's settings apply.
+    settings = {**{k: v for k, v in current(Simulation(sim.scenario)).items() if v is not None}, **settings}
     for control, value in settings.items():
-        if control == "variant":
+        if control == "variant" or value is None:
             continue
         try:
             APPLY[control](sim, value)
@@ -168,6 +171,8 @@ def render_lessons() -> None:
                  format_func=titles.get)
     if ERROR in st.session_state:
         st.error(st.session_state.pop(ERROR))
+    if NOTICE in st.session_state:
+        st.warning(st.session_state.pop(NOTICE))
     if SIM not in st.session_state:
         return
     lesson: Lesson = st.session_state[LESSON]

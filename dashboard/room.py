@@ -7,6 +7,8 @@ the change marks. Learners only read (dashboard/classroom.py); nobody else steps
 
 from __future__ import annotations
 
+import uuid
+
 import streamlit as st
 
 from dashboard.charts import View
@@ -25,7 +27,7 @@ def presenting() -> str | None:
 
 def start_presenting(code: str, token: str) -> None:
     """Remember that this session controls room `code`."""
-    st.session_state.update({CODE: code, TOKEN: token, RUN: 0, SENT: float("-inf"), LAST_SIM: None})
+    st.session_state.update({CODE: code, TOKEN: token, RUN: None, SENT: float("-inf"), LAST_SIM: None})
 
 
 def stop_presenting() -> None:
@@ -39,9 +41,10 @@ def publish(sim, view: View, position: dict) -> None:
     code = presenting()
     if code is None:
         return
-    if st.session_state[LAST_SIM] != id(sim):  # a new simulation: learners start a new run of windows
-        st.session_state[LAST_SIM] = id(sim)
-        st.session_state[RUN] += 1
+    if st.session_state[LAST_SIM] is not sim:  # a new simulation: learners start a new run of windows
+        st.session_state[LAST_SIM] = sim
+        # Unique, not counted: a presenter who takes over in another tab must not repeat a run id.
+        st.session_state[RUN] = uuid.uuid4().hex
         st.session_state[SENT] = float("-inf")
     sent = st.session_state[SENT]
     windows = [w for w in view.windows if w["t_end_s"] > sent]

@@ -8,10 +8,11 @@ every app process behind a proxy shares.
 Nothing read from Redis is trusted. Values are JSON (never pickle) in an envelope with a schema
 version, checked for size before they are parsed, validated, and signed with the app's secret
 (GSL_SECRET, shared by every process of one deployment), so a value written to Redis by anyone
-else, or a control message replayed from an earlier point, is refused with a message and changes
-nothing. A presenter's PIN is stored only as a salted scrypt hash; controlling a room takes a
-random token that lives only in the presenter's own session, handed out for the right PIN, with
-wrong PINs rate limited.
+else is refused with a message and changes nothing, and a learner ignores a state or window older
+than one it already shows (a replay). A bad entry is skipped, never a reason to stop following. A
+presenter's PIN is stored only as a scrypt hash salted per room and peppered with the secret;
+controlling a room takes a random token that lives only in the presenter's own session, handed out
+for the right PIN, with wrong PINs counted atomically and rate limited.
 
 When Redis is unreachable every call raises StoreUnavailable, which the app shows as a banner while
 the local session (lessons, sandbox) goes on; redis-py reconnects by itself once it is back.
@@ -26,6 +27,7 @@ import os
 import secrets
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis
 
@@ -53,24 +55,35 @@ def _short_id(alphabet: str, length: int) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
-def hash_pin(pin: str, salt: bytes) -> str:
-    """Return the scrypt hash of a PIN with `salt`, hex (memory-hard: slow to guess offline)."""
-    return hashlib.scrypt(pin.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32).hex()
+def hash_pin(pin: str, salt: bytes, pepper: bytes = b"") -> str:
+    """Return the scrypt hash of a PIN with `salt` and the app's `pepper`, hex (memory-hard: slow to guess offline)."""
+    return hashlib.scrypt(pin.encode() + b"\0" + pepper, salt=salt, n=2**14, r=8, p=1, dklen=32).hex()
 
 
 def check_pin(pin: str) -> str:
     """Return `pin` if it is an allowed presenter PIN, else raise StoreRejected saying what is allowed."""
-    if not (isinstance(pin, str) and pin.isdigit() and 4 <= len(pin) <= 12):
-        raise StoreRejected("PIN: is not allowed: use 4 to 12 digits")
+    if not (isinstance(pin, str) and pin.isdigit() and 6 <= len(pin) <= 12):
+        raise StoreRejected("PIN: is not allowed: use 6 to 12 digits")
     return pin
+
+
+def shown(text: str) -> str:
+    """Return user-typed `text` safe to echo in a message: letters and digits only (no markdown, no links)."""
+    return "".join(c if c.isalnum() else "?" for c in str(text)[:20])
 
 
 def check_code(code: str) -> str:
     """Return a room code in canonical form, or raise StoreRejected."""
     code = (code or "").strip().upper()
     if len(code) != 6 or any(c not in CODE_ALPHABET for c in code):
-        raise StoreRejected(f"room code: {code[:20]!r} is not allowed: 6 letters and digits, as shown by the presenter")
+        raise StoreRejected(f"room code: '{shown(code)}' is not allowed: 6 letters and digits, as shown by the presenter")
     return code
+
+
+def safe_url(url: str) -> str:
+    """Return a Redis URL without its user, password or query (what messages may show)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}"
 
 
 class Store:
@@ -91,7 +104,7 @@ class Store:
         if url:
             client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=1.0,
                                           socket_connect_timeout=1.0, retry_on_timeout=False)
-            return cls(client, secret, url.split("@")[-1], "GSL_SECRET" in os.environ)  # never show a password
+            return cls(client, secret, safe_url(url), bool(os.environ.get("GSL_SECRET")))
         import fakeredis
 
         return cls(fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True), secret, "embedded")
@@ -104,6 +117,8 @@ class Store:
             return function(*args, **kwargs)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise StoreUnavailable(f"shared state ({self.where}) is unreachable: {exc}") from None
+        except redis.RedisError as exc:  # out of memory, read-only replica after a failover, ...
+            raise StoreUnavailable(f"shared state ({self.where}) refused the request: {exc}") from None
 
     def ping(self) -> bool:
         """Return whether Redis answers."""
@@ -159,7 +174,7 @@ class Store:
         """Return {scenario, summary, saved_at} saved under `saved_id`, or raise StoreRejected."""
         saved_id = (saved_id or "").strip()
         if len(saved_id) != 8 or any(c not in ID_ALPHABET for c in saved_id):
-            raise StoreRejected(f"saved scenario id: {saved_id[:20]!r} is not allowed: 8 characters as in the link")
+            raise StoreRejected(f"saved scenario id: '{shown(saved_id)}' is not allowed: 8 characters as in the link")
         opened = self._open(self._call(self.redis.get, f"{PREFIX}scenario:{saved_id}"), "scenario", saved_id)
         if opened is None:
             raise StoreRejected(f"saved scenario {saved_id}: not found (it may have expired)")
@@ -178,7 +193,7 @@ class Store:
         token = secrets.token_urlsafe(32)
         for _ in range(20):
             code = _short_id(CODE_ALPHABET, 6)
-            record = {"salt": salt.hex(), "pin_hash": hash_pin(pin, salt), "idle_s": idle_s,
+            record = {"salt": salt.hex(), "pin_hash": hash_pin(pin, salt, self._secret), "idle_s": idle_s,
                       "token_hash": hashlib.sha256(token.encode()).hexdigest(), "opened_at": time.time()}
             if self._call(self.redis.set, self._room_key(code), self._sign("room", code, record), ex=idle_s, nx=True):
                 return code, token
@@ -192,20 +207,23 @@ class Store:
         return opened[0]
 
     def claim_room(self, code: str, pin: str) -> str:
-        """Return a new control token for the room if `pin` is right; wrong PINs are rate limited."""
+        """Return a new control token for the room if `pin` is right; attempts are rate limited.
+
+        Every attempt is counted before the PIN is checked, atomically, so parallel guesses cannot
+        slip past the limit while one is being hashed.
+        """
         code = check_code(code)
-        fails_key = self._room_key(code, "pin_fails")
-        fails = int(self._call(self.redis.get, fails_key) or 0)
-        if fails >= PIN_ATTEMPTS:
-            wait = max(int(self._call(self.redis.ttl, fails_key)), 1)
-            raise StoreRejected(f"PIN: too many wrong attempts for room {code}: try again in {wait} s")
+        attempts_key = self._room_key(code, "pin_attempts")
+        with self.redis.pipeline() as pipe:
+            pipe.set(attempts_key, 0, ex=PIN_LOCK_S, nx=True)  # the minute starts with the first attempt
+            pipe.incr(attempts_key)
+            pipe.ttl(attempts_key)
+            _, attempts, wait = self._call(pipe.execute)
+        if attempts > PIN_ATTEMPTS:
+            raise StoreRejected(f"PIN: too many attempts for room {code}: try again in {max(int(wait), 1)} s")
         record = self._room(code)
-        if not (isinstance(pin, str) and hmac.compare_digest(hash_pin(pin, bytes.fromhex(record["salt"])),
-                                                               record["pin_hash"])):
-            with self.redis.pipeline() as pipe:
-                pipe.incr(fails_key)
-                pipe.expire(fails_key, PIN_LOCK_S, nx=True)
-                self._call(pipe.execute)
+        given = hash_pin(pin, bytes.fromhex(record["salt"]), self._secret) if isinstance(pin, str) else ""
+        if not hmac.compare_digest(given, record["pin_hash"]):
             raise StoreRejected(f"PIN: is not the PIN of room {code}")
         token = secrets.token_urlsafe(32)
         record["token_hash"] = hashlib.sha256(token.encode()).hexdigest()  # the previous presenter tab loses control
@@ -225,20 +243,23 @@ class Store:
         record = self._check_token(code, token)
         seq = int(self._call(self.redis.incr, self._room_key(code, "seq")))
         idle_s = int(record["idle_s"])
+        signed_state = self._sign("state", code, state, seq)
+        if len(signed_state) > MAX_VALUE_BYTES:  # learners would refuse it: say so here instead
+            raise StoreRejected(f"room state: {len(signed_state):,} bytes is not allowed: at most {MAX_VALUE_BYTES:,}")
         with self.redis.pipeline() as pipe:
             for window in windows:
                 flat = {k: v for k, v in window.items() if not isinstance(v, dict)}
                 flat["run"] = state["run"]
                 pipe.xadd(self._room_key(code, "windows"), {"m": self._sign("window", code, flat, seq)},
                           maxlen=ROOM_HISTORY, approximate=True)
-            pipe.set(self._room_key(code, "state"), self._sign("state", code, state, seq), ex=idle_s)
+            pipe.set(self._room_key(code, "state"), signed_state, ex=idle_s)
             for part in ("", "seq", "windows"):  # a presenter's activity keeps the room open
                 pipe.expire(self._room_key(code, part), idle_s)
             self._call(pipe.execute)
         return seq
 
-    def read_room(self, code: str, after: str) -> tuple[Any, list[tuple[str, Any]]]:
-        """Return (the room's signed state or None, [(stream id, window)] after stream id `after`), verified."""
+    def read_room(self, code: str, after: str) -> tuple[str | None, list[tuple[str, dict]]]:
+        """Return (the room's raw state or None, [(stream id, raw fields)] after stream id `after`), unverified."""
         with self.redis.pipeline() as pipe:
             pipe.get(self._room_key(code))
             pipe.get(self._room_key(code, "state"))
@@ -246,8 +267,11 @@ class Store:
             record, raw_state, entries = self._call(pipe.execute)
         if record is None:
             raise StoreRejected(f"room {code}: not found (it may have closed or expired)")
-        state = self._open(raw_state, "state", code)
-        return state, [(entry_id, self._open(fields.get("m"), "window", code)) for entry_id, fields in entries]
+        return raw_state, entries
+
+    def open_value(self, raw: str | None, kind: str, scope: str) -> tuple[Any, int] | None:
+        """Return (body, seq) of a signed value read from Redis, None if absent; raise StoreRejected if bad."""
+        return self._open(raw, kind, scope)
 
     def close_room(self, code: str, token: str) -> None:
         """As the presenter, close the room: learners are told it closed."""
@@ -258,8 +282,9 @@ class Store:
 class Follower:
     """A learner's view of a room: the presenter's latest state and the windows of the current run, in order.
 
-    Each poll reads only what is new. A state older than one already seen, or a window from another
-    run or not after the last one (a replayed message), is refused and changes nothing.
+    Each poll reads only what is new. A state older than one already seen (a replay), a window from
+    another run or not after the last one, and anything that fails its checks are ignored, and
+    `refused` says why; the next poll goes on from there, so one bad entry cannot stop a learner.
     """
 
     def __init__(self, store: Store, code: str):
@@ -267,24 +292,41 @@ class Follower:
         self.store, self.code = store, check_code(code)
         self.after, self.seq, self.state = "0", 0, None
         self.windows: list[dict] = []
+        self.refused: list[str] = []  # what the last poll ignored, and why
 
     def poll(self) -> bool:
         """Read what the presenter published since the last poll; return whether anything changed."""
-        opened, entries = self.store.read_room(self.code, self.after)
+        raw_state, entries = self.store.read_room(self.code, self.after)
+        self.refused = []
         changed = False
+        try:
+            opened = self.store.open_value(raw_state, "state", self.code)
+        except StoreRejected as exc:
+            opened = None
+            self.refused.append(str(exc))
         if opened is not None:
             state, seq = opened
             if seq < self.seq:
-                raise StoreRejected(f"room {self.code}: state {seq} is not allowed: older than {self.seq} (replayed)")
-            if seq > self.seq:
-                if self.state is not None and state["run"] != self.state["run"]:
-                    self.windows = [w for w in self.windows if w["run"] == state["run"]]
+                self.refused.append(f"room {self.code}: state {seq} is older than {self.seq} (replayed): ignored")
+            elif seq > self.seq:
+                if self.state is not None and state.get("run") != self.state.get("run"):
+                    self.windows = []  # the presenter started a new simulation
                 self.state, self.seq, changed = state, seq, True
-        for entry_id, (window, seq) in entries:
-            self.after = entry_id
-            run = self.state["run"] if self.state else None
+        run = self.state.get("run") if self.state else None
+        for entry_id, fields in entries:
+            self.after = entry_id  # past this entry, whatever it holds
+            try:
+                opened = self.store.open_value(fields.get("m"), "window", self.code)
+            except StoreRejected as exc:
+                self.refused.append(str(exc))
+                continue
+            if opened is None:
+                self.refused.append(f"room {self.code}: an entry without a window: ignored")
+                continue
+            window, seq = opened
             last = self.windows[-1]["t_end_s"] if self.windows else float("-inf")
-            if window.get("run") != run or window["t_end_s"] <= last or seq > self.seq:
+            if window.get("run") != run or not isinstance(window.get("t_end_s"), (int, float)) \
+                    or window["t_end_s"] <= last or seq > self.seq:
                 continue  # another run's, or not after what is drawn (replayed): ignored
             self.windows.append(window)
             changed = True

@@ -51,7 +51,7 @@ def test_a_learner_on_another_process_follows_the_presenters_step():
         presenter = browser_page(browser, cluster, presenter_route)
         presenter.goto(f"{cluster.url}/classroom")
         settled(presenter)
-        presenter.get_by_label("Choose a PIN (4 to 12 digits)").fill("4711")
+        presenter.get_by_label("Choose a PIN (6 to 12 digits)").fill("471147")
         presenter.get_by_role("button", name="Open a room").click()
         expect(presenter.get_by_text(re.compile(r"You present room"))).to_be_visible()
         code = re.search(r"room ([2-9A-Z]{6})", presenter.get_by_text(re.compile("You present room")).inner_text())[1]

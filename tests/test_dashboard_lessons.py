@@ -145,3 +145,16 @@ def test_reset_starts_the_step_again_from_zero_paused_with_its_settings():
     sim = at.session_state["lesson_sim"]
     assert sim.now == 0 and not at.session_state["lesson_running"] and at.session_state["lesson_step"] == 1
     assert sim.settings()["web_replicas"] == 3 and at.session_state["lesson_marks"] == []
+
+
+def test_going_back_undoes_what_a_later_step_changed():
+    # Lesson 3, step 4 takes the server down; step 3 offers no way to bring it back, so opening it must.
+    lesson = load_lesson(LESSONS_DIR / "03-vertical-scaling")
+    at = page("03-vertical-scaling")
+    for _ in range(3):
+        at.button(key="lesson_next").click().run()
+    at.multiselect(key="lesson_down").select("web-0").run()
+    assert at.session_state["lesson_sim"].settings()["down"] == ["web-0"]
+    at.button(key="lesson_back").click().run()
+    sim = at.session_state["lesson_sim"]
+    assert sim.settings()["down"] == [] and "down" not in lesson.steps[2].controls
