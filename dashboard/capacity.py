@@ -16,7 +16,8 @@ import streamlit as st
 
 from dashboard.charts import layout
 from dashboard.curriculum import LESSONS_DIR, lesson_folders, load_lesson
-from engine import Budget, BudgetExceeded, Simulation, list_presets, load_preset
+from engine import (Budget, BudgetExceeded, ScenarioError, Simulation, list_presets, load_preset, parse_scenario,
+                    scenario_to_data)
 from engine.metrics import TIERS
 from engine.scenario import Users
 
@@ -27,13 +28,12 @@ STATE = "capacity"
 
 
 def at_users(scenario, daily_active: int):
-    """Return `scenario` with its traffic set by `daily_active` users (keeping its other traffic settings)."""
-    users = scenario.traffic.users or Users(daily_active=1)
-    traffic = scenario.traffic.model_copy(update={
-        "rate_rps": None, "trace": None,
-        "users": users.model_copy(update={"daily_active": daily_active}),
-        "user_population": daily_active})
-    return scenario.model_copy(update={"traffic": traffic})
+    """Return `scenario` with its traffic set by `daily_active` users (keeping its other traffic settings), validated."""
+    data = scenario_to_data(scenario)
+    users = data["traffic"].get("users") or Users(daily_active=1).model_dump(mode="json")
+    data["traffic"].update(rate_rps=None, trace=None, users={**users, "daily_active": daily_active},
+                           user_population=daily_active)
+    return parse_scenario(data, f"{scenario.name} at {daily_active:,} daily users")
 
 
 def measure(scenario, daily_active: int, seconds: float) -> dict:
@@ -42,6 +42,8 @@ def measure(scenario, daily_active: int, seconds: float) -> dict:
         summary = Simulation(at_users(scenario, daily_active), POINT_BUDGET, history_windows=1).run(seconds)
     except BudgetExceeded:
         return {"users": daily_active, "stopped": True}
+    except ScenarioError as exc:  # this scenario cannot take this many users (e.g. heavy users among 1)
+        return {"users": daily_active, "stopped": False, "invalid": str(exc).splitlines()[-1].strip(" -")}
     busiest = max(((tier, summary[f"{tier}_utilisation"]) for tier in TIERS
                    if summary[f"{tier}_utilisation"] is not None), key=lambda pair: pair[1])
     return {"users": daily_active, "stopped": False, "p95_s": summary["latency_p95_s"],
@@ -51,12 +53,12 @@ def measure(scenario, daily_active: int, seconds: float) -> dict:
 
 def first_saturated(points: list[dict]) -> dict | None:
     """Return the first point where a component passes 90 % utilisation (or the budget stopped the run)."""
-    return next((p for p in points if p["stopped"] or p["busiest_utilisation"] >= SATURATED), None)
+    return next((p for p in points if p["stopped"] or p.get("busiest_utilisation", 0) >= SATURATED), None)
 
 
 def _figure(points: list[dict]) -> go.Figure:
     """Plot p95, error rate and USD per month against daily users, on log axes."""
-    measured = [p for p in points if not p["stopped"]]
+    measured = [p for p in points if not p["stopped"] and "invalid" not in p]
     users = [p["users"] for p in measured]
     figure = go.Figure([
         go.Scatter(x=users, y=[p["p95_s"] for p in measured], name="p95 latency (s)", mode="lines+markers"),
@@ -121,6 +123,9 @@ def _sweep() -> None:
             sweep["running"] = False
             st.rerun()  # a full run turns the timer off
     st.progress(len(points) / len(USERS), text=f"{len(points)} of {len(USERS)} points")
+    skipped = [p for p in points if "invalid" in p]
+    if skipped:
+        st.caption("Not measured: " + "; ".join(f"{p['users']:,} users ({p['invalid']})" for p in skipped))
     if points:
         st.plotly_chart(_figure(points), key="capacity_chart", width="stretch")
         limit = first_saturated(points)

@@ -27,13 +27,21 @@ def join_link(code: str) -> str:
     return f"{here}?room={code}" if here else f"?room={code}"
 
 
+MAX_ROOMS = 5  # rooms one session may open: each takes shared memory until it expires
+
+
 def _open_room() -> None:
     """Open a room with the PIN typed in, and present it."""
+    opened = st.session_state.get("class_rooms_opened", 0)
+    if opened >= MAX_ROOMS:
+        st.session_state[ERROR] = f"room: {MAX_ROOMS} rooms is the most one session may open"
+        return
     try:
         code, token = shared_store().open_room(check_pin(st.session_state.get("class_new_pin") or ""))
     except (StoreRejected, StoreUnavailable) as exc:
         st.session_state[ERROR] = str(exc)
         return
+    st.session_state["class_rooms_opened"] = opened + 1
     start_presenting(code, token)
 
 

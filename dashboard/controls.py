@@ -41,7 +41,7 @@ def draw_controls(controls: list[str], prefix: str, sim_key: str, marks_key: str
     values = current(st.session_state[sim_key])
     args = dict(on_change=_changed)
     widgets = {
-        "rate_rps": lambda key, a: st.number_input("Arrival rate (req/s)", 0.1, 100_000.0, step=0.5, key=key, **a),
+        "rate_rps": lambda key, a: st.number_input("Arrival rate (req/s)", 0.1, 1e7, step=0.5, key=key, **a),
         "web_replicas": lambda key, a: st.number_input("Web replicas", 1, 1000, step=1, key=key, **a),
         "load_balancer": lambda key, a: st.selectbox("Load-balancing algorithm", ALGORITHMS, key=key, **a),
         "web_workers": lambda key, a: st.number_input("Workers per replica", 1, 100_000, step=1, key=key, **a),

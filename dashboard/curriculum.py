@@ -246,11 +246,16 @@ def load_lesson(folder: Path) -> Lesson:
                  for e in exc.errors()]
         raise ValueError("\n".join(lines)) from None
     try:
-        lesson.build_scenario()
+        window_s = lesson.build_scenario().window_s
         for name in lesson.variants:
             lesson.build_scenario(name)
     except ScenarioError as exc:
         raise ValueError(f"{folder.name}/lesson.yaml: {exc}") from None
+    for index, step in enumerate(lesson.steps):
+        warmup = step.experiment.claim.warmup_s if step.experiment else 0.0
+        if abs(warmup / window_s - round(warmup / window_s)) > 1e-9:
+            raise ValueError(f"{folder.name}/lesson.yaml: steps.{index}.experiment.claim.warmup_s: {warmup:g} is not "
+                             f"allowed: a whole number of the scenario's {window_s:g} s windows")
     return lesson
 
 

@@ -16,7 +16,9 @@ from engine.balancer import ALGORITHMS
 
 DEFAULT_PRESET = "horizontal_load_balancer"
 HISTORY_WINDOWS = 300  # windows kept and plotted: bounds memory and the time each redraw takes
-MAX_RATE_RPS = 100_000.0  # about 0.3 s of engine work per tick; the engine itself would take 1e7
+# The scenario's own limit: a box narrower than what a scenario may hold would silently show its minimum.
+# A tick too heavy for the engine stops at its budget and says so (about 0.3 s of work at 100,000 req/s).
+MAX_RATE_RPS = 1e7
 # One tick may never freeze the page, whatever rate the learner dials in.
 BUDGET = Budget(max_requests=2_000_000, max_wall_s=2.0)
 ATTRIBUTION = (

@@ -37,6 +37,7 @@ from engine.scenario import Scenario
 DEFAULT_PRESET = "horizontal_load_balancer"
 MAX_LINK_BYTES = 16_384  # a share link carries the scenario itself: keep URLs and decompression small
 MAX_TEXT_BYTES = 200_000
+MAX_SAVES = 20  # saved scenarios one session may make: each stays in shared memory for 30 days
 BUDGET = Budget(max_requests=2_000_000, max_wall_s=2.0)
 SIM, RUNNING, ERROR, TEXT = "sandbox_sim", "sandbox_running", "sandbox_error", "sandbox_text"
 MARKS, FORM, SAVED = "sandbox_marks", "sandbox_form", "sandbox_saved"  # changes made while running; the form's generation
@@ -133,6 +134,11 @@ def _first_scenario():
 def _save() -> None:
     """Save the running scenario (with its results so far, if asked) in the shared store, under a short id."""
     sim: Simulation = st.session_state[SIM]
+    saves = st.session_state.get("sandbox_saves", 0)
+    if saves >= MAX_SAVES:
+        st.session_state[ERROR] = f"Not saved: {MAX_SAVES} saves is the most one session may make (they fill shared memory)"
+        return
+    st.session_state["sandbox_saves"] = saves + 1
     summary = None
     if st.session_state.get("sandbox_save_results") and sim.windows:
         summary = {k: v for k, v in sim.summary().items() if not isinstance(v, dict)}

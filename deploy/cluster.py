@@ -25,6 +25,8 @@ from pathlib import Path
 
 import redis
 
+from dashboard.store import safe_url
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = Path(__file__).with_name("nginx.conf.template")
 
@@ -52,26 +54,36 @@ def wait_until(check, what: str, timeout_s: float = 30.0) -> None:
 class RedisServer:
     """One redis-server process keeping its data in `folder`, every write persisted (appendfsync always)."""
 
-    def __init__(self, folder: Path, port: int | None = None):
-        """Prepare a server on `port` (default: a free one)."""
-        self.folder, self.port = Path(folder), port or free_port()
+    def __init__(self, folder: Path, port: int | None = None, password: str | None = None,
+                 max_memory: str = "512mb"):
+        """Prepare a server on `port` (default: a free one), requiring `password` if given.
+
+        It refuses writes past `max_memory` rather than evicting: rooms and saved scenarios have
+        expiry times, and an eviction policy would drop saved scenarios before they expire.
+        """
+        self.folder, self.port, self.password = Path(folder), port or free_port(), password
+        self.max_memory = max_memory
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        """Return the server's redis:// URL."""
-        return f"redis://127.0.0.1:{self.port}/0"
+        """Return the server's redis:// URL (with its password: keep it out of logs, see store.safe_url)."""
+        return f"redis://{f':{self.password}@' if self.password else ''}127.0.0.1:{self.port}/0"
 
     def start(self) -> "RedisServer":
         """Start the server and wait until it answers."""
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
-        self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
-             "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--protected-mode", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
+                   "--appendonly", "yes", "--appendfsync", "always", "--save", "",
+                   "--maxmemory", self.max_memory, "--maxmemory-policy", "noeviction"]
+        if self.password:
+            command += ["--requirepass", self.password]
+        else:
+            command += ["--protected-mode", "no"]  # loopback only; tests use it without a password
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port, password=self.password, socket_connect_timeout=0.2)
         wait_until(client.ping, "redis-server", 10)
         return self
 
@@ -97,8 +109,13 @@ class Cluster:
 
     def __init__(self, processes: int = 2, port: int | None = None, redis_url: str | None = None):
         """Plan `processes` app processes behind nginx on `port` (default: a free one)."""
-        self.run_dir = Path(tempfile.mkdtemp(prefix="gsl-cluster-"))
-        self.run_dir.chmod(0o777)  # nginx's workers may run as another user
+        self.run_dir = Path(tempfile.mkdtemp(prefix="gsl-cluster-"))  # 0700: only we list or write it
+        # nginx's workers may run as another user (nobody) and write request bodies to its temp paths:
+        # they may enter the run folder and write into those, and nothing else.
+        self.run_dir.chmod(0o711)
+        for temp in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (self.run_dir / temp).mkdir(mode=0o733)
+            (self.run_dir / temp).chmod(0o733)
         self.port = port or free_port()
         self.app_ports = [free_port() for _ in range(processes)]
         self.redis_url = redis_url
@@ -114,7 +131,8 @@ class Cluster:
     def start(self) -> "Cluster":
         """Start Redis (unless given), the app processes and nginx; wait until each answers."""
         if self.redis_url is None:
-            self.redis = RedisServer(self.run_dir).start()
+            (self.run_dir / "redis").mkdir(mode=0o700)
+            self.redis = RedisServer(self.run_dir / "redis", password=secrets.token_hex(16)).start()
             self.redis_url = self.redis.url
         env = {**os.environ, "REDIS_URL": self.redis_url, "GSL_SECRET": self.secret}
         for port in self.app_ports:
@@ -172,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a Redis server to share (default: start one)")
     args = parser.parse_args(argv)
     with Cluster(args.processes, args.port, args.redis_url) as cluster:
-        print(f"GenAI Scaling Lab: {cluster.url} -> app processes on {cluster.app_ports}, Redis {cluster.redis_url}")
+        print(f"GenAI Scaling Lab: {cluster.url} -> app processes on {cluster.app_ports}, "
+              f"Redis {safe_url(cluster.redis_url)}")
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
             while all(p.poll() is None for p in cluster.processes):

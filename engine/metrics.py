@@ -215,7 +215,11 @@ class Recorder:
         return dict(zip(_NAMES, map(lambda total, base: total - base, self._total_values, self._base_values)))
 
     def restart_summary(self, now: float) -> None:
-        """Start the whole-run summary afresh at `now`, a window boundary (warm-up deletion); windows are unchanged."""
+        """Start the whole-run summary afresh at `now`, a window boundary (warm-up deletion); windows are unchanged.
+
+        Counts, spend and percentiles then cover only what follows; `in_flight` still counts from
+        time 0, since requests that arrived earlier may still be out.
+        """
         self.t_start_s = now
         self._base_values = list(self._total_values)
         self._latency_sum = self._ttft_sum = 0.0

@@ -148,7 +148,7 @@ class Scenario(Strict):
 
     name: str = Field("Untitled", min_length=1, max_length=120)
     description: str = Field("", max_length=4000)
-    seed: int = Field(1, ge=0, le=2**63 - 1, description="same seed, same run")
+    seed: int = Field(1, ge=0, le=2**53 - 1, description="same seed, same run (up to 2^53 - 1: what a browser holds exactly)")
     duration_s: float = Field(120.0, gt=0, le=604_800, description="simulated seconds for a headless run")
     window_s: float = Field(1.0, ge=0.01, le=3600, description="simulated seconds per metrics window")
     traffic: Traffic

@@ -135,6 +135,9 @@ class Traffic(Strict):
             )
         if self.trace is not None and self.pattern.kind != "steady":
             raise ValueError("a trace brings its own arrival pattern: leave pattern as steady")
+        if self.heavy_users is not None and self.population() < 2:
+            raise ValueError(f"heavy_users: is not allowed with {self.population()} user: it needs at least 2 "
+                             "(some heavy, some not); raise user_population or users.daily_active")
         return self
 
     def base_rate_rps(self) -> float | None:

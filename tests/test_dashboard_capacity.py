@@ -63,3 +63,11 @@ def test_a_lesson_scenario_and_the_sandbox_scenario_can_be_swept():
     at.selectbox(key="capacity_preset").select("sandbox").run()
     at.button(key="capacity_start").click().run()
     assert at.session_state["capacity"]["scenario"] == at.session_state["sandbox_sim"].scenario
+
+
+def test_a_point_the_scenario_cannot_take_is_named_not_raised():
+    from dashboard.capacity import measure
+
+    point = measure(load_preset("genai_stack"), 1, 10)  # heavy users need at least 2 users
+    assert "heavy_users: is not allowed with 1 user" in point["invalid"]
+    assert measure(load_preset("genai_stack"), 3, 10)["error_rate"] is not None

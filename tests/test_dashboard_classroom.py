@@ -85,11 +85,12 @@ def test_a_learner_detaches_to_experiment_and_comes_back_in_one_click():
     assert "following the presenter" in learner.caption[0].value
 
 
-def test_a_learner_link_cannot_be_edited_into_presenter_rights():
+def test_a_learner_steering_their_own_lesson_page_does_not_steer_the_room():
+    # Presenter rights live only in the presenting session's state: no link parameter grants them
+    # (the store refuses a wrong token: tests/test_store.py), and a learner's lesson page publishes nothing.
     teacher, code = presenter()
     intruder = session(code)
-    intruder.query_params["role"] = "presenter"
-    intruder.query_params["token"] = "guess"
+    assert "room_token" not in intruder.session_state
     intruder.session_state["page"] = "lessons"
     intruder.run()
     intruder.button(key="lesson_next").click().run()

@@ -132,3 +132,13 @@ def test_a_long_bad_value_is_named_not_dumped():
     at.button(key="sandbox_apply").click().run()
     assert "name: ['x', 'x', 'x', 'x', 'x', 'x', ...] is not allowed" in at.error[0].value
     assert len(at.error[0].value) < 2_000
+
+
+def test_one_session_cannot_fill_shared_memory_with_saves(monkeypatch):
+    import dashboard.sandbox as sandbox
+
+    monkeypatch.setattr(sandbox, "MAX_SAVES", 2)
+    at = page()
+    for _ in range(3):
+        at.button(key="sandbox_save").click().run()
+    assert "Not saved: 2 saves is the most one session may make" in at.error[0].value
