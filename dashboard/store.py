@@ -9,7 +9,10 @@ Nothing read from Redis is trusted. Values are JSON (never pickle) in an envelop
 version, checked for size before they are parsed, validated, and signed with the app's secret
 (GSL_SECRET, shared by every process of one deployment), so a value written to Redis by anyone
 else is refused with a message and changes nothing, and a learner ignores a state or window older
-than one it already shows (a replay). A bad entry is skipped, never a reason to stop following. A
+than one it already shows (a replay). Room messages are signed for one room (its code and a nonce),
+so nothing from an earlier room with the same code is accepted. A bad entry is skipped, never a
+reason to stop following. (Someone who can write to Redis could still show a learner who has just
+joined an older, genuine state of the same room: only state held outside Redis could prevent that.) A
 presenter's PIN is stored only as a scrypt hash salted per room and peppered with the secret;
 controlling a room takes a random token that lives only in the presenter's own session, handed out
 for the right PIN, with wrong PINs counted atomically and rate limited.
@@ -194,6 +197,7 @@ class Store:
         for _ in range(20):
             code = _short_id(CODE_ALPHABET, 6)
             record = {"salt": salt.hex(), "pin_hash": hash_pin(pin, salt, self._secret), "idle_s": idle_s,
+                      "nonce": secrets.token_hex(8),
                       "token_hash": hashlib.sha256(token.encode()).hexdigest(), "opened_at": time.time()}
             if self._call(self.redis.set, self._room_key(code), self._sign("room", code, record), ex=idle_s, nx=True):
                 return code, token
@@ -243,14 +247,15 @@ class Store:
         record = self._check_token(code, token)
         seq = int(self._call(self.redis.incr, self._room_key(code, "seq")))
         idle_s = int(record["idle_s"])
-        signed_state = self._sign("state", code, state, seq)
+        scope = f"{code}:{record['nonce']}"  # this room, not an earlier one that had the same code
+        signed_state = self._sign("state", scope, state, seq)
         if len(signed_state) > MAX_VALUE_BYTES:  # learners would refuse it: say so here instead
             raise StoreRejected(f"room state: {len(signed_state):,} bytes is not allowed: at most {MAX_VALUE_BYTES:,}")
         with self.redis.pipeline() as pipe:
             for window in windows:
                 flat = {k: v for k, v in window.items() if not isinstance(v, dict)}
                 flat["run"] = state["run"]
-                pipe.xadd(self._room_key(code, "windows"), {"m": self._sign("window", code, flat, seq)},
+                pipe.xadd(self._room_key(code, "windows"), {"m": self._sign("window", scope, flat, seq)},
                           maxlen=ROOM_HISTORY, approximate=True)
             pipe.set(self._room_key(code, "state"), signed_state, ex=idle_s)
             for part in ("", "seq", "windows"):  # a presenter's activity keeps the room open
@@ -258,8 +263,9 @@ class Store:
             self._call(pipe.execute)
         return seq
 
-    def read_room(self, code: str, after: str) -> tuple[str | None, list[tuple[str, dict]]]:
-        """Return (the room's raw state or None, [(stream id, raw fields)] after stream id `after`), unverified."""
+    def read_room(self, code: str, after: str) -> tuple[str, str | None, list[tuple[str, dict]]]:
+        """Return (the scope the room's messages are signed for, its raw state or None,
+        [(stream id, raw fields)] after stream id `after`); the state and windows are not verified yet."""
         with self.redis.pipeline() as pipe:
             pipe.get(self._room_key(code))
             pipe.get(self._room_key(code, "state"))
@@ -267,7 +273,8 @@ class Store:
             record, raw_state, entries = self._call(pipe.execute)
         if record is None:
             raise StoreRejected(f"room {code}: not found (it may have closed or expired)")
-        return raw_state, entries
+        opened = self._open(record, "room", code)
+        return f"{code}:{opened[0]['nonce']}", raw_state, entries
 
     def open_value(self, raw: str | None, kind: str, scope: str) -> tuple[Any, int] | None:
         """Return (body, seq) of a signed value read from Redis, None if absent; raise StoreRejected if bad."""
@@ -296,11 +303,11 @@ class Follower:
 
     def poll(self) -> bool:
         """Read what the presenter published since the last poll; return whether anything changed."""
-        raw_state, entries = self.store.read_room(self.code, self.after)
+        scope, raw_state, entries = self.store.read_room(self.code, self.after)
         self.refused = []
         changed = False
         try:
-            opened = self.store.open_value(raw_state, "state", self.code)
+            opened = self.store.open_value(raw_state, "state", scope)
         except StoreRejected as exc:
             opened = None
             self.refused.append(str(exc))
@@ -316,7 +323,7 @@ class Follower:
         for entry_id, fields in entries:
             self.after = entry_id  # past this entry, whatever it holds
             try:
-                opened = self.store.open_value(fields.get("m"), "window", self.code)
+                opened = self.store.open_value(fields.get("m"), "window", scope)
             except StoreRejected as exc:
                 self.refused.append(str(exc))
                 continue

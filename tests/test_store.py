@@ -211,3 +211,14 @@ def test_a_killed_server_loses_no_saved_scenario_and_the_store_recovers(tmp_path
     finally:
         server.process = None
         redis.Redis(port=server.port).shutdown(nosave=True)
+
+
+def test_a_state_from_another_room_is_refused_even_when_genuine(store):
+    first, first_token = store.open_room("123456")
+    second, second_token = store.open_room("123456")
+    store.publish(first, first_token, {"run": 1, "step": 9}, [window(1.0)])
+    store.publish(second, second_token, {"run": 1, "step": 1}, [])
+    learner = Follower(store, second)
+    store.redis.set(f"gsl:room:{second}:state", store.redis.get(f"gsl:room:{first}:state"))
+    learner.poll()
+    assert learner.state is None and "is not allowed here" in learner.refused[0]
