@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard.charts import layout
-from dashboard.curriculum import LESSONS_DIR, lesson_folders, load_lesson
+from dashboard.lessons import lesson_named, lesson_titles
 from engine import (Budget, BudgetExceeded, ScenarioError, Simulation, list_presets, load_preset, parse_scenario,
                     scenario_to_data)
 from engine.metrics import TIERS
@@ -81,11 +81,9 @@ SANDBOX = "sandbox"  # the choice that sweeps the sandbox's scenario
 def _choices() -> dict[str, str]:
     """Return {choice: label}: every preset, every lesson's scenario, and the sandbox's if one is open."""
     choices = {name: title for name, title in list_presets()}
-    for number, folder in enumerate(lesson_folders(), start=1):
-        try:
-            choices[f"lesson:{folder}"] = f"Lesson {number}: {load_lesson(LESSONS_DIR / folder).title}"
-        except ValueError:
-            continue  # the lesson page says what is wrong with it
+    for folder, title in lesson_titles().items():
+        if not title.endswith("(cannot be read)"):  # the lesson page says what is wrong with it
+            choices[f"lesson:{folder}"] = "Lesson " + title.replace(". ", ": ", 1)
     if "sandbox_sim" in st.session_state:
         choices[SANDBOX] = f"Sandbox: {st.session_state['sandbox_sim'].scenario.name}"
     return choices
@@ -96,7 +94,7 @@ def _scenario(choice: str):
     if choice == SANDBOX:
         return st.session_state["sandbox_sim"].scenario
     if choice.startswith("lesson:"):
-        return load_lesson(LESSONS_DIR / choice.removeprefix("lesson:")).build_scenario()
+        return lesson_named(choice.removeprefix("lesson:")).build_scenario()
     return load_preset(choice)
 
 

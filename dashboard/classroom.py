@@ -13,10 +13,9 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.charts import TICK_S, View, draw_view
-from dashboard.curriculum import LESSONS_DIR, lesson_folders, load_lesson
 from dashboard.room import CODE, NOTICE, TOKEN, presenting, start_presenting, stop_presenting
 from dashboard.shared import shared_store
-from dashboard.store import Follower, StoreRejected, StoreUnavailable, check_code, check_pin, shown
+from dashboard.store import Follower, StoreRejected, StoreUnavailable, check_code, check_pin
 
 FOLLOW, DETACHED, ERROR = "class_follower", "class_detached", "class_error"
 
@@ -88,14 +87,15 @@ def _leave() -> None:
 
 def _detach() -> None:
     """Leave the room's view for a lesson of one's own, set up as the presenter's is now."""
-    from dashboard.lessons import open_at
+    from dashboard.lessons import lesson_named, open_at
 
     state = st.session_state[FOLLOW].state
-    slug = state.get("lesson")
-    if slug not in lesson_folders():
-        st.session_state[ERROR] = f"room: lesson '{shown(str(slug))}' is not one this app has"
+    try:
+        lesson = lesson_named(state.get("lesson"))
+    except ValueError as exc:
+        st.session_state[ERROR] = f"room: {exc}"
         return
-    lesson = load_lesson(LESSONS_DIR / slug)
+    slug = lesson.slug
     variant = state.get("variant") if state.get("variant") in lesson.variants else None
     step = min(max(int(state.get("step") or 0), 0), len(lesson.steps) - 1)
     settings = state.get("settings") if isinstance(state.get("settings"), dict) else {}
@@ -105,6 +105,8 @@ def _detach() -> None:
 
 def _follow_view() -> None:
     """Read what the presenter published since the last tick and draw the room's view."""
+    from dashboard.lessons import lesson_named
+
     follower: Follower = st.session_state[FOLLOW]
     try:
         follower.poll()
@@ -119,11 +121,11 @@ def _follow_view() -> None:
     if state is None:
         st.info(f"Joined room {follower.code}. Waiting for the presenter to open a lesson.")
         return
-    slug = state.get("lesson")
-    if slug not in lesson_folders():
-        st.error(f"room {follower.code}: lesson '{shown(str(slug))}' is not one this app has")
+    try:
+        lesson = lesson_named(state.get("lesson"))
+    except ValueError as exc:
+        st.error(f"room {follower.code}: {exc}")
         return
-    lesson = load_lesson(LESSONS_DIR / slug)
     index = min(max(int(state.get("step", 0)), 0), len(lesson.steps) - 1)
     st.title(lesson.title)
     status = "playing" if state.get("running") else "paused"

@@ -16,7 +16,8 @@ from dashboard.charts import TICK_S, draw_live, play, speed_control
 from dashboard.controls import current, draw_controls
 from dashboard.curriculum import APPLY, LESSONS_DIR, Lesson, lesson_folders, load_lesson
 from dashboard.live import ATTRIBUTION
-from dashboard.room import NOTICE, publish
+from dashboard.room import NOTICE, presenting, publish
+from dashboard.store import shown
 from engine import Budget, ScenarioError, Simulation
 
 BUDGET = Budget(max_requests=2_000_000, max_wall_s=2.0)
@@ -26,7 +27,7 @@ LESSON, VARIANT = "lesson_object", "lesson_variant_running"
 
 
 @st.cache_data(show_spinner=False)
-def _titles() -> dict[str, str]:
+def lesson_titles() -> dict[str, str]:
     """Return {folder: "N. title"} for every lesson that loads, read once per process."""
     titles = {}
     for number, folder in enumerate(lesson_folders(), start=1):
@@ -35,6 +36,14 @@ def _titles() -> dict[str, str]:
         except ValueError:
             titles[folder] = f"{number}. {folder} (cannot be read)"
     return titles
+
+
+@st.cache_resource(show_spinner=False)
+def lesson_named(slug: str) -> Lesson:
+    """Return lesson `slug`, read and validated once per process (the classroom reads it on every tick)."""
+    if slug not in lesson_folders():
+        raise ValueError(f"lesson: '{shown(str(slug))}' is not one this app has")
+    return load_lesson(LESSONS_DIR / slug)
 
 
 def _open(name: str) -> None:
@@ -112,7 +121,8 @@ def _tick() -> None:
     sim = st.session_state[SIM]
     play(sim, RUNNING, ERROR, "lesson_speed")
     view = draw_live(sim, "lesson", st.session_state[MARKS])
-    publish(sim, view, position())
+    if presenting():  # only a presenter's tick pays for reading the settings and publishing
+        publish(sim, view, position())
 
 
 def position() -> dict:
@@ -163,7 +173,7 @@ def _quiz(lesson: Lesson) -> None:
 
 def render_lessons() -> None:
     """Render the lesson player."""
-    titles = _titles()
+    titles = lesson_titles()
     if CHOSEN not in st.session_state:
         st.session_state[CHOSEN] = next(iter(titles))
         _open(st.session_state[CHOSEN])

@@ -5,7 +5,6 @@ import json
 from streamlit.testing.v1 import AppTest
 
 from dashboard.curriculum import LESSONS_DIR, load_lesson
-from dashboard.shared import shared_store
 
 # One script, two pages: the presenter opens the room on the classroom page and teaches on the lessons page.
 PAGE = """
