@@ -12,7 +12,7 @@ $(STAMP): requirements.txt
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m streamlit run dashboard/app.py
+	$(PY) -m streamlit run app.py
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from dashboard.sandbox import encode_link
+from dashboard.pages.sandbox import encode_link
 from engine import parse_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +38,7 @@ def start_app() -> tuple[subprocess.Popen, str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port",
+    process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port",
                                 str(port), "--server.fileWatcherType", "none"], cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

@@ -2,7 +2,7 @@
 
 The presenter steps a lesson's simulation and publishes every tick, as the lesson page does; each
 learner polls every tick, as the classroom page's fragment does, with start times spread over the
-tick (dashboard/charts.py's TICK_S). Every few ticks the presenter changes step. Printed: Redis commands per second (the server's
+tick (dashboard/view/charts.py's TICK_S). Every few ticks the presenter changes step. Printed: Redis commands per second (the server's
 own count), and for each step change the lag until the last learner saw it. Rendering in the
 browser comes on top (tests/test_cluster.py measures one learner end to end). Figures, not a test.
 
@@ -20,9 +20,10 @@ import time
 
 import redis
 
-from dashboard.charts import TICK_S, view_of  # the pages' tick
-from dashboard.curriculum import LESSONS_DIR, build, load_lesson
-from dashboard.store import Follower, Store
+from dashboard.view.charts import TICK_S, view_of  # the pages' tick
+from curriculum.claims import build
+from curriculum.format import LESSONS_DIR, load_lesson
+from dashboard.classroom.store import Follower, Store
 from deploy.cluster import RedisServer
 
 

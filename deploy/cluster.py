@@ -25,7 +25,7 @@ from pathlib import Path
 
 import redis
 
-from dashboard.store import safe_url
+from dashboard.classroom.store import safe_url
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = Path(__file__).with_name("nginx.conf.template")
@@ -137,7 +137,7 @@ class Cluster:
         env = {**os.environ, "REDIS_URL": self.redis_url, "GSL_SECRET": self.secret}
         for port in self.app_ports:
             self.processes.append(subprocess.Popen(
-                [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
+                [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                  "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
                  "--browser.gatherUsageStats", "false"],
                 cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))

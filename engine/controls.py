@@ -6,13 +6,21 @@ switch its algorithm, change how fast users arrive, add or drain database and LL
 any instance down and bring it back. Every change acts from the current simulated time; work in
 flight finishes where it is. Values come from a user, so each one is checked here, with a message
 that names the field, the value and what is allowed.
+
+Every page, the curriculum and the classroom know the controls from one registry, `CONTROLS`: a
+control's name, its label and unit in words, its range (read from the scenario schema, never
+restated), how it acts on a simulation and how to read what it is set to now.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+from typing import Callable, Literal
+
 from pydantic import ValidationError
 
-from engine.balancer import LoadBalancer
+from engine.balancer import ALGORITHMS, LoadBalancer
 from engine.cache import prompt_key_sampler
 from engine.llm import LLMDeployment
 
@@ -22,7 +30,7 @@ class LiveControls:
 
     def set_web_replicas(self, count: int) -> None:
         """Scale the web tier out or in; removed replicas drain."""
-        self._check_range("web.replicas", count, 1, 1000)
+        self._check_range("web_replicas", count)
         if count > 1 and self.balancer is None:
             raise ValueError("web.replicas: more than one replica needs a load balancer (set_load_balancer first)")
         if count > 1 and self.database is not None and self.database.spec.placement == "same_server":
@@ -33,7 +41,7 @@ class LiveControls:
 
     def set_web_workers(self, workers: int) -> None:
         """Change the workers per web replica (vertical scaling)."""
-        self._check_range("web.workers", workers, 1, 100_000)
+        self._check_range("web_workers", workers)
         self.web.set_workers(workers)
 
     def set_load_balancer(self, algorithm: str) -> None:
@@ -45,7 +53,7 @@ class LiveControls:
 
     def set_arrival_rate(self, rate_rps: float) -> None:
         """Change the base arrival rate in requests per second from now on."""
-        self._check_range("traffic.rate_rps", rate_rps, 1e-9, 1e7)
+        self._check_range("rate_rps", rate_rps)
         self.arrivals.set_rate(rate_rps)
 
     def set_db_read_replicas(self, count: int) -> None:
@@ -54,7 +62,7 @@ class LiveControls:
             raise ValueError("database.read_replicas: this scenario has no database")
         if self.database.spec.placement == "same_server" and count:
             raise ValueError("database.read_replicas: not allowed when database.placement is same_server")
-        self._check_range("database.read_replicas", count, 0, 100)
+        self._check_range("db_read_replicas", count)
         self._bill()
         self.database.set_read_replicas(count)
         self._update_infra_rate()
@@ -63,7 +71,7 @@ class LiveControls:
         """Add or drain self-hosted LLM replicas."""
         if not isinstance(self.llm, LLMDeployment) or self.llm.hosted:
             raise ValueError("llm.replicas: only a self_hosted LLM has replicas (behind a router: per deployment)")
-        self._check_range("llm.replicas", count, 1, 10_000)
+        self._check_range("llm_replicas", count)
         self._bill()
         self.llm.set_replicas(count)
         self._update_infra_rate()
@@ -124,10 +132,140 @@ class LiveControls:
         return [name for name, _ in self._component_states()]
 
     @staticmethod
-    def _check_range(field: str, value, low, high) -> None:
-        """Refuse a live change outside its allowed range, or of the wrong type, with a message naming the field."""
-        whole = isinstance(low, int)
+    def _check_range(name: str, value) -> None:
+        """Refuse a value outside control `name`'s range, or of the wrong type, with a message naming the field."""
+        control = CONTROLS[name]
+        low, high = control.bounds
+        whole = control.kind == "integer"
         kinds = (int,) if whole else (int, float)
-        if not isinstance(value, kinds) or isinstance(value, bool) or not low <= value <= high:
+        if (not isinstance(value, kinds) or isinstance(value, bool) or not math.isfinite(value)
+                or not (low < value if control.low_open else low <= value) or not value <= high):
             kind = "a whole number" if whole else "a number"
-            raise ValueError(f"{field}: {value!r} is not allowed: must be {kind} between {low:,} and {high:,}")
+            span = f"above {low:,} and at most {high:,}" if control.low_open else f"between {low:,} and {high:,}"
+            raise ValueError(f"{control.field}: {_shown(value)} is not allowed: must be {kind} {span}")
+
+
+# --- the registry: every live control once, with its label, its range (from the schema) and how it acts ---
+
+
+def _schema_bounds(model, field: str) -> dict:
+    """Return the range a scenario field allows, read from its pydantic constraints: bounds and low_open."""
+    bounds = {"low": None, "high": None, "low_open": False}
+    for constraint in model.model_fields[field].metadata:
+        if getattr(constraint, "ge", None) is not None:
+            bounds["low"] = constraint.ge
+        if getattr(constraint, "gt", None) is not None:
+            bounds.update(low=constraint.gt, low_open=True)
+        if getattr(constraint, "le", None) is not None:
+            bounds["high"] = constraint.le
+    return {"bounds": (bounds["low"], bounds["high"]), "low_open": bounds["low_open"]}
+
+
+def _set_down(sim, names: list[str]) -> None:
+    """Take the components in `names` down and bring every other one up."""
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise ValueError(f"down: {str(names)[:80]!r} is not allowed: must be a list of component names")
+    unknown = [name for name in names if name not in sim.component_names()]
+    if unknown:
+        raise ValueError(f"down: {', '.join(repr(n[:40]) for n in unknown[:5])} is not allowed: choose from "
+                         f"{', '.join(sim.component_names())}")
+    for name in sim.component_names():
+        sim.set_component_up(name, name not in names)
+
+
+def _self_hosted(sim) -> bool:
+    """Return whether the simulation runs one self-hosted LLM deployment (whose replicas a control can set)."""
+    return isinstance(sim.llm, LLMDeployment) and not sim.llm.hosted
+
+
+@dataclass(frozen=True)
+class Control:
+    """One setting a learner can change while a simulation runs.
+
+    `bounds` come from the scenario schema's own constraints (`field` names it), so a control never
+    offers a value the format refuses, and `read(sim)` returns what the simulation runs with now
+    (None when the control does not apply to it: no database, no prompt keys...).
+    """
+
+    name: str
+    label: str
+    unit: str
+    kind: Literal["number", "integer", "choice", "components"]
+    field: str  # where the value lives in a scenario: what messages and the docs call it
+    apply: Callable
+    read: Callable
+    help: str = ""
+    bounds: tuple = (None, None)
+    low_open: bool = False  # the low bound itself is not allowed (a rate above 0)
+    choices: tuple = ()
+    step: float = 1
+
+    def applies(self, sim) -> bool:
+        """Return whether this control can act on `sim` at all."""
+        return self.name in ("load_balancer", "down") or self.read(sim) is not None
+
+
+def _controls() -> dict[str, Control]:
+    """Build the registry; bounds are read from the schema once, here."""
+    from engine.scenario import Database, PromptKeys, SelfHostedLLM, Traffic, Web
+
+    controls = [
+        Control("rate_rps", "Arrival rate", "req/s", "number", "traffic.rate_rps",
+                lambda sim, v: sim.set_arrival_rate(v), lambda sim: sim.arrivals.rate_setting_rps(),
+                help="Requests per second arriving; a ramp, spike or daily cycle multiplies it.",
+                **_schema_bounds(Traffic, "rate_rps"), step=0.5),
+        Control("web_replicas", "Web replicas", "replicas", "integer", "web.replicas",
+                lambda sim, v: sim.set_web_replicas(v), lambda sim: sim.settings()["web_replicas"],
+                help="More than one needs a load balancer. Removed replicas finish their work, then leave.",
+                **_schema_bounds(Web, "replicas")),
+        Control("load_balancer", "Load balancing", "", "choice", "load_balancer.algorithm",
+                lambda sim, v: sim.set_load_balancer(v), lambda sim: sim.settings()["load_balancer"],
+                help="How the balancer picks a web replica; choosing one puts a balancer in front.",
+                choices=tuple(ALGORITHMS)),
+        Control("web_workers", "Workers per replica", "workers", "integer", "web.workers",
+                lambda sim, v: sim.set_web_workers(v), lambda sim: sim.settings()["web_workers"],
+                help="Requests one web replica works on at once (threads, or async tasks).",
+                **_schema_bounds(Web, "workers")),
+        Control("db_read_replicas", "Database read replicas", "replicas", "integer", "database.read_replicas",
+                lambda sim, v: sim.set_db_read_replicas(v),
+                lambda sim: (sim.settings()["db_read_replicas"]
+                             if sim.database is not None and sim.database.spec.placement == "separate" else None),
+                help="Copies of the database that serve reads; writes still go to the primary.",
+                **_schema_bounds(Database, "read_replicas")),
+        Control("zipf_skew", "Popularity skew", "", "number", "traffic.prompt_keys.zipf_skew",
+                lambda sim, v: sim.set_prompt_keys(zipf_skew=v),
+                lambda sim: (sim.settings()["prompt_keys"] or {}).get("zipf_skew"),
+                help="How concentrated the questions are: 0, all equally likely; 1 and more, a few very popular.",
+                **_schema_bounds(PromptKeys, "zipf_skew"), step=0.1),
+        Control("llm_replicas", "LLM replicas", "replicas", "integer", "llm.replicas",
+                lambda sim, v: sim.set_llm_replicas(v),
+                lambda sim: sim.settings()["llm_replicas"] if _self_hosted(sim) else None,
+                help="Self-hosted model servers (GPU instances).",
+                **_schema_bounds(SelfHostedLLM, "replicas")),
+        Control("down", "Components down", "", "components", "failures",
+                _set_down, lambda sim: sim.settings()["down"],
+                help="Take a component down; remove it here to bring it back."),
+    ]
+    return {control.name: control for control in controls}
+
+
+CONTROLS: dict[str, Control] = _controls()
+
+
+def apply_control(sim, name: str, value) -> None:
+    """Apply control `name` to `sim`, or raise ValueError naming the control, the value and what is allowed."""
+    control = CONTROLS.get(name) if isinstance(name, str) else None
+    if control is None:
+        raise ValueError(f"control: {str(name)[:40]!r} is not allowed: choose one of {', '.join(CONTROLS)}")
+    control.apply(sim, value)
+
+
+def read_controls(sim) -> dict:
+    """Return every control's value as `sim` runs it now (None where a control does not apply)."""
+    return {name: control.read(sim) for name, control in CONTROLS.items()}
+
+
+def _shown(value) -> str:
+    """Return a value as a message shows it: its repr, cut to 40 characters."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

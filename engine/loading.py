@@ -143,6 +143,16 @@ def patch_data(base: dict, changes: dict) -> dict:
     return merged
 
 
+def derive(scenario: Scenario, changes: dict, source: str = "derived scenario") -> Scenario:
+    """Return `scenario` with `changes` merged in (as `patch_data`), through the same validation as any input.
+
+    The one way to make a scenario from another: a change that breaks a rule between fields (a
+    cache without prompt keys) is refused with the usual messages instead of building a scenario
+    the engine cannot run.
+    """
+    return parse_scenario(patch_data(scenario_to_data(scenario), changes), source)
+
+
 def scenario_to_data(scenario: Scenario) -> dict:
     """Return the scenario as plain JSON-compatible data that loads back to an equal scenario."""
     return scenario.model_dump(mode="json")

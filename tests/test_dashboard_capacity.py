@@ -4,10 +4,10 @@ import json
 
 from streamlit.testing.v1 import AppTest
 
-from dashboard.capacity import USERS, at_users, first_saturated, measure
+from dashboard.pages.capacity import USERS, at_users, first_saturated, measure
 from engine import load_preset
 
-PAGE = "from dashboard.capacity import render_capacity\nrender_capacity()\n"
+PAGE = "from dashboard.pages.capacity import render_capacity\nrender_capacity()\n"
 
 
 def test_users_set_the_rate_and_the_first_saturated_component_is_named():
@@ -42,10 +42,10 @@ def test_the_page_sweeps_with_progress_and_can_be_cancelled():
 
 
 def test_a_lesson_scenario_and_the_sandbox_scenario_can_be_swept():
-    from dashboard.curriculum import LESSONS_DIR, load_lesson
+    from curriculum.format import LESSONS_DIR, load_lesson
 
-    page = ("import streamlit as st\nfrom dashboard.capacity import render_capacity\n"
-            "from dashboard.sandbox import render_sandbox\n"
+    page = ("import streamlit as st\nfrom dashboard.pages.capacity import render_capacity\n"
+            "from dashboard.pages.sandbox import render_sandbox\n"
             "(render_sandbox if st.session_state.get('page') == 'sandbox' else render_capacity)()\n")
     at = AppTest.from_string(page, default_timeout=60).run()
     options = at.selectbox(key="capacity_preset").options
@@ -66,7 +66,7 @@ def test_a_lesson_scenario_and_the_sandbox_scenario_can_be_swept():
 
 
 def test_a_point_the_scenario_cannot_take_is_named_not_raised():
-    from dashboard.capacity import measure
+    from dashboard.pages.capacity import measure
 
     point = measure(load_preset("genai_stack"), 1, 10)  # heavy users need at least 2 users
     assert "heavy_users: is not allowed with 1 user" in point["invalid"]

@@ -4,13 +4,13 @@ import json
 
 from streamlit.testing.v1 import AppTest
 
-from dashboard.curriculum import LESSONS_DIR, load_lesson
+from curriculum.format import LESSONS_DIR, load_lesson
 
 # One script, two pages: the presenter opens the room on the classroom page and teaches on the lessons page.
 PAGE = """
 import streamlit as st
-from dashboard.classroom import render_classroom
-from dashboard.lessons import render_lessons
+from dashboard.pages.classroom import render_classroom
+from dashboard.pages.lessons import render_lessons
 (render_lessons if st.session_state.get("page") == "lessons" else render_classroom)()
 """
 

@@ -2,10 +2,10 @@
 
 from streamlit.testing.v1 import AppTest
 
-from dashboard.compare import compare, on_same_traffic
+from dashboard.pages.compare import compare, on_same_traffic
 from engine import load_preset
 
-PAGE = "from dashboard.compare import render_compare\nrender_compare()\n"
+PAGE = "from dashboard.pages.compare import render_compare\nrender_compare()\n"
 
 
 def rows_by_metric(rows):

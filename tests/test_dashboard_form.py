@@ -6,12 +6,12 @@ import pytest
 from pydantic import BaseModel
 from streamlit.testing.v1 import AppTest
 
-from dashboard.form import _unwrap, seed
-from dashboard.sandbox import encode_link
+from dashboard.view.form import _unwrap, seed
+from dashboard.pages.sandbox import encode_link
 from engine import list_presets, load_preset
 from engine.scenario import Failure, LLMRouter, Scenario, Users
 
-PAGE = "from dashboard.sandbox import render_sandbox\nrender_sandbox()\n"
+PAGE = "from dashboard.pages.sandbox import render_sandbox\nrender_sandbox()\n"
 
 
 def page(scenario=None) -> AppTest:

@@ -5,9 +5,9 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.curriculum import LESSONS_DIR, lesson_folders, load_lesson
+from curriculum.format import LESSONS_DIR, lesson_folders, load_lesson
 
-PAGE = "from dashboard.lessons import render_lessons\nrender_lessons()\n"
+PAGE = "from dashboard.pages.lessons import render_lessons\nrender_lessons()\n"
 
 
 def page(lesson: str | None = None) -> AppTest:

@@ -8,15 +8,22 @@ from streamlit.testing.v1 import AppTest
 
 from engine import Budget, list_presets
 
-ENTRY = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+PAGE = "from dashboard.pages.live import render_live\nrender_live()\n"
 
 
 def _app(preset: str | None = None) -> AppTest:
     """Open the app (on `preset` if given) with no exception on the first run."""
-    at = AppTest.from_file(ENTRY, default_timeout=10).run()
+    at = AppTest.from_string(PAGE, default_timeout=10).run()
     if preset is not None:
         at.selectbox(key="live_preset").select(preset).run()
     assert not at.exception
+    return at
+
+
+def _whole_app() -> AppTest:
+    """Open the whole app (the router, with its sidebar) on the live page."""
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=10).run()
+    at.switch_page("dashboard/pages/live.py").run()
     return at
 
 
@@ -164,7 +171,7 @@ def test_reset_and_a_new_preset_start_again_from_zero_paused():
 
 def test_a_step_over_budget_pauses_with_a_message(monkeypatch):
     at = _app()
-    monkeypatch.setattr("dashboard.live.BUDGET", Budget(max_requests=1, max_wall_s=2.0))
+    monkeypatch.setattr("dashboard.pages.live.BUDGET", Budget(max_requests=1, max_wall_s=2.0))
     at.button(key="live_reset").click().run()
     at.button(key="live_start").click().run()
     assert not at.exception
@@ -199,7 +206,7 @@ def test_a_change_mid_run_is_marked_on_the_charts():
 
 
 def test_presenter_mode_enlarges_type_on_every_page():
-    at = _app()
+    at = _whole_app()
     assert not [element for element in at.get("html") if "font-size" in element.proto.body]
     at.toggle(key="presenter").set_value(True).run()
     styles = [element.proto.body for element in at.get("html")]
@@ -208,9 +215,10 @@ def test_presenter_mode_enlarges_type_on_every_page():
 
 
 def test_presenter_mode_enlarges_the_charts():
-    from dashboard.charts import PRESENTER_FONT, PRESENTER_HEIGHT
+    from dashboard.view.charts import PRESENTER_FONT, PRESENTER_HEIGHT
 
-    at = _started(ticks=1)
+    at = _whole_app()
+    at.button(key="live_start").click().run()
     assert _figure(at, 0)["layout"]["height"] == 320 and "font" not in _figure(at, 0)["layout"]
     at.toggle(key="presenter").set_value(True).run()
     for index in range(4):
@@ -245,7 +253,7 @@ def test_utilisation_and_spend_charts_follow_the_windows():
 
 
 def test_the_strip_shows_usd_per_month_and_the_table_counts_what_has_no_chart():
-    from dashboard.charts import counts_table, replicas_figure
+    from dashboard.view.charts import counts_table, replicas_figure
 
     at = _started("genai_stack", ticks=6)
     sim = at.session_state["live_sim"]
@@ -294,7 +302,7 @@ def test_a_faster_speed_moves_more_simulated_time_per_tick():
 
 
 def test_refused_requests_are_stacked_with_the_other_errors():
-    from dashboard.charts import throughput_figure
+    from dashboard.view.charts import throughput_figure
 
     window = {"t_start_s": 0.0, "t_end_s": 2.0, "dropped": 2, "timed_out": 0, "failed": 4, "rate_limited": 6,
               "throughput_rps": 3.0}

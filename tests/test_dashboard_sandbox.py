@@ -8,10 +8,10 @@ import zlib
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.sandbox import decode_link, encode_link, windows_csv
+from dashboard.pages.sandbox import decode_link, encode_link, windows_csv
 from engine import load_preset
 
-PAGE = "from dashboard.sandbox import render_sandbox\nrender_sandbox()\n"
+PAGE = "from dashboard.pages.sandbox import render_sandbox\nrender_sandbox()\n"
 
 
 def page(link: str | None = None) -> AppTest:
@@ -135,7 +135,7 @@ def test_a_long_bad_value_is_named_not_dumped():
 
 
 def test_one_session_cannot_fill_shared_memory_with_saves(monkeypatch):
-    import dashboard.sandbox as sandbox
+    import dashboard.pages.sandbox as sandbox
 
     monkeypatch.setattr(sandbox, "MAX_SAVES", 2)
     at = page()

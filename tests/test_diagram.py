@@ -2,7 +2,7 @@
 
 import re
 
-from dashboard.diagram import COLOURS, architecture_dot
+from dashboard.view.diagram import COLOURS, architecture_dot
 from engine import Simulation, load_preset, parse_scenario
 from engine.loading import scenario_to_data
 from tests.helpers import deep_merge

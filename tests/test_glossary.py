@@ -5,8 +5,8 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.curriculum import LESSONS_DIR, lesson_folders
-from dashboard.glossary import GLOSSARY, entries
+from curriculum.format import LESSONS_DIR, lesson_folders
+from dashboard.pages.glossary import GLOSSARY, entries
 
 BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
 
@@ -34,7 +34,7 @@ def test_the_glossary_is_in_alphabetical_order():
 
 
 def test_the_page_shows_the_glossary_and_filters_it():
-    at = AppTest.from_string("from dashboard.glossary import render_glossary\nrender_glossary()\n").run()
+    at = AppTest.from_string("from dashboard.pages.glossary import render_glossary\nrender_glossary()\n").run()
     assert not at.exception
     assert "**Replica**" in at.markdown[0].value and "**Token**" in at.markdown[0].value
     at.text_input(key="glossary_find").set_value("replica").run()

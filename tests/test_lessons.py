@@ -6,7 +6,8 @@ identical traffic, past a warm-up, for each of its seeds; every expectation must
 
 import pytest
 
-from dashboard.curriculum import LESSONS_DIR, check_claim, lesson_folders, load_lesson, numbers_in
+from curriculum.claims import check_claim, numbers_in
+from curriculum.format import LESSONS_DIR, lesson_folders, load_lesson
 
 FOLDERS = lesson_folders()
 

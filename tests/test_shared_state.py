@@ -3,8 +3,8 @@
 import redis
 from streamlit.testing.v1 import AppTest
 
-from dashboard import shared
-from dashboard.shared import shared_store
+from dashboard.classroom import shared
+from dashboard.classroom.shared import shared_store
 from tests.redis_server import RedisServer
 
 
@@ -17,7 +17,8 @@ def test_losing_redis_shows_a_banner_keeps_the_session_working_and_recovers(tmp_
     server = RedisServer(tmp_path).start()
     monkeypatch.setenv("REDIS_URL", server.url)
     monkeypatch.setattr(shared, "RECHECK_S", 0.0)
-    at = AppTest.from_file("../dashboard/app.py", default_timeout=30).run()
+    at = AppTest.from_file("../app.py", default_timeout=30).run()
+    at.switch_page("dashboard/pages/live.py").run()
     assert not at.exception and not banners(at)
     saved = shared_store().save_scenario({"name": "kept"})
     server.kill()
@@ -44,6 +45,6 @@ def test_a_shared_redis_without_a_shared_secret_is_pointed_out(monkeypatch):
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     monkeypatch.delenv("GSL_SECRET", raising=False)
     assert not shared_store().secret_is_shared
-    at = AppTest.from_file("../dashboard/app.py", default_timeout=30).run()
+    at = AppTest.from_file("../app.py", default_timeout=30).run()
     assert any("GSL_SECRET is not" in i.value for i in at.info)
     assert banners(at)  # and nothing answers on port 1

@@ -12,7 +12,7 @@ import fakeredis
 import pytest
 import redis
 
-from dashboard.store import (PIN_ATTEMPTS, Follower, Store, StoreRejected, StoreUnavailable, check_code,
+from dashboard.classroom.store import (PIN_ATTEMPTS, Follower, Store, StoreRejected, StoreUnavailable, check_code,
                              hash_pin)
 from engine import load_preset, scenario_to_data
 from tests.redis_server import RedisServer, free_port
@@ -184,7 +184,7 @@ def test_a_malformed_room_code_is_refused_and_echoed_harmlessly(code):
 
 
 def test_messages_never_show_a_redis_password():
-    from dashboard.store import safe_url
+    from dashboard.classroom.store import safe_url
 
     assert safe_url("redis://user:s3cret@redis.internal:6380/2?password=also") == "redis://redis.internal:6380/2"
 

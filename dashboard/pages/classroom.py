@@ -2,7 +2,7 @@
 
 The presenter opens a room with a PIN and then teaches from the Lessons page: the lesson, the step,
 the controls, play and pause, failures, everything the presenter's simulation shows is published
-to the room (dashboard/room.py). A learner who joins sees the same lesson, step and charts within a
+to the room (dashboard/classroom/room.py). A learner who joins sees the same lesson, step and charts within a
 tick, drawn from what the presenter published: learners never step a simulation of their own, so
 every screen in the room shows the same numbers. A learner can leave to experiment with a copy of
 the presenter's current setup, and come back with one click.
@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.charts import TICK_S, View, draw_view
-from dashboard.room import CODE, NOTICE, TOKEN, presenting, start_presenting, stop_presenting
-from dashboard.shared import shared_store
-from dashboard.store import Follower, StoreRejected, StoreUnavailable, check_code, check_pin
+from dashboard.view.charts import TICK_S, View, draw_view
+from dashboard.classroom.room import CODE, NOTICE, TOKEN, presenting, start_presenting, stop_presenting
+from dashboard.classroom.shared import shared_store
+from dashboard.classroom.store import Follower, StoreRejected, StoreUnavailable, check_code, check_pin
 
 FOLLOW, DETACHED, ERROR = "class_follower", "class_detached", "class_error"
 
@@ -87,7 +87,7 @@ def _leave() -> None:
 
 def _detach() -> None:
     """Leave the room's view for a lesson of one's own, set up as the presenter's is now."""
-    from dashboard.lessons import lesson_named, open_at
+    from dashboard.pages.lessons import lesson_named, open_at
 
     state = st.session_state[FOLLOW].state
     try:
@@ -105,7 +105,7 @@ def _detach() -> None:
 
 def _follow_view() -> None:
     """Read what the presenter published since the last tick and draw the room's view."""
-    from dashboard.lessons import lesson_named
+    from dashboard.pages.lessons import lesson_named
 
     follower: Follower = st.session_state[FOLLOW]
     try:
@@ -148,7 +148,7 @@ def _learner() -> None:
         st.info(f"You are experimenting on your own; room {follower.code} goes on without you.")
         st.button("Back to the room", key="class_resync", type="primary", width="stretch",
                   on_click=lambda: st.session_state.update({DETACHED: False}))
-        from dashboard.lessons import render_lessons
+        from dashboard.pages.lessons import render_lessons
 
         render_lessons()
         return
@@ -196,3 +196,7 @@ def render_classroom() -> None:
         st.text_input("Room code", key="class_join_code", max_chars=6)
         st.button("Join the room", key="class_join", type="primary",
                   on_click=lambda: _join(st.session_state.get("class_join_code") or ""))
+
+
+if __name__ == "__main__":  # Streamlit runs this file as the page
+    render_classroom()

@@ -14,8 +14,8 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard.charts import layout
-from dashboard.lessons import lesson_named, lesson_titles
+from dashboard.view.charts import layout
+from dashboard.pages.lessons import lesson_named, lesson_titles
 from engine import (Budget, BudgetExceeded, ScenarioError, Simulation, list_presets, load_preset, parse_scenario,
                     scenario_to_data)
 from engine.metrics import TIERS
@@ -150,3 +150,7 @@ def render_capacity() -> None:
     start.button("Sweep", key="capacity_start", type="primary", disabled=running, on_click=_start, width="stretch")
     cancel.button("Cancel", key="capacity_cancel", disabled=not running, on_click=_cancel, width="stretch")
     st.fragment(_sweep, run_every=0.2 if running else None)()
+
+
+if __name__ == "__main__":  # Streamlit runs this file as the page
+    render_capacity()

@@ -6,7 +6,7 @@ import re
 
 import streamlit as st
 
-from dashboard.curriculum import LESSONS_DIR
+from curriculum.format import LESSONS_DIR
 
 GLOSSARY = LESSONS_DIR / "glossary.md"
 ENTRY = re.compile(r"^\*\*(.+?)\*\*:", re.MULTILINE)
@@ -31,3 +31,7 @@ def render_glossary() -> None:
     paragraphs = text.split("\n\n")
     shown = [p for p in paragraphs[1:] if wanted in p.lower()] if wanted else paragraphs
     st.markdown("\n\n".join(shown) if shown else f"No term mentions {wanted!r}.")
+
+
+if __name__ == "__main__":  # Streamlit runs this file as the page
+    render_glossary()

@@ -12,7 +12,7 @@ import time
 
 import streamlit as st
 
-from dashboard.store import Store
+from dashboard.classroom.store import Store
 
 RECHECK_S = 3.0
 _last_check: dict[str, tuple[float, bool]] = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.charts import TICK_S, draw_live, play, speed_control
+from dashboard.view.charts import TICK_S, draw_live, play, speed_control
 from engine import Budget, ScenarioError, Simulation, list_presets, load_preset
 from engine.balancer import ALGORITHMS
 
@@ -149,3 +149,7 @@ def render_live() -> None:
     # run_every is read on every full run: the Start and Pause callbacks have already flipped the flag.
     st.fragment(_live_view, run_every=TICK_S if st.session_state[RUNNING] else None)()
     st.caption(ATTRIBUTION)
+
+
+if __name__ == "__main__":  # Streamlit runs this file as the page
+    render_live()

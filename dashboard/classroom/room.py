@@ -11,9 +11,9 @@ import uuid
 
 import streamlit as st
 
-from dashboard.charts import View
-from dashboard.shared import shared_store
-from dashboard.store import StoreRejected, StoreUnavailable
+from dashboard.view.charts import View
+from dashboard.classroom.shared import shared_store
+from dashboard.classroom.store import StoreRejected, StoreUnavailable
 
 CODE, TOKEN = "room_code", "room_token"  # the room this session presents, and its control token
 RUN, SENT, LAST_SIM = "room_run", "room_sent_t", "room_sim_id"

@@ -1,6 +1,6 @@
 """Lessons: a scaling stage told in steps, each with an experiment to try on a live simulation.
 
-A lesson is data in lessons/ (see lessons/README.md and dashboard/curriculum.py): goals, a
+A lesson is data in lessons/ (see lessons/README.md and curriculum/): goals, a
 scenario to start from, steps of markdown with the controls each offers and the settings it starts
 from, experiments whose claims the tests check, a question, instructor notes and sources. Opening
 a step applies its settings to the running simulation, so every learner meets the same situation;
@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.charts import TICK_S, draw_live, play, speed_control
-from dashboard.controls import current, draw_controls
-from dashboard.curriculum import APPLY, LESSONS_DIR, Lesson, lesson_folders, load_lesson
-from dashboard.live import ATTRIBUTION
-from dashboard.room import NOTICE, presenting, publish
-from dashboard.store import shown
+from dashboard.view.charts import TICK_S, draw_live, play, speed_control
+from dashboard.view.controls import current, draw_controls
+from curriculum.format import LESSONS_DIR, Lesson, lesson_folders, load_lesson
+from engine.controls import CONTROLS, apply_control
+from dashboard.pages.live import ATTRIBUTION
+from dashboard.classroom.room import NOTICE, presenting, publish
+from dashboard.classroom.store import shown
 from engine import Budget, ScenarioError, Simulation
 
 BUDGET = Budget(max_requests=2_000_000, max_wall_s=2.0)
@@ -87,7 +88,7 @@ def _apply(settings: dict, where: str) -> None:
         if control == "variant" or value is None:
             continue
         try:
-            APPLY[control](sim, value)
+            apply_control(sim, control, value)
         except ValueError as exc:
             st.session_state[ERROR] = f"{lesson.slug}, {where}, {control}: {exc}"
 
@@ -141,7 +142,7 @@ def open_at(slug: str, step: int, variant: str | None, settings: dict) -> None:
         return
     _restart(variant)
     st.session_state[STEP] = step
-    live = {k: v for k, v in settings.items() if v is not None and k in APPLY}
+    live = {k: v for k, v in settings.items() if v is not None and k in CONTROLS}
     _apply(live, "the room's settings")
 
 
@@ -222,3 +223,7 @@ def render_lessons() -> None:
     scenario = st.session_state[SIM].scenario
     if scenario.traffic.trace is not None or scenario.traffic.tokens.kind == "empirical":
         st.caption(ATTRIBUTION)
+
+
+if __name__ == "__main__":  # Streamlit runs this file as the page
+    render_lessons()

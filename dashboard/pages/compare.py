@@ -79,3 +79,7 @@ def render_compare() -> None:
         st.error(st.session_state.pop("compare_error"))
     if "compare_rows" in st.session_state:
         st.dataframe(st.session_state["compare_rows"], hide_index=True, width="stretch")
+
+
+if __name__ == "__main__":  # Streamlit runs this file as the page
+    render_compare()

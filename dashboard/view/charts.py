@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 import streamlit as st
 
-from dashboard.diagram import architecture_dot
+from dashboard.view.diagram import architecture_dot
 from engine import BudgetExceeded, Simulation
 from engine.metrics import TIERS
 from engine.theory import mmc_wait

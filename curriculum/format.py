@@ -1,77 +1,38 @@
-"""The curriculum's format: lessons as data, and the claims each one makes, checked against the engine.
+"""The curriculum's format: lessons as data, each step a text, the controls it offers and the claim it makes.
 
 A lesson is a folder in lessons/ (the format is documented in lessons/README.md): goals, a scenario
 to start from, and steps. A step tells part of the story in markdown and may set up an experiment:
 what to change, what to watch, what the learner should see. Each experiment carries a claim in
-numbers ("p95 falls by at least 40 %"): `check_claim` runs the step's configuration before and after
-the change on identical traffic (common random numbers), past a warm-up, and says whether every
-expectation held. tests/test_lessons.py checks every claim of every lesson, so a lesson cannot
-promise what the simulation does not do.
+numbers ("p95 falls by at least 40 %"), which curriculum/claims.py checks against the engine and
+tests/test_lessons.py asserts, so a lesson cannot promise what the simulation does not do.
 
-This module is plain Python (no Streamlit): the lesson player, the tests and the CLI share it.
+This package is plain Python (no Streamlit): the lesson player, the tests and the CLI share it.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from engine import Budget, ScenarioError, Simulation, load_preset, load_scenario, parse_scenario, scenario_to_data
+from engine import ScenarioError, load_preset, load_scenario, parse_scenario, scenario_to_data
+from engine.controls import CONTROLS
+from engine.labels import LABELS, label
 from engine.loading import patch_data
 from engine.metrics import METRICS
 from engine.paths import ROOT
 
 LESSONS_DIR = ROOT / "lessons"
-CLAIM_BUDGET = Budget(max_requests=20_000_000, max_wall_s=120)
 
-# The controls a step may offer. Most act on the running simulation (engine/controls.py); `variant`
-# restarts it from one of the lesson's named versions of its scenario, for knobs that cannot change
-# mid-run (an instance size, a database kind, a cache threshold).
-Control = Literal["rate_rps", "web_replicas", "load_balancer", "web_workers", "db_read_replicas", "zipf_skew",
-                  "llm_replicas", "down", "variant"]
-LIVE_CONTROLS = ("rate_rps", "web_replicas", "load_balancer", "web_workers", "db_read_replicas", "zipf_skew",
-                 "llm_replicas", "down")
-
-
-def set_down(sim: Simulation, names: list[str]) -> None:
-    """Take the components in `names` down and bring every other one up."""
-    unknown = [name for name in names if name not in sim.component_names()]
-    if unknown:
-        raise ValueError(f"down: {', '.join(map(repr, unknown))} is not allowed: choose from "
-                         f"{', '.join(sim.component_names())}")
-    for name in sim.component_names():
-        sim.set_component_up(name, name not in names)
-
-
-# How each live control changes a running simulation.
-APPLY = {
-    "rate_rps": Simulation.set_arrival_rate,
-    "web_replicas": Simulation.set_web_replicas,
-    "load_balancer": Simulation.set_load_balancer,
-    "web_workers": Simulation.set_web_workers,
-    "db_read_replicas": Simulation.set_db_read_replicas,
-    "zipf_skew": lambda sim, value: sim.set_prompt_keys(zipf_skew=value),
-    "llm_replicas": Simulation.set_llm_replicas,
-    "down": set_down,
-}
+# The controls a step may offer: every live control of the engine's registry, plus `variant`, which
+# restarts the simulation as one of the lesson's named versions of its scenario, for knobs that
+# cannot change mid-run (an instance size, a database kind, a cache threshold).
+Control = Literal[tuple(CONTROLS) + ("variant",)]  # type: ignore[valid-type]
 
 Value = float | int | str | list[str]
 Changes = dict[Control, Value]
-
-# Short names for the metrics claims talk about most; others are shown by their metric name.
-LABELS = {
-    "latency_p50_s": "median latency", "latency_p95_s": "p95 latency", "latency_p99_s": "p99 latency",
-    "latency_mean_s": "mean latency", "ttft_p95_s": "p95 time to first token", "error_rate": "error rate",
-    "throughput_rps": "throughput", "usd_tokens": "token spend", "usd_total": "spend", "usd_per_month": "USD per month",
-    "usd_per_1k_requests": "USD per 1,000 requests", "cache_hit_rate": "cache hit rate",
-    "web_utilisation": "web tier utilisation", "db_primary_utilisation": "database primary utilisation",
-    "stale_reads": "stale reads", "dropped": "503s", "failed": "failed requests", "rate_limited": "429s",
-    "llm_429s": "provider 429s", "false_hits": "wrong answers from the cache", "timed_out": "timed-out requests",
-}
 
 
 class Expect(BaseModel):
@@ -103,14 +64,14 @@ class Expect(BaseModel):
 
     def describe(self) -> str:
         """Return the expectation as a sentence a learner reads."""
-        label = LABELS.get(self.metric, self.metric)
         name, value = self.test
+        text = label(self.metric)
         if name in ("falls_by_at_least", "rises_by_at_least"):
-            return f"{label} {name.split('_')[0]} by at least {value:.0%}"
-        shown = f"{value:.0%}" if self.metric.endswith(("_rate", "utilisation")) else f"{value:g}"
+            return f"{text} {name.split('_')[0]} by at least {value:.0%}"
+        shown = f"{value:.0%}" if LABELS[self.metric].unit == "share" else f"{value:g}"
         where = {"at_most": "ends at most", "at_least": "ends at least", "before_at_most": "starts at most",
                  "before_at_least": "starts at least"}[name]
-        return f"{label} {where} {shown}"
+        return f"{text} {where} {shown}"
 
     def holds(self, before: float | None, after: float | None) -> bool:
         """Return whether the expectation holds for these measured values."""
@@ -262,77 +223,3 @@ def load_lesson(folder: Path) -> Lesson:
 def lesson_folders() -> list[str]:
     """Return the lesson folder names in order."""
     return sorted(p.name for p in LESSONS_DIR.iterdir() if (p / "lesson.yaml").is_file())
-
-
-def build(lesson: Lesson, settings: dict, seed: int | None = None, budget: Budget = CLAIM_BUDGET) -> Simulation:
-    """Return a simulation of the lesson at time 0 with `settings` (control values) applied."""
-    scenario = lesson.build_scenario(settings.get("variant"))
-    if seed is not None:
-        scenario = scenario.model_copy(update={"seed": seed})
-    sim = Simulation(scenario, budget)
-    for control, value in settings.items():
-        if control != "variant":
-            APPLY[control](sim, value)
-    return sim
-
-
-def measure(lesson: Lesson, settings: dict, claim: Claim, seed: int) -> dict:
-    """Run the lesson with `settings` past the claim's warm-up and return the summary of the measured part."""
-    sim = build(lesson, settings, seed)
-    if claim.warmup_s:
-        sim.advance(claim.warmup_s)
-        sim.restart_summary()
-    return sim.run(claim.measure_s)
-
-
-def check_claim(lesson: Lesson, index: int) -> list[dict]:
-    """Measure step `index`'s claim; return one row per replication and expectation, with whether it held."""
-    claim = lesson.steps[index].experiment.claim
-    before = {**lesson.settings_at(index), **claim.before}
-    after = {**before, **claim.after}
-    rows = []
-    for seed in range(1, claim.replications + 1):
-        measured_before, measured_after = measure(lesson, before, claim, seed), measure(lesson, after, claim, seed)
-        for expect in claim.expect:
-            b, a = measured_before[expect.metric], measured_after[expect.metric]
-            rows.append({"seed": seed, "claim": expect.describe(), "before": b, "after": a, "holds": expect.holds(b, a)})
-    return rows
-
-
-NUMBER = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(%)?")
-
-
-def numbers_in(text: str) -> list[tuple[float, bool]]:
-    """Return the numbers a sentence states, each with whether it is a percentage."""
-    return [(float(value.replace(",", "")), bool(percent)) for value, percent in NUMBER.findall(text)]
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Check the claims of the lessons named (default: all) and print what each measured; exit 1 if one fails."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m dashboard.curriculum",
-                                     description="Run every experiment's claim of the lessons and print the figures.")
-    parser.add_argument("lessons", nargs="*", help="lesson folder names (default: every lesson)")
-    args = parser.parse_args(argv)
-    failed = 0
-    for folder in args.lessons or lesson_folders():
-        try:
-            lesson = load_lesson(LESSONS_DIR / folder)
-        except ValueError as exc:
-            print(exc)
-            failed += 1
-            continue
-        for index, step in enumerate(lesson.steps):
-            if step.experiment is None:
-                continue
-            for row in check_claim(lesson, index):
-                failed += not row["holds"]
-                shown = [f"{v:.4g}" if isinstance(v, float) else str(v) for v in (row["before"], row["after"])]
-                print(f"{folder} step {index + 1} seed {row['seed']}: {row['claim']}: "
-                      f"before {shown[0]}, after {shown[1]}: {'holds' if row['holds'] else 'FAILS'}")
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

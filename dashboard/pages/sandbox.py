@@ -1,7 +1,7 @@
 """The sandbox: any scenario, edited knob by knob or as text, run live, saved, shared and exported.
 
 Teams prototyping an architecture need every knob, not a lesson's few. The sandbox draws a widget
-for every field of the scenario, grouped by component (dashboard/form.py builds them from the
+for every field of the scenario, grouped by component (dashboard/view/form.py builds them from the
 schema), and shows the same scenario as YAML to edit or upload. A valid edit replaces the running
 scenario and starts it again; an invalid one changes nothing and shows the engine's messages
 (field, value, what is allowed). The everyday controls (rate, replicas, balancing, workers)
@@ -25,11 +25,11 @@ import zlib
 import streamlit as st
 import yaml
 
-from dashboard.charts import TICK_S, draw_live, number, play, speed_control
-from dashboard.controls import draw_controls
-from dashboard.form import edit_scenario
-from dashboard.shared import shared_store
-from dashboard.store import StoreRejected, StoreUnavailable
+from dashboard.view.charts import TICK_S, draw_live, number, play, speed_control
+from dashboard.view.controls import draw_controls
+from dashboard.view.form import edit_scenario
+from dashboard.classroom.shared import shared_store
+from dashboard.classroom.store import StoreRejected, StoreUnavailable
 from engine import Budget, ScenarioError, Simulation, load_preset, parse_scenario
 from engine.loading import read_yaml, scenario_to_data
 from engine.scenario import Scenario
@@ -224,3 +224,7 @@ def render_sandbox() -> None:
         speed_control("sandbox_speed")
     draw_controls(LIVE_CONTROLS, "sandbox", SIM, MARKS, ERROR)
     st.fragment(_tick, run_every=TICK_S if st.session_state[RUNNING] else None)()
+
+
+if __name__ == "__main__":  # Streamlit runs this file as the page
+    render_sandbox()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.curriculum import APPLY
+from engine.controls import apply_control
 from engine import Simulation
 from engine.balancer import ALGORITHMS
 
@@ -30,7 +30,7 @@ def _changed(control: str, prefix: str, sim_key: str, marks_key: str, error_key:
     """Apply a control the learner moved to the running simulation, and mark when it happened."""
     sim, value = st.session_state[sim_key], st.session_state[f"{prefix}_{control}"]
     try:
-        APPLY[control](sim, value)
+        apply_control(sim, control, value)
         st.session_state.setdefault(marks_key, []).append((sim.now, f"{control} = {value}"))
     except ValueError as exc:
         st.session_state[error_key] = str(exc)

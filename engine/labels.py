@@ -1,0 +1,162 @@
+"""Labels: what each metric is called for people, in which unit, and how its numbers are written.
+
+A metric's name (`latency_p95_s`) is for code and files; a learner reads "p95 latency" and "2.31 s".
+This table gives every metric in `engine.metrics.METRICS` one human label and one unit, and
+`format_value` writes its numbers the same way everywhere (every page of the app, the CLI's text
+output): compact (1.3k req/s, $29.5k), with a unit, never more digits than a reader can use.
+tests/test_labels.py checks that every metric has a label.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+from engine.metrics import METRICS, TIERS
+
+
+class Label(NamedTuple):
+    """How a metric is shown: its label, its unit (see UNITS) and whether a rise is bad news."""
+
+    text: str
+    unit: str
+    higher_is_worse: bool | None = None  # None: neither (arrivals, replicas)
+
+
+# Units a metric can have, and how a number in each is written (see format_value).
+UNITS = ("s", "req/s", "share", "usd", "usd/month", "count", "tokens", "replicas", "requests", "")
+
+_TIER_NAMES = {"web": "web tier", "db_primary": "database primary", "db_replica": "database replicas",
+               "llm": "LLM"}
+
+LABELS: dict[str, Label] = {
+    "t_start_s": Label("window start", "s"),
+    "t_end_s": Label("simulated time", "s"),
+    "arrivals": Label("requests arrived", "count"),
+    "completions": Label("requests answered", "count"),
+    "dropped": Label("dropped (503)", "count", True),
+    "timed_out": Label("timed out", "count", True),
+    "failed": Label("failed", "count", True),
+    "rate_limited": Label("refused (429)", "count", True),
+    "llm_429s": Label("provider 429s", "count", True),
+    "llm_retries": Label("LLM retries", "count", True),
+    "llm_fallbacks": Label("fallbacks", "count", True),
+    "retrievals": Label("retrievals", "count"),
+    "truncated": Label("answers cut at the output cap", "count", True),
+    "errors": Label("errors", "count", True),
+    "error_rate": Label("error rate", "share", True),
+    "throughput_rps": Label("throughput", "req/s", False),
+    "latency_mean_s": Label("mean latency", "s", True),
+    "latency_p50_s": Label("median latency", "s", True),
+    "latency_p95_s": Label("p95 latency", "s", True),
+    "latency_p99_s": Label("p99 latency", "s", True),
+    "ttft_mean_s": Label("mean time to first token", "s", True),
+    "ttft_p50_s": Label("median time to first token", "s", True),
+    "ttft_p95_s": Label("p95 time to first token", "s", True),
+    "ttft_p99_s": Label("p99 time to first token", "s", True),
+    "input_tokens": Label("prompt tokens", "tokens"),
+    "output_tokens": Label("output tokens", "tokens"),
+    "cached_input_tokens": Label("prompt tokens from the prefix cache", "tokens", False),
+    "usd_tokens": Label("token spend", "usd", True),
+    "usd_infra": Label("instance spend", "usd", True),
+    "usd_total": Label("spend", "usd", True),
+    "usd_cumulative": Label("spend so far", "usd", True),
+    "usd_tokens_cumulative": Label("token spend so far", "usd", True),
+    "usd_per_1k_requests": Label("USD per 1,000 requests", "usd", True),
+    "db_reads_primary": Label("reads on the primary", "count"),
+    "db_reads_replica": Label("reads on replicas", "count"),
+    "db_writes": Label("database writes", "count"),
+    "stale_reads": Label("stale reads", "count", True),
+    "llm_batch_mean": Label("sequences per batch", ""),
+    "cache_hits": Label("exact cache hits", "count", False),
+    "semantic_hits": Label("semantic hits", "count", False),
+    "false_hits": Label("wrong answers from the cache", "count", True),
+    "cache_misses": Label("cache misses", "count", True),
+    "cache_hit_rate": Label("cache hit rate", "share", False),
+    "cache_evictions": Label("cache evictions", "count"),
+    "tokens_saved": Label("tokens saved by the cache", "tokens", False),
+    "usd_saved": Label("spend saved by the cache", "usd", False),
+    "in_flight": Label("requests in flight", "requests"),
+    "web_replicas": Label("web replicas billed", "replicas"),
+    "web_replicas_ready": Label("web replicas ready", "replicas"),
+    "llm_replicas": Label("LLM replicas billed", "replicas"),
+    "llm_replicas_ready": Label("LLM replicas ready", "replicas"),
+    "deployments": Label("per LLM deployment", ""),
+    "usd_per_month": Label("USD per month", "usd/month", True),
+    "instances": Label("per instance", ""),
+    **{f"{tier}_{name}": Label(f"{_TIER_NAMES[tier]} {text}", unit, worse) for tier in TIERS
+       for name, text, unit, worse in (("utilisation", "utilisation", "share", None),
+                                       ("queue_length", "requests waiting", "requests", True),
+                                       ("wait_mean_s", "mean wait", "s", True))},
+}
+
+
+def label(metric: str) -> str:
+    """Return the human label of `metric` (its name if it has none)."""
+    entry = LABELS.get(metric)
+    return entry.text if entry else metric
+
+
+def _compact(value: float, digits: int = 3) -> str:
+    """Write a number with about `digits` significant digits and a k/M/B suffix: 1.3k, 29.5k, 4.2M."""
+    magnitude = abs(value)
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if magnitude >= limit * 0.9995:
+            return f"{_significant(value / limit, digits)}{suffix}"
+    return _significant(value, digits)
+
+
+def _significant(value: float, digits: int) -> str:
+    """Write `value` with `digits` significant digits, without trailing zeros or exponent notation."""
+    if value == 0:
+        return "0"
+    decimals = max(digits - 1 - math.floor(math.log10(abs(value))), 0)
+    text = f"{value:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def format_value(value: float | int | None, unit: str) -> str:
+    """Write a number in `unit` (one of UNITS) the way every page and the CLI show it; '–' when missing."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    if unit == "s":
+        if abs(value) < 0.9995:
+            return f"{_significant(value * 1000, 3)} ms"
+        return f"{_compact(value)} s"
+    if unit == "share":
+        percent = value * 100
+        return f"{_significant(percent, 3) if abs(percent) < 99.95 else f'{percent:.0f}'} %" if percent else "0 %"
+    if unit == "usd":
+        return f"${_compact(value)}" if abs(value) >= 0.01 or value == 0 else f"${_significant(value, 2)}"
+    if unit == "usd/month":
+        return f"${_compact(value)}/mo"
+    if unit == "req/s":
+        return f"{_compact(value)} req/s"
+    if unit in ("count", "tokens", "replicas", "requests"):
+        return _compact(value) if abs(value) >= 10_000 else _significant(value, 3) if isinstance(value, float) \
+            else f"{value:,}"
+    return _compact(value)
+
+
+def format_metric(metric: str, value) -> str:
+    """Write `metric`'s value in its unit."""
+    entry = LABELS.get(metric)
+    return format_value(value, entry.unit if entry else "")
+
+
+def change_percent(before: float | None, now: float | None) -> float | None:
+    """Return (now - before) / before, or None when it cannot be said (missing, or before is 0)."""
+    if before is None or now is None or not before:
+        return None
+    return (now - before) / abs(before)
+
+
+def describe_change(metric: str, before: float | None, now: float | None) -> str:
+    """Return 'before → now (+12 %)' in the metric's unit: what a learner compares after a change."""
+    delta = change_percent(before, now)
+    shown = f"{format_metric(metric, before)} → {format_metric(metric, now)}"
+    if delta is None:
+        return shown
+    return f"{shown} ({'+' if delta >= 0 else '−'}{_significant(abs(delta) * 100, 2)} %)"
+
+
