@@ -24,7 +24,7 @@ class Label(NamedTuple):
 
 
 # Units a metric can have, and how a number in each is written (see format_value).
-UNITS = ("s", "req/s", "share", "usd", "usd/month", "count", "tokens", "replicas", "requests", "")
+UNITS = ("s", "req/s", "/s", "share", "usd", "usd/month", "count", "tokens", "replicas", "requests", "")
 
 _TIER_NAMES = {"web": "web tier", "db_primary": "database primary", "db_replica": "database replicas",
                "llm": "LLM"}
@@ -91,6 +91,11 @@ LABELS: dict[str, Label] = {
 }
 
 
+# Load-balancing algorithms as people call them.
+ALGORITHM_LABELS = {"round_robin": "round robin", "least_connections": "least connections",
+                    "power_of_two": "power of two choices", "random": "random"}
+
+
 def label(metric: str) -> str:
     """Return the human label of `metric` (its name if it has none)."""
     entry = LABELS.get(metric)
@@ -132,6 +137,8 @@ def format_value(value: float | int | None, unit: str) -> str:
         return f"${_compact(value)}/mo"
     if unit == "req/s":
         return f"{_compact(value)} req/s"
+    if unit == "/s":
+        return f"{_compact(value)}/s"
     if unit in ("count", "tokens", "replicas", "requests"):
         return _compact(value) if abs(value) >= 10_000 else _significant(value, 3) if isinstance(value, float) \
             else f"{value:,}"

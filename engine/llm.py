@@ -123,6 +123,7 @@ class LLMDeployment:
         """Build the replicas, named `prefix`-N; `window_of()` returns the metrics window that tokens and spend go to."""
         self.env = env
         self.spec = spec
+        self.prefix = prefix
         self.hosted = isinstance(spec, HostedLLM)
         self._window_of = window_of
         self._on_done = on_done

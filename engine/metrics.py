@@ -17,6 +17,7 @@ from operator import add, attrgetter
 
 import numpy as np
 
+from engine.rolling import Rolling
 from engine.sketch import LogSketch
 
 TIERS = ("web", "db_primary", "db_replica", "llm")
@@ -79,8 +80,8 @@ METRICS: dict[str, str] = {
     "deployments": "windows only, behind an LLM gateway: {deployment: {calls, llm_429s, answered, input_tokens, "
                    "output_tokens, usd_tokens, latency_mean_s}}",
     "usd_per_month": "usd_total at this window's (or the run's) rate for 30 days, USD",
-    "instances": "windows only: {instance name: {utilisation, queue_length, wait_mean_s}} for web-N, "
-                 "db-primary, db-replica-N, llm-N",
+    "instances": "windows only: {instance name: {utilisation, queue_length, wait_mean_s, in_service (requests "
+                 "served at once, time-averaged), started_rps}} for web-N, db-primary, db-replica-N, llm-N",
     **{f"{tier}_{name}": f"{tier.replace('_', ' ')}: {text}" for tier in TIERS for name, text in (
         ("utilisation", "busy servers / servers, time-averaged (0-1, briefly above 1 while removed workers "
                         "finish their requests; null if the tier is absent)"),
@@ -98,6 +99,7 @@ _COUNTERS = ("arrivals", "completions", "dropped", "timed_out", "failed", "rate_
              "llm_429s", "llm_retries", "llm_fallbacks", "retrievals", "cached_input_tokens")
 _FLOATS = ("usd_tokens", "usd_infra", "usd_saved", "llm_batch_area", "llm_replica_area")
 _NAMES = _COUNTERS + _FLOATS
+COUNTER_NAMES = _NAMES  # every counter a window sums, in the order a window hands them over
 _ARRIVALS = _NAMES.index("arrivals")
 _USD_TOKENS, _USD_INFRA = _NAMES.index("usd_tokens"), _NAMES.index("usd_infra")
 _OUTCOMES = tuple(_NAMES.index(name) for name in ("completions", "dropped", "timed_out", "failed", "rate_limited"))
@@ -132,6 +134,23 @@ def _figures(integrals: tuple, span: float) -> tuple[float, float, float]:
     """Turn (busy area, capacity area, queue area, wait sum, started) over `span` s into utilisation, queue, wait."""
     busy, capacity, queue, waits, started = integrals
     return (busy / capacity if capacity else 0.0, queue / span if span else 0.0, waits / started if started else 0.0)
+
+
+def tier_figures(tiers: dict[str, tuple | None], span: float) -> dict:
+    """Return each tier's utilisation, queue length and mean wait from its summed station integrals (None if absent)."""
+    record = {}
+    for tier, integrals in tiers.items():
+        record.update(zip(_TIER_KEYS[tier], (None,) * 3 if integrals is None else _figures(integrals, span)))
+    return record
+
+
+def _instance_figures(integrals: tuple, span: float) -> dict:
+    """Return one instance's figures: utilisation, queue, wait, and how many it serves at once and starts per second."""
+    busy, _, _, _, started = integrals
+    figures = dict(zip(_FIGURES, _figures(integrals, span)))
+    figures["in_service"] = busy / span if span else 0.0  # requests being served at once, time-averaged
+    figures["started_rps"] = started / span if span else 0.0
+    return figures
 
 
 _QUANTILES = (0.50, 0.95, 0.99)
@@ -190,9 +209,13 @@ def _waiting(totals: dict) -> int:
 class Recorder:
     """Closes windows into flat records and keeps bounded history plus whole-run totals."""
 
-    def __init__(self, t_start_s: float, history_windows: int = 3600):
-        """Start recording at `t_start_s`, keeping at most `history_windows` closed records."""
+    def __init__(self, t_start_s: float, history_windows: int = 3600, rolling: Rolling | None = None):
+        """Start recording at `t_start_s`, keeping at most `history_windows` closed records.
+
+        With `rolling`, each record also carries `rolled`: {span in s: the record over the last span}.
+        """
         self.window = Window(t_start_s)
+        self.rolling = rolling
         self.history: deque[dict] = deque(maxlen=history_windows)
         self.t_start_s = t_start_s
         self._total_values = [0] * len(_COUNTERS) + [0.0] * len(_FLOATS)  # in _NAMES order, since time 0
@@ -251,22 +274,27 @@ class Recorder:
         record["latency_mean_s"] = latency_sum / len(w.latencies) if w.latencies else None
         record["ttft_mean_s"] = ttft_sum / len(w.ttfts) if w.ttfts else None
         record["instances"] = instances = {}
+        combined_tiers = {}
         for tier, stations in tiers.items():
             if stations is None:
-                record.update(dict.fromkeys(_TIER_KEYS[tier]))
+                combined_tiers[tier] = None
                 continue
             for name, integrals in stations:
-                instances[name] = dict(zip(_FIGURES, _figures(integrals, span)))
+                instances[name] = _instance_figures(integrals, span)
             combined = tuple(map(sum, zip(*(integrals for _, integrals in stations)))) or (0, 0, 0, 0, 0)
-            record.update(zip(_TIER_KEYS[tier], _figures(combined, span)))
+            combined_tiers[tier] = combined
             totals = self._tier_totals.get(tier, (0, 0, 0, 0, 0))
             self._tier_totals[tier] = tuple(map(sum, zip(totals, combined)))
+        record.update(tier_figures(combined_tiers, span))
         _derived(record, counts, span)
         totals = self._total_values  # read by position: no dict of every counter per window
         record["usd_cumulative"] = totals[_USD_TOKENS] + totals[_USD_INFRA]
         record["usd_tokens_cumulative"] = totals[_USD_TOKENS]
         record["in_flight"] = totals[_ARRIVALS] - sum(totals[i] for i in _OUTCOMES)
         record.update(gauges)
+        if self.rolling is not None:
+            self.rolling.add(span, values, combined_tiers, w.latencies, w.ttfts)
+            record["rolled"] = {s: self.rolling.record(s, record, _derived) for s in self.rolling.record_spans()}
         self.history.append(record)
         self.window = Window(now)
         return record

@@ -34,7 +34,8 @@ from engine.distributions import sampler
 from engine.genai_leg import GenAILeg
 from engine.limits import UserBudgets
 from engine.llm import LLMDeployment
-from engine.metrics import Recorder
+from engine.metrics import COUNTER_NAMES as _COUNTER_NAMES, Recorder
+from engine.rolling import Rolling
 from engine.randomness import stream
 from engine.request import Request
 from engine.router import Router
@@ -54,18 +55,33 @@ class Budget:
 
 
 class BudgetExceeded(RuntimeError):
-    """A step hit its work budget; the message says which limit and how to raise it."""
+    """A step hit its work budget; the message says which limit and how to raise it.
+
+    `limit` is "max_requests" or "max_wall_s". The simulation stays consistent either way: the
+    next `advance` goes on from where this one stopped, with nothing lost.
+    """
+
+    def __init__(self, message: str, limit: str):
+        """Say which limit was reached."""
+        super().__init__(message)
+        self.limit = limit
 
 
 class Simulation(LiveControls, GenAILeg):
     """A live, reconfigurable run of one scenario."""
 
-    def __init__(self, scenario: Scenario, budget: Budget = Budget(), history_windows: int = 3600):
-        """Build every component of `scenario` at simulated time 0, ready to `advance`."""
+    def __init__(self, scenario: Scenario, budget: Budget = Budget(), history_windows: int = 3600,
+                 rolling_s: tuple[float, ...] = ()):
+        """Build every component of `scenario` at simulated time 0, ready to `advance`.
+
+        With `rolling_s` (spans in simulated seconds), every window record also carries `rolled`:
+        the record over the last span (engine/rolling.py), what a live view shows.
+        """
         self.scenario = scenario
         self.budget = budget
         self.env = env = simpy.Environment()
-        self.recorder = Recorder(0.0, history_windows)
+        rolling = Rolling(tuple(rolling_s), scenario.window_s, _COUNTER_NAMES) if rolling_s else None
+        self.recorder = Recorder(0.0, history_windows, rolling)
         seed = scenario.seed
         web = scenario.web
         self.web = WebTier(env, web, self._worker_start, self._gone)
@@ -172,6 +188,12 @@ class Simulation(LiveControls, GenAILeg):
                              f"(a multiple of window_s = {self.scenario.window_s:g} s)")
         self.recorder.restart_summary(self.env.now)
 
+    def start_since(self) -> None:
+        """Start the rolling "since" figures afresh from the window being filled now (needs `rolling_s`)."""
+        if self.recorder.rolling is None:
+            raise ValueError("start_since: this simulation keeps no rolling figures (give rolling_s)")
+        self.recorder.rolling.anchor()
+
     def summary(self) -> dict:
         """Return whole-run metrics over every closed window."""
         return self.recorder.run_summary(self.recorder.window.t_start_s, gauges={**self._gauges(), "deployments": None})
@@ -228,7 +250,8 @@ class Simulation(LiveControls, GenAILeg):
         if self._step_arrivals > self.budget.max_requests:
             raise BudgetExceeded(
                 f"stopped at t={self.env.now:.1f} s: this step reached its budget of "
-                f"{self.budget.max_requests:,} simulated requests (max_requests); shorten the step or raise the budget")
+                f"{self.budget.max_requests:,} simulated requests (max_requests); shorten the step or raise the budget",
+                "max_requests")
         self._check_wall()
         self._next_checkpoint()
 
@@ -237,7 +260,7 @@ class Simulation(LiveControls, GenAILeg):
         if time.perf_counter() > self._step_wall_deadline:
             raise BudgetExceeded(
                 f"stopped at t={self.env.now:.1f} s: this step used its wall-clock budget of "
-                f"{self.budget.max_wall_s:g} s (max_wall_s); shorten the step or raise the budget")
+                f"{self.budget.max_wall_s:g} s (max_wall_s); shorten the step or raise the budget", "max_wall_s")
 
     def _worker_start(self, request: Request) -> None:
         """A worker picked the request up: run the handler."""
@@ -343,6 +366,10 @@ class Simulation(LiveControls, GenAILeg):
         self._update_infra_rate()
         self.recorder.close(now, tiers, arrivals_so_far=self._arrived, gauges=self._window_extras())
         self._windows_closed += 1
+
+    def llm_deployments(self) -> list[LLMDeployment]:
+        """Return the LLM deployments, behind a gateway or alone (each names its replicas `prefix`-N)."""
+        return self._llm_models()
 
     def _llm_models(self) -> list[LLMDeployment]:
         """Return the LLM deployments, behind a gateway or alone."""
