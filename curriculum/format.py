@@ -17,6 +17,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from curriculum.playback import SPANS, SPEEDS
 from engine import ScenarioError, load_preset, load_scenario, parse_scenario, scenario_to_data
 from engine.controls import CONTROLS
 from engine.labels import LABELS, label
@@ -33,6 +34,9 @@ Control = Literal[tuple(CONTROLS) + ("variant",)]  # type: ignore[valid-type]
 
 Value = float | int | str | list[str]
 Changes = dict[Control, Value]
+Speed = Literal[tuple(SPEEDS)]  # type: ignore[valid-type]  # the player's speeds, simulated s per real s
+Span = Literal[SPANS]  # type: ignore[valid-type]  # what the live view averages over
+MIN_WARMUP_S = 60.0  # a step opens at least this far into its run, past the start-up of an empty system
 
 
 class Expect(BaseModel):
@@ -132,6 +136,21 @@ class Step(BaseModel):
     controls: list[Control] = Field(default_factory=list)
     changes: Changes = Field(default_factory=dict)
     experiment: Experiment | None = None
+    speed: Speed = Field("2.5x", description="how fast the step plays at first: its effect must show within 30 s")
+    span: Span = Field("10", description="what the headline and the lines average over at first: the last 1, 10 or "
+                       "60 simulated seconds, or everything since the change (for an effect that comes and goes)")
+    warmup_s: float | None = Field(None, ge=0, le=3600, description="simulated before the step is first drawn, so "
+                                   "it opens in steady state; default: the claim's warm-up, at least 60 s")
+
+    def opening_warmup_s(self) -> float:
+        """Return the simulated seconds played before the step is first drawn."""
+        if self.warmup_s is not None:
+            return self.warmup_s
+        return max(self.experiment.claim.warmup_s if self.experiment else 0.0, MIN_WARMUP_S)
+
+    def watched(self) -> list[str]:
+        """Return the metrics the step's claim is about: what the learner watches (the headline shows them first)."""
+        return list(dict.fromkeys(e.metric for e in self.experiment.claim.expect)) if self.experiment else []
 
 
 class Lesson(BaseModel):
@@ -192,6 +211,14 @@ class Lesson(BaseModel):
         for step in self.steps[: index + 1]:
             settings.update(step.changes)
         return settings
+
+    def opening_at(self, index: int) -> dict:
+        """Return the settings step `index` opens with: the earlier steps' and its claim's starting point.
+
+        A learner then makes the claim's change by hand and sees exactly what the claim measures.
+        """
+        step = self.steps[index]
+        return {**self.settings_at(index), **(step.experiment.claim.before if step.experiment else {})}
 
 
 def load_lesson(folder: Path) -> Lesson:

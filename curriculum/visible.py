@@ -1,0 +1,148 @@
+"""How soon a learner sees a step's effect: the claim checked on the live view, tick by tick.
+
+A claim is checked in CI over minutes of simulated time (curriculum/claims.py). A learner gets
+seconds. This plays a step the way the lesson player does: the step opens warmed up, the
+experiment's change is made at once, the run plays at the step's speed in ticks of the player, and
+after each tick the claim's expectations are read off the headline (the rolling span, "before" and
+"now" on identical traffic). The effect is visible from the first tick at which every expectation
+holds and keeps holding for a few more ticks.
+
+Absolute thresholds on counts and money (at least 50 stale reads, at most $2 of tokens) are about
+the claim's measured window; on the live view they are scaled to the span shown.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from curriculum.format import Claim, Expect, Lesson
+from curriculum.playback import SPEEDS, TICK_S, Playback
+from engine.labels import LABELS
+
+HOLD_TICKS = 10  # the effect must stay visible this long (two seconds of wall time) to count
+LIMIT_S = 30.0  # wall seconds within which every step's effect must show
+
+
+@dataclass
+class Visibility:
+    """When a step's effect showed on the live view, and what it showed."""
+
+    lesson: str
+    step: int
+    visible_after_s: float | None  # wall seconds at the step's speed, None if not within the limit
+    simulated_s: float | None  # simulated seconds after the change
+    speed: str
+    wall_s: float  # how long this machine took to simulate it
+    figures: list[tuple[str, float | None, float | None]]  # (claim, before, now) when it showed (or at the end)
+    playback: Playback | None = field(default=None, repr=False)  # the run as it stood then
+
+
+def _scaled(expect: Expect, value, claim: Claim, seconds: float):
+    """Return a live value on the scale of the claim's threshold (counts and money over the claim's window)."""
+    if value is None or LABELS[expect.metric].unit not in ("count", "tokens", "usd"):
+        return value
+    test, _ = expect.test
+    if test in ("falls_by_at_least", "rises_by_at_least"):
+        return value
+    return value * claim.measure_s / seconds
+
+
+def _holds(claim: Claim, before: dict, now: dict) -> tuple[bool, list]:
+    """Return whether every expectation holds between two rolled records, and the figures read."""
+    seconds = now["t_end_s"] - now["t_start_s"]
+    figures, holds = [], True
+    for expect in claim.expect:
+        b = _scaled(expect, before.get(expect.metric), claim, seconds)
+        a = _scaled(expect, now.get(expect.metric), claim, seconds)
+        figures.append((expect.describe(), b, a))
+        holds = holds and expect.holds(b, a)
+    return holds, figures
+
+
+def _at(record: dict, span) -> dict | None:
+    """Return a window record over `span` (1.0: the window itself; None before the "since" span begins)."""
+    return record if span == 1.0 else record["rolled"].get(span)
+
+
+def opened(lesson: Lesson, index: int) -> Playback:
+    """Return step `index` as the lesson player opens it, warmed up (no Streamlit)."""
+    settings = lesson.opening_at(index)
+    variant = settings.pop("variant", None) or ""
+    playback = Playback(lesson.build_scenario(variant or None), variant, settings)
+    playback.warm_up(lesson.steps[index].opening_warmup_s())
+    return playback
+
+
+def make_change(lesson: Lesson, playback: Playback, changes: dict) -> None:
+    """Make a claim's change on a playing step, as a learner does with the controls."""
+    for control, value in changes.items():
+        if control == "variant":
+            playback.switch(lesson.build_scenario(value), value)
+        else:
+            playback.change(control, value)
+
+
+def time_to_effect(lesson: Lesson, index: int, limit_s: float = LIMIT_S) -> Visibility:
+    """Play step `index` with its experiment's change and return when its claim first showed on the live view."""
+    step = lesson.steps[index]
+    claim = step.experiment.claim
+    speed = SPEEDS[step.speed]
+    started = time.perf_counter()
+    playback = opened(lesson, index)
+    make_change(lesson, playback, claim.after)
+    first, streak, figures = None, 0, []
+    ticks = int(limit_s / TICK_S) + HOLD_TICKS
+    span = "since" if step.span == "since" else float(step.span)
+    for tick in range(1, ticks + 1):
+        playback.advance(speed * TICK_S, max_wall_s=120)
+        now, before = (_at(track.sim.windows[-1], span) for track in (playback.now, playback.before))
+        holds, figures_now = _holds(claim, before, now) if now and before else (False, figures)
+        if holds:
+            if first is None:
+                first, figures = tick, figures_now
+            streak += 1
+            if streak >= HOLD_TICKS:
+                break
+        else:
+            first, streak, figures = None, 0, figures_now
+    shown = first is not None and streak >= HOLD_TICKS and first * TICK_S <= limit_s
+    return Visibility(lesson.slug, index, first * TICK_S if shown else None,
+                      first * TICK_S * speed if shown else None, step.speed, time.perf_counter() - started,
+                      figures, playback)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the time to a visible effect of every experiment (default: every lesson); exit 1 if one is too slow."""
+    import argparse
+
+    from curriculum.format import LESSONS_DIR, lesson_folders, load_lesson
+
+    parser = argparse.ArgumentParser(prog="python -m curriculum.visible",
+                                     description="How soon each step's effect shows on the live view.")
+    parser.add_argument("lessons", nargs="*", help="lesson folder names (default: every lesson)")
+    args = parser.parse_args(argv)
+    slow = 0
+    print(f"{'lesson':<26} {'step':>4} {'speed':>5} {'visible after':>14} {'simulated':>10} {'computed in':>12}  figures")
+    for folder in args.lessons or lesson_folders():
+        lesson = load_lesson(LESSONS_DIR / folder)
+        for index, step in enumerate(lesson.steps):
+            if step.experiment is None:
+                continue
+            result = time_to_effect(lesson, index)
+            slow += result.visible_after_s is None
+            shown = "not in 30 s" if result.visible_after_s is None else f"{result.visible_after_s:.2f} s"
+            simulated = "" if result.simulated_s is None else f"{result.simulated_s:.0f} s"
+            figures = "; ".join(f"{c}: {_f(b)} -> {_f(a)}" for c, b, a in result.figures)
+            print(f"{folder:<26} {index + 1:>4} {result.speed:>5} {shown:>14} {simulated:>10} "
+                  f"{result.wall_s:>11.2f}s  {figures}")
+    return 1 if slow else 0
+
+
+def _f(value) -> str:
+    """Write a figure briefly."""
+    return "-" if value is None else f"{value:.3g}"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,96 @@
+"""Playback: a change starts a "before" run on identical traffic; a new version continues the time axis."""
+
+import pytest
+
+from curriculum.playback import Playback
+from engine import load_preset
+from engine.loading import derive
+
+
+def warm(preset: str = "horizontal_load_balancer", seconds: float = 30.0) -> Playback:
+    """Return a playback of a preset, played `seconds`."""
+    playback = Playback(load_preset(preset), "as given")
+    playback.warm_up(seconds)
+    return playback
+
+
+def test_the_first_change_starts_a_before_run_that_was_the_same_run_until_now():
+    playback = warm()
+    playback.change("web_replicas", 2)
+    assert playback.before is not None and playback.since == playback.t == 30
+    assert list(playback.before.sim.windows) == list(playback.now.sim.windows)  # one run until the change
+    assert playback.before.sim.settings()["web_replicas"] == 4 and playback.settings()["web_replicas"] == 2
+    assert playback.marks == [(30.0, "Web replicas = 2")]
+
+
+def test_after_the_change_both_runs_see_the_same_arrivals_and_part():
+    playback = warm()
+    playback.change("web_replicas", 2)
+    for _ in range(40):
+        playback.advance(1.0)
+    now, before = list(playback.now.sim.windows)[-40:], list(playback.before.sim.windows)[-40:]
+    assert [w["arrivals"] for w in now] == [w["arrivals"] for w in before]
+    assert [w["t_end_s"] for w in now] == [w["t_end_s"] for w in before]
+    # Two replicas do the work of four: they are far busier (the lines part at the change).
+    assert now[-1]["rolled"][10.0]["web_utilisation"] > 1.5 * before[-1]["rolled"][10.0]["web_utilisation"]
+    assert now[-1]["rolled"]["since"]["t_start_s"] == before[-1]["rolled"]["since"]["t_start_s"] == 30
+
+
+def test_later_changes_act_on_the_now_run_only():
+    playback = warm()
+    playback.change("web_replicas", 2)
+    playback.advance(5.0)
+    playback.change("web_replicas", 3)
+    assert playback.before.sim.settings()["web_replicas"] == 4 and playback.settings()["web_replicas"] == 3
+    assert len(playback.marks) == 2
+
+
+def test_a_refused_change_changes_nothing():
+    playback = warm("single_server")
+    with pytest.raises(ValueError, match="load balancer"):
+        playback.change("web_replicas", 3)
+    assert playback.before is None and playback.marks == [] and playback.now.changes == []
+
+
+def test_a_new_version_goes_on_from_now_and_the_old_one_becomes_before():
+    scenario = load_preset("horizontal_load_balancer")
+    playback = warm()
+    playback.change("rate_rps", 7.0)  # a change the new version must replay too
+    playback.advance(10.0)
+    bigger = derive(scenario, {"web": {"size": "large"}}, "large web")
+    playback.switch(bigger, "large")
+    assert playback.t == 40 and playback.now.label == "large" and playback.before.label == "as given"
+    assert playback.now.sim.settings()["rate_rps"] == 7.0  # the same changes, at the same times
+    assert playback.since == 30  # the comparison still counts from the first change
+    assert playback.now.sim.windows[-1]["rolled"]["since"]["t_start_s"] == 30
+    assert playback.marks[-1] == (40.0, "version: large")
+
+
+def test_a_new_version_that_refuses_a_change_says_so():
+    playback = Playback(load_preset("separate_database"), "separate")
+    playback.change("db_read_replicas", 1)
+    playback.switch(load_preset("single_server"), "single")
+    assert any("database.read_replicas" in note for note in playback.notes)
+    assert playback.now.changes == []
+
+
+def test_a_playback_saved_as_data_resumes_exactly():
+    scenario = load_preset("horizontal_load_balancer")
+    playback = warm()
+    playback.change("web_replicas", 2)
+    playback.advance(12.0)
+    resumed = Playback.from_data(playback.as_data(), lambda label: scenario)
+    assert resumed.t == playback.t and resumed.marks == playback.marks and resumed.since == playback.since
+    assert list(resumed.now.sim.windows) == list(playback.now.sim.windows)
+    assert list(resumed.before.sim.windows) == list(playback.before.sim.windows)
+    with pytest.raises(ValueError, match="cannot be resumed"):
+        Playback.from_data({"now": {}}, lambda label: scenario)
+
+
+def test_forgetting_before_ends_the_comparison():
+    playback = warm()
+    playback.change("web_replicas", 2)
+    playback.forget_before()
+    assert playback.before is None and playback.since is None
+    playback.change("web_replicas", 3)
+    assert playback.before.sim.settings()["web_replicas"] == 2
