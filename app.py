@@ -11,15 +11,17 @@ from dashboard.classroom.shared import banner
 from dashboard.pages import sections
 
 PRESENTER_CSS = """
-html, body, [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.45rem; }
-[data-testid="stMetricValue"] { font-size: 3.2rem; }
-[data-testid="stMetricLabel"] p { font-size: 1.3rem; }
-h1 { font-size: 3.4rem; }
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] li { font-size: 1.45rem; }
+[data-testid="stMain"] [data-testid="stWidgetLabel"] p { font-size: 1.2rem; }
+[data-testid="stMain"] button [data-testid="stMarkdownContainer"] p { font-size: 1.25rem; }
+[data-testid="stMain"] h1 { font-size: 3.2rem; }
 """
 
 st.set_page_config(page_title="GenAI Scaling Lab", layout="wide")
 # Drawn here, in the entry file, so the choice holds on every page. The theme cannot change at run
-# time, so presenter mode is style: larger type and numbers, readable from the back of a room.
+# time, so presenter mode is style: larger type in the page (the live view and its charts grow
+# too), readable from the back of a room; the sidebar keeps its size and can be collapsed.
 if st.sidebar.toggle("Presenter mode", key="presenter", help="Larger type and numbers for a projector."):
     st.html("<style>" + PRESENTER_CSS + "</style>")
 banner()

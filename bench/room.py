@@ -2,7 +2,8 @@
 
 The presenter steps a lesson's simulation and publishes every tick, as the lesson page does; each
 learner polls every tick, as the classroom page's fragment does, with start times spread over the
-tick (dashboard/view/charts.py's TICK_S). Every few ticks the presenter changes step. Printed: Redis commands per second (the server's
+tick (dashboard/view/player.py's TICK_S). Every few ticks the presenter changes step; from the
+second step on, a change runs a "before" line beside the run, so every point carries both. Printed: Redis commands per second (the server's
 own count), and for each step change the lag until the last learner saw it. Rendering in the
 browser comes on top (tests/test_cluster.py measures one learner end to end). Figures, not a test.
 
@@ -20,10 +21,13 @@ import time
 
 import redis
 
-from dashboard.view.charts import TICK_S, view_of  # the pages' tick
-from curriculum.claims import build
 from curriculum.format import LESSONS_DIR, load_lesson
+from curriculum.playback import Playback
+from dashboard.classroom.room import combine
 from dashboard.classroom.store import Follower, Store
+from dashboard.view.diagram import diagram, topology
+from dashboard.view.player import TICK_S  # the pages' tick
+from dashboard.view.series import point
 from deploy.cluster import RedisServer
 
 
@@ -45,7 +49,8 @@ def _measure(server: RedisServer, learners: int, seconds: float, step_every: int
     presenter_store = Store(client(), b"bench", server.url)
     code, token = presenter_store.open_room("471147")
     lesson = load_lesson(LESSONS_DIR / "04-horizontal-scaling")
-    sim = build(lesson, lesson.settings_at(0))
+    playback = Playback(lesson.build_scenario(), "", lesson.settings_at(0))
+    playback.warm_up(30)
     published: dict[int, float] = {}  # step -> when the presenter published it
     seen: list[dict[int, float]] = [dict() for _ in range(learners)]
     stop = threading.Event()
@@ -70,13 +75,18 @@ def _measure(server: RedisServer, learners: int, seconds: float, step_every: int
         started = time.monotonic()
         if ticks % step_every == 0:
             step += 1
-        sim.advance(1.0)
-        view = view_of(sim)
-        windows = [w for w in view.windows if w["t_end_s"] > sent]
-        sent = windows[-1]["t_end_s"] if windows else sent
-        state = {"lesson": lesson.slug, "step": step, "run": 1, "now": view.now, "theory_s": view.theory_s,
-                 "dot": view.dot, "marks": []}
-        presenter_store.publish(code, token, state, windows)
+            if step == 2:
+                playback.change("web_replicas", 2)  # from here on each point has a before line too
+        playback.advance(2.5 * TICK_S)  # the default speed
+        now = [point(w) for w in playback.now.sim.windows if w["t_end_s"] > sent]
+        earlier = [point(w) for w in playback.before.sim.windows if w["t_end_s"] > sent] if playback.before else []
+        points = combine(now, earlier, sent)
+        sent = points[-1]["t_end_s"] if points else sent
+        windows = list(playback.now.sim.windows)[-10:]
+        state = {"lesson": lesson.slug, "step": step, "run": "bench", "now": playback.t, "theory_s": None,
+                 "diagram": diagram(topology(playback.now.sim), windows, windows[-1]["rolled"][10.0]),
+                 "marks": playback.marks, "since": playback.since, "playback": playback.as_data()}
+        presenter_store.publish(code, token, state, points)
         published.setdefault(step, time.monotonic())
         ticks += 1
         time.sleep(max(TICK_S - (time.monotonic() - started), 0))

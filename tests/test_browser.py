@@ -1,24 +1,18 @@
-"""In a real browser: open the app, play a lesson, change it, and see the charts move.
+"""In a real browser, as a learner meets the app: every page by its address, a lesson that plays and
+shows a change against the run before it, no blank chart while playing, and a projector-sized
+presenter mode that cuts nothing.
 
 Uses Debian's chromium (Playwright cannot download browsers here); .ci/run installs it. Screenshots
-of every page go to tests/screenshots/ (made by the test, not committed) for a person to look at.
+go to tests/screenshots/ (made by the tests, not committed) for a person to look at.
 """
 
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-from tests.browser import launch, settled, skip_without_chromium
+from tests.browser import SHOTS, app_server, blank_charts, launch, settled, skip_without_chromium, truncated
 
-ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "tests" / "screenshots"
-PAGES = ["lessons", "glossary", "live", "sandbox", "compare", "capacity"]
+PAGES = ["", "lessons", "glossary", "live", "sandbox", "compare", "capacity", "classroom"]
 
 skip_without_chromium()
 
@@ -27,76 +21,127 @@ from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 @pytest.fixture(scope="module")
 def server():
-    """Start the app on a free port, as Streamlit's own end-to-end tests do; stop it afterwards."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.25)
-        else:
-            raise RuntimeError("the app did not start")
+    """The app on a free port."""
+    with app_server() as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
 def browser():
-    """Launch Debian's chromium headless."""
+    """Debian's chromium, headless."""
     with sync_playwright() as playwright:
         chromium = launch(playwright)
         yield chromium
         chromium.close()
 
 
-def simulated_time(page) -> float:
-    """Read the 'Simulated time' number off the headline strip."""
-    metric = page.locator("[data-testid='stMetric']").filter(has_text="Simulated time")
-    return float(metric.locator("[data-testid='stMetricValue']").inner_text().split()[0].replace(",", ""))
+def view_time(page) -> float:
+    """Return the simulated time of the frame the live view drew last."""
+    return float(page.locator(".gsl-live").first.get_attribute("data-time"))
 
 
-def test_every_page_opens_and_is_photographed(server, browser):
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_opens_by_its_own_address(server, browser, path):
     SHOTS.mkdir(exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1200})
-    for name in PAGES:
-        page.goto(f"{server}/{name}")
-        settled(page)
-        assert page.locator("[data-testid='stException']").count() == 0, name
-        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.goto(f"{server}/{path}")
+    settled(page)
+    page.wait_for_timeout(500)
+    assert page.locator("[data-testid='stException']").count() == 0, path
+    assert page.get_by_text("Page not found").count() == 0, path
+    page.screenshot(path=str(SHOTS / f"page-{path or 'root'}.png"), full_page=True)
+    page.close()
 
 
-def test_playing_a_lesson_moves_the_charts_and_a_change_shows_on_them(server, browser):
-    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+def test_a_lesson_plays_and_a_change_is_drawn_against_the_run_before_it(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
     page.goto(f"{server}/lessons")
     settled(page)
     page.get_by_role("button", name="Next step").click()
+    page.wait_for_timeout(500)
+    settled(page)
+    opened = view_time(page)
+    assert opened == 60  # the step opens warm
+    page.get_by_role("button", name="Start").click()
+    page.wait_for_timeout(1_500)
+    first = view_time(page)
+    page.wait_for_timeout(1_500)
+    assert view_time(page) > first > opened  # the fragment ticks in the browser: the view keeps moving
+    rate = page.get_by_label("Arrival rate (req/s)", exact=True)
+    rate.fill("2.5")
+    rate.press("Enter")
+    expect(page.locator(".annotation-text", has_text="Arrival rate = 2.5").first).to_be_visible(timeout=5_000)
+    expect(page.locator(".gsl-legend-item", has_text="p95 before").first).to_be_visible(timeout=5_000)
+    expect(page.locator(".gsl-cell.gsl-watched .gsl-before").first).to_be_visible(timeout=5_000)
+    page.wait_for_timeout(3_000)
+    page.screenshot(path=str(SHOTS / "lesson-playing.png"), full_page=True)
+    page.close()
+
+
+def test_a_box_being_typed_into_is_never_overwritten_by_a_tick(server, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.goto(f"{server}/live")
     settled(page)
     page.get_by_role("button", name="Start").click()
-    page.wait_for_timeout(3_000)
-    first = simulated_time(page)
-    page.wait_for_timeout(2_000)
-    second = simulated_time(page)
-    assert second > first > 0  # the fragment ticks in the browser: the view keeps moving
-    rate = page.get_by_label("Arrival rate (req/s)")
-    rate.fill("4")
-    rate.press("Enter")
-    page.wait_for_timeout(2_500)
-    assert page.locator(".annotation-text", has_text="rate_rps = 4").count() > 0  # the change is marked
-    page.screenshot(path=str(SHOTS / "lesson-playing.png"), full_page=True)
+    page.wait_for_timeout(1_000)
+    box = page.get_by_label("Arrival rate (req/s)", exact=True)
+    box.click()
+    box.press("Control+a")
+    for key in "12.5":
+        box.press(key)
+        page.wait_for_timeout(450)  # more than two ticks between keys
+    assert box.input_value() == "12.5"
+    box.press("Enter")
+    expect(page.locator(".annotation-text", has_text="Arrival rate = 12.5").first).to_be_visible(timeout=5_000)
+    page.close()
 
 
-def test_the_sandbox_form_applies_a_changed_knob(server, browser):
+def test_no_chart_is_ever_blank_while_a_scenario_plays(server, browser):
+    from bench.browser import MILLION_USERS
+    from dashboard.pages.sandbox import encode_link
+    from engine import parse_scenario
+
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.goto(f"{server}/sandbox?s={encode_link(parse_scenario(MILLION_USERS))}")
+    page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    settled(page)
+    page.get_by_role("button", name="Start").click()
+    page.wait_for_timeout(1_500)
+    page.evaluate("document.querySelector('.gsl-charts').scrollIntoView()")
+    blank = [blank_charts(page) for _ in range(20) if page.wait_for_timeout(150) is None]
+    assert blank == [0] * 20
+    page.close()
+
+
+@pytest.mark.parametrize("path", ["lessons", "live", "sandbox", "classroom"])
+def test_presenter_mode_at_1280x720_cuts_nothing_and_its_charts_read_from_the_back(server, browser, path):
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.goto(f"{server}/{path}")
+    settled(page)
+    page.get_by_text("Presenter mode").click()
+    settled(page)
+    page.wait_for_timeout(800)
+    if path != "classroom":
+        page.get_by_role("button", name="Start").click()
+        page.wait_for_timeout(1_500)
+        sizes = page.evaluate("""() => Array.from(document.querySelectorAll(
+            '.js-plotly-plot .xtick text, .js-plotly-plot .ytick text, .js-plotly-plot .gtitle'))
+            .map(e => parseFloat(getComputedStyle(e).fontSize))""")
+        assert sizes and min(sizes) >= 20
+    cut = []
+    for y in range(0, 6000, 600):  # scroll through the whole page: every part must fit its box
+        page.evaluate(f"document.querySelector('[data-testid=stMain]').scrollTo(0, {y})")
+        page.wait_for_timeout(150)
+        cut += truncated(page)
+    assert cut == []
+    page.get_by_test_id("stSidebar").hover()  # its collapse button shows on hover, as for a mouse
+    page.get_by_role("button", name="Collapse sidebar").click()  # the sidebar gives way
+    expect(page.get_by_test_id("stSidebar")).to_have_attribute("data-collapsed", "true")
+    page.screenshot(path=str(SHOTS / f"presenter-{path}.png"))
+    page.close()
+
+
+def test_the_sandbox_form_applies_a_changed_knob_as_a_new_version(server, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1200})
     page.goto(f"{server}/sandbox")
     settled(page)
@@ -106,7 +151,8 @@ def test_the_sandbox_form_applies_a_changed_knob(server, browser):
     replicas.fill("6")
     replicas.press("Enter")
     settled(page)
-    page.screenshot(path=str(SHOTS / "sandbox-settings.png"), full_page=True)
-    page.get_by_role("button", name="Apply and restart").click()
+    page.get_by_role("button", name="Apply", exact=True).first.click()
     expect(page.get_by_label("YAML", exact=True)).to_have_value(re.compile(r"\n  replicas: 6\n"))
+    expect(page.locator(".gsl-legend-item", has_text="p95 before").first).to_be_visible(timeout=5_000)
     assert page.locator("[data-testid='stException']").count() == 0
+    page.close()

@@ -4,7 +4,7 @@ import json
 
 from streamlit.testing.v1 import AppTest
 
-from dashboard.pages.capacity import USERS, at_users, first_saturated, measure
+from dashboard.pages.capacity import USERS, _figure, at_users, first_saturated, measure, money_ticks
 from engine import load_preset
 
 PAGE = "from dashboard.pages.capacity import render_capacity\nrender_capacity()\n"
@@ -41,6 +41,55 @@ def test_the_page_sweeps_with_progress_and_can_be_cancelled():
     assert not at.session_state["capacity"]["running"]
 
 
+def test_a_full_sweep_names_the_first_tier_to_saturate_in_words_and_plots_three_panels():
+    at = AppTest.from_string(PAGE, default_timeout=60).run()
+    at.selectbox(key="capacity_preset").select("separate_database").run()
+    at.number_input(key="capacity_seconds").set_value(10).run()
+    at.button(key="capacity_start").click().run()
+    for _ in range(len(USERS) + 2):
+        at.run()
+    assert not at.exception
+    sweep = at.session_state["capacity"]
+    assert len(sweep["points"]) == len(USERS) and not sweep["running"]
+    limit = first_saturated(sweep["points"])
+    assert limit["busiest"] == "web"
+    assert at.warning[0].value.startswith(f"First to saturate: **web tier** ({limit['busiest_utilisation']:.0%} busy) "
+                                          f"at {limit['users']:,} daily users")
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    layout = figure["layout"]
+    p95, errors, cost = figure["data"]
+    assert [trace["yaxis"] for trace in figure["data"]] == ["y", "y2", "y3"]
+    assert p95["x"] == errors["x"] == cost["x"] == USERS
+    assert cost["y"] == [p["usd_per_month"] for p in sweep["points"]]
+    assert [layout[f"yaxis{n}"]["title"]["text"] for n in ("", "2", "3")] == \
+        ["p95 latency (s)", "error rate (%)", "USD per month ($)"]
+    assert layout["yaxis2"]["tickformat"] == ".0%"
+    money = layout["yaxis3"]
+    assert money["type"] == "log" and money.get("showticklabels", True)
+    assert money["ticktext"] == ["$200", "$500", "$1k", "$2k", "$5k", "$10k", "$20k"]  # $290 to $19k a month
+    for axis in ("xaxis", "xaxis2", "xaxis3"):
+        assert layout[axis]["type"] == "log"
+    assert layout["xaxis3"]["ticktext"] == ["1", "10", "100", "1k", "10k", "100k", "1M", "10M"]
+    assert layout["xaxis3"]["title"]["text"] == "daily active users"
+    assert layout["xaxis"]["matches"] == layout["xaxis2"]["matches"] == "x3"  # one users axis for all three
+
+
+def test_money_ticks_label_at_least_two_ticks_inside_the_range():
+    span, values, labels = money_ticks([120.0, 150.0])
+    assert len(labels) >= 2 and all(label.startswith("$") for label in labels)
+    assert 10 ** span[0] <= min(values) and max(values) <= 10 ** span[1]
+    assert money_ticks([50.0, 3e6])[2] == ["$100", "$1k", "$10k", "$100k", "$1M"]
+    assert money_ticks([None]) == ([], [], [])
+
+
+def test_points_the_sweep_could_not_measure_are_left_out_of_the_figure():
+    points = [{"users": 1, "stopped": False, "invalid": "heavy_users"},
+              {"users": 10, "stopped": False, "p95_s": 0.5, "error_rate": 0.0, "usd_per_month": 300.0},
+              {"users": 100, "stopped": True}]
+    figure = json.loads(_figure(points).to_json())
+    assert [trace["x"] for trace in figure["data"]] == [[10], [10], [10]]
+
+
 def test_a_lesson_scenario_and_the_sandbox_scenario_can_be_swept():
     from curriculum.format import LESSONS_DIR, load_lesson
 
@@ -62,7 +111,7 @@ def test_a_lesson_scenario_and_the_sandbox_scenario_can_be_swept():
     assert "Sandbox: Horizontal with load balancer" in at.selectbox(key="capacity_preset").options
     at.selectbox(key="capacity_preset").select("sandbox").run()
     at.button(key="capacity_start").click().run()
-    assert at.session_state["capacity"]["scenario"] == at.session_state["sandbox_sim"].scenario
+    assert at.session_state["capacity"]["scenario"] == load_preset("horizontal_load_balancer")  # the sandbox's default
 
 
 def test_a_point_the_scenario_cannot_take_is_named_not_raised():

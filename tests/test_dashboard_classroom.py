@@ -1,10 +1,10 @@
 """The classroom: a presenter opens a room and teaches; learners follow the same lesson, step and charts."""
 
-import json
-
 from streamlit.testing.v1 import AppTest
 
 from curriculum.format import LESSONS_DIR, load_lesson
+from dashboard.pages.classroom import join_link, qr_png
+from tests.live_view import chart, errors, frame, names, trace
 
 # One script, two pages: the presenter opens the room on the classroom page and teaches on the lessons page.
 PAGE = """
@@ -15,11 +15,13 @@ from dashboard.pages.lessons import render_lessons
 """
 
 
-def session(room: str | None = None) -> AppTest:
-    """Open the classroom page in a new browser session (optionally with a room link)."""
+def session(room: str | None = None, present: str | None = None) -> AppTest:
+    """Open the classroom page in a new browser session (optionally with a room link, or a room to take back)."""
     at = AppTest.from_string(PAGE, default_timeout=30)
     if room is not None:
         at.query_params["room"] = room
+    if present is not None:
+        at.query_params["present"] = present
     return at.run()
 
 
@@ -34,9 +36,9 @@ def presenter(pin: str = "471147") -> tuple[AppTest, str]:
     return at, code
 
 
-def figure(at: AppTest, index: int = 0) -> dict:
-    """Return the Plotly JSON of chart `index`."""
-    return json.loads(at.get("plotly_chart")[index].proto.spec)
+def playback(at: AppTest):
+    """Return the playback of a session's lesson page."""
+    return at.session_state["lesson"].playback
 
 
 def test_a_learner_follows_the_presenters_lesson_step_and_charts():
@@ -49,37 +51,43 @@ def test_a_learner_follows_the_presenters_lesson_step_and_charts():
     for _ in range(3):
         teacher.run()
     teacher.button(key="lesson_next").click().run()
+    teacher.run()
     learner.run()
     assert "Step 2 of 3" in learner.caption[0].value
     assert lesson.read(lesson.steps[1].text).strip() in "\n".join(m.value for m in learner.markdown)
-    sim = teacher.session_state["lesson_sim"]
-    ours, theirs = figure(learner), figure(teacher)
-    assert ours["data"][0]["x"] == [w["t_end_s"] for w in sim.windows] == theirs["data"][0]["x"]
-    assert ours["data"][2]["y"] == theirs["data"][2]["y"]  # the same p95 line, not a lookalike
-    assert learner.get("graphviz_chart")[0].proto.spec == teacher.get("graphviz_chart")[0].proto.spec
+    ours, theirs = frame(learner), frame(teacher)
+    mine, yours = chart(ours, "latency"), chart(theirs, "latency")
+    assert trace(mine, "p95")["x"] == trace(yours, "p95")["x"] and trace(mine, "p95")["x"]
+    assert trace(mine, "p95")["y"] == trace(yours, "p95")["y"]  # the same p95 line, not a lookalike
+    assert ours["diagram"] == theirs["diagram"] and ours["headline"] == theirs["headline"]
 
 
-def test_a_control_and_its_mark_reach_the_learner():
+def test_a_change_its_mark_and_the_before_line_reach_the_learner():
     teacher, code = presenter()
     learner = session(code)
     teacher.button(key="lesson_next").click().run()
     teacher.button(key="lesson_start").click().run()
     teacher.number_input(key="lesson_rate_rps").set_value(2.5).run()
+    for _ in range(8):
+        teacher.run()
     learner.run()
-    assert "rate_rps = 2.5" in learner.caption[1].value
-    notes = [a["text"] for a in figure(learner)["layout"].get("annotations", [])]
-    assert "rate_rps = 2.5" in notes
+    latency = chart(frame(learner), "latency")
+    assert "Arrival rate = 2.5" in [a["text"] for a in latency["layout"]["annotations"]]
+    assert "p95 before" in names(latency) and trace(latency, "p95 before")["y"] == \
+        trace(chart(frame(teacher), "latency"), "p95 before")["y"]
 
 
 def test_a_learner_detaches_to_experiment_and_comes_back_in_one_click():
     teacher, code = presenter()
     teacher.button(key="lesson_next").click().run()
+    teacher.run()
     learner = session(code)
     learner.button(key="class_detach").click().run()
     assert learner.session_state["lesson_step"] == 1  # their own copy, at the presenter's step
+    assert playback(learner).t == playback(teacher).t  # where the room was
     learner.number_input(key="lesson_rate_rps").set_value(3.0).run()
-    assert learner.session_state["lesson_sim"].settings()["rate_rps"] == 3.0
-    assert teacher.session_state["lesson_sim"].settings()["rate_rps"] == 1.0  # the room is untouched
+    assert playback(learner).settings()["rate_rps"] == 3.0
+    assert playback(teacher).settings()["rate_rps"] == 1.0  # the room is untouched
     learner.button(key="class_resync").click().run()
     assert "following the presenter" in learner.caption[0].value
 
@@ -104,7 +112,7 @@ def test_a_wrong_pin_is_refused_and_the_right_one_takes_control():
     other.text_input(key="class_claim_code").set_value(code).run()
     other.text_input(key="class_claim_pin").set_value("111111").run()
     other.button(key="class_claim").click().run()
-    assert f"PIN: is not the PIN of room {code}" in other.error[0].value
+    assert f"PIN: is not the PIN of room {code}" in errors(other)[0]
     other.text_input(key="class_claim_pin").set_value("471147").run()
     other.button(key="class_claim").click().run()
     assert other.session_state["room_code"] == code
@@ -114,16 +122,56 @@ def test_a_wrong_pin_is_refused_and_the_right_one_takes_control():
     assert any("no longer present the room" in w.value for w in teacher.warning)
 
 
+def test_a_presenter_who_reloads_takes_the_room_back_where_it_was_and_learners_keep_their_charts():
+    teacher, code = presenter("471147")
+    teacher.button(key="lesson_next").click().run()
+    teacher.button(key="lesson_start").click().run()
+    teacher.number_input(key="lesson_rate_rps").set_value(2.5).run()
+    for _ in range(6):
+        teacher.run()
+    learner = session(code)
+    drawn = trace(chart(frame(learner), "latency"), "p95")["x"]
+    reloaded = session(present=code)  # the same presenter, after a reload: a new session, no token
+    assert reloaded.text_input(key="class_claim_code").value == code
+    reloaded.text_input(key="class_claim_pin").set_value("471147").run()
+    reloaded.button(key="class_claim").click().run()
+    assert not reloaded.exception and not reloaded.error
+    resumed, before = playback(reloaded), playback(teacher)
+    assert reloaded.session_state["lesson_step"] == 1 and resumed.t == before.t  # same step, same moment
+    assert list(resumed.now.sim.windows) == list(before.now.sim.windows)  # the very same run, replayed
+    assert resumed.before is not None and resumed.marks == before.marks
+    assert reloaded.session_state["lesson"].running  # it was playing: it plays on
+    reloaded.session_state["page"] = "lessons"
+    for _ in range(4):
+        reloaded.run()
+    learner.run()
+    assert "Step 2 of 3" in learner.caption[0].value
+    now = trace(chart(frame(learner), "latency"), "p95")["x"]
+    assert now[: len(drawn)] == drawn and len(now) > len(drawn)  # the learner's chart went on, not reset
+    assert now == sorted(set(now))
+
+
+def test_the_presenter_sees_the_join_link_and_its_qr_code():
+    at = session()
+    at.text_input(key="class_new_pin").set_value("471147").run()
+    at.button(key="class_open").click().run()
+    code = at.session_state["room_code"]
+    assert any(c.value.endswith(f"/classroom?room={code}") for c in at.code)
+    images = at.get("image")
+    assert images and images[0].captions == ["Scan to join"] and images[0].proto.imgs[0].url.endswith(".png")
+    assert qr_png(join_link(code))[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_joining_a_room_that_does_not_exist_says_so():
     learner = session("ZZZZZZ")
-    assert "room ZZZZZZ: not found" in learner.error[0].value
+    assert "room ZZZZZZ: not found" in errors(learner)[0]
     bad = session("../../etc")
-    assert "room code: '??????ETC' is not allowed" in bad.error[0].value
+    assert "room code: '??????ETC' is not allowed" in errors(bad)[0]
 
 
 def test_a_bad_pin_is_explained():
     at = session()
     at.text_input(key="class_new_pin").set_value("12").run()
     at.button(key="class_open").click().run()
-    assert "PIN: is not allowed: use 6 to 12 digits" in at.error[0].value
+    assert "PIN: is not allowed: use 6 to 12 digits" in errors(at)[0]
     assert "room_code" not in at.session_state

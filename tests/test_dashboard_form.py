@@ -6,12 +6,19 @@ import pytest
 from pydantic import BaseModel
 from streamlit.testing.v1 import AppTest
 
+from tests.live_view import errors
+
 from dashboard.view.form import _unwrap, seed
 from dashboard.pages.sandbox import encode_link
 from engine import list_presets, load_preset
 from engine.scenario import Failure, LLMRouter, Scenario, Users
 
 PAGE = "from dashboard.pages.sandbox import render_sandbox\nrender_sandbox()\n"
+
+
+def running(at: AppTest):
+    """Return the simulation the sandbox runs now."""
+    return at.session_state["sandbox"].playback.now.sim
 
 
 def page(scenario=None) -> AppTest:
@@ -67,16 +74,18 @@ def test_every_preset_draws_unchanged_and_every_field_it_sets_has_a_widget(prese
         assert drawn >= wanted, f"{name}: {drawn} widgets for {wanted} fields"
 
 
-def test_a_changed_knob_applies_and_restarts_with_it():
+def test_a_changed_knob_applies_as_a_new_version_on_the_same_traffic():
     at = page()
-    first = at.session_state["sandbox_sim"]
+    first = running(at)
     widget(at, "number_input", ".web.replicas").set_value(6).run()
     widget(at, "selectbox", ".database.kind").set_value("key_value").run()
     assert not at.button(key="sandbox_form_apply").disabled
-    assert at.session_state["sandbox_sim"] is first  # nothing runs until applied
+    assert running(at) is first  # nothing runs until applied
     apply(at)
-    sim = at.session_state["sandbox_sim"]
-    assert sim is not first and sim.now == 0
+    sim = running(at)
+    playback = at.session_state["sandbox"].playback
+    assert sim is not first and sim.now == first.now  # the time axis goes on
+    assert playback.before.sim is first  # the version before goes on, faded
     assert (sim.scenario.web.replicas, sim.scenario.database.kind) == (6, "key_value")
     assert "replicas: 6" in at.text_area(key="sandbox_text").value
     assert at.button(key="sandbox_form_apply").disabled  # the form now shows what runs
@@ -84,11 +93,11 @@ def test_a_changed_knob_applies_and_restarts_with_it():
 
 def test_an_incoherent_edit_names_the_field_and_changes_nothing():
     at = page()
-    first = at.session_state["sandbox_sim"]
+    first = running(at)
     widget(at, "toggle", ".load_balancer:on").set_value(False).run()
-    assert "web.replicas: 4 is not allowed: more than 1 replica needs a load_balancer" in at.error[0].value
+    assert "web.replicas: 4 is not allowed: more than 1 replica needs a load_balancer" in errors(at)[0]
     assert at.button(key="sandbox_form_apply").disabled
-    assert at.session_state["sandbox_sim"] is first
+    assert running(at) is first
 
 
 def test_discarding_edits_shows_the_running_scenario_again():
@@ -105,40 +114,40 @@ def test_choosing_another_kind_draws_that_kinds_fields():
     widget(at, "selectbox", ".llm:kind").set_value("self_hosted").run()
     widget(at, "number_input", ".max_batch").set_value(32).run()
     apply(at)
-    llm = at.session_state["sandbox_sim"].scenario.llm
+    llm = running(at).scenario.llm
     assert (llm.kind, llm.max_batch) == ("self_hosted", 32)
 
 
 def test_switching_on_a_part_starts_it_from_defaults_and_explains_what_it_needs():
     at = page()  # no cache, no prompt keys
     widget(at, "toggle", ".cache:on").set_value(True).run()
-    assert "cache: needs traffic.prompt_keys" in at.error[0].value
+    assert "cache: needs traffic.prompt_keys" in errors(at)[0]
     widget(at, "toggle", ".traffic.prompt_keys:on").set_value(True).run()
     assert not at.error
     assert widget(at, "number_input", ".cache.capacity_entries").value == 10_000
     apply(at)
-    assert at.session_state["sandbox_sim"].scenario.cache.capacity_entries == 10_000
+    assert running(at).scenario.cache.capacity_entries == 10_000
 
 
 def test_a_new_list_item_is_named_in_the_message_until_it_is_filled_in():
     at = page()
     widget(at, "number_input", ".failures:n").set_value(1).run()
-    assert "failures.0.component: '' is not allowed: choose one of web-0" in at.error[0].value
+    assert "failures.0.component: '' is not allowed: choose one of web-0" in errors(at)[0]
     widget(at, "text_input", ".failures.0.component").set_value("web-1").run()
     widget(at, "number_input", ".failures.0.at_s").set_value(20.0).run()
     apply(at)
-    failure = at.session_state["sandbox_sim"].scenario.failures[0]
+    failure = running(at).scenario.failures[0]
     assert (failure.component, failure.at_s, failure.action) == ("web-1", 20.0, "fail")
 
 
 def test_live_controls_change_the_running_simulation_without_a_restart():
     at = page()
     at.button(key="sandbox_start").click().run()
-    sim = at.session_state["sandbox_sim"]
+    sim = running(at)
     at.number_input(key="sandbox_web_replicas").set_value(6).run()
-    assert at.session_state["sandbox_sim"] is sim
+    assert running(at) is sim
     assert sim.settings()["web_replicas"] == 6
-    assert at.session_state["sandbox_marks"][-1][1] == "web_replicas = 6"
+    assert at.session_state["sandbox"].playback.marks[-1][1] == "Web replicas = 6"
 
 
 def test_seed_fills_required_fields_with_the_lowest_allowed_value():

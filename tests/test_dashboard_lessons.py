@@ -1,11 +1,11 @@
 """The lesson player: lessons load from data, steps set up the simulation, controls act on it, the quiz answers."""
 
-import json
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from curriculum.format import LESSONS_DIR, lesson_folders, load_lesson
+from dashboard.view.series import shown_as
+from tests.live_view import chart, frame, names, nodes, trace
 
 PAGE = "from dashboard.pages.lessons import render_lessons\nrender_lessons()\n"
 
@@ -24,23 +24,31 @@ def texts(at: AppTest) -> str:
     return "\n".join(m.value for m in at.markdown)
 
 
+def _playback(at: AppTest):
+    """Return the lesson's playback."""
+    return at.session_state["lesson"].playback
+
+
 @pytest.mark.parametrize("folder", lesson_folders())
 def test_every_lesson_plays_every_step_to_its_question(folder):
     lesson = load_lesson(LESSONS_DIR / folder)
     at = page(folder)
     assert at.title[0].value == lesson.title
     assert all(goal in texts(at) for goal in lesson.goals)
-    at.button(key="lesson_start").click().run()
     for index, step in enumerate(lesson.steps):
         assert f"Step {index + 1} of {len(lesson.steps)}" in at.caption[0].value
+        assert _playback(at).t == step.opening_warmup_s()  # each step opens warm, paused
         if step.experiment is not None:
             assert step.experiment.do in texts(at)
             assert any(e.describe() in " ".join(c.value for c in at.caption) for e in step.experiment.claim.expect)
+            watched = [c for c in frame(at)["headline"] if c["watched"]]
+            assert len(watched) == len({shown_as(m) for m in step.watched()}) > 0
+        at.button(key="lesson_start").click().run()
         at.run()
         assert not at.exception and not at.error, (index, [e.value for e in at.error])
+        assert at.session_state["lesson"].speed == step.speed
         if index < len(lesson.steps) - 1:
             at.button(key="lesson_next").click().run()
-    assert at.session_state["lesson_sim"].now > 0
     quiz = at.radio(key=f"quiz_{folder}")
     assert quiz.label == lesson.quiz.question
     quiz.set_value(lesson.quiz.answer).run()
@@ -58,30 +66,54 @@ def test_a_wrong_answer_names_the_right_one():
 
 def test_a_step_opens_with_the_settings_of_every_step_up_to_it_whichever_way_the_learner_came():
     at = page("04-horizontal-scaling")
-    sim = at.session_state["lesson_sim"]
-    assert sim.settings()["web_replicas"] == 1 and sim.settings()["rate_rps"] == 5.5
+    assert _playback(at).settings()["web_replicas"] == 1 and _playback(at).settings()["rate_rps"] == 5.5
     at.button(key="lesson_next").click().run()
-    assert sim.settings()["web_replicas"] == 3
+    assert _playback(at).settings()["web_replicas"] == 3
     at.number_input(key="lesson_web_replicas").set_value(5).run()  # the learner wanders off
     at.button(key="lesson_next").click().run()
     at.button(key="lesson_back").click().run()
-    assert sim.settings()["web_replicas"] == 3 and sim.settings()["load_balancer"] == "round_robin"
+    settings = _playback(at).settings()
+    assert settings["web_replicas"] == 3 and settings["load_balancer"] == "round_robin"
 
 
-def test_a_control_changes_the_running_simulation_and_its_chart():
+def test_the_experiments_change_shows_as_before_and_now_with_the_sign_the_step_claims():
+    # Lesson 4, step 1: one replica at 5.5 req/s, then four. p95 must fall, on the same traffic.
     at = page("04-horizontal-scaling")
     at.button(key="lesson_start").click().run()
-    for _ in range(3):
+    changed_at = _playback(at).t
+    at.number_input(key="lesson_web_replicas").set_value(4).run()
+    for _ in range(80):  # 16 s of wall time at the step's 10x: the queue drains
         at.run()
-    sim = at.session_state["lesson_sim"]
-    before = sim.now
-    at.number_input(key="lesson_web_replicas").set_value(3).run()
+    playback = _playback(at)
+    assert playback.before is not None and playback.since == changed_at
+    headline = {cell["metric"]: cell for cell in frame(at)["headline"]}
+    p95 = headline["latency_p95_s"]
+    assert p95["watched"] and p95["delta"].startswith("−") and p95["verdict"] == "better"
+    latency = chart(frame(at), "latency")
+    assert {"p95", "p95 before"} <= set(names(latency))
+    assert trace(latency, "p95")["y"][-1] < 0.3 * trace(latency, "p95 before")["y"][-1]  # falls by at least 70 %
+
+
+def test_switching_the_version_continues_the_time_axis_with_the_old_version_faded():
+    at = page("02-separate-database")
+    for _ in range(3):
+        at.button(key="lesson_next").click().run()  # step 4: kinds of database, at 40 req/s
+    at.button(key="lesson_start").click().run()
     at.run()
-    assert sim.settings()["web_replicas"] == 3 and sim.now > before  # changed live, not restarted
-    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert figure["data"][0]["x"] == [w["t_end_s"] for w in sim.windows]
-    spec = at.get("graphviz_chart")[0].proto.spec
-    assert spec.count("lb -> ") == 3  # the diagram shows the three serving replicas (draining ones left out)
+    switched_at = _playback(at).t
+    at.segmented_control(key="lesson_variant").set_value("key_value").run()
+    for _ in range(12):
+        at.run()
+    playback = _playback(at)
+    assert playback.t > switched_at > 0  # no restart at t = 0
+    assert playback.now.label == "key_value" and playback.before.label == "separate"
+    tiers = chart(frame(at), "tiers")
+    now, before = trace(tiers, "database primary"), trace(tiers, "database primary before")
+    assert now["x"][0] < switched_at <= before["x"][0] + 1  # now drawn from the start, before from the switch
+    assert now["y"][-1] < 0.3 * before["y"][-1]  # the claim: utilisation falls by at least 70 %
+    util = next(c for c in frame(at)["headline"] if c["metric"] == "db_primary_utilisation")
+    assert util["watched"] and util["delta"].startswith("−")
+    assert any(text == "version: key_value" for _, text in playback.marks)
 
 
 def test_taking_a_component_down_fails_requests_until_the_health_check_notices():
@@ -90,31 +122,13 @@ def test_taking_a_component_down_fails_requests_until_the_health_check_notices()
         at.button(key="lesson_next").click().run()  # step 4: a replica fails
     at.button(key="lesson_start").click().run()
     at.multiselect(key="lesson_down").select("web-0").run()
-    for _ in range(12):
+    for _ in range(12):  # 30 simulated seconds at the step's 10x
         at.run()
-    sim = at.session_state["lesson_sim"]
+    sim = _playback(at).now.sim
     assert sim.settings()["down"] == ["web-0"]
-    failed = [w["failed"] for w in sim.windows]
+    failed = [w["failed"] for w in sim.windows if w["t_end_s"] > _playback(at).since]
     assert sum(failed) > 0 and failed[-1] == 0  # noticed after 10 s, then no more failures
-    assert "web-0" in at.get("graphviz_chart")[0].proto.spec
-
-
-def test_choosing_a_variant_starts_again_as_that_version():
-    at = page("06-response-caching")
-    assert at.session_state["lesson_sim"].scenario.cache is None
-    at.button(key="lesson_start").click().run()
-    for _ in range(3):
-        at.run()
-    at.segmented_control(key="lesson_variant").set_value("cache_1h_ttl").run()
-    sim = at.session_state["lesson_sim"]
-    assert sim.scenario.cache.ttl_s == 3600 and sim.now == 1  # started again (and ticked once since)
-    assert at.session_state["lesson_running"]  # it plays on
-    for _ in range(20):
-        at.run()
-    assert sim.summary()["cache_hits"] > 0
-    at.button(key="lesson_next").click().run()
-    at.slider(key="lesson_zipf_skew").set_value(0.3).run()
-    assert sim.settings()["prompt_keys"]["zipf_skew"] == 0.3
+    assert nodes(frame(at))["web-0"]["state"] == "down"
 
 
 def test_instructor_notes_sources_and_the_trace_attribution_are_shown():
@@ -135,16 +149,16 @@ def test_a_broken_lesson_is_reported_not_raised(tmp_path):
     assert "goals: Field required" in message and "quiz: Field required" in message
 
 
-def test_reset_starts_the_step_again_from_zero_paused_with_its_settings():
+def test_reset_opens_the_step_again_warm_and_paused_with_its_settings():
     at = page("04-horizontal-scaling")
     at.button(key="lesson_next").click().run()
     at.button(key="lesson_start").click().run()
     at.number_input(key="lesson_web_replicas").set_value(6).run()
     at.run()
     at.button(key="lesson_reset").click().run()
-    sim = at.session_state["lesson_sim"]
-    assert sim.now == 0 and not at.session_state["lesson_running"] and at.session_state["lesson_step"] == 1
-    assert sim.settings()["web_replicas"] == 3 and at.session_state["lesson_marks"] == []
+    playback = _playback(at)
+    assert playback.t == 60 and not at.session_state["lesson"].running and at.session_state["lesson_step"] == 1
+    assert playback.settings()["web_replicas"] == 3 and playback.marks == [] and playback.before is None
 
 
 def test_going_back_undoes_what_a_later_step_changed():
@@ -154,7 +168,6 @@ def test_going_back_undoes_what_a_later_step_changed():
     for _ in range(3):
         at.button(key="lesson_next").click().run()
     at.multiselect(key="lesson_down").select("web-0").run()
-    assert at.session_state["lesson_sim"].settings()["down"] == ["web-0"]
+    assert _playback(at).settings()["down"] == ["web-0"]
     at.button(key="lesson_back").click().run()
-    sim = at.session_state["lesson_sim"]
-    assert sim.settings()["down"] == [] and "down" not in lesson.steps[2].controls
+    assert _playback(at).settings()["down"] == [] and "down" not in lesson.steps[2].controls

@@ -8,10 +8,18 @@ import zlib
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.pages.sandbox import decode_link, encode_link, windows_csv
+from tests.live_view import errors
+
+from dashboard.pages.sandbox import WARM_UP_S, decode_link, encode_link, windows_csv
+from dashboard.view.player import TICK_S
 from engine import load_preset
 
 PAGE = "from dashboard.pages.sandbox import render_sandbox\nrender_sandbox()\n"
+
+
+def running(at: AppTest):
+    """Return the simulation the sandbox runs now."""
+    return at.session_state["sandbox"].playback.now.sim
 
 
 def page(link: str | None = None) -> AppTest:
@@ -27,7 +35,7 @@ def test_a_share_link_round_trips_the_scenario():
     assert decode_link(encode_link(scenario)) == scenario
     at = page(encode_link(scenario))
     assert not at.exception and not at.error
-    assert at.session_state["sandbox_sim"].scenario == scenario
+    assert running(at).scenario == scenario
 
 
 @pytest.mark.parametrize("link, message", [
@@ -39,23 +47,23 @@ def test_a_share_link_round_trips_the_scenario():
 def test_a_broken_or_tampered_link_says_so_and_falls_back(link, message):
     at = page(link)
     assert not at.exception
-    assert message in at.error[0].value and "default scenario" in at.error[0].value
-    assert at.session_state["sandbox_sim"].scenario == load_preset("horizontal_load_balancer")
+    assert message in errors(at)[0] and "default scenario" in errors(at)[0]
+    assert running(at).scenario == load_preset("horizontal_load_balancer")
 
 
 def test_editing_applies_a_valid_scenario_and_refuses_a_bad_one():
     at = page()
-    first = at.session_state["sandbox_sim"]
+    first = running(at)
     at.text_area(key="sandbox_text").set_value("traffic: {rate_rps: 0}\nweb: {replicas: 0}\n").run()
     at.button(key="sandbox_apply").click().run()
-    assert "traffic.rate_rps: 0 is not allowed" in at.error[0].value
-    assert "web.replicas: 0 is not allowed" in at.error[0].value
-    assert at.session_state["sandbox_sim"] is first  # nothing changed
+    assert "traffic.rate_rps: 0 is not allowed" in errors(at)[0]
+    assert "web.replicas: 0 is not allowed" in errors(at)[0]
+    assert running(at) is first  # nothing changed
     at.text_area(key="sandbox_text").set_value(
         "traffic: {rate_rps: 3}\nweb: {db_reads_per_request: 0, db_writes_per_request: 0}\n").run()
     at.button(key="sandbox_apply").click().run()
     assert not at.error
-    assert at.session_state["sandbox_sim"].scenario.traffic.rate_rps == 3
+    assert running(at).scenario.traffic.rate_rps == 3
     assert decode_link(at.query_params["s"][0] if isinstance(at.query_params["s"], list)
                        else at.query_params["s"]).traffic.rate_rps == 3
 
@@ -64,10 +72,10 @@ def test_playing_draws_the_live_view_and_the_results_export_as_csv():
     at = page()
     at.button(key="sandbox_start").click().run()
     at.run()
-    sim = at.session_state["sandbox_sim"]
-    assert sim.now == 2
+    sim = running(at)
+    assert sim.now == pytest.approx(WARM_UP_S + 2 * 2.5 * TICK_S)  # warmed up, then two ticks at 2.5x
     rows = list(csv.DictReader(io.StringIO(windows_csv(sim.windows))))
-    assert [float(r["t_end_s"]) for r in rows] == [1.0, 2.0]
+    assert [float(r["t_end_s"]) for r in rows] == [float(t) for t in range(1, int(sim.now) + 1)]
     assert int(rows[0]["arrivals"]) == sim.windows[0]["arrivals"]
     assert "instances" not in rows[0]
 
@@ -77,8 +85,8 @@ def test_nothing_is_evaluated():
     at = page()
     at.text_area(key="sandbox_text").set_value("!!python/object/apply:os.system ['echo pwned']\n").run()
     at.button(key="sandbox_apply").click().run()
-    assert "not valid YAML or JSON" in at.error[0].value
-    assert at.session_state["sandbox_sim"].scenario == load_preset("horizontal_load_balancer")
+    assert "not valid YAML or JSON" in errors(at)[0]
+    assert running(at).scenario == load_preset("horizontal_load_balancer")
 
 
 def test_a_saved_scenario_opens_by_its_short_link_in_another_session():
@@ -93,7 +101,7 @@ def test_a_saved_scenario_opens_by_its_short_link_in_another_session():
     other.query_params["saved"] = saved
     other.run()
     assert not other.error
-    assert other.session_state["sandbox_sim"].scenario == at.session_state["sandbox_sim"].scenario
+    assert running(other).scenario == running(at).scenario
     assert any("Saved results: p95" in c.value for c in other.caption)
 
 
@@ -101,19 +109,19 @@ def test_an_unknown_saved_id_says_so_and_falls_back():
     at = AppTest.from_string(PAGE, default_timeout=15)
     at.query_params["saved"] = "zzzzzzzz"
     at.run()
-    assert "saved scenario zzzzzzzz: not found" in at.error[0].value
-    assert at.session_state["sandbox_sim"].scenario == load_preset("horizontal_load_balancer")
+    assert "saved scenario zzzzzzzz: not found" in errors(at)[0]
+    assert running(at).scenario == load_preset("horizontal_load_balancer")
 
 
-def test_reset_starts_the_same_scenario_again_from_zero():
+def test_reset_starts_the_same_scenario_again_afresh():
     at = page()
     at.button(key="sandbox_start").click().run()
     at.run()
-    first = at.session_state["sandbox_sim"]
+    first = running(at)
     at.button(key="sandbox_reset").click().run()
-    sim = at.session_state["sandbox_sim"]
-    assert sim is not first and sim.now == 0 and sim.scenario == first.scenario
-    assert not at.session_state["sandbox_running"]
+    sim = running(at)
+    assert sim is not first and sim.now == WARM_UP_S and sim.scenario == first.scenario  # afresh, warmed up again
+    assert not at.session_state["sandbox"].running
 
 
 def test_a_yaml_alias_bomb_is_refused_before_it_expands():
@@ -122,7 +130,7 @@ def test_a_yaml_alias_bomb_is_refused_before_it_expands():
     at = page()
     at.text_area(key="sandbox_text").set_value(bomb + "traffic: {rate_rps: 1}\n").run()
     at.button(key="sandbox_apply").click().run()
-    message = at.error[0].value
+    message = errors(at)[0]
     assert "aliases (*name) are not allowed in a scenario" in message and len(message) < 2_000
 
 
@@ -130,8 +138,8 @@ def test_a_long_bad_value_is_named_not_dumped():
     at = page()
     at.text_area(key="sandbox_text").set_value("name: [" + ", ".join(["x"] * 50_000) + "]\n").run()
     at.button(key="sandbox_apply").click().run()
-    assert "name: ['x', 'x', 'x', 'x', 'x', 'x', ...] is not allowed" in at.error[0].value
-    assert len(at.error[0].value) < 2_000
+    assert "name: ['x', 'x', 'x', 'x', 'x', 'x', ...] is not allowed" in errors(at)[0]
+    assert len(errors(at)[0]) < 2_000
 
 
 def test_one_session_cannot_fill_shared_memory_with_saves(monkeypatch):
@@ -141,4 +149,4 @@ def test_one_session_cannot_fill_shared_memory_with_saves(monkeypatch):
     at = page()
     for _ in range(3):
         at.button(key="sandbox_save").click().run()
-    assert "Not saved: 2 saves is the most one session may make" in at.error[0].value
+    assert "Not saved: 2 saves is the most one session may make" in errors(at)[0]

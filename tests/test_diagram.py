@@ -1,57 +1,69 @@
-"""The architecture diagram shows the running configuration, what is down, and the bottleneck."""
+"""The architecture diagram: what runs now, what limits each part, and where the requests flow."""
 
-import re
+import pytest
 
-from dashboard.view.diagram import COLOURS, architecture_dot
-from engine import Simulation, load_preset, parse_scenario
-from engine.loading import scenario_to_data
-from tests.helpers import deep_merge
-
-
-def node(dot: str, name: str) -> str:
-    """Return the DOT line of node `name`."""
-    return next(line for line in dot.splitlines() if line.strip().startswith(f'"{name}" ['))
+from curriculum.playback import Playback
+from dashboard.view.diagram import MAX_NODES, diagram, topology
+from engine import load_preset
+from engine.loading import derive
 
 
-def test_every_component_is_a_node_wired_in_request_order():
-    sim = Simulation(load_preset("horizontal_load_balancer"))
-    sim.advance(10)
-    dot = architecture_dot(sim)
-    for name in ("web-0", "web-3", "db-primary", "db-replica-0", "llm-0"):
-        assert node(dot, name)
-    assert "users -> lb;" in dot and 'lb -> "web-2";' in dot and '"web-1" -> "db-primary";' in dot
-    assert "round_robin" in dot
+def drawn(preset_or_scenario, seconds: float = 30.0, changes: dict | None = None) -> dict:
+    """Return the diagram of a scenario after `seconds`, over the last 10 s."""
+    scenario = load_preset(preset_or_scenario) if isinstance(preset_or_scenario, str) else preset_or_scenario
+    playback = Playback(scenario, "", changes)
+    playback.warm_up(seconds)
+    windows = list(playback.now.sim.windows)[-10:]
+    return diagram(topology(playback.now.sim), windows, windows[-1]["rolled"][10.0])
+
+
+def nodes(picture: dict) -> dict[str, dict]:
+    """Return the diagram's nodes by id."""
+    return {node["id"]: node for column in picture["columns"] for node in column}
+
+
+def test_columns_follow_a_request_and_edges_carry_its_rate():
+    picture = drawn("horizontal_load_balancer")
+    columns = [[node["id"] for node in column] for column in picture["columns"]]
+    assert columns == [["users"], ["lb"], ["web-0", "web-1", "web-2", "web-3"], ["db-primary", "db-replica-0", "llm"]]
+    edges = {(e["from"], e["to"]): e for e in picture["edges"]}
+    arrivals = edges[("users", "lb")]["rps"]
+    assert 4 < arrivals < 7  # the preset's 5.5 req/s
+    assert sum(edges[("lb", f"web-{i}")]["rps"] for i in range(4)) == pytest.approx(arrivals, rel=0.25)
+    assert edges[("users", "lb")]["label"].endswith("req/s")
+
+
+def test_a_hosted_llm_shows_calls_in_flight_and_its_share_of_the_time_not_zero_busy():
+    llm = nodes(drawn("single_server"))["llm"]
+    calls = float(llm["lines"][0].split()[0])
+    assert llm["title"] == "LLM (hosted API)" and calls > 1  # about 1.6 req/s x 4.5 s per call
+    assert llm["lines"][1].endswith("of a request's time") and int(llm["lines"][1].split()[0]) >= 80
+    assert "busy" not in " ".join(llm["lines"])
+
+
+def test_the_busiest_server_is_the_bottleneck_and_says_what_limits_it():
+    picture = nodes(drawn("mmc_queue"))
+    web = picture["web-0"]
+    assert web["bottleneck"] and web["state"] in ("busy", "saturated")
+    assert web["lines"][0].endswith("busy") and "waiting" in web["lines"][1]
+    calm = nodes(drawn("horizontal_load_balancer", changes={"web_replicas": 8}))
+    assert not any(node["bottleneck"] for node in calm.values())  # nothing strains: no bottleneck
 
 
 def test_a_component_that_is_down_is_grey_and_says_so():
-    sim = Simulation(load_preset("horizontal_load_balancer"))
-    sim.set_component_up("web-1", False)
-    sim.advance(5)
-    line = node(architecture_dot(sim), "web-1")
-    assert "down" in line and COLOURS["down"] in line
+    picture = nodes(drawn("horizontal_load_balancer", changes={"down": ["web-1"]}))
+    assert picture["web-1"]["state"] == "down" and picture["web-1"]["lines"] == ["down"]
 
 
-def test_the_busiest_component_is_the_bottleneck():
-    overloaded = parse_scenario(deep_merge(scenario_to_data(load_preset("single_server")),
-                                           {"traffic": {"rate_rps": 5}}))
-    sim = Simulation(overloaded)
-    sim.advance(30)
-    dot = architecture_dot(sim)
-    web = node(dot, "web-0")
-    assert "penwidth=3" in web and COLOURS["saturated"] in web
-    assert re.search(r"web-0\\n100% busy", web)
-    quiet = Simulation(load_preset("single_server"))
-    quiet.set_arrival_rate(0.1)
-    quiet.advance(30)
-    assert "penwidth=3" not in architecture_dot(quiet)
+def test_a_big_tier_is_one_node_and_errors_show_where_they_happen():
+    scenario = derive(load_preset("horizontal_load_balancer"), {"web": {"replicas": 12, "accept_queue": 0},
+                                                                 "traffic": {"rate_rps": 40}}, "big")
+    picture = nodes(drawn(scenario))
+    assert "web" in picture and picture["web"]["title"] == "web × 12" and 12 > MAX_NODES
+    assert any(line.startswith("503s:") for line in picture["web"]["lines"])  # a full queue refuses
 
 
-def test_scaling_out_adds_nodes_and_the_cache_appears_when_there_is_one():
-    sim = Simulation(load_preset("genai_stack"))
-    sim.advance(5)
-    before = architecture_dot(sim)
-    sim.set_web_replicas(5)
-    sim.advance(5)
-    after = architecture_dot(sim)
-    assert node(after, "web-4") and "web-4" not in before
-    assert "cache [" in after and "gpt_4o_mini-0" in after
+def test_a_gateway_shows_each_deployment_and_its_429s():
+    picture = nodes(drawn("genai_stack"))
+    deployments = [node for node in picture.values() if node["title"].endswith("(hosted API)")]
+    assert len(deployments) == 2 and "cache" in picture and "answered" in picture["cache"]["lines"][0]

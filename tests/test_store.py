@@ -35,8 +35,8 @@ def store(request, tmp_path):
 
 
 def window(t: float, **extra) -> dict:
-    """A metrics window as the engine makes them (a nested part is left out when published)."""
-    return {"t_start_s": t - 1, "t_end_s": t, "arrivals": 5, "instances": {"web-0": {}}, **extra}
+    """A chart point as a room publishes them: a window's end time, the points of now and before."""
+    return {"t_end_s": t, "now": {"t_end_s": t, "1": [5]}, "before": None, **extra}
 
 
 def test_a_saved_scenario_loads_back_with_its_summary_and_expires(store):
@@ -115,7 +115,7 @@ def test_learners_follow_every_change_in_order_and_a_reconnect_loses_nothing(sto
             learner.poll()
     learner.poll()
     assert learner.state["step"] == 5 and [w["t_end_s"] for w in learner.windows] == [1, 2, 3, 4, 5]
-    assert "instances" not in learner.windows[0]
+    assert learner.windows[0]["now"] == {"t_end_s": 1.0, "1": [5]}  # a point arrives whole
     late = Follower(store, code)  # a learner who reconnects starts from the room's history
     late.poll()
     assert late.windows == learner.windows and late.state == learner.state

@@ -39,7 +39,7 @@ PREFIX = "gsl:"
 MAX_VALUE_BYTES = 512_000  # a saved scenario with its summary, or one room message, is far smaller
 SAVED_TTL_S = 30 * 86_400  # saved scenarios live 30 days unless saved again
 ROOM_IDLE_S = int(os.environ.get("GSL_ROOM_IDLE_S", 2 * 3600))  # a room no presenter touched expires
-ROOM_HISTORY = 600  # windows kept per room: what a learner who joins late can still draw
+ROOM_HISTORY = 600  # chart points (one per window) kept per room: what a learner who joins late can still draw
 PIN_ATTEMPTS, PIN_LOCK_S = 5, 60  # wrong PINs allowed per room per minute
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O or 1/I: codes are read aloud and typed
 ID_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
@@ -242,8 +242,11 @@ class Store:
             raise StoreRejected(f"room {code}: control is not allowed: it needs the presenter's PIN")
         return record
 
-    def publish(self, code: str, token: str, state: dict, windows: list[dict]) -> int:
-        """As the room's presenter, publish its state and the windows that closed since; return the state's seq."""
+    def publish(self, code: str, token: str, state: dict, points: list[dict]) -> int:
+        """As the room's presenter, publish its state and the chart points of the windows that closed since.
+
+        Each point is a JSON mapping with its window's end time (`t_end_s`); returns the state's seq.
+        """
         record = self._check_token(code, token)
         seq = int(self._call(self.redis.incr, self._room_key(code, "seq")))
         idle_s = int(record["idle_s"])
@@ -252,10 +255,9 @@ class Store:
         if len(signed_state) > MAX_VALUE_BYTES:  # learners would refuse it: say so here instead
             raise StoreRejected(f"room state: {len(signed_state):,} bytes is not allowed: at most {MAX_VALUE_BYTES:,}")
         with self.redis.pipeline() as pipe:
-            for window in windows:
-                flat = {k: v for k, v in window.items() if not isinstance(v, dict)}
-                flat["run"] = state["run"]
-                pipe.xadd(self._room_key(code, "windows"), {"m": self._sign("window", scope, flat, seq)},
+            for point in points:
+                pipe.xadd(self._room_key(code, "windows"),
+                          {"m": self._sign("window", scope, {**point, "run": state["run"]}, seq)},
                           maxlen=ROOM_HISTORY, approximate=True)
             pipe.set(self._room_key(code, "state"), signed_state, ex=idle_s)
             for part in ("", "seq", "windows"):  # a presenter's activity keeps the room open
@@ -287,9 +289,9 @@ class Store:
 
 
 class Follower:
-    """A learner's view of a room: the presenter's latest state and the windows of the current run, in order.
+    """A learner's view of a room: the presenter's latest state and the chart points of the current run, in order.
 
-    Each poll reads only what is new. A state older than one already seen (a replay), a window from
+    Each poll reads only what is new. A state older than one already seen (a replay), a point from
     another run or not after the last one, and anything that fails its checks are ignored, and
     `refused` says why; the next poll goes on from there, so one bad entry cannot stop a learner.
     """
@@ -298,7 +300,7 @@ class Follower:
         """Follow room `code` from its beginning."""
         self.store, self.code = store, check_code(code)
         self.after, self.seq, self.state = "0", 0, None
-        self.windows: list[dict] = []
+        self.windows: list[dict] = []  # chart points, one per window (dashboard/view/series.py)
         self.refused: list[str] = []  # what the last poll ignored, and why
 
     def poll(self) -> bool:

@@ -12,7 +12,7 @@ import streamlit as st
 def sections() -> dict[str, list]:
     """Return the app's pages by section; every page has its own URL path (the home page is also /)."""
     return {
-        "": [st.Page("dashboard/pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True)],
+        "": [st.Page("dashboard/pages/home.py", title="Home", icon=":material/home:", default=True)],
         "Learn": [st.Page("dashboard/pages/lessons.py", title="Lessons", icon=":material/school:", url_path="lessons"),
                   st.Page("dashboard/pages/glossary.py", title="Glossary", icon=":material/menu_book:", url_path="glossary")],
         "Build": [st.Page("dashboard/pages/live.py", title="Live simulation", icon=":material/monitoring:", url_path="live"),

@@ -3,21 +3,24 @@
 Sizing starts with a question: at how many daily users does this design stop being good enough,
 and which component gives way? The sweep runs the scenario at daily active user counts spaced by
 powers of ten (with the scenario's own requests per user and peak factor), and plots p95 latency,
-error rate and cost per month against users. The first component to pass 90 % utilisation is
-named: that is where to spend next. A sweep runs one point per tick, so it shows its progress and
-can be cancelled. Any preset, any lesson's scenario, or the scenario being prototyped in the
-sandbox can be swept.
+error rate and cost per month against users, one panel each in its own unit over one users axis.
+The first component to pass 90 % utilisation is named: that is where to spend next. A sweep runs
+one point per tick, so it shows its progress and can be cancelled. Any preset, any lesson's
+scenario, or the scenario being prototyped in the sandbox can be swept.
 """
 
 from __future__ import annotations
 
+import math
+
 import plotly.graph_objects as go
 import streamlit as st
+from plotly.subplots import make_subplots
 
-from dashboard.view.charts import layout
 from dashboard.pages.lessons import lesson_named, lesson_titles
 from engine import (Budget, BudgetExceeded, ScenarioError, Simulation, list_presets, load_preset, parse_scenario,
                     scenario_to_data)
+from engine.labels import LABELS, format_metric, format_value, label
 from engine.metrics import TIERS
 from engine.scenario import Users
 
@@ -56,26 +59,65 @@ def first_saturated(points: list[dict]) -> dict | None:
     return next((p for p in points if p["stopped"] or p.get("busiest_utilisation", 0) >= SATURATED), None)
 
 
+USER_TICKS = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000]
+USER_TICK_TEXT = ["1", "10", "100", "1k", "10k", "100k", "1M", "10M"]
+
+
+def tier_name(tier: str) -> str:
+    """Return a tier's name for people: 'web tier', 'database primary', 'LLM'."""
+    return LABELS[f"{tier}_utilisation"].text.removesuffix(" utilisation")
+
+
+def money_ticks(values: list[float]) -> tuple[list[float], list[float], list[str]]:
+    """Return a log axis range and its ticks ($100, $1k, $10k) for dollar `values`: (range in log10, values, labels).
+
+    Powers of ten over a wide span; over a narrow one 2 and 5 (or 1.5, 3, 7) in between, so at
+    least two ticks carry a label.
+    """
+    positive = [v for v in values if v is not None and v > 0]
+    if not positive:
+        return [], [], []
+    bottom, top = min(positive) / 1.5, max(positive) * 1.5
+    powers = range(math.floor(math.log10(bottom)), math.ceil(math.log10(top)) + 1)
+    for steps in ((1,), (1, 2, 5), (1, 1.5, 2, 3, 5, 7)):
+        ticks = [step * 10.0 ** power for power in powers for step in steps if bottom <= step * 10.0 ** power <= top]
+        if len(ticks) >= 3:
+            break
+    return [math.log10(bottom), math.log10(top)], ticks, [format_value(t, "usd") for t in ticks]
+
+
 def _figure(points: list[dict]) -> go.Figure:
-    """Plot p95, error rate and USD per month against daily users, on log axes."""
+    """Plot p95 latency, error rate and USD per month against daily users: three panels, one shared log x axis."""
     measured = [p for p in points if not p["stopped"] and "invalid" not in p]
     users = [p["users"] for p in measured]
-    figure = go.Figure([
-        go.Scatter(x=users, y=[p["p95_s"] for p in measured], name="p95 latency (s)", mode="lines+markers"),
-        go.Scatter(x=users, y=[p["error_rate"] for p in measured], name="error rate", mode="lines+markers",
-                   yaxis="y2"),
-        go.Scatter(x=users, y=[p["usd_per_month"] for p in measured], name="USD per month", mode="lines+markers",
-                   yaxis="y3"),
-    ])
-    layout(figure, "What more users do", "p95 latency (s)")
-    figure.update_layout(xaxis=dict(type="log", title="daily active users"), uirevision=None,
-                         yaxis2=dict(overlaying="y", side="right", range=[0, 1], title="error rate"),
-                         yaxis3=dict(overlaying="y", side="right", type="log", anchor="free", position=1.0,
-                                     showticklabels=False))
+    figure = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06)
+    for row, (key, metric, colour) in enumerate((("p95_s", "latency_p95_s", "#1f77b4"),
+                                                  ("error_rate", "error_rate", "#d62728"),
+                                                  ("usd_per_month", "usd_per_month", "#2ca02c")), start=1):
+        values = [p[key] for p in measured]
+        figure.add_trace(go.Scatter(
+            x=users, y=values, name=label(metric), mode="lines+markers", line=dict(color=colour), showlegend=False,
+            hovertext=[f"{u:,} daily users: {format_metric(metric, v)}" for u, v in zip(users, values)],
+            hoverinfo="text"), row=row, col=1)
+    money_range, money, money_text = money_ticks([p["usd_per_month"] for p in measured])
+    figure.update_yaxes(title_text="p95 latency (s)", rangemode="tozero", row=1, col=1)
+    figure.update_yaxes(title_text="error rate (%)", tickformat=".0%", range=[-0.05, 1.05],
+                        tickvals=[0, 0.25, 0.5, 0.75, 1], row=2, col=1)
+    figure.update_yaxes(title_text="USD per month ($)", type="log", tickvals=money, ticktext=money_text,
+                        range=money_range or None, row=3, col=1)
+    figure.update_xaxes(type="log", tickvals=USER_TICKS, ticktext=USER_TICK_TEXT, range=[-0.15, 7.15])
+    figure.update_xaxes(title_text="daily active users", row=3, col=1)
+    figure.update_layout(title="What more users do", height=620, margin=dict(l=70, r=20, t=50, b=50))
     return figure
 
 
 SANDBOX = "sandbox"  # the choice that sweeps the sandbox's scenario
+
+
+def _sandbox_scenario():
+    """Return the scenario the sandbox's player is running now, or None when the sandbox is not open."""
+    playback = getattr(st.session_state.get("sandbox"), "playback", None)
+    return playback.now.scenario if playback is not None else None
 
 
 def _choices() -> dict[str, str]:
@@ -84,15 +126,16 @@ def _choices() -> dict[str, str]:
     for folder, title in lesson_titles().items():
         if not title.endswith("(cannot be read)"):  # the lesson page says what is wrong with it
             choices[f"lesson:{folder}"] = "Lesson " + title.replace(". ", ": ", 1)
-    if "sandbox_sim" in st.session_state:
-        choices[SANDBOX] = f"Sandbox: {st.session_state['sandbox_sim'].scenario.name}"
+    sandbox = _sandbox_scenario()
+    if sandbox is not None:
+        choices[SANDBOX] = f"Sandbox: {sandbox.name}"
     return choices
 
 
 def _scenario(choice: str):
     """Return the scenario a choice names."""
     if choice == SANDBOX:
-        return st.session_state["sandbox_sim"].scenario
+        return _sandbox_scenario()
     if choice.startswith("lesson:"):
         return lesson_named(choice.removeprefix("lesson:")).build_scenario()
     return load_preset(choice)
@@ -132,7 +175,7 @@ def _sweep() -> None:
         elif limit["stopped"]:
             st.warning(f"At {limit['users']:,} daily users the run hit its work budget: far beyond this design.")
         else:
-            st.warning(f"First to saturate: **{limit['busiest'].replace('_', ' ')}** "
+            st.warning(f"First to saturate: **{tier_name(limit['busiest'])}** "
                        f"({limit['busiest_utilisation']:.0%} busy) at {limit['users']:,} daily users.")
 
 

@@ -2,31 +2,46 @@
 
 The presenter opens a room with a PIN and then teaches from the Lessons page: the lesson, the step,
 the controls, play and pause, failures, everything the presenter's simulation shows is published
-to the room (dashboard/classroom/room.py). A learner who joins sees the same lesson, step and charts within a
-tick, drawn from what the presenter published: learners never step a simulation of their own, so
-every screen in the room shows the same numbers. A learner can leave to experiment with a copy of
-the presenter's current setup, and come back with one click.
+to the room (dashboard/classroom/room.py). A learner who joins sees the same lesson, step and charts
+within a tick, drawn from what the presenter published: learners never step a simulation of their
+own, so every screen in the room shows the same numbers. A learner can leave to experiment with a
+copy of the presenter's current setup, and come back with one click.
+
+A presenter whose tab reloads or loses its connection takes the room back with its PIN: the room's
+run is played again from its changes and goes on where it was, and the learners' view never resets.
 """
 
 from __future__ import annotations
 
+import io
+
+import segno
 import streamlit as st
 
-from dashboard.view.charts import TICK_S, View, draw_view
 from dashboard.classroom.room import CODE, NOTICE, TOKEN, presenting, start_presenting, stop_presenting
 from dashboard.classroom.shared import shared_store
 from dashboard.classroom.store import Follower, StoreRejected, StoreUnavailable, check_code, check_pin
+from dashboard.view import frame as frames, live_view
+from dashboard.view.player import TICK_S
+from dashboard.view.series import DEFAULT_SPAN, SPANS
+from dashboard.view.text import as_text
 
 FOLLOW, DETACHED, ERROR = "class_follower", "class_detached", "class_error"
+MAX_ROOMS = 5  # rooms one session may open: each takes shared memory until it expires
 
 
 def join_link(code: str) -> str:
-    """Return the address learners open to join room `code` (this page's address, with the code)."""
+    """Return the address learners open to join room `code` (this app's classroom page, with the code)."""
     here = (st.context.url or "").split("?")[0]
-    return f"{here}?room={code}" if here else f"?room={code}"
+    base = here.rsplit("/", 1)[0] if here.count("/") > 2 else here
+    return f"{base}/classroom?room={code}" if base else f"/classroom?room={code}"
 
 
-MAX_ROOMS = 5  # rooms one session may open: each takes shared memory until it expires
+def qr_png(text: str) -> bytes:
+    """Return a QR code of `text` as PNG bytes (segno, pure Python): a room's join link, read by phones."""
+    buffer = io.BytesIO()
+    segno.make(text, error="m").save(buffer, kind="png", scale=10, border=2)
+    return buffer.getvalue()
 
 
 def _open_room() -> None:
@@ -44,15 +59,48 @@ def _open_room() -> None:
     start_presenting(code, token)
 
 
-def _claim_room() -> None:
-    """Take over presenting an open room (another tab or process) with its PIN."""
+def claim_room(code: str, pin: str) -> str | None:
+    """Take over presenting an open room with its PIN and resume it where it was; return an error or None.
+
+    The room's lesson, step, version, changes and play state are read from what it last published,
+    its run is played again up to the room's time, and publishing goes on in the same run, so the
+    learners' charts continue instead of resetting.
+    """
     try:
-        code = check_code(st.session_state.get("class_claim_code") or "")
-        token = shared_store().claim_room(code, st.session_state.get("class_claim_pin") or "")
+        code = check_code(code)
+        token = shared_store().claim_room(code, pin)
+        follower = Follower(shared_store(), code)
+        follower.poll()
     except (StoreRejected, StoreUnavailable) as exc:
-        st.session_state[ERROR] = str(exc)
-        return
-    start_presenting(code, token)
+        return str(exc)
+    state = follower.state
+    if not state:
+        start_presenting(code, token)
+        return None
+    from dashboard.pages.lessons import KEY, open_at
+
+    try:
+        bar = st.progress(0.0, text="Playing the room's run again up to where it is…")
+        open_at(state.get("lesson"), state, lambda f: bar.progress(min(f, 1.0)))
+        bar.empty()
+    except (ValueError, TypeError) as exc:
+        start_presenting(code, token)
+        return f"room {code}: resumed without its run ({exc})"
+    lesson_player = st.session_state[KEY]
+    playback = lesson_player.playback
+    points = follower.windows
+    lesson_player.seed_points(playback.now.sim, [p["now"] for p in points if isinstance(p.get("now"), dict)])
+    if playback.before is not None:
+        lesson_player.seed_points(playback.before.sim, [p["before"] for p in points if isinstance(p.get("before"), dict)])
+    start_presenting(code, token, run=state.get("run"), sent_t=points[-1]["t_end_s"] if points else float("-inf"))
+    return None
+
+
+def _claim_room() -> None:
+    """Take control of the room the form names."""
+    error = claim_room(st.session_state.get("class_claim_code") or "", st.session_state.get("class_claim_pin") or "")
+    if error:
+        st.session_state[ERROR] = error
 
 
 def _close_room() -> None:
@@ -87,20 +135,36 @@ def _leave() -> None:
 
 def _detach() -> None:
     """Leave the room's view for a lesson of one's own, set up as the presenter's is now."""
-    from dashboard.pages.lessons import lesson_named, open_at
+    from dashboard.pages.lessons import open_at
 
     state = st.session_state[FOLLOW].state
     try:
-        lesson = lesson_named(state.get("lesson"))
+        open_at(state.get("lesson"), {**state, "running": False})
     except ValueError as exc:
         st.session_state[ERROR] = f"room: {exc}"
         return
-    slug = lesson.slug
-    variant = state.get("variant") if state.get("variant") in lesson.variants else None
-    step = min(max(int(state.get("step") or 0), 0), len(lesson.steps) - 1)
-    settings = state.get("settings") if isinstance(state.get("settings"), dict) else {}
-    open_at(slug, step, variant, settings)
     st.session_state[DETACHED] = True
+
+
+def room_frame(follower: Follower, presenter: bool) -> dict | None:
+    """Return the live view's frame drawn from what the room's presenter published (None before anything was)."""
+    state = follower.state
+    if not state:
+        return None
+    span = state.get("span") if state.get("span") in SPANS else DEFAULT_SPAN
+    now = [p["now"] for p in follower.windows if isinstance(p.get("now"), dict)]
+    before = [p["before"] for p in follower.windows if isinstance(p.get("before"), dict)]
+    marks = [(float(t), str(text)) for t, text in (state.get("marks") or []) if isinstance(t, (int, float))]
+    since = state.get("since") if isinstance(state.get("since"), (int, float)) else None
+    theory = state.get("theory_s") if isinstance(state.get("theory_s"), (int, float)) else None
+    diagram = state.get("diagram") if isinstance(state.get("diagram"), dict) else None
+    watched = tuple(m for m in state.get("watched") or [] if isinstance(m, str))
+    try:
+        return frames.frame(now, before, span=span, t_s=float(state.get("now") or 0.0), marks=marks, t0=since,
+                               theory_s=theory, diagram=diagram, watched=watched, presenter=presenter)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        follower.refused.append(f"room {follower.code}: a point could not be drawn ({type(exc).__name__})")
+        return None
 
 
 def _follow_view() -> None:
@@ -111,12 +175,12 @@ def _follow_view() -> None:
     try:
         follower.poll()
     except StoreUnavailable as exc:
-        st.warning(f"Waiting for the room: {exc}", icon=":material/cloud_off:")
+        st.warning(f"Waiting for the room: {as_text(exc)}", icon=":material/cloud_off:")
     except StoreRejected as exc:  # the room itself is gone
-        st.error(str(exc))
+        st.error(as_text(exc))
         return
     if follower.refused:
-        st.caption("Ignored from the room: " + "; ".join(follower.refused[:3]))
+        st.caption("Ignored from the room: " + as_text("; ".join(follower.refused[:3])))
     state = follower.state
     if state is None:
         st.info(f"Joined room {follower.code}. Waiting for the presenter to open a lesson.")
@@ -124,7 +188,7 @@ def _follow_view() -> None:
     try:
         lesson = lesson_named(state.get("lesson"))
     except ValueError as exc:
-        st.error(f"room {follower.code}: {exc}")
+        st.error(as_text(f"room {follower.code}: {exc}"))
         return
     index = min(max(int(state.get("step", 0)), 0), len(lesson.steps) - 1)
     st.title(lesson.title)
@@ -134,11 +198,9 @@ def _follow_view() -> None:
     experiment = lesson.steps[index].experiment
     if experiment is not None:
         st.info(f"**Try it.** {experiment.do}\n\n**Watch:** {experiment.watch}\n\n**You should see:** {experiment.see}")
-    settings = {k: v for k, v in (state.get("settings") or {}).items() if v not in (None, [])}
-    st.caption("Presenter's settings: " + ", ".join(f"{k} = {v}" for k, v in settings.items()))
-    marks = [tuple(mark) for mark in state.get("marks") or []]
-    draw_view(View(float(state.get("now", 0.0)), follower.windows, state.get("theory_s"), str(state.get("dot", "")),
-                   marks), "room")
+    frame = room_frame(follower, bool(st.session_state.get("presenter")))
+    if frame is not None:
+        live_view.draw(frame, key="room_view")
 
 
 def _learner() -> None:
@@ -146,51 +208,63 @@ def _learner() -> None:
     follower: Follower = st.session_state[FOLLOW]
     if st.session_state.get(DETACHED):
         st.info(f"You are experimenting on your own; room {follower.code} goes on without you.")
-        st.button("Back to the room", key="class_resync", type="primary", width="stretch",
+        st.button("Back to the room", key="class_resync", type="primary",
                   on_click=lambda: st.session_state.update({DETACHED: False}))
         from dashboard.pages.lessons import render_lessons
 
         render_lessons()
         return
-    leave, detach = st.columns(2)
-    leave.button("Leave the room", key="class_leave", on_click=_leave, width="stretch")
-    detach.button("Experiment on my own", key="class_detach", on_click=_detach, width="stretch",
-                  disabled=follower.state is None)
+    with st.container(horizontal=True):
+        st.button("Leave the room", key="class_leave", on_click=_leave)
+        st.button("Experiment on my own", key="class_detach", on_click=_detach, disabled=follower.state is None)
     st.fragment(_follow_view, run_every=TICK_S)()
+
+
+def _presenter(code: str) -> None:
+    """Show the room the presenter runs: its code, its join link and QR code, and how to close it."""
+    st.success(f"You present room **{code}**. Learners join with this code on the Classroom page, or open "
+               "this link, or scan the code:")
+    link = join_link(code)
+    text, qr = st.columns([3, 2])
+    with text:
+        st.markdown(f"# {code}")
+        st.code(link, language=None, wrap_lines=True)
+        st.markdown("Teach from the **Lessons** page: the room follows the lesson, the step, the controls, "
+                    "play and pause, and every failure you cause. If this tab reloads, take the room back with "
+                    "its code and PIN below the room list: the room goes on where it was.")
+        st.button("Close the room", key="class_close", on_click=_close_room)
+    qr.image(qr_png(link), caption="Scan to join", width=260, output_format="PNG")
 
 
 def render_classroom() -> None:
     """Render the classroom: present a room, or join one and follow it."""
     if NOTICE in st.session_state:
-        st.warning(st.session_state.pop(NOTICE))
+        st.warning(as_text(st.session_state.pop(NOTICE)))
     link = st.query_params.get("room")
     if link and FOLLOW not in st.session_state and not presenting():
         _join(link)
     if ERROR in st.session_state:
-        st.error(st.session_state.pop(ERROR))
+        st.error(as_text(st.session_state.pop(ERROR)))
     if FOLLOW in st.session_state:
         _learner()
         return
     st.title("Classroom")
     code = presenting()
     if code is not None:
-        st.success(f"You present room **{code}**. Learners join with this code on the Classroom page, or open "
-                   "this link:")
-        st.markdown(f"# {code}")
-        st.code(join_link(code), language=None)
-        st.markdown("Teach from the **Lessons** page: the room follows the lesson, the step, the controls, "
-                    "play and pause, and every failure you cause.")
-        st.button("Close the room", key="class_close", on_click=_close_room)
+        _presenter(code)
         return
     present, join = st.columns(2)
     with present:
         st.subheader("Present")
         st.text_input("Choose a PIN (6 to 12 digits)", type="password", key="class_new_pin", max_chars=12)
         st.button("Open a room", key="class_open", type="primary", on_click=_open_room)
-        with st.expander("Present a room that is already open"):
+        with st.expander("Take back a room you present (after a reload, or from another tab)",
+                         expanded=bool(st.query_params.get("present"))):
+            if st.query_params.get("present") and "class_claim_code" not in st.session_state:
+                st.session_state["class_claim_code"] = str(st.query_params.get("present"))[:6]
             st.text_input("Room code", key="class_claim_code", max_chars=6)
             st.text_input("PIN", type="password", key="class_claim_pin", max_chars=12)
-            st.button("Take control", key="class_claim", on_click=_claim_room)
+            st.button("Take control and resume", key="class_claim", on_click=_claim_room)
     with join:
         st.subheader("Join")
         st.text_input("Room code", key="class_join_code", max_chars=6)

@@ -1,30 +1,33 @@
 """Lessons: a scaling stage told in steps, each with an experiment to try on a live simulation.
 
-A lesson is data in lessons/ (see lessons/README.md and curriculum/): goals, a
-scenario to start from, steps of markdown with the controls each offers and the settings it starts
-from, experiments whose claims the tests check, a question, instructor notes and sources. Opening
-a step applies its settings to the running simulation, so every learner meets the same situation;
-the controls then let them change it while it runs. Choosing another version of the scenario (a
-variant) starts the simulation again, since what it changes cannot change mid-run.
+A lesson is data in lessons/ (see lessons/README.md and curriculum/format.py): goals, a scenario to
+start from, steps of markdown with the controls each offers and the settings it starts from,
+experiments whose claims the tests check, a question, instructor notes and sources.
+
+A step opens in steady state: its configuration is simulated for a warm-up before the first draw.
+When the learner makes the experiment's change, the step as it opened keeps running faded beside
+it on the same traffic, and the headline shows "before → now" for the metrics the step watches:
+the effect is seen where it is taught, within seconds. Choosing another version of the
+architecture (a variant) continues the time axis; the previous version goes on as "before".
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.view.charts import TICK_S, draw_live, play, speed_control
-from dashboard.view.controls import current, draw_controls
 from curriculum.format import LESSONS_DIR, Lesson, lesson_folders, load_lesson
-from engine.controls import CONTROLS, apply_control
-from dashboard.pages.live import ATTRIBUTION
+from curriculum.playback import Playback
 from dashboard.classroom.room import NOTICE, presenting, publish
-from dashboard.classroom.store import shown
-from engine import Budget, ScenarioError, Simulation
+from dashboard.classroom.store import StoreRejected, check_code, shown
+from dashboard.pages import page
+from dashboard.pages.live import ATTRIBUTION
+from dashboard.view.controls import draw_controls, show_running
+from dashboard.view.player import Player
+from dashboard.view.text import as_text
 
-BUDGET = Budget(max_requests=2_000_000, max_wall_s=2.0)
-SIM, RUNNING, STEP, CHOSEN, ERROR = "lesson_sim", "lesson_running", "lesson_step", "lesson_chosen", "lesson_error"
-MARKS = "lesson_marks"  # (simulated time, what changed), drawn on the charts
-LESSON, VARIANT = "lesson_object", "lesson_variant_running"
+KEY, CHOSEN, STEP, ERROR = "lesson", "lesson_chosen", "lesson_step", "lesson_error"
+VARIANT = "lesson_variant"
+BASE = ""  # the label of the lesson's own scenario, when no variant is chosen
 
 
 @st.cache_data(show_spinner=False)
@@ -47,103 +50,91 @@ def lesson_named(slug: str) -> Lesson:
     return load_lesson(LESSONS_DIR / slug)
 
 
-def _open(name: str) -> None:
-    """Start lesson `name` from its scenario, paused, at its first step."""
+def scenario_of(lesson: Lesson, label: str):
+    """Return the scenario of a version of the lesson's architecture (BASE: the lesson's own)."""
+    return lesson.build_scenario(label or None)
+
+
+def _step_playback(lesson: Lesson, index: int) -> Playback:
+    """Return step `index` of `lesson` as it opens: its configuration at time 0, paused."""
+    settings = lesson.opening_at(index)
+    variant = settings.pop("variant", None) or BASE
+    return Playback(scenario_of(lesson, variant), variant, settings)
+
+
+def _lesson_player() -> Player:
+    """Return this session's lesson player (opening the first lesson the first time)."""
+    if KEY not in st.session_state:
+        _open(next(iter(lesson_titles())))
+    return st.session_state[KEY]
+
+
+def _open(slug: str, index: int = 0) -> None:
+    """Open step `index` of lesson `slug` (a lesson that cannot be read shows why)."""
+    st.session_state[CHOSEN] = slug
     try:
-        lesson = load_lesson(LESSONS_DIR / name)
+        lesson = lesson_named(slug)
     except ValueError as exc:
         st.session_state[ERROR] = str(exc)
-        st.session_state.pop(SIM, None)
+        st.session_state.pop(KEY, None)
         return
-    st.session_state[LESSON] = lesson
-    st.session_state[VARIANT] = None
-    st.session_state[RUNNING] = False
-    _restart(None)
-    _go_to(0)
+    _go_to(lesson, index)
 
 
-def _restart(variant: str | None) -> None:
-    """Start the lesson's simulation afresh as `variant` of its scenario (playing on if it was playing)."""
-    lesson: Lesson = st.session_state[LESSON]
-    try:
-        sim = Simulation(lesson.build_scenario(variant), BUDGET, history_windows=300)
-    except ScenarioError as exc:
-        st.session_state[ERROR] = str(exc)
-        return
-    st.session_state[SIM], st.session_state[MARKS] = sim, []
-    st.session_state[VARIANT] = variant
-
-
-def _apply(settings: dict, where: str) -> None:
-    """Apply control values to the running simulation (a new variant restarts it first)."""
-    lesson: Lesson = st.session_state[LESSON]
-    variant = settings.get("variant", st.session_state[VARIANT])
-    if variant != st.session_state[VARIANT]:
-        _restart(variant)
-    sim = st.session_state[SIM]
-    # Every control first goes back to the scenario's own value, so what a later step or the learner
-    # changed does not linger when a step opens; then the lesson's settings apply.
-    settings = {**{k: v for k, v in current(Simulation(sim.scenario)).items() if v is not None}, **settings}
-    for control, value in settings.items():
-        if control == "variant" or value is None:
-            continue
-        try:
-            apply_control(sim, control, value)
-        except ValueError as exc:
-            st.session_state[ERROR] = f"{lesson.slug}, {where}, {control}: {exc}"
-
-
-def _go_to(index: int) -> None:
-    """Open step `index` with the settings every step up to it sets, whichever way the learner came."""
-    lesson: Lesson = st.session_state[LESSON]
+def _go_to(lesson: Lesson, index: int) -> None:
+    """Open step `index`: a fresh run of its configuration, warmed up, at the step's own speed."""
     st.session_state[STEP] = index
-    sim = st.session_state[SIM]
-    if sim.now:
-        st.session_state[MARKS].append((sim.now, f"step {index + 1}"))
-    _apply(lesson.settings_at(index), f"step {index + 1}")
+    step = lesson.steps[index]
+    build = lambda: _step_playback(lesson, index)  # noqa: E731
+    if KEY not in st.session_state:
+        st.session_state[KEY] = Player(KEY, build, warm_up_s=step.opening_warmup_s(), speed=step.speed)
+    else:
+        lesson_player = st.session_state[KEY]
+        lesson_player.build, lesson_player.warm_up_s, lesson_player.speed = build, step.opening_warmup_s(), step.speed
+        lesson_player.request("reset")
+    st.session_state[KEY].watched = tuple(step.watched())
+    st.session_state[KEY].span = step.span
 
 
-def _reset() -> None:
-    """Start the current step again from time 0, paused, as it opens."""
-    st.session_state[RUNNING] = False
-    _restart(st.session_state[VARIANT])
-    _go_to(st.session_state[STEP])
-
-
-def _choose_variant() -> None:
-    """Start again as the version of the scenario the learner chose, keeping the step's other settings."""
-    lesson: Lesson = st.session_state[LESSON]
-    settings = {**lesson.settings_at(st.session_state[STEP]), "variant": st.session_state["lesson_variant"]}
-    _apply(settings, "variant")
-
-
-def _tick() -> None:
-    """Advance the lesson's simulation while it plays, then redraw the live view."""
-    sim = st.session_state[SIM]
-    play(sim, RUNNING, ERROR, "lesson_speed")
-    view = draw_live(sim, "lesson", st.session_state[MARKS])
-    if presenting():  # only a presenter's tick pays for reading the settings and publishing
-        publish(sim, view, position())
+def _choose_variant(lesson: Lesson) -> None:
+    """Go on as the version of the architecture the learner chose; the time axis continues."""
+    label = st.session_state[VARIANT] or BASE
+    st.session_state[KEY].request("switch", scenario_of(lesson, label), label)
 
 
 def position() -> dict:
-    """Return where the learner is: lesson, step, version, play state and settings (what a room follows)."""
-    lesson: Lesson = st.session_state[LESSON]
-    return {"lesson": lesson.slug, "step": st.session_state[STEP], "variant": st.session_state[VARIANT],
-            "running": st.session_state[RUNNING], "speed": st.session_state.get("lesson_speed"),
-            "settings": current(st.session_state[SIM])}
+    """Return where the learner is: lesson, step, play state and the run itself (what a room follows)."""
+    lesson_player: Player = st.session_state[KEY]
+    playback = lesson_player.playback
+    return {"lesson": st.session_state[CHOSEN], "step": st.session_state[STEP], "variant": playback.now.label,
+            "running": lesson_player.running, "speed": lesson_player.speed, "span": lesson_player.span,
+            "settings": playback.settings(), "playback": playback.as_data(),
+            "watched": list(lesson_player.watched)}
 
 
-def open_at(slug: str, step: int, variant: str | None, settings: dict) -> None:
-    """Open lesson `slug` at `step` as `variant` with these control values (a learner leaving a room)."""
-    st.session_state[CHOSEN] = slug
-    _open(slug)
-    if SIM not in st.session_state:
-        return
-    _restart(variant)
-    st.session_state[STEP] = step
-    live = {k: v for k, v in settings.items() if v is not None and k in CONTROLS}
-    _apply(live, "the room's settings")
+def open_at(slug: str, state: dict, progress=None) -> None:
+    """Open lesson `slug` where a room is (a learner leaving it, or a presenter resuming it).
+
+    The room's run is played again from its changes (engine/replay.py), so the charts go on where
+    they were; if it cannot be, the step opens afresh at the room's step.
+    """
+    lesson = lesson_named(slug)
+    index = min(max(int(state.get("step") or 0), 0), len(lesson.steps) - 1)
+    _open(slug, index)
+    lesson_player: Player = st.session_state[KEY]
+    lesson_player.settle()
+    data = state.get("playback")
+    if isinstance(data, dict):
+        try:
+            lesson_player.playback = Playback.from_data(data, lambda label: scenario_of(lesson, label), progress)
+        except (ValueError, KeyError, TypeError) as exc:
+            lesson_player.errors.append(f"The room's run could not be played again ({exc}); the step opens afresh.")
+    if state.get("speed") in ("1x", "2.5x", "10x", "60x"):
+        lesson_player.speed = state["speed"]
+    if state.get("span") in ("1", "10", "60"):
+        lesson_player.span = state["span"]
+    if state.get("running"):
+        lesson_player.start()
 
 
 def _experiment(lesson: Lesson, index: int) -> None:
@@ -157,7 +148,8 @@ def _experiment(lesson: Lesson, index: int) -> None:
         claim = experiment.claim
         st.caption(f"Checked by the test suite on identical traffic ({claim.replications} seeds, "
                    f"{claim.measure_s:g} s measured after {claim.warmup_s:g} s of warm-up): "
-                   + "; ".join(e.describe() for e in claim.expect) + ".")
+                   + "; ".join(e.describe() for e in claim.expect) + ". The headline shows these as "
+                   "before → now once you make the change.")
 
 
 def _quiz(lesson: Lesson) -> None:
@@ -172,21 +164,69 @@ def _quiz(lesson: Lesson) -> None:
             + quiz.why)
 
 
+def _step_buttons(lesson: Lesson, index: int) -> None:
+    """Draw the previous and next step buttons."""
+    with st.container(horizontal=True, key="lesson_steps"):
+        st.button("Previous step", key="lesson_back", disabled=index == 0, on_click=_go_to, args=(lesson, index - 1),
+                  icon=":material/arrow_back:")
+        st.button("Next step", key="lesson_next", disabled=index == len(lesson.steps) - 1, on_click=_go_to,
+                  args=(lesson, index + 1), icon=":material/arrow_forward:")
+
+
+def _step_controls(lesson: Lesson, step, lesson_player: Player) -> None:
+    """Draw what the step lets the learner change: the version of the architecture, and live controls."""
+    with st.container():  # one block, whatever the step offers
+        if "variant" in step.controls:
+            show_running(VARIANT, lesson_player.playback.now.label or None)
+            st.segmented_control("Version of the architecture", list(lesson.variants), key=VARIANT,
+                                 on_change=_choose_variant, args=(lesson,),
+                                 help="Switching plays the chosen version on the same traffic; the one you had goes "
+                                      "on faded, as 'before'.")
+        draw_controls(lesson_player, [c for c in step.controls if c != "variant"])
+
+
+def _after_tick(lesson_player: Player, frame: dict) -> None:
+    """While presenting a room, publish what this tick drew (only a presenter's tick pays for it)."""
+    if presenting():
+        publish(lesson_player, frame, position())
+
+
+def _presenting_note() -> None:
+    """Keep the room in the address while presenting, so that after a reload the presenter can take it back."""
+    code = presenting()
+    if code is not None:
+        st.query_params["present"] = code
+        return
+    remembered = st.query_params.get("present")
+    if remembered:
+        try:
+            code = check_code(remembered)
+        except StoreRejected:
+            st.query_params.pop("present", None)
+            return
+        with st.container(border=True):
+            st.markdown(f":material/cast: You were presenting room **{code}**. The room goes on as it was; take "
+                        "it back with its PIN to resume where it is.")
+            st.page_link(page("classroom"), label="Take the room back", icon=":material/key:",
+                         query_params={"present": code})
+
+
 def render_lessons() -> None:
     """Render the lesson player."""
     titles = lesson_titles()
-    if CHOSEN not in st.session_state:
-        st.session_state[CHOSEN] = next(iter(titles))
-        _open(st.session_state[CHOSEN])
+    lesson_player = _lesson_player()
     st.selectbox("Lesson", list(titles), key=CHOSEN, on_change=lambda: _open(st.session_state[CHOSEN]),
                  format_func=titles.get)
+    notes = st.container()  # always drawn: messages come and go inside it, the live view stays put
     if ERROR in st.session_state:
-        st.error(st.session_state.pop(ERROR))
+        notes.error(as_text(st.session_state.pop(ERROR)))
     if NOTICE in st.session_state:
-        st.warning(st.session_state.pop(NOTICE))
-    if SIM not in st.session_state:
+        notes.warning(as_text(st.session_state.pop(NOTICE)))
+    with notes:
+        _presenting_note()
+    if KEY not in st.session_state:
         return
-    lesson: Lesson = st.session_state[LESSON]
+    lesson = lesson_named(st.session_state[CHOSEN])
     index = st.session_state[STEP]
     step = lesson.steps[index]
     st.title(lesson.title)
@@ -195,32 +235,22 @@ def render_lessons() -> None:
         st.markdown("**In this lesson you will:**\n" + "\n".join(f"- {goal}" for goal in lesson.goals))
     st.markdown(lesson.read(step.text))
     _experiment(lesson, index)
-    back, start, pause, reset, forward, speed = st.columns([2, 2, 2, 2, 2, 3], vertical_alignment="bottom")
-    back.button("Previous step", key="lesson_back", disabled=index == 0, on_click=_go_to, args=(index - 1,),
-                width="stretch")
-    start.button("Start", key="lesson_start", type="primary", disabled=st.session_state[RUNNING],
-                 on_click=lambda: st.session_state.update({RUNNING: True}), width="stretch")
-    pause.button("Pause", key="lesson_pause", disabled=not st.session_state[RUNNING],
-                 on_click=lambda: st.session_state.update({RUNNING: False}), width="stretch")
-    reset.button("Reset", key="lesson_reset", on_click=_reset, width="stretch",
-                 help="Start this step again from time 0, paused, with the settings it opens with.")
-    forward.button("Next step", key="lesson_next", disabled=index == len(lesson.steps) - 1, on_click=_go_to,
-                   args=(index + 1,), width="stretch")
-    with speed:
-        speed_control("lesson_speed")
-    if "variant" in step.controls:
-        st.session_state["lesson_variant"] = st.session_state[VARIANT]  # shows what actually runs
-        st.segmented_control("Version of the architecture (changing it starts again)", list(lesson.variants),
-                             key="lesson_variant", on_change=_choose_variant)
-    draw_controls([c for c in step.controls if c != "variant"], "lesson", SIM, MARKS, ERROR)
-    st.fragment(_tick, run_every=TICK_S if st.session_state[RUNNING] else None)()
+    _step_buttons(lesson, index)
+    messages = st.container()
+    lesson_player.settle(messages)
+    lesson_player.show_errors(messages)
+    if lesson_player.playback is None:
+        return
+    lesson_player.draw_buttons()
+    lesson_player.draw_view(_after_tick, presenter=bool(st.session_state.get("presenter")),
+                            controls=lambda: _step_controls(lesson, step, lesson_player))
     if index == len(lesson.steps) - 1:
         _quiz(lesson)
     with st.expander("Instructor notes"):
         st.markdown(lesson.read(lesson.instructor))
     with st.expander("Sources"):
         st.markdown("\n".join(f"- {source}" for source in lesson.sources))
-    scenario = st.session_state[SIM].scenario
+    scenario = lesson_player.playback.now.scenario
     if scenario.traffic.trace is not None or scenario.traffic.tokens.kind == "empirical":
         st.caption(ATTRIBUTION)
 

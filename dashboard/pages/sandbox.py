@@ -6,6 +6,8 @@ schema), and shows the same scenario as YAML to edit or upload. A valid edit rep
 scenario and starts it again; an invalid one changes nothing and shows the engine's messages
 (field, value, what is allowed). The everyday controls (rate, replicas, balancing, workers)
 act on the running simulation without a restart, as in the lessons.
+An edit applied from the form or the YAML goes on as a new version on the same traffic: the time
+axis continues and the version before it keeps running faded, so a team sees what the edit did.
 The scenario can be downloaded, shared as a link (the scenario itself, compressed, in the URL: no
 server-side state), and the run's metric windows exported as CSV.
 
@@ -25,12 +27,16 @@ import zlib
 import streamlit as st
 import yaml
 
-from dashboard.view.charts import TICK_S, draw_live, number, play, speed_control
-from dashboard.view.controls import draw_controls
-from dashboard.view.form import edit_scenario
+from curriculum.playback import Playback
 from dashboard.classroom.shared import shared_store
 from dashboard.classroom.store import StoreRejected, StoreUnavailable
-from engine import Budget, ScenarioError, Simulation, load_preset, parse_scenario
+from dashboard.view.controls import draw_controls
+from dashboard.view.form import edit_scenario
+from dashboard.view.player import Player
+from dashboard.view.text import as_text
+from engine import ScenarioError, load_preset, parse_scenario
+from engine.controls import CONTROLS
+from engine.labels import format_metric
 from engine.loading import read_yaml, scenario_to_data
 from engine.scenario import Scenario
 
@@ -38,10 +44,9 @@ DEFAULT_PRESET = "horizontal_load_balancer"
 MAX_LINK_BYTES = 16_384  # a share link carries the scenario itself: keep URLs and decompression small
 MAX_TEXT_BYTES = 200_000
 MAX_SAVES = 20  # saved scenarios one session may make: each stays in shared memory for 30 days
-BUDGET = Budget(max_requests=2_000_000, max_wall_s=2.0)
-SIM, RUNNING, ERROR, TEXT = "sandbox_sim", "sandbox_running", "sandbox_error", "sandbox_text"
-MARKS, FORM, SAVED = "sandbox_marks", "sandbox_form", "sandbox_saved"  # changes made while running; the form's generation
-LIVE_CONTROLS = ["rate_rps", "web_replicas", "load_balancer", "web_workers", "db_read_replicas", "zipf_skew"]
+KEY, ERROR, TEXT = "sandbox", "sandbox_error", "sandbox_text"
+FORM, SAVED, NEXT = "sandbox_form", "sandbox_saved", "sandbox_next"  # the form's generation; the last save; what to start
+WARM_UP_S = 60.0  # the sandbox opens a minute into its run, past the start-up of an empty system
 
 
 def encode_link(scenario) -> str:
@@ -93,20 +98,40 @@ def windows_csv(windows) -> str:
     return out.getvalue()
 
 
-def _start(scenario) -> None:
-    """Replace the running simulation with a fresh, paused one of `scenario`."""
-    st.session_state[SIM] = Simulation(scenario, BUDGET, history_windows=300)
-    st.session_state[RUNNING] = False
-    st.session_state[MARKS] = []
+def _build() -> Playback:
+    """Return a fresh playback of the scenario to start (the one a link named, an upload, or the running one)."""
+    scenario = st.session_state[NEXT]
+    return Playback(scenario, scenario.name)
+
+
+def _shown_scenario(scenario) -> None:
+    """Point the YAML box, the form and the share link at `scenario`."""
     st.session_state[FORM] = st.session_state.get(FORM, 0) + 1  # the form's widgets start from this scenario
     st.session_state[TEXT] = yaml.safe_dump(scenario_to_data(scenario), sort_keys=False)
     st.query_params["s"] = encode_link(scenario)
 
 
+def _start(scenario) -> None:
+    """Replace the running simulation with a fresh, paused one of `scenario` (warmed up when drawn)."""
+    st.session_state[NEXT] = scenario
+    if KEY in st.session_state:
+        st.session_state[KEY].request("reset")
+    else:
+        st.session_state[KEY] = Player(KEY, _build, warm_up_s=WARM_UP_S)
+    _shown_scenario(scenario)
+
+
+def _switch(scenario) -> None:
+    """Go on as the edited scenario on the same traffic; the version before goes on faded."""
+    st.session_state[NEXT] = scenario
+    st.session_state[KEY].request("switch", scenario, scenario.name)
+    _shown_scenario(scenario)
+
+
 def _apply_text() -> None:
     """Run the edited text if it is a valid scenario; otherwise keep the running one and say why."""
     try:
-        _start(parse_text(st.session_state[TEXT], "edited scenario"))
+        _switch(parse_text(st.session_state[TEXT], "edited scenario"))
     except ScenarioError as exc:
         st.session_state[ERROR] = str(exc)
 
@@ -133,7 +158,7 @@ def _first_scenario():
 
 def _save() -> None:
     """Save the running scenario (with its results so far, if asked) in the shared store, under a short id."""
-    sim: Simulation = st.session_state[SIM]
+    sim = st.session_state[KEY].playback.now.sim
     saves = st.session_state.get("sandbox_saves", 0)
     if saves >= MAX_SAVES:
         st.session_state[ERROR] = f"Not saved: {MAX_SAVES} saves is the most one session may make (they fill shared memory)"
@@ -151,35 +176,29 @@ def _save() -> None:
     st.query_params["saved"] = saved
 
 
-def _tick() -> None:
-    """Advance the sandbox's simulation while it plays, then redraw the live view."""
-    sim = st.session_state[SIM]
-    play(sim, RUNNING, ERROR, "sandbox_speed")
-    draw_live(sim, "sandbox", st.session_state[MARKS])
-
-
-def _form(sim: Simulation) -> None:
+def _form(scenario) -> None:
     """Draw every knob of the scenario; offer to apply the edits when they make a valid, different scenario."""
     st.caption("Every setting of the scenario, grouped by component. Hover a field's name for its unit, "
-               "range and source. Applying starts the simulation again from time 0.")
-    data = edit_scenario(Scenario, scenario_to_data(sim.scenario), f"sbx{st.session_state[FORM]}")
+               "range and source. Applying plays the edited version on the same traffic from where the run is; "
+               "the version before goes on faded.")
+    data = edit_scenario(Scenario, scenario_to_data(scenario), f"sbx{st.session_state[FORM]}")
     try:
         edited = parse_scenario(data, "sandbox form")
     except ScenarioError as exc:
-        st.error(str(exc))
+        st.error(as_text(exc))
         edited = None
-    changed = edited is not None and edited != sim.scenario
+    changed = edited is not None and edited != scenario
     apply, discard = st.columns(2)
-    apply.button("Apply and restart", key="sandbox_form_apply", type="primary", disabled=not changed,
-                 on_click=_start, args=(edited,), width="stretch")
-    discard.button("Discard edits", key="sandbox_form_discard", disabled=edited == sim.scenario,
+    apply.button("Apply", key="sandbox_form_apply", type="primary", disabled=not changed,
+                 on_click=_switch, args=(edited,), width="stretch")
+    discard.button("Discard edits", key="sandbox_form_discard", disabled=edited == scenario,
                    on_click=lambda: st.session_state.update({FORM: st.session_state[FORM] + 1}), width="stretch")
 
 
 def render_sandbox() -> None:
     """Render the sandbox."""
     st.title("Sandbox")
-    if SIM not in st.session_state:
+    if KEY not in st.session_state:
         _start(_first_scenario())
     upload = st.file_uploader("Open a scenario (YAML or JSON)", type=["yaml", "yml", "json"], key="sandbox_upload")
     if upload is not None and st.session_state.get("sandbox_loaded") != upload.file_id:
@@ -188,13 +207,19 @@ def render_sandbox() -> None:
             _start(parse_text(upload.getvalue().decode("utf-8", errors="replace"), upload.name))
         except ScenarioError as exc:
             st.session_state[ERROR] = str(exc)
+    notes = st.container()  # always drawn: messages come and go inside it, the live view stays put
     if ERROR in st.session_state:
-        st.error(st.session_state.pop(ERROR))
-    sim: Simulation = st.session_state[SIM]
+        notes.error(as_text(st.session_state.pop(ERROR)))
+    sandbox: Player = st.session_state[KEY]
+    sandbox.settle(notes)
+    sandbox.show_errors(notes)
+    if sandbox.playback is None:
+        return
+    sim = sandbox.playback.now.sim
     # Drawn only when asked for: a hundred widgets make every update of the page heavier for the browser.
     if st.toggle("Edit every setting", key="sandbox_show_form"):
         with st.container(border=True):
-            _form(sim)
+            _form(sim.scenario)
     with st.expander("Scenario as YAML (edit and apply)", expanded=False):
         st.text_area("YAML", key=TEXT, height=400)
         st.button("Apply", key="sandbox_apply", on_click=_apply_text)
@@ -211,19 +236,12 @@ def render_sandbox() -> None:
             saved, summary = st.session_state[SAVED]
             st.code(f"?saved={saved}", language=None)
             if summary:
-                st.caption(f"Saved results: p95 {number(summary.get('latency_p95_s'), '{:.2f} s')}, error rate "
-                           f"{number(summary.get('error_rate'), '{:.1%}')}, {summary.get('t_end_s', 0):,.0f} s simulated.")
-    start, pause, reset, speed = st.columns(4, vertical_alignment="bottom")
-    start.button("Start", key="sandbox_start", type="primary", disabled=st.session_state[RUNNING],
-                on_click=lambda: st.session_state.update({RUNNING: True}), width="stretch")
-    pause.button("Pause", key="sandbox_pause", disabled=not st.session_state[RUNNING],
-                 on_click=lambda: st.session_state.update({RUNNING: False}), width="stretch")
-    reset.button("Reset", key="sandbox_reset", on_click=lambda: _start(st.session_state[SIM].scenario),
-                 width="stretch", help="Start the scenario again from time 0, paused.")
-    with speed:
-        speed_control("sandbox_speed")
-    draw_controls(LIVE_CONTROLS, "sandbox", SIM, MARKS, ERROR)
-    st.fragment(_tick, run_every=TICK_S if st.session_state[RUNNING] else None)()
+                st.caption(f"Saved results: p95 {format_metric('latency_p95_s', summary.get('latency_p95_s'))}, "
+                           f"error rate {format_metric('error_rate', summary.get('error_rate'))}, "
+                           f"{summary.get('t_end_s', 0):,.0f} s simulated.")
+    sandbox.draw_buttons()
+    sandbox.draw_view(presenter=bool(st.session_state.get("presenter")),
+                      controls=lambda: draw_controls(sandbox, list(CONTROLS)))
 
 
 if __name__ == "__main__":  # Streamlit runs this file as the page

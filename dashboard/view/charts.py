@@ -1,255 +1,235 @@
-"""What a learner watches while a simulation runs: the headline numbers, the charts, the diagram.
+"""The live view's charts, built from points: each answers one question a learner has while a run plays.
 
-Every page with a live simulation (the live page, the lessons) draws the same view, so a learner
-reads the same charts everywhere: latency percentiles, throughput and errors by kind, where
-requests wait in line (which is where the latency comes from), and the architecture coloured by
-load. Figures are rebuilt from the bounded window history on each tick.
+- How long do requests take? Latency percentiles (and the M/M/c theory's mean, where it applies).
+- How many are answered, and how many fail, and how? Throughput over errors stacked by kind.
+- Where do they wait? Each tier's utilisation beside the requests waiting in front of it: a tier
+  near 100 % busy with a line forming is the bottleneck.
+- What does it cost? Spend per month at the current rate, instances and tokens.
+- Did the fleet move? Replicas billed and ready (drawn only when they change).
+
+Every line shows the rolling span the learner chose (10 s by default), with the raw per-second
+line faint behind it. While a comparison runs (curriculum/playback.py) the run as it was before
+the change is drawn faded and dashed in the same colour, on identical traffic, so the two visibly
+part at the change mark. Figures are plain Plotly JSON (dicts): built fast on every tick and drawn
+in place by the live view component, never re-created.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
-import streamlit as st
-
-from dashboard.view.diagram import architecture_dot
-from engine import BudgetExceeded, Simulation
+from dashboard.view.series import ERROR_KINDS, column, series_label
 from engine.metrics import TIERS
-from engine.theory import mmc_wait
 
-
-def theory_mean_latency_s(sim: Simulation) -> float | None:
-    """Return the M/M/c mean time in system when the running configuration is one theory predicts, else None.
-
-    That is a single web replica with an unbounded queue and exponential handler times, steady
-    Poisson arrivals, nothing behind it, and a load below its capacity: Erlang C's Wq plus 1/mu.
-    """
-    scenario = sim.scenario
-    web, traffic = scenario.web, scenario.traffic
-    settings = sim.settings()
-    if (scenario.database or scenario.llm or scenario.cache or traffic.trace or traffic.pattern.kind != "steady"
-            or web.handler_ms.dist != "exponential" or web.accept_queue is not None or web.async_io
-            or settings["web_replicas"] != 1 or settings["down"] or traffic.client_timeout_s is not None):
-        return None
-    rate, workers, service_rate = settings["rate_rps"], settings["web_workers"], 1 / (web.handler_ms.mean_s() / web.speed())
-    if rate >= workers * service_rate:
-        return None  # overloaded: the queue grows without bound, there is no steady state to predict
-    return mmc_wait(rate, service_rate, workers) + 1 / service_rate
-
-
-def latency_figure(windows: list[dict], theory_s: float | None = None) -> go.Figure:
-    """Plot latency mean and p50/p95/p99 per window, and the theory's mean when there is one."""
-    t = [w["t_end_s"] for w in windows]
-    figure = go.Figure([go.Scatter(x=t, y=[w[f"latency_{q}_s"] for w in windows], name=q, mode="lines")
-                        for q in ("mean", "p50", "p95", "p99")])
-    if theory_s is not None and t:
-        figure.add_trace(go.Scatter(x=[t[0], t[-1]], y=[theory_s, theory_s], name="mean, M/M/c theory",
-                                    mode="lines", line=dict(dash="dash", color="#555")))
-    return layout(figure, "Latency of completed requests", "latency (s)")
-
-
+HEIGHT, PRESENTER_HEIGHT = 270, 380  # px, the plot; its legend is drawn below it
+FONT, PRESENTER_FONT = 12, 20  # px: chart text; presenter mode must be readable from the back of a room
+BEFORE_OPACITY = 0.45
+RAW_OPACITY = 0.22
 TIER_COLOURS = {"web": "#1f77b4", "db_primary": "#2ca02c", "db_replica": "#9467bd", "llm": "#d62728"}
+COLOURS = {"p50": "#2ca02c", "p95": "#1f77b4", "p99": "#d62728", "mean": "#7f7f7f", "completions": "#1f77b4",
+           "cache": "#ff7f0e", "tokens": "#ff7f0e", "instances": "#1f77b4", "theory": "#555555",
+           "dropped": "#e377c2", "timed_out": "#ff7f0e", "failed": "#d62728", "rate_limited": "#8c564b"}
 
 
-def tiers_figure(windows: list[dict]) -> go.Figure:
-    """Plot each tier's utilisation (with the cache hit rate) beside how many requests wait at each tier.
+def plain(text: str) -> str:
+    """Return `text` safe inside Plotly text, which reads a few HTML tags: no tag can be made of it."""
+    return str(text).replace("<", "‹").replace(">", "›")
 
-    Busy and waiting side by side answer one question, where the time goes: a tier near 100 % busy
-    with a line forming in front of it is the bottleneck. One figure for both keeps the browser's
-    redraw per tick cheaper than two.
+
+def _line(x, y, name: str, colour: str, *, before: bool = False, raw: bool = False, dash: str | None = None,
+          axis: str = "", group: str | None = None, legend: bool = True) -> dict:
+    """Return one line trace: solid for now, faded and dashed for before, faint and thin for the raw span."""
+    trace = {"type": "scatter", "mode": "lines", "x": x, "y": y, "name": name, "line": {"color": colour, "width": 2},
+             "hovertemplate": "%{y:.3~s}<extra>" + plain(name) + "</extra>", "connectgaps": False}
+    if before:
+        trace["line"].update(dash="dash", width=2)
+        trace["opacity"] = BEFORE_OPACITY
+    elif raw:
+        trace["line"]["width"] = 1
+        trace["opacity"] = RAW_OPACITY
+        trace["showlegend"] = False
+        trace["hoverinfo"] = "skip"
+        trace.pop("hovertemplate")
+    if dash:
+        trace["line"]["dash"] = dash
+    if axis:
+        trace["xaxis"], trace["yaxis"] = f"x{axis}", f"y{axis}"
+    if group:
+        trace["legendgroup"] = group
+    if not legend:
+        trace["showlegend"] = False
+    return trace
+
+
+def _times(points: list[dict]) -> list[float]:
+    """Return the points' end times."""
+    return [p["t_end_s"] for p in points]
+
+
+def _after(before: list[dict], t0: float | None, now: list[dict]) -> list[dict]:
+    """Return the "before" line's points: from the last window both runs shared (before the change) on.
+
+    Until the change the two runs were one, so the line starts at now's last point at or before it,
+    and both lines visibly part from there.
     """
-    t = [w["t_end_s"] for w in windows]
-    figure = make_subplots(rows=1, cols=2, subplot_titles=("Utilisation and cache hits", "Requests waiting in line"),
-                           horizontal_spacing=0.1)
+    if t0 is None:
+        return before
+    shared = [p for p in now if p["t_end_s"] <= t0][-1:]
+    return shared + [p for p in before if p["t_end_s"] > t0]
+
+
+def layout(title: str, y_title: str, *, presenter: bool = False, y_format: str = "", marks=(), extra: dict | None = None,
+           x_range: list | None = None) -> dict:
+    """Return a live chart's layout: fixed height, legend below, change marks, readable ticks; larger for a room."""
+    font = PRESENTER_FONT if presenter else FONT
+    result = {
+        "title": {"text": plain(title), "font": {"size": font + 4}, "x": 0.01, "xanchor": "left"},
+        "height": PRESENTER_HEIGHT if presenter else HEIGHT,
+        # Fixed margins, no automargin: measuring labels on every redraw is most of what a redraw costs.
+        "margin": {"l": 90 if presenter else 62, "r": 16, "t": 48 if presenter else 36, "b": 44 if presenter else 30},
+        "font": {"size": font},
+        "uirevision": "live",
+        "showlegend": False,  # the live view draws each chart's legend itself, once, below it
+        "xaxis": {"ticksuffix": " s", "range": x_range, "ticklabeloverflow": "allow"},
+        "yaxis": {"title": {"text": plain(y_title), "standoff": 4}, "rangemode": "tozero", "tickformat": y_format,
+                  "ticklabeloverflow": "allow"},
+        "hovermode": "x unified",
+        "shapes": [], "annotations": [],
+        "plot_bgcolor": "white", "paper_bgcolor": "white",
+    }
+    result["xaxis"]["gridcolor"] = result["yaxis"]["gridcolor"] = "#eeeeee"
+    for t, text in marks:
+        result["shapes"].append({"type": "line", "xref": "x", "yref": "paper", "x0": t, "x1": t, "y0": 0, "y1": 1,
+                                 "line": {"color": "#888", "width": 1.5, "dash": "dash"}})
+        result["annotations"].append({"x": t, "y": 1, "xref": "x", "yref": "paper", "text": plain(text),
+                                      "showarrow": False, "xanchor": "left", "yanchor": "top",
+                                      "font": {"size": font - 1, "color": "#555"}, "bgcolor": "rgba(255,255,255,0.8)"})
+    result.update(extra or {})
+    return result
+
+
+def latency(now: list[dict], before: list[dict], span: str, *, t0=None, theory_s=None, **style) -> dict:
+    """Latency percentiles of completed requests at the chosen span; p95 raw behind; p95 before, faded."""
+    t = _times(now)
+    traces = []
+    if span != "1":
+        traces.append(_line(t, column(now, "1", "latency_p95_s"), "p95, each second", COLOURS["p95"], raw=True))
+    for q in ("p50", "p95", "p99"):
+        traces.append(_line(t, column(now, span, f"latency_{q}_s"), q, COLOURS[q]))
+    if before:
+        shown = _after(before, t0, now)
+        for q in ("p50", "p95"):
+            traces.append(_line(_times(shown), column(shown, span, f"latency_{q}_s"), f"{q} before", COLOURS[q],
+                                before=True))
+    if theory_s is not None and t:
+        traces.append(_line([t[0], t[-1]], [theory_s, theory_s], "mean, M/M/c theory", COLOURS["theory"], dash="dot"))
+    return {"data": traces, "layout": layout("Latency of answered requests", "seconds", **style)}
+
+
+def throughput(now: list[dict], before: list[dict], span: str, *, t0=None, **style) -> dict:
+    """Answered requests per second as a line over errors per second stacked by kind; before, faded.
+
+    Errors are stacked areas rather than bars: one shape per kind instead of one per window, which
+    the browser redraws several times a second.
+    """
+    t = _times(now)
+    traces = [{**_line(t, column(now, span, f"{kind}_per_s"), label, COLOURS[kind]), "stackgroup": "errors",
+               "line": {"color": COLOURS[kind], "width": 0.5}} for kind, label in ERROR_KINDS.items()]
+    if span != "1":
+        traces.append(_line(t, column(now, "1", "throughput_rps"), "answered, each second", COLOURS["completions"],
+                            raw=True))
+    traces.append(_line(t, column(now, span, "throughput_rps"), "answered", COLOURS["completions"]))
+    if before:
+        shown = _after(before, t0, now)
+        times = _times(shown)
+        traces.append(_line(times, column(shown, span, "throughput_rps"), "answered before", COLOURS["completions"],
+                            before=True))
+        errors = [sum(v or 0 for v in values) for values in zip(*(column(shown, span, f"{k}_per_s") for k in ERROR_KINDS))]
+        traces.append(_line(times, errors, "errors before", COLOURS["failed"], before=True))
+    return {"data": traces, "layout": layout("Answered and failed requests per second", "requests per second",
+                                             **style)}
+
+
+def tiers(now: list[dict], before: list[dict], span: str, *, t0=None, presenter: bool = False, marks=(),
+          x_range=None) -> dict:
+    """Each tier's utilisation (and the cache hit rate) beside the requests waiting in front of it."""
+    t = _times(now)
+    shown = _after(before, t0, now) if before else []
+    tb = _times(shown)
+    traces = []
     for tier in TIERS:
-        if not windows or all(w[f"{tier}_utilisation"] is None for w in windows):
+        busy = column(now, span, f"{tier}_utilisation")
+        if all(v is None for v in busy):
             continue
-        name, colour = tier.replace("_", " "), TIER_COLOURS[tier]
-        figure.add_trace(go.Scatter(x=t, y=[w[f"{tier}_utilisation"] for w in windows], name=f"{name} busy",
-                                    mode="lines", legendgroup=tier, line=dict(color=colour)), row=1, col=1)
-        figure.add_trace(go.Scatter(x=t, y=[w[f"{tier}_queue_length"] for w in windows], name=f"{name} waiting",
-                                    mode="lines", legendgroup=tier, line=dict(color=colour, dash="dot")),
-                         row=1, col=2)
-    if windows and any(w["cache_hit_rate"] is not None for w in windows):
-        figure.add_trace(go.Scatter(x=t, y=[w["cache_hit_rate"] for w in windows], name="cache hit rate",
-                                    mode="lines", line=dict(color="#ff7f0e")), row=1, col=1)
-    figure.update_yaxes(range=[0, 1.05], title_text="share", row=1, col=1)
-    figure.update_yaxes(rangemode="tozero", title_text="requests waiting", row=1, col=2)
-    layout(figure, "", "")
-    figure.update_layout(title=None, margin=dict(l=10, r=10, t=30, b=10))
-    figure.update_xaxes(title_text="simulated time (s)")
-    return figure
+        name, colour = series_label(f"{tier}_utilisation").text.removesuffix(" utilisation"), TIER_COLOURS[tier]
+        traces.append(_line(t, busy, f"{name}", colour, group=tier))
+        traces.append(_line(t, column(now, span, f"{tier}_queue_length"), f"{name} waiting", colour, axis="2",
+                            group=tier, legend=False))
+        if shown:
+            traces.append(_line(tb, column(shown, span, f"{tier}_utilisation"), f"{name} before", colour, before=True,
+                                group=tier))
+            traces.append(_line(tb, column(shown, span, f"{tier}_queue_length"), f"{name} waiting before", colour,
+                                before=True, axis="2", group=tier, legend=False))
+    hits = column(now, span, "cache_hit_rate")
+    if any(v is not None for v in hits):
+        traces.append(_line(t, hits, "cache hit rate", COLOURS["cache"], dash="dot"))
+        if shown:
+            traces.append(_line(tb, column(shown, span, "cache_hit_rate"), "cache hit rate before", COLOURS["cache"],
+                                before=True))
+    font = PRESENTER_FONT if presenter else FONT
+    extra = {
+        "xaxis": {"domain": [0, 0.44], "ticksuffix": " s", "range": x_range, "gridcolor": "#eee",
+                  "ticklabeloverflow": "allow"},
+        "xaxis2": {"domain": [0.58, 1], "ticksuffix": " s", "range": x_range, "anchor": "y2", "gridcolor": "#eee",
+                   "ticklabeloverflow": "allow"},
+        "yaxis": {"title": {"text": "busy", "standoff": 4}, "range": [0, 1.05], "tickformat": ".0%",
+                  "gridcolor": "#eee", "ticklabeloverflow": "allow"},
+        "yaxis2": {"title": {"text": "waiting", "standoff": 4}, "rangemode": "tozero", "anchor": "x2",
+                   "gridcolor": "#eee", "ticklabeloverflow": "allow"},
+    }
+    result = layout("Where requests wait: busy (left) and waiting in line (right)", "", presenter=presenter, marks=(),
+                    extra=extra)
+    for t_mark, text in marks:  # marks on both panels
+        for axis in ("x", "x2"):
+            result["shapes"].append({"type": "line", "xref": axis, "yref": "paper", "x0": t_mark, "x1": t_mark,
+                                     "y0": 0, "y1": 1, "line": {"color": "#888", "width": 1.5, "dash": "dash"}})
+        result["annotations"].append({"x": t_mark, "y": 1, "xref": "x", "yref": "paper", "text": plain(text),
+                                      "showarrow": False, "xanchor": "left", "yanchor": "top",
+                                      "font": {"size": font - 1, "color": "#555"}})
+    return {"data": traces, "layout": result}
 
 
-def spend_figure(windows: list[dict]) -> go.Figure:
-    """Plot the money spent so far, stacked as instances (hourly machines) and tokens, against simulated time."""
-    t = [w["t_end_s"] for w in windows]
-    tokens = [w["usd_tokens_cumulative"] for w in windows]
-    instances = [w["usd_cumulative"] - w["usd_tokens_cumulative"] for w in windows]
-    figure = go.Figure([go.Scatter(x=t, y=instances, name="instances", mode="lines", stackgroup="usd"),
-                        go.Scatter(x=t, y=tokens, name="tokens", mode="lines", stackgroup="usd")])
-    return layout(figure, "Spend so far", "USD")
+def spend(now: list[dict], before: list[dict], span: str, *, t0=None, **style) -> dict:
+    """What the run costs per month at its current rate, instances and tokens stacked; the before total faded."""
+    t = _times(now)
+    traces = [
+        {**_line(t, column(now, span, "usd_infra_per_month"), "instances", COLOURS["instances"]), "stackgroup": "usd"},
+        {**_line(t, column(now, span, "usd_tokens_per_month"), "tokens", COLOURS["tokens"]), "stackgroup": "usd"},
+    ]
+    if before:
+        shown = _after(before, t0, now)
+        traces.append(_line(_times(shown), column(shown, span, "usd_per_month"), "total before", "#333", before=True))
+    return {"data": traces, "layout": layout("Spend per month at this rate", "USD per month", y_format="$~s",
+                                             **style)}
 
 
-def replicas_figure(windows: list[dict]) -> go.Figure:
-    """Plot the replicas billed and those taking traffic per tier: the gap is replicas still warming up."""
-    t = [w["t_end_s"] for w in windows]
-    series = {"web billed": "web_replicas", "web ready": "web_replicas_ready",
-              "LLM billed": "llm_replicas", "LLM ready": "llm_replicas_ready"}
-    figure = go.Figure([go.Scatter(x=t, y=[w[key] for w in windows], name=label, mode="lines",
-                                   line=dict(dash="dot" if label.endswith("billed") else "solid", shape="hv"))
-                        for label, key in series.items() if windows and any(w[key] is not None for w in windows)])
-    figure.update_yaxes(rangemode="tozero")
-    return layout(figure, "Replicas", "replicas")
+def replicas(now: list[dict], span: str, **style) -> dict:
+    """Replicas billed and taking traffic per tier: the gap is replicas still warming up."""
+    t = _times(now)
+    series = {"web billed": ("web_replicas", "dot"), "web ready": ("web_replicas_ready", None),
+              "LLM billed": ("llm_replicas", "dot"), "LLM ready": ("llm_replicas_ready", None)}
+    traces = []
+    for name, (metric, dash) in series.items():
+        values = column(now, span, metric)
+        if any(v is not None for v in values):
+            trace = _line(t, values, name, TIER_COLOURS["web" if name.startswith("web") else "llm"], dash=dash)
+            trace["line"]["shape"] = "hv"
+            traces.append(trace)
+    return {"data": traces, "layout": layout("Replicas", "replicas", **style)}
 
 
-def replicas_move(windows: list[dict]) -> bool:
-    """Return whether any tier's replica count changed, or some replicas were still warming, in these windows."""
+def replicas_move(points: list[dict]) -> bool:
+    """Return whether a tier's replica count changed, or replicas were warming, over these points."""
     keys = ("web_replicas", "web_replicas_ready", "llm_replicas", "llm_replicas_ready")
-    return any(len({w[key] for w in windows}) > 1 for key in keys) or any(
-        w["web_replicas"] != w["web_replicas_ready"] or w["llm_replicas"] != w["llm_replicas_ready"] for w in windows)
-
-
-# The counts a learner may be asked about that have no chart of their own, summed over the windows shown.
-COUNTS = {
-    "arrivals": "requests arrived", "completions": "requests answered", "dropped": "dropped (503)",
-    "timed_out": "timed out", "failed": "failed", "rate_limited": "refused (429)",
-    "llm_429s": "provider 429s", "llm_retries": "LLM retries", "llm_fallbacks": "fallbacks",
-    "cache_hits": "exact cache hits", "semantic_hits": "semantic hits", "false_hits": "wrong answers from the cache",
-    "stale_reads": "stale reads", "truncated": "answers cut at the output cap",
-}
-
-
-def counts_table(windows: list[dict]) -> list[dict]:
-    """Return the counts over the windows shown (those that happened at all), and the last p95 time to first token."""
-    rows = [{"count": label, "value": f"{sum(w[key] for w in windows):,}"} for key, label in COUNTS.items()
-            if key in ("arrivals", "completions") or any(w[key] for w in windows)]
-    ttft = windows[-1]["ttft_p95_s"] if windows else None
-    if ttft is not None:
-        rows.append({"count": "p95 time to first token (last window)", "value": f"{ttft:.2f} s"})
-    return rows
-
-
-def throughput_figure(windows: list[dict]) -> go.Figure:
-    """Plot completions/s as a line over errors/s stacked by kind, against simulated time."""
-    t = [w["t_end_s"] for w in windows]
-    spans = [w["t_end_s"] - w["t_start_s"] for w in windows]
-    kinds = {"dropped": "dropped (503)", "timed_out": "timed out", "failed": "failed", "rate_limited": "refused (429)"}
-    figure = go.Figure([go.Bar(x=t, y=[w[kind] / s for w, s in zip(windows, spans)], name=label)
-                        for kind, label in kinds.items()])
-    figure.add_trace(go.Scatter(x=t, y=[w["throughput_rps"] for w in windows], name="completions", mode="lines"))
-    figure.update_layout(barmode="stack", bargap=0)
-    return layout(figure, "Throughput and errors", "requests/s")
-
-
-def layout(figure: go.Figure, title: str, y_title: str) -> go.Figure:
-    """Give a live chart its shared look; a fixed uirevision keeps the learner's zoom across ticks."""
-    figure.update_layout(title=title, xaxis_title="simulated time (s)", yaxis_title=y_title, height=320,
-                         margin=dict(l=10, r=10, t=40, b=10), uirevision="live",
-                         legend=dict(orientation="h", y=-0.25))
-    return figure
-
-
-def for_the_room(figure: go.Figure) -> go.Figure:
-    """Enlarge a chart's type and height when presenter mode is on, so the back of a room can read it."""
-    if st.session_state.get("presenter"):
-        figure.update_layout(font=dict(size=PRESENTER_FONT), height=PRESENTER_HEIGHT, title_font=dict(size=26))
-    return figure
-
-
-def number(value: float | None, template: str) -> str:
-    """Format a metric that may be missing (no request completed in the window)."""
-    return "–" if value is None else template.format(value)
-
-
-def mark_changes(figure: go.Figure, marks: list[tuple[float, str]]) -> go.Figure:
-    """Draw a dashed vertical line, labelled, at each simulated time the configuration was changed."""
-    for t, label in marks:
-        figure.add_vline(x=t, line_dash="dash", line_color="#888", annotation_text=label,
-                         annotation_position="top left")
-    return figure
-
-
-PRESENTER_FONT, PRESENTER_HEIGHT = 20, 460  # chart type (px) and height (px) in presenter mode
-TICK_S = 0.4  # wall seconds between ticks of a playing simulation: 2.5 redraws a second, some margin over 2
-# Simulated seconds per tick for each speed, named as multiples of real time. 2.5x is one default
-# metrics window per tick, so every tick adds a point; faster speeds add several windows per tick.
-SPEEDS = {"1x": TICK_S, "2.5x": 1.0, "10x": 10 * TICK_S, "60x": 60 * TICK_S}
-DEFAULT_SPEED = "2.5x"
-
-
-def speed_control(key: str) -> None:
-    """Draw the simulation-speed choice (simulated time per real second)."""
-    st.segmented_control("Speed", list(SPEEDS), key=key, default=DEFAULT_SPEED, required=True,
-                         help="Simulated time per real second. Faster shows hours in minutes; "
-                              "every simulated request is still simulated.")
-
-
-def play(sim: Simulation, running_key: str, error_key: str, speed_key: str) -> None:
-    """Advance `sim` one tick at the page's speed if its `running_key` flag is set; on a budget stop, pause and say why."""
-    if st.session_state[running_key]:
-        try:
-            sim.advance(SPEEDS[st.session_state.get(speed_key) or DEFAULT_SPEED])
-        except BudgetExceeded as exc:
-            st.session_state[running_key] = False
-            st.session_state[error_key] = str(exc)
-            st.rerun()  # a full run is what turns the fragment's timer off
-
-
-@dataclass
-class View:
-    """Everything the live view draws: enough to draw it again elsewhere (a learner following a room)."""
-
-    now: float
-    windows: list[dict]
-    theory_s: float | None
-    dot: str
-    marks: list[tuple[float, str]] = field(default_factory=list)
-
-
-def view_of(sim: Simulation, marks: list[tuple[float, str]] = ()) -> View:
-    """Return the live view of `sim` as it is now."""
-    return View(sim.now, list(sim.windows), theory_mean_latency_s(sim), architecture_dot(sim), list(marks))
-
-
-def draw_live(sim: Simulation, key: str, marks: list[tuple[float, str]] = ()) -> View:
-    """Draw the live view of `sim` (see draw_view) and return it; `key` keeps charts apart per page."""
-    view = view_of(sim, marks)
-    draw_view(view, key)
-    return view
-
-
-def draw_view(view: View, key: str) -> None:
-    """Draw the headline strip, the charts and the architecture of a live view.
-
-    Marks are (simulated time, what changed) pairs, shown on the charts that fall in their range.
-    """
-    windows = view.windows
-    last = windows[-1] if windows else {}
-    cells = st.columns(6)
-    cells[0].metric("Simulated time", f"{view.now:,.0f} s")
-    cells[1].metric("p95 latency", number(last.get("latency_p95_s"), "{:.2f} s"))
-    cells[2].metric("Throughput", number(last.get("throughput_rps"), "{:.1f} req/s"))
-    cells[3].metric("Error rate", number(last.get("error_rate"), "{:.1%}"))
-    cells[4].metric("USD per 1,000 requests", number(last.get("usd_per_1k_requests"), "${:,.3f}"))
-    cells[5].metric("USD per month", number(last.get("usd_per_month"), "${:,.0f}"),
-                    help="The last window's spend rate (tokens and instances) over 30 days.")
-    shown = [(t, label) for t, label in view.marks
-             if windows and windows[0]["t_start_s"] <= t <= windows[-1]["t_end_s"]]
-
-    def chart(place, figure: go.Figure, name: str) -> None:
-        place.plotly_chart(for_the_room(mark_changes(figure, shown)), key=f"{key}_{name}", width="stretch")
-
-    chart(st, latency_figure(windows, view.theory_s), "latency")
-    chart(st, throughput_figure(windows), "throughput")
-    chart(st, tiers_figure(windows), "tiers")
-    spend, replicas = st.columns(2)
-    chart(spend, spend_figure(windows), "spend")
-    if replicas_move(windows):  # a flat line answers no question, and every chart costs the browser a redraw
-        chart(replicas, replicas_figure(windows), "replicas")
-    diagram, counts = st.columns([3, 2])
-    diagram.graphviz_chart(view.dot, width="stretch")
-    counts.markdown("**Counts over the charts' time span**\n\n| | |\n|---|---:|\n" + "\n".join(
-        f"| {row['count']} | {row['value']} |" for row in counts_table(windows)))
+    columns = {key: column(points, "1", key) for key in keys}
+    return any(len(set(values)) > 1 for values in columns.values()) or any(
+        a != b for pair in (("web_replicas", "web_replicas_ready"), ("llm_replicas", "llm_replicas_ready"))
+        for a, b in zip(columns[pair[0]], columns[pair[1]]))

@@ -1,60 +1,69 @@
-"""Live controls: the settings a learner changes while a simulation runs, and how each reaches it.
+"""Live controls: a widget for each control of the engine's registry, acting on the running player.
 
-A change acts on the running simulation from that instant (no restart), and is remembered as a
-mark at the simulated time it happened, so the charts show the system answering it. A change the
-simulation refuses shows the engine's message, and the control snaps back to what really runs.
+Every page draws the same widgets from `engine.controls.CONTROLS`: the label and unit in words,
+the range from the scenario schema, set to what the simulation runs with now. A change is queued
+on the player (dashboard/view/player.py), which applies it from the current simulated time, marks
+it on the charts and starts the faded "before" run; a change the simulation refuses shows the
+engine's message and the widget snaps back to what really runs.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from engine.controls import apply_control
-from engine import Simulation
-from engine.balancer import ALGORITHMS
+from dashboard.view.player import Player
+from engine.controls import CONTROLS, Control
+from engine.labels import ALGORITHM_LABELS
+
+WIDGET_WIDTH = 210  # px: boxes wrap onto a new row instead of being squeezed and cut
 
 
-def current(sim: Simulation) -> dict:
-    """Return the value of every control as the simulation runs it now (None where it does not apply)."""
-    settings = sim.settings()
-    rate = settings["rate_rps"]
-    return {"rate_rps": None if rate is None else float(rate), "web_replicas": settings["web_replicas"],
-            "load_balancer": settings["load_balancer"], "web_workers": settings["web_workers"],
-            "db_read_replicas": settings["db_read_replicas"],
-            "zipf_skew": (settings["prompt_keys"] or {}).get("zipf_skew"),
-            "llm_replicas": settings["llm_replicas"] if sim.scenario.llm and sim.scenario.llm.kind == "self_hosted" else None,
-            "down": settings["down"]}
+def _label(control: Control) -> str:
+    """Return the widget's label: the control's name and, where it has one, its unit."""
+    return f"{control.label} ({control.unit})" if control.unit and control.unit not in control.label.lower() else \
+        control.label
 
 
-def _changed(control: str, prefix: str, sim_key: str, marks_key: str, error_key: str) -> None:
-    """Apply a control the learner moved to the running simulation, and mark when it happened."""
-    sim, value = st.session_state[sim_key], st.session_state[f"{prefix}_{control}"]
-    try:
-        apply_control(sim, control, value)
-        st.session_state.setdefault(marks_key, []).append((sim.now, f"{control} = {value}"))
-    except ValueError as exc:
-        st.session_state[error_key] = str(exc)
+def _changed(player: Player, name: str) -> None:
+    """Queue the change the learner made to control `name`."""
+    player.request("change", name, st.session_state[f"{player.key}_{name}"])
 
 
-def draw_controls(controls: list[str], prefix: str, sim_key: str, marks_key: str, error_key: str) -> None:
-    """Draw `controls` in a row, set to what the simulation in `sim_key` runs with now."""
-    values = current(st.session_state[sim_key])
-    args = dict(on_change=_changed)
-    widgets = {
-        "rate_rps": lambda key, a: st.number_input("Arrival rate (req/s)", 0.1, 1e7, step=0.5, key=key, **a),
-        "web_replicas": lambda key, a: st.number_input("Web replicas", 1, 1000, step=1, key=key, **a),
-        "load_balancer": lambda key, a: st.selectbox("Load-balancing algorithm", ALGORITHMS, key=key, **a),
-        "web_workers": lambda key, a: st.number_input("Workers per replica", 1, 100_000, step=1, key=key, **a),
-        "db_read_replicas": lambda key, a: st.number_input("Database read replicas", 0, 100, step=1, key=key, **a),
-        "zipf_skew": lambda key, a: st.slider("Popularity skew", 0.0, 2.0, step=0.1, key=key, **a),
-        "llm_replicas": lambda key, a: st.number_input("LLM replicas", 1, 10_000, step=1, key=key, **a),
-        "down": lambda key, a: st.multiselect("Components down", st.session_state[sim_key].component_names(),
-                                              key=key, help="Take a component down; remove it here to bring it back.",
-                                              **a),
-    }
-    shown = [control for control in controls if values[control] is not None]
-    for column, control in zip(st.columns(max(len(shown), 1)), shown):
-        key = f"{prefix}_{control}"
-        st.session_state[key] = values[control]  # shows what actually runs
-        with column:
-            widgets[control](key, {**args, "args": (control, prefix, sim_key, marks_key, error_key)})
+def show_running(key: str, value) -> None:
+    """Set widget `key` to `value` (what the simulation runs) only if it shows something else.
+
+    A refused change or a reset snaps the box back; an unchanged value is left alone, so the
+    live view's tick, which draws the controls again, never overwrites what is being typed.
+    """
+    if key not in st.session_state or st.session_state[key] != value:
+        st.session_state[key] = value
+
+
+def draw_controls(player: Player, names: list[str]) -> None:
+    """Draw the controls in `names` that apply to the running simulation, in a row that wraps.
+
+    Call it inside the live view's fragment (Player.draw_view's `controls`).
+    """
+    sim = player.playback.now.sim
+    settings = player.playback.settings()
+    shown = [CONTROLS[name] for name in names if CONTROLS[name].applies(sim)]
+    # Always one container, even empty: the live view after it keeps its place on the page.
+    with st.container(horizontal=True, key=f"{player.key}_controls"):
+        for control in shown:
+            key = f"{player.key}_{control.name}"
+            show_running(key, settings[control.name])
+            options = dict(key=key, help=control.help, on_change=_changed, args=(player, control.name))
+            if control.kind in ("number", "integer"):
+                low, high = control.bounds
+                whole = control.kind == "integer"
+                if control.low_open:  # a box cannot exclude its minimum: the smallest step above it
+                    low = low + control.step if whole else round(low + 0.01, 2)
+                st.number_input(_label(control), min_value=int(low) if whole else float(low),
+                                max_value=int(high) if whole else float(high),
+                                step=int(control.step) if whole else float(control.step),
+                                width=WIDGET_WIDTH, **options)
+            elif control.kind == "choice":
+                st.selectbox(_label(control), control.choices, format_func=lambda v: ALGORITHM_LABELS.get(v, v),
+                             placeholder="none (one replica)", width=WIDGET_WIDTH + 40, **options)
+            else:  # components
+                st.multiselect(_label(control), sim.component_names(), width=WIDGET_WIDTH * 2, **options)
