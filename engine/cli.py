@@ -17,6 +17,7 @@ import math
 import sys
 from pathlib import Path
 
+from engine.labels import format_metric, label
 from engine.metrics import METRICS
 from engine.loading import ScenarioError, list_presets, load_preset, load_scenario
 from engine.scenario import Scenario
@@ -77,22 +78,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _format(value) -> str:
-    """Format a metric value for the table."""
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:,.4f}" if abs(value) < 1000 else f"{value:,.1f}"
-    return f"{value:,}"
-
-
 def _print_table(scenario: Scenario, summary: dict) -> None:
-    """Print the whole-run metrics grouped by topic."""
+    """Print the whole-run metrics grouped by topic, each with its label and unit as every page shows it."""
     print(f"{scenario.name}: {summary['t_end_s']:g} simulated seconds, seed {scenario.seed}")
     for title, keys in _TABLE:
         print(f"\n{title}")
         for key in keys:
-            print(f"  {key:<24} {_format(summary[key]):>16}")
+            print(f"  {label(key):<36} {format_metric(key, summary[key]):>14}   {key}")
 
 
 def _run(args) -> int:

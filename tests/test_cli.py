@@ -39,7 +39,9 @@ def test_run_table(capsys):
     assert main(["run", "presets/separate_database.yaml", "--duration", "30"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Separate database: 30 simulated seconds, seed 1")
-    assert "latency_p95_s" in out and "usd_total" in out
+    assert "latency_p95_s" in out and "usd_total" in out  # the name, for files and code
+    p95 = next(line for line in out.splitlines() if line.strip().startswith("p95 latency "))
+    assert p95.split()[-2] in ("s", "ms") and p95.rstrip().endswith("latency_p95_s")  # label, value and unit
 
 
 def test_invalid_scenario_exits_2_with_one_line_per_problem(tmp_path):
