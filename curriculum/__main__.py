@@ -1,4 +1,9 @@
-"""`python -m curriculum [LESSON ...]`: run every experiment's claim and print what each measured."""
+"""`python -m curriculum [--visible] [LESSON ...]`: check every experiment's claim, or how soon it shows.
+
+Without `--visible`, each claim runs before and after its change for its seeds and the figures are
+printed (curriculum/claims.py). With `--visible`, each experiment is played as a learner plays it
+and the time its effect takes to show on the live view is printed (curriculum/visible.py).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import sys
 
 from curriculum.claims import check_claim
 from curriculum.format import LESSONS_DIR, lesson_folders, load_lesson
+from curriculum.visible import REPORT_HEADER, report_line, time_to_effect
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,8 +20,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m curriculum",
                                      description="Run every experiment's claim of the lessons and print the figures.")
     parser.add_argument("lessons", nargs="*", help="lesson folder names (default: every lesson)")
+    parser.add_argument("--visible", action="store_true",
+                        help="print how soon each step's effect shows on the live view instead (target: 30 s)")
     args = parser.parse_args(argv)
     failed = 0
+    if args.visible:
+        print(REPORT_HEADER)
     for folder in args.lessons or lesson_folders():
         try:
             lesson = load_lesson(LESSONS_DIR / folder)
@@ -25,6 +35,11 @@ def main(argv: list[str] | None = None) -> int:
             continue
         for index, step in enumerate(lesson.steps):
             if step.experiment is None:
+                continue
+            if args.visible:
+                result = time_to_effect(lesson, index)
+                failed += result.visible_after_s is None
+                print(report_line(folder, index, result))
                 continue
             for row in check_claim(lesson, index):
                 failed += not row["holds"]

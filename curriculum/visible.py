@@ -33,7 +33,8 @@ class Visibility:
     visible_after_s: float | None  # wall seconds at the step's speed, None if not within the limit
     simulated_s: float | None  # simulated seconds after the change
     speed: str
-    wall_s: float  # how long this machine took to simulate it
+    here_s: float | None  # on this machine: the change itself (a replay) and each tick at least TICK_S, or longer
+    opening_s: float  # how long this machine took to open the step (its warm-up), before the learner acts
     figures: list[tuple[str, float | None, float | None]]  # (claim, before, now) when it showed (or at the end)
     playback: Playback | None = field(default=None, repr=False)  # the run as it stood then
 
@@ -90,12 +91,17 @@ def time_to_effect(lesson: Lesson, index: int, limit_s: float = LIMIT_S) -> Visi
     speed = SPEEDS[step.speed]
     started = time.perf_counter()
     playback = opened(lesson, index)
+    opening_s = time.perf_counter() - started
+    started = time.perf_counter()
     make_change(lesson, playback, claim.after)
+    here = [time.perf_counter() - started]  # wall time of the change, then of each tick as the player paces it
     first, streak, figures = None, 0, []
     ticks = int(limit_s / TICK_S) + HOLD_TICKS
     span = "since" if step.span == "since" else float(step.span)
     for tick in range(1, ticks + 1):
+        started = time.perf_counter()
         playback.advance(speed * TICK_S, max_wall_s=120)
+        here.append(max(TICK_S, time.perf_counter() - started))
         now, before = (_at(track.sim.windows[-1], span) for track in (playback.now, playback.before))
         holds, figures_now = _holds(claim, before, now) if now and before else (False, figures)
         if holds:
@@ -108,41 +114,24 @@ def time_to_effect(lesson: Lesson, index: int, limit_s: float = LIMIT_S) -> Visi
             first, streak, figures = None, 0, figures_now
     shown = first is not None and streak >= HOLD_TICKS and first * TICK_S <= limit_s
     return Visibility(lesson.slug, index, first * TICK_S if shown else None,
-                      first * TICK_S * speed if shown else None, step.speed, time.perf_counter() - started,
-                      figures, playback)
+                      first * TICK_S * speed if shown else None, step.speed,
+                      sum(here[:first + 1]) if shown else None, opening_s, figures, playback)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Print the time to a visible effect of every experiment (default: every lesson); exit 1 if one is too slow."""
-    import argparse
+def report_line(folder: str, index: int, result: Visibility) -> str:
+    """Return one printed line: when the step's effect showed, and the figures read then."""
+    shown = "not in 30 s" if result.visible_after_s is None else f"{result.visible_after_s:.1f} s"
+    simulated = "" if result.simulated_s is None else f"{result.simulated_s:.1f} s"
+    here = "" if result.here_s is None else f"{result.here_s:.1f} s"
+    figures = "; ".join(f"{c}: {_f(b)} -> {_f(a)}" for c, b, a in result.figures)
+    return (f"| {folder} | {index + 1} | {result.speed} | {shown} | {simulated} | {here} | {result.opening_s:.1f} s "
+            f"| {figures} |")
 
-    from curriculum.format import LESSONS_DIR, lesson_folders, load_lesson
 
-    parser = argparse.ArgumentParser(prog="python -m curriculum.visible",
-                                     description="How soon each step's effect shows on the live view.")
-    parser.add_argument("lessons", nargs="*", help="lesson folder names (default: every lesson)")
-    args = parser.parse_args(argv)
-    slow = 0
-    print(f"{'lesson':<26} {'step':>4} {'speed':>5} {'visible after':>14} {'simulated':>10} {'computed in':>12}  figures")
-    for folder in args.lessons or lesson_folders():
-        lesson = load_lesson(LESSONS_DIR / folder)
-        for index, step in enumerate(lesson.steps):
-            if step.experiment is None:
-                continue
-            result = time_to_effect(lesson, index)
-            slow += result.visible_after_s is None
-            shown = "not in 30 s" if result.visible_after_s is None else f"{result.visible_after_s:.2f} s"
-            simulated = "" if result.simulated_s is None else f"{result.simulated_s:.0f} s"
-            figures = "; ".join(f"{c}: {_f(b)} -> {_f(a)}" for c, b, a in result.figures)
-            print(f"{folder:<26} {index + 1:>4} {result.speed:>5} {shown:>14} {simulated:>10} "
-                  f"{result.wall_s:>11.2f}s  {figures}")
-    return 1 if slow else 0
+REPORT_HEADER = ("| lesson | step | speed | visible after | simulated | here | opening | what showed (before -> now) |\n"
+                 "|---|---:|---|---:|---:|---:|---:|---|")
 
 
 def _f(value) -> str:
     """Write a figure briefly."""
     return "-" if value is None else f"{value:.3g}"
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

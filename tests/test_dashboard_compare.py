@@ -162,3 +162,10 @@ def test_the_page_names_the_problem_when_b_cannot_run_on_a_traffic():
     assert "cannot run on the traffic of Separate database" in at.error[0].value
     assert "traffic.prompt_keys" in at.error[0].value
     assert not at.get("plotly_chart") and not at.dataframe
+
+
+def test_a_cut_is_never_said_to_exceed_everything():
+    # A wide interval on a figure that cannot go below 0: the cut is at most 100 %, not "19 to 147 %".
+    row = metric_row("ttft_p95_s", [6.0, 4.0, 5.5], [0.6, 0.65, 0.62])  # unclamped: 37 to 139 %
+    said = sentence(row)
+    assert said.startswith("B cuts p95 time to first token by 88 % (95 % CI 37 to 100 %)")

@@ -151,6 +151,8 @@ def sentence(row: dict) -> str:
         return (f"{said}, {values}{verdict}. One seed gives no confidence interval: run 3 or more seeds "
                 "to tell this from noise.")
     low, high = sorted((abs(difference - half), abs(difference + half)))
+    if difference < 0 and row["relative"] is not None and unit != "share" and row["A"] > 0:
+        high = min(high, abs(row["A"]))  # a figure that cannot go below 0 cannot be cut by more than 100 %
     return f"{said} (95 % CI {write(low)} to {write(high)}{suffix}), {values}{verdict}."
 
 
@@ -191,7 +193,7 @@ def _ticks(unit: str, top: float) -> dict:
         return dict(tickformat=".2~%")
     if unit in ("usd", "usd/month"):
         return dict(tickformat="$.3~s" if top >= 1000 else "$,.3~g")
-    return dict(tickformat="~s")
+    return dict(tickformat="~s" if top >= 1000 else ",.3~g")  # 1.5 req/s, not 1.5 with a milli prefix
 
 
 def figure(rows: list[dict]) -> go.Figure:
