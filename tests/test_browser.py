@@ -156,3 +156,51 @@ def test_the_sandbox_form_applies_a_changed_knob_as_a_new_version(server, browse
     expect(page.locator(".gsl-legend-item", has_text="p95 before").first).to_be_visible(timeout=5_000)
     assert page.locator("[data-testid='stException']").count() == 0
     page.close()
+
+
+def test_a_presenter_survives_a_dropped_connection_and_takes_the_room_back_after_a_reload(server, browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{server}/classroom")
+    settled(page)
+    page.get_by_label("Choose a PIN (6 to 12 digits)").fill("471147")
+    page.get_by_role("button", name="Open a room").click()
+    expect(page.get_by_text(re.compile(r"You present room"))).to_be_visible()
+    expect(page.get_by_text("Scan to join")).to_be_visible()  # the QR code of the join link, with its caption
+    assert page.locator("[data-testid=stImage] img").count() == 1
+    page.get_by_role("link", name="Lessons").click()
+    settled(page)
+    page.get_by_role("button", name="Next step").click()
+    page.wait_for_timeout(600)
+    settled(page)
+    page.get_by_role("button", name="Start").click()
+    page.wait_for_timeout(1_500)
+    code = re.search(r"present=([2-9A-Z]{6})", page.url)[1]
+    learner = browser.new_page(viewport={"width": 1280, "height": 900})
+    learner.goto(f"{server}/classroom?room={code}")
+    expect(learner.get_by_text(re.compile(r"Step 2 of 3"))).to_be_visible(timeout=10_000)
+
+    context.set_offline(True)  # the presenter's connection drops for a few seconds
+    page.wait_for_timeout(3_000)
+    context.set_offline(False)
+    expect(page.get_by_text(re.compile("Presenting to room"))).to_be_visible(timeout=15_000)
+    moment = view_time(page)
+    page.wait_for_timeout(1_500)
+    assert view_time(page) > moment  # still playing, still presenting
+
+    page.reload()  # a new session: the control token is gone, the room is not
+    settled(page)
+    page.get_by_role("link", name="Take the room back").click()
+    settled(page)
+    page.get_by_label("PIN", exact=True).fill("471147")
+    page.get_by_role("button", name="Take control and resume").click()
+    settled(page)
+    page.get_by_role("link", name="Lessons").click()
+    settled(page)
+    expect(page.get_by_text(re.compile("Step 2 of 3"))).to_be_visible()
+    expect(page.get_by_text(re.compile("Presenting to room"))).to_be_visible(timeout=10_000)
+    learner.wait_for_timeout(1_500)
+    expect(learner.get_by_text(re.compile(r"Step 2 of 3"))).to_be_visible()  # learners were never reset
+    assert view_time(learner) >= moment
+    learner.close()
+    context.close()
