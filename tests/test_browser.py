@@ -193,8 +193,9 @@ def test_a_presenter_survives_a_dropped_connection_and_takes_the_room_back_after
     page.get_by_role("link", name="Take the room back").click()
     settled(page)
     page.get_by_label("PIN", exact=True).fill("471147")
+    page.get_by_label("PIN", exact=True).press("Enter")  # the PIN box commits, then the button
     page.get_by_role("button", name="Take control and resume").click()
-    settled(page)
+    expect(page.get_by_text(re.compile(r"You present room"))).to_be_visible(timeout=15_000)
     page.get_by_role("link", name="Lessons").click()
     settled(page)
     expect(page.get_by_text(re.compile("Step 2 of 3"))).to_be_visible()
