@@ -34,7 +34,7 @@ from engine.distributions import sampler
 from engine.genai_leg import GenAILeg
 from engine.limits import UserBudgets
 from engine.llm import LLMDeployment
-from engine.metrics import COUNTER_NAMES as _COUNTER_NAMES, Recorder
+from engine.metrics import COUNTER_NAMES as _COUNTER_NAMES, TIERS, Recorder
 from engine.rolling import Rolling
 from engine.randomness import stream
 from engine.request import Request
@@ -80,7 +80,7 @@ class Simulation(LiveControls, GenAILeg):
         self.scenario = scenario
         self.budget = budget
         self.env = env = simpy.Environment()
-        rolling = Rolling(tuple(rolling_s), scenario.window_s, _COUNTER_NAMES) if rolling_s else None
+        rolling = Rolling(tuple(rolling_s), scenario.window_s, _COUNTER_NAMES, TIERS) if rolling_s else None
         self.recorder = Recorder(0.0, history_windows, rolling)
         seed = scenario.seed
         web = scenario.web

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from engine import Simulation, load_preset
-from engine.metrics import COUNTER_NAMES
-from engine.rolling import Rolling, histogram, quantiles
+
+from engine.rolling import histogram, quantiles
 
 
 def test_rolling_percentiles_are_within_two_per_cent_of_the_exact_ones():
@@ -58,12 +58,14 @@ def test_since_counts_from_the_anchor_and_never_forgets():
         Simulation(load_preset("single_server")).start_since()
 
 
-def test_taking_a_window_out_restores_the_sums():
-    rolling = Rolling((2.0,), 1.0, COUNTER_NAMES)
-    zero = tuple(0 for _ in COUNTER_NAMES)
-    one = tuple(1 for _ in COUNTER_NAMES)
-    rolling.add(1.0, one, {"web": (1.0, 2.0, 0.0, 0.0, 1)}, [0.1], [])
-    rolling.add(1.0, zero, {"web": (0.0, 2.0, 0.0, 0.0, 0)}, [], [])
-    rolling.add(1.0, zero, {"web": (0.0, 2.0, 0.0, 0.0, 0)}, [], [])
-    span = rolling.spans[2.0]
-    assert span.counts == list(zero) and span.seconds == 2.0 and int(span.latencies.sum()) == 0
+def test_a_tier_that_has_gone_leaves_the_span_and_no_rounding_builds_up():
+    sim = Simulation(load_preset("horizontal_load_balancer"), rolling_s=(10.0,))
+    sim.advance(30)
+    sim.set_db_read_replicas(0)  # the replica tier goes
+    for _ in range(3_600):  # an hour of windows in and out
+        sim.advance(1)
+        rolled = sim.windows[-1]["rolled"][10.0]
+        assert rolled["usd_total"] >= 0 and 0 <= rolled["web_utilisation"] <= 1.05
+    assert rolled["db_replica_utilisation"] is None  # gone for longer than the span: not in it
+    last = list(sim.windows)[-10:]
+    assert rolled["usd_total"] == pytest.approx(sum(w["usd_total"] for w in last), rel=1e-12)  # the windows it covers
