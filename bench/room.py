@@ -79,7 +79,7 @@ def _measure(server: RedisServer, learners: int, seconds: float, step_every: int
                 playback.change("web_replicas", 2)  # from here on each point has a before line too
         playback.advance(2.5 * TICK_S)  # the default speed
         now = [point(w) for w in playback.now.sim.windows if w["t_end_s"] > sent]
-        earlier = [point(w) for w in playback.before.sim.windows if w["t_end_s"] > sent] if playback.before else []
+        earlier = [point(w) for w in playback.before.sim.windows if w["t_end_s"] > sent] if playback.before else None
         points = combine(now, earlier, sent)
         sent = points[-1]["t_end_s"] if points else sent
         windows = list(playback.now.sim.windows)[-10:]

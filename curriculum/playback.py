@@ -35,7 +35,10 @@ TICK_S = 0.2  # wall seconds between two steps of a playing run: five redraws a 
 SPEEDS = {"1x": 1.0, "2.5x": 2.5, "10x": 10.0, "60x": 60.0}  # simulated seconds per wall second
 HISTORY_WINDOWS = 300  # windows each run keeps: what the charts can show, and a bound on memory
 MAX_TICK_REQUESTS = 2_000_000  # simulated arrivals one step may take before it is refused as far too much
-REPLAY_WALL_S = 20.0  # wall-clock seconds a replay (a new "before", a new version) may take
+REPLAY_WALL_S = 10.0  # wall-clock seconds a replay (a new "before", a new version, a room resumed) may take
+WARM_UP_WALL_S = 8.0  # wall-clock seconds a step's warm-up may take before it opens where it got to
+MAX_MARKS = 200  # change marks kept (the charts show a few minutes; a long session does not grow without end)
+_HAIR = 1e-6  # relative step past a simulated instant (Simulation.advance snaps within 1e-9 of a window's end)
 
 
 @dataclass
@@ -67,6 +70,7 @@ class Playback:
         self.since: float | None = None  # when the comparison began: where the two runs part
         self.marks: list[tuple[float, str]] = []  # (simulated time, what changed)
         self.notes: list[str] = []  # what the learner should know about the last change (refused parts)
+        self.cannot_compare = False  # a "before" replay took too long: no comparison until a reset
         for control, value in (settings or {}).items():
             self._apply(self.now, control, value)
 
@@ -103,16 +107,30 @@ class Playback:
         return self.t - t0
 
     def warm_up(self, seconds: float, progress: Callable[[float], None] | None = None) -> None:
-        """Play `seconds` before anything is drawn, reporting the fraction done (a step opening in steady state)."""
-        end = self.t + seconds
+        """Play `seconds` before anything is drawn, reporting the fraction done (a step opening in steady state).
+
+        The whole warm-up takes at most WARM_UP_WALL_S of wall time: a scenario too heavy for that
+        opens where the warm-up got to, and `notes` says so.
+        """
+        end, deadline = self.t + seconds, time.perf_counter() + WARM_UP_WALL_S
         while self.t < end - 1e-9:
-            self.advance(min(5.0, end - self.t), max_wall_s=REPLAY_WALL_S)
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                self.notes = [f"The warm-up stopped after {self.t:,.0f} of {seconds:,.0f} simulated seconds: this "
+                              f"scenario is too heavy to play {seconds:,.0f} s in {WARM_UP_WALL_S:g} s here."]
+                return
+            self.advance(min(5.0, end - self.t), max_wall_s=left)
             if progress is not None:
                 progress(min(1.0, 1 - (end - self.t) / seconds))
 
     @staticmethod
     def _step(sim: Simulation, target: float, max_wall_s: float) -> None:
-        """Advance `sim` towards `target`; stop quietly at the wall-clock cap, loudly at the request cap."""
+        """Advance `sim` towards `target`; stop quietly at the wall-clock cap, loudly at the request cap.
+
+        A run stopped by the clock stops between two events of one simulated instant; it then goes
+        on a hair further, past that instant, so that a change made now happens where a replay to
+        this moment would make it too (engine/replay.py relies on it).
+        """
         if target <= sim.now:
             return
         sim.budget = Budget(max_requests=MAX_TICK_REQUESTS, max_wall_s=max_wall_s)
@@ -121,6 +139,8 @@ class Playback:
         except BudgetExceeded as exc:
             if exc.limit != "max_wall_s":
                 raise
+            sim.budget = Budget(max_requests=MAX_TICK_REQUESTS, max_wall_s=REPLAY_WALL_S)
+            sim.advance(_HAIR * max(1.0, sim.now))  # past the instant (more than advance's snapping to a window)
 
     # --- changing ----------------------------------------------------------------------------
 
@@ -131,12 +151,16 @@ class Playback:
         """
         before_changes = list(self.now.changes)
         self._apply(self.now, control, value)
-        if self.before is None:
+        if self.before is None and not self.cannot_compare:
             self.before = self._replayed(self.now.label, self.now.scenario, before_changes, progress)
             if self.before is not None:
                 self._compare_from_now()
+            else:  # said once; trying again on every change would stall the page each time
+                self.cannot_compare = True
+                self.notes = [f"No 'before' line: playing {self.t:,.0f} simulated seconds again took longer than "
+                              f"{REPLAY_WALL_S:g} s. Press Reset to compare from a fresh start."]
         name = CONTROLS[control].label
-        self.marks.append((self.t, f"{name} = {_shown(value)}"))
+        self._mark(f"{name} = {_shown(value)}")
 
     def switch(self, scenario: Scenario, label: str, progress: Callable[[float], None] | None = None) -> None:
         """Go on as another version of the architecture: played from time 0 to now with the same changes.
@@ -156,7 +180,12 @@ class Playback:
         else:
             self.now = track  # replayed with the comparison's start: its "since" figures count from there too
         self.notes = [f"{CONTROLS[change.control].label}: {reason}" for change, reason in refused]
-        self.marks.append((self.t, f"version: {label}"))
+        self._mark(f"version: {label}")
+
+    def _mark(self, text: str) -> None:
+        """Remember a change at the current time, for the charts (the oldest go past MAX_MARKS)."""
+        self.marks.append((self.t, text))
+        del self.marks[:-MAX_MARKS]
 
     def _compare_from_now(self) -> None:
         """Begin the comparison now: both runs count their "since the change" figures from here."""
@@ -193,7 +222,7 @@ class Playback:
             raise ValueError(f"playback: cannot be resumed ({type(exc).__name__}: {str(exc)[:80]})") from None
         playback = cls.__new__(cls)
         playback.history_windows = HISTORY_WINDOWS
-        playback.marks, playback.notes, playback.before = marks, [], None
+        playback.marks, playback.notes, playback.before, playback.cannot_compare = marks[-MAX_MARKS:], [], None, False
         since = data.get("since")
         playback.since = float(since) if isinstance(since, (int, float)) and not isinstance(since, bool) else None
         for role, spec in tracks.items():

@@ -3,7 +3,8 @@
 from streamlit.testing.v1 import AppTest
 
 from curriculum.format import LESSONS_DIR, load_lesson
-from dashboard.pages.classroom import join_link, qr_png
+from dashboard.classroom.room import readable_diagram
+from dashboard.pages.classroom import join_link, qr_png, room_frame
 from tests.live_view import chart, errors, frame, names, trace
 
 # One script, two pages: the presenter opens the room on the classroom page and teaches on the lessons page.
@@ -59,7 +60,7 @@ def test_a_learner_follows_the_presenters_lesson_step_and_charts():
     mine, yours = chart(ours, "latency"), chart(theirs, "latency")
     assert trace(mine, "p95")["x"] == trace(yours, "p95")["x"] and trace(mine, "p95")["x"]
     assert trace(mine, "p95")["y"] == trace(yours, "p95")["y"]  # the same p95 line, not a lookalike
-    assert ours["diagram"] == theirs["diagram"] and ours["headline"] == theirs["headline"]
+    assert ours["diagram"] == readable_diagram(theirs["diagram"]) and ours["headline"] == theirs["headline"]
 
 
 def test_a_change_its_mark_and_the_before_line_reach_the_learner():
@@ -84,7 +85,8 @@ def test_a_learner_detaches_to_experiment_and_comes_back_in_one_click():
     learner = session(code)
     learner.button(key="class_detach").click().run()
     assert learner.session_state["lesson_step"] == 1  # their own copy, at the presenter's step
-    assert playback(learner).t == playback(teacher).t  # where the room was
+    assert playback(learner).settings() == playback(teacher).settings()  # set up as the room is now
+    assert playback(learner).before is None  # opened afresh: a learner never pays for replaying the room
     learner.number_input(key="lesson_rate_rps").set_value(3.0).run()
     assert playback(learner).settings()["rate_rps"] == 3.0
     assert playback(teacher).settings()["rate_rps"] == 1.0  # the room is untouched
@@ -175,3 +177,30 @@ def test_a_bad_pin_is_explained():
     at.button(key="class_open").click().run()
     assert "PIN: is not allowed: use 6 to 12 digits" in errors(at)[0]
     assert "room_code" not in at.session_state
+
+
+def test_a_malformed_room_message_is_left_out_and_never_stops_the_learner():
+    from dashboard.classroom.room import readable_state
+
+    teacher, code = presenter()
+    teacher.button(key="lesson_start").click().run()
+    for _ in range(3):
+        teacher.run()
+    learner = session(code)
+    follower = learner.session_state["class_follower"]
+    good = room_frame(follower, False)
+    assert good is not None and good["charts"]
+    follower.state = {**follower.state, "now": float("inf"), "since": 1e308, "marks": [[1, 2, 3], "x", [65.0, "ok"]],
+                      "watched": 5, "step": "two", "span": "forever", "theory_s": "1",
+                      "diagram": {"columns": [[{"id": "a", "lines": "not a list"}, 7]], "edges": [5]}}
+    follower.windows = [*follower.windows, {"t_end_s": float("nan"), "now": {"1": [1]}},
+                        {"t_end_s": 9e9, "now": {"t_end_s": 9e9, "1": [10 ** 1000] * 60}}]
+    state = readable_state(follower.state)
+    assert (state["now"], state["since"], state["marks"], state["watched"], state["span"], state["theory_s"]) == \
+        (0.0, None, [(65.0, "ok")], (), "10", None)
+    frame = room_frame(follower, False)
+    assert frame is not None and len(chart(frame, "latency")["data"][0]["x"]) == len(good["charts"][0]["figure"]
+                                                                                       ["data"][0]["x"])
+    assert frame["diagram"]["columns"] == [[{"id": "a", "title": "", "state": "idle", "bottleneck": False, "lines": []}]]
+    learner.run()
+    assert not learner.exception

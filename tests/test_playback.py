@@ -94,3 +94,38 @@ def test_forgetting_before_ends_the_comparison():
     assert playback.before is None and playback.since is None
     playback.change("web_replicas", 3)
     assert playback.before.sim.settings()["web_replicas"] == 2
+
+
+def test_a_run_stopped_by_the_wall_clock_still_replays_exactly():
+    # A tick cut short by the clock stops between two events of one instant; a change made then must
+    # land where a replay puts it, or a resumed room and a "before" line would drift from the run.
+    scenario = load_preset("genai_stack")
+    playback = warm("genai_stack")
+    for _ in range(20):
+        playback.advance(5.0, max_wall_s=1e-4)  # cut short every time
+    playback.change("rate_rps", 8.0)
+    for _ in range(10):
+        playback.advance(2.0, max_wall_s=1e-4)
+    playback.change("web_replicas", 3)
+    playback.advance(20.0)
+    resumed = Playback.from_data(playback.as_data(), lambda label: scenario)
+    assert list(resumed.now.sim.windows) == list(playback.now.sim.windows)
+
+
+def test_a_comparison_that_cannot_be_replayed_in_time_says_so_once(monkeypatch):
+    playback = warm()
+    monkeypatch.setattr("curriculum.playback.REPLAY_WALL_S", 1e-6)
+    playback.change("web_replicas", 2)
+    assert playback.before is None and playback.cannot_compare and "Reset" in playback.notes[0]
+    playback.notes = []
+    playback.change("web_replicas", 3)  # not tried again: it would stall the page each time
+    assert playback.before is None and playback.notes == []
+
+
+def test_marks_are_bounded():
+    from curriculum.playback import MAX_MARKS
+
+    playback = warm()
+    for value in range(MAX_MARKS + 50):
+        playback.change("rate_rps", 1.0 + value % 7)
+    assert len(playback.marks) == MAX_MARKS

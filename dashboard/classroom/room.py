@@ -8,6 +8,7 @@ since the last tick. Learners only read (dashboard/pages/classroom.py); nobody e
 
 from __future__ import annotations
 
+import math
 import uuid
 
 import streamlit as st
@@ -15,10 +16,12 @@ import streamlit as st
 from dashboard.classroom.shared import shared_store
 from dashboard.classroom.store import StoreRejected, StoreUnavailable
 from dashboard.view.frame import theory_mean_latency_s
+from dashboard.view.text import as_text
 
 CODE, TOKEN = "room_code", "room_token"  # the room this session presents, and its control token
 RUN, SENT, LAST_RUN = "room_run", "room_sent_t", "room_playback"
 NOTICE = "room_notice"
+HISTORY_POINTS = 300  # chart points a learner draws: what the presenter's own charts hold
 
 
 def presenting() -> str | None:
@@ -37,16 +40,27 @@ def stop_presenting() -> None:
         st.session_state.pop(key, None)
 
 
-def combine(now: list[dict], before: list[dict], sent: float) -> list[dict]:
-    """Return the chart points after `sent`, now and before together, as a room stores them: {t_end_s, now, before}."""
-    by_time = {p["t_end_s"]: p for p in before}
-    return [{"t_end_s": p["t_end_s"], "now": p, "before": by_time.get(p["t_end_s"])} for p in now if p["t_end_s"] > sent]
+def combine(now: list[dict], before: list[dict] | None, sent: float) -> list[dict]:
+    """Return the chart points after `sent`, now and before together, as a room stores them: {t_end_s, now, before}.
+
+    While comparing (`before` given), only points both runs have reached go out: a point sent without
+    its "before" would leave a gap in the learners' before line for good.
+    """
+    if not now:
+        return []
+    by_time = {p["t_end_s"]: p for p in before or []}
+    if before is None:
+        until = now[-1]["t_end_s"]
+    else:
+        until = min(now[-1]["t_end_s"], before[-1]["t_end_s"]) if before else sent
+    return [{"t_end_s": p["t_end_s"], "now": p, "before": by_time.get(p["t_end_s"])} for p in now
+            if sent < p["t_end_s"] <= until]
 
 
 def room_points(player, sent: float) -> list[dict]:
     """Return the player's chart points after `sent`, now and before together."""
     playback = player.playback
-    before = player.points(playback.before.sim) if playback.before is not None else []
+    before = player.points(playback.before.sim) if playback.before is not None else None
     return combine(player.points(playback.now.sim), before, sent)
 
 
@@ -69,7 +83,7 @@ def publish(player, frame: dict, position: dict) -> None:
     try:
         shared_store().publish(code, st.session_state[TOKEN], state, points)
     except StoreUnavailable as exc:
-        st.caption(f"Room {code}: not sent, {exc}. The lesson goes on here.")
+        st.caption(f"Room {code}: not sent, {as_text(exc)}. The lesson goes on here.")
         return
     except StoreRejected as exc:
         stop_presenting()
@@ -79,3 +93,94 @@ def publish(player, frame: dict, position: dict) -> None:
         st.session_state[SENT] = points[-1]["t_end_s"]
     st.caption(f":material/cast: Presenting to room **{code}**.")
 
+
+
+# --- what a learner accepts from a room ------------------------------------------------------------
+#
+# A room's messages are signed (dashboard/classroom/store.py), so only a presenter of this app writes
+# them. A learner still reads them as input: every field is checked for its type and range, and what
+# fails is left out, so no message can stop a learner's page or make it draw without bound.
+
+_NODE_STATES = {"idle", "busy", "saturated", "down", "users"}
+
+
+def _number(value, low: float = -1e15, high: float = 1e15) -> float | None:
+    """Return `value` as a finite float within [low, high], or None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        value = float(value)
+    except OverflowError:
+        return None
+    return value if math.isfinite(value) and low <= value <= high else None
+
+
+def _text(value, limit: int = 120) -> str | None:
+    """Return `value` if it is a string, cut to `limit` characters, else None."""
+    return value[:limit] if isinstance(value, str) else None
+
+
+def readable_point(point) -> dict | None:
+    """Return a chart point as the live view can draw it (spans of METRICS, finite numbers), or None."""
+    from dashboard.view.series import METRICS, SPANS
+
+    if not isinstance(point, dict) or _number(point.get("t_end_s"), 0) is None:
+        return None
+    clean = {"t_end_s": float(point["t_end_s"])}
+    for span in SPANS:
+        values = point.get(span)
+        if isinstance(values, list) and len(values) == len(METRICS):
+            clean[span] = [None if v is None else _number(v) for v in values]
+    return clean if "1" in clean else None
+
+
+def readable_points(points: list) -> list[tuple[dict, dict | None]]:
+    """Return (now, before) chart points from a room's entries, in order, leaving out what is malformed."""
+    pairs = []
+    for entry in points[-HISTORY_POINTS:]:
+        now = readable_point(entry.get("now")) if isinstance(entry, dict) else None
+        if now is not None:
+            pairs.append((now, readable_point(entry.get("before"))))
+    return pairs
+
+
+def _node(node) -> dict | None:
+    """Return a diagram node with the fields the view reads, checked, or None."""
+    if not isinstance(node, dict) or _text(node.get("id"), 60) is None:
+        return None
+    lines = node.get("lines") if isinstance(node.get("lines"), list) else []
+    return {"id": node["id"][:60], "title": _text(node.get("title"), 80) or "", "state":
+            node.get("state") if node.get("state") in _NODE_STATES else "idle",
+            "bottleneck": node.get("bottleneck") is True,
+            "lines": [line[:80] for line in lines[:8] if isinstance(line, str)]}
+
+
+def readable_diagram(diagram) -> dict | None:
+    """Return a room's diagram with its columns of nodes and its edges checked, or None."""
+    if not isinstance(diagram, dict) or not isinstance(diagram.get("columns"), list):
+        return None
+    columns = [[n for n in map(_node, column[:20]) if n] for column in diagram["columns"][:10] if isinstance(column, list)]
+    edges = [{"from": e["from"][:60], "to": e["to"][:60], "rps": _number(e.get("rps"), 0) or 0.0,
+              "label": _text(e.get("label"), 20) or ""}
+             for e in (diagram.get("edges") if isinstance(diagram.get("edges"), list) else [])[:400]
+             if isinstance(e, dict) and isinstance(e.get("from"), str) and isinstance(e.get("to"), str)]
+    return {"columns": columns, "edges": edges}
+
+
+def readable_state(state: dict) -> dict:
+    """Return the fields of a room's state the live view draws from, each checked (defaults where not)."""
+    from curriculum.playback import MAX_MARKS, SPANS, SPEEDS
+
+    now = _number(state.get("now"), 0, 1e9) or 0.0
+    since = _number(state.get("since"), 0, now)
+    marks = []
+    for mark in (state.get("marks") if isinstance(state.get("marks"), list) else [])[-MAX_MARKS:]:
+        if isinstance(mark, (list, tuple)) and len(mark) == 2 and _number(mark[0], 0, 1e9) is not None \
+                and isinstance(mark[1], str):
+            marks.append((float(mark[0]), mark[1][:120]))
+    watched = state.get("watched") if isinstance(state.get("watched"), list) else []
+    return {"now": now, "since": since, "marks": marks, "theory_s": _number(state.get("theory_s"), 0, 1e9),
+            "span": state.get("span") if state.get("span") in SPANS else "10",
+            "speed": state.get("speed") if state.get("speed") in SPEEDS else None,
+            "watched": tuple(m[:40] for m in watched[:10] if isinstance(m, str)),
+            "diagram": readable_diagram(state.get("diagram"))}

@@ -18,12 +18,12 @@ import io
 import segno
 import streamlit as st
 
-from dashboard.classroom.room import CODE, NOTICE, TOKEN, presenting, start_presenting, stop_presenting
+from dashboard.classroom.room import (CODE, NOTICE, TOKEN, presenting, readable_points, readable_state,
+                                      start_presenting, stop_presenting)
 from dashboard.classroom.shared import shared_store
 from dashboard.classroom.store import Follower, StoreRejected, StoreUnavailable, check_code, check_pin
 from dashboard.view import frame as frames, live_view
 from dashboard.view.player import TICK_S
-from dashboard.view.series import DEFAULT_SPAN, SPANS
 from dashboard.view.text import as_text
 
 FOLLOW, DETACHED, ERROR = "class_follower", "class_detached", "class_error"
@@ -81,11 +81,14 @@ def claim_room(code: str, pin: str) -> str | None:
 
     try:
         bar = st.progress(0.0, text="Playing the room's run again up to where it is…")
-        open_at(state.get("lesson"), state, lambda f: bar.progress(min(f, 1.0)))
+        resumed = open_at(state.get("lesson"), state, lambda f: bar.progress(min(f, 1.0)))
         bar.empty()
     except (ValueError, TypeError) as exc:
         start_presenting(code, token)
         return f"room {code}: resumed without its run ({exc})"
+    if not resumed:  # the step opened afresh: a new run, which learners start drawing anew
+        start_presenting(code, token)
+        return None
     lesson_player = st.session_state[KEY]
     playback = lesson_player.playback
     points = follower.windows
@@ -139,7 +142,7 @@ def _detach() -> None:
 
     state = st.session_state[FOLLOW].state
     try:
-        open_at(state.get("lesson"), {**state, "running": False})
+        open_at(state.get("lesson"), {**state, "running": False}, replay=False)
     except ValueError as exc:
         st.session_state[ERROR] = f"room: {exc}"
         return
@@ -147,22 +150,22 @@ def _detach() -> None:
 
 
 def room_frame(follower: Follower, presenter: bool) -> dict | None:
-    """Return the live view's frame drawn from what the room's presenter published (None before anything was)."""
-    state = follower.state
-    if not state:
+    """Return the live view's frame drawn from what the room's presenter published (None before anything was).
+
+    Everything is read through dashboard/classroom/room.py's checks: a malformed field is left out
+    (and said under the view), never a reason for the page to stop.
+    """
+    if not follower.state:
         return None
-    span = state.get("span") if state.get("span") in SPANS else DEFAULT_SPAN
-    now = [p["now"] for p in follower.windows if isinstance(p.get("now"), dict)]
-    before = [p["before"] for p in follower.windows if isinstance(p.get("before"), dict)]
-    marks = [(float(t), str(text)) for t, text in (state.get("marks") or []) if isinstance(t, (int, float))]
-    since = state.get("since") if isinstance(state.get("since"), (int, float)) else None
-    theory = state.get("theory_s") if isinstance(state.get("theory_s"), (int, float)) else None
-    diagram = state.get("diagram") if isinstance(state.get("diagram"), dict) else None
-    watched = tuple(m for m in state.get("watched") or [] if isinstance(m, str))
+    state = readable_state(follower.state)
+    pairs = readable_points(follower.windows)
+    now = [pair[0] for pair in pairs]
+    before = [pair[1] for pair in pairs if pair[1] is not None]
     try:
-        return frames.frame(now, before, span=span, t_s=float(state.get("now") or 0.0), marks=marks, t0=since,
-                               theory_s=theory, diagram=diagram, watched=watched, presenter=presenter)
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        return frames.frame(now, before, span=state["span"], t_s=state["now"], marks=state["marks"],
+                            t0=state["since"], theory_s=state["theory_s"], diagram=state["diagram"],
+                            watched=state["watched"], presenter=presenter)
+    except (KeyError, TypeError, ValueError, IndexError, ArithmeticError) as exc:
         follower.refused.append(f"room {follower.code}: a point could not be drawn ({type(exc).__name__})")
         return None
 
@@ -190,7 +193,8 @@ def _follow_view() -> None:
     except ValueError as exc:
         st.error(as_text(f"room {follower.code}: {exc}"))
         return
-    index = min(max(int(state.get("step", 0)), 0), len(lesson.steps) - 1)
+    step = state.get("step")
+    index = min(max(step, 0), len(lesson.steps) - 1) if isinstance(step, int) and not isinstance(step, bool) else 0
     st.title(lesson.title)
     status = "playing" if state.get("running") else "paused"
     st.caption(f"Room {follower.code}, following the presenter ({status}). Step {index + 1} of {len(lesson.steps)}.")

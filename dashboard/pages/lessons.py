@@ -16,7 +16,7 @@ from __future__ import annotations
 import streamlit as st
 
 from curriculum.format import LESSONS_DIR, Lesson, lesson_folders, load_lesson
-from curriculum.playback import Playback
+from curriculum.playback import HISTORY_WINDOWS, SPANS, SPEEDS, Playback
 from dashboard.classroom.room import NOTICE, presenting, publish
 from dashboard.classroom.store import StoreRejected, check_code, shown
 from dashboard.pages import page
@@ -24,10 +24,13 @@ from dashboard.pages.live import ATTRIBUTION
 from dashboard.view.controls import draw_controls, show_running
 from dashboard.view.player import Player
 from dashboard.view.text import as_text
+from engine import ScenarioError
+from engine.controls import CONTROLS
 
 KEY, CHOSEN, STEP, ERROR = "lesson", "lesson_chosen", "lesson_step", "lesson_error"
 VARIANT = "lesson_variant"
 BASE = ""  # the label of the lesson's own scenario, when no variant is chosen
+PLAYER_HISTORY_S = float(HISTORY_WINDOWS)  # a resumed room's charts draw what its runs still hold
 
 
 @st.cache_data(show_spinner=False)
@@ -57,9 +60,7 @@ def scenario_of(lesson: Lesson, label: str):
 
 def _step_playback(lesson: Lesson, index: int) -> Playback:
     """Return step `index` of `lesson` as it opens: its configuration at time 0, paused."""
-    settings = lesson.opening_at(index)
-    variant = settings.pop("variant", None) or BASE
-    return Playback(scenario_of(lesson, variant), variant, settings)
+    return _playback_with(lesson, lesson.opening_at(index))
 
 
 def _lesson_player() -> Player:
@@ -112,29 +113,52 @@ def position() -> dict:
             "watched": list(lesson_player.watched)}
 
 
-def open_at(slug: str, state: dict, progress=None) -> None:
-    """Open lesson `slug` where a room is (a learner leaving it, or a presenter resuming it).
+def open_at(slug: str, state: dict, progress=None, replay: bool = True) -> bool:
+    """Open lesson `slug` where a room is; return whether its very run goes on (else the step opened afresh).
 
-    The room's run is played again from its changes (engine/replay.py), so the charts go on where
-    they were; if it cannot be, the step opens afresh at the room's step.
+    With `replay` (a presenter taking the room back), the room's run is played again from its
+    changes (engine/replay.py), so the charts go on where they were; if it cannot be, the step
+    opens afresh at the room's step. Without (a learner leaving the room to experiment), the step
+    opens afresh with the room's current settings: cheap, and no two learners pay for a replay.
     """
     lesson = lesson_named(slug)
-    index = min(max(int(state.get("step") or 0), 0), len(lesson.steps) - 1)
+    try:
+        index = min(max(int(state.get("step") or 0), 0), len(lesson.steps) - 1)
+    except (TypeError, ValueError, OverflowError):
+        index = 0
+    variant = state.get("variant") if state.get("variant") in lesson.variants else None
+    settings = {k: v for k, v in (state.get("settings") or {}).items() if k in CONTROLS and v is not None} \
+        if isinstance(state.get("settings"), dict) else {}
     _open(slug, index)
     lesson_player: Player = st.session_state[KEY]
-    lesson_player.settle()
+    resumed = False
     data = state.get("playback")
-    if isinstance(data, dict):
+    if replay and isinstance(data, dict):
         try:
             lesson_player.playback = Playback.from_data(data, lambda label: scenario_of(lesson, label), progress)
-        except (ValueError, KeyError, TypeError) as exc:
+            lesson_player._pending.clear()  # the room's run replaces the step's fresh opening
+            lesson_player.shown_from = max(0.0, lesson_player.playback.t - PLAYER_HISTORY_S)
+            resumed = True
+        except (ValueError, KeyError, TypeError, AttributeError, ScenarioError) as exc:
             lesson_player.errors.append(f"The room's run could not be played again ({exc}); the step opens afresh.")
-    if state.get("speed") in ("1x", "2.5x", "10x", "60x"):
+    if not resumed:
+        opening = {**lesson.opening_at(index), **settings, **({"variant": variant} if variant else {})}
+        lesson_player.build = lambda: _playback_with(lesson, opening)
+        lesson_player.settle()
+    if state.get("speed") in SPEEDS:
         lesson_player.speed = state["speed"]
-    if state.get("span") in ("1", "10", "60"):
+    if state.get("span") in SPANS:
         lesson_player.span = state["span"]
     if state.get("running"):
         lesson_player.start()
+    return resumed
+
+
+def _playback_with(lesson: Lesson, settings: dict) -> Playback:
+    """Return the lesson's run at time 0 with these settings (a variant among them), paused."""
+    settings = dict(settings)
+    variant = settings.pop("variant", None) or BASE
+    return Playback(scenario_of(lesson, variant), variant, settings)
 
 
 def _experiment(lesson: Lesson, index: int) -> None:

@@ -77,7 +77,7 @@ def _after(before: list[dict], t0: float | None, now: list[dict]) -> list[dict]:
 
 
 def layout(title: str, y_title: str, *, presenter: bool = False, y_format: str = "", marks=(), extra: dict | None = None,
-           x_range: list | None = None) -> dict:
+           x_range: list | None = None, panels: tuple[str, ...] = ("x",)) -> dict:
     """Return a live chart's layout: fixed height, legend below, change marks, readable ticks; larger for a room."""
     font = PRESENTER_FONT if presenter else FONT
     result = {
@@ -96,9 +96,10 @@ def layout(title: str, y_title: str, *, presenter: bool = False, y_format: str =
         "plot_bgcolor": "white", "paper_bgcolor": "white",
     }
     result["xaxis"]["gridcolor"] = result["yaxis"]["gridcolor"] = "#eeeeee"
-    for t, text in marks:
-        result["shapes"].append({"type": "line", "xref": "x", "yref": "paper", "x0": t, "x1": t, "y0": 0, "y1": 1,
-                                 "line": {"color": "#888", "width": 1.5, "dash": "dash"}})
+    for t, text in marks:  # a dashed line on every panel, the label on the first
+        for axis in panels:
+            result["shapes"].append({"type": "line", "xref": axis, "yref": "paper", "x0": t, "x1": t, "y0": 0, "y1": 1,
+                                     "line": {"color": "#888", "width": 1.5, "dash": "dash"}})
         result["annotations"].append({"x": t, "y": 1, "xref": "x", "yref": "paper", "text": plain(text),
                                       "showarrow": False, "xanchor": "left", "yanchor": "top",
                                       "font": {"size": font - 1, "color": "#555"}, "bgcolor": "rgba(255,255,255,0.8)"})
@@ -174,7 +175,6 @@ def tiers(now: list[dict], before: list[dict], span: str, *, t0=None, presenter:
         if shown:
             traces.append(_line(tb, column(shown, span, "cache_hit_rate"), "cache hit rate before", COLOURS["cache"],
                                 before=True))
-    font = PRESENTER_FONT if presenter else FONT
     extra = {
         "xaxis": {"domain": [0, 0.44], "ticksuffix": " s", "range": x_range, "gridcolor": "#eee",
                   "ticklabeloverflow": "allow"},
@@ -185,15 +185,8 @@ def tiers(now: list[dict], before: list[dict], span: str, *, t0=None, presenter:
         "yaxis2": {"title": {"text": "waiting", "standoff": 4}, "rangemode": "tozero", "anchor": "x2",
                    "gridcolor": "#eee", "ticklabeloverflow": "allow"},
     }
-    result = layout("Where requests wait: busy (left) and waiting in line (right)", "", presenter=presenter, marks=(),
-                    extra=extra)
-    for t_mark, text in marks:  # marks on both panels
-        for axis in ("x", "x2"):
-            result["shapes"].append({"type": "line", "xref": axis, "yref": "paper", "x0": t_mark, "x1": t_mark,
-                                     "y0": 0, "y1": 1, "line": {"color": "#888", "width": 1.5, "dash": "dash"}})
-        result["annotations"].append({"x": t_mark, "y": 1, "xref": "x", "yref": "paper", "text": plain(text),
-                                      "showarrow": False, "xanchor": "left", "yanchor": "top",
-                                      "font": {"size": font - 1, "color": "#555"}})
+    result = layout("Where requests wait: busy (left) and waiting in line (right)", "", presenter=presenter, marks=marks,
+                    extra=extra, panels=("x", "x2"))
     return {"data": traces, "layout": result}
 
 

@@ -138,7 +138,7 @@ def counts(now: list[dict], before: list[dict], span: str, t0: float | None = No
             rows.append([series_label(kind).text, *(format_value(t, "count") for t in totals)])
     ttft = [value(p, span, "ttft_p95_s") for p in ([last_before, last] if last_before is not None else [last])]
     if any(v is not None for v in ttft):
-        rows.append(["p95 time to first token", *(format_value(v, "s") for v in ttft)])
+        rows.append([series_label("ttft_p95_s").text, *(format_value(v, "s") for v in ttft)])
     title = "Counts since the change" if span == "since" else f"Counts over the last {SPAN_LABELS[span]}"
     return {"title": title, "columns": columns, "rows": rows}
 
@@ -152,6 +152,8 @@ def frame(now: list[dict], before: list[dict], *, span: str, t_s: float, marks=(
           theory_s: float | None = None, diagram: dict | None = None, watched: tuple[str, ...] = (),
           presenter: bool = False, notices: tuple[str, ...] = ()) -> dict:
     """Return everything the live view shows, as data: headline, charts, diagram, counts, notices."""
+    if span == "since" and t0 is None:
+        span = FALLBACK["since"]  # no comparison running: nothing to count "since"
     # The axis runs to the last closed window, or to the latest change if that is later: a change made
     # a moment ago (or while paused) shows at once. Between windows nothing moves, so the browser
     # need not redraw the charts.

@@ -87,11 +87,14 @@ class Player:
                 elif action == "change":
                     self.playback.change(*args, progress=lambda f: progress(f, "Playing the run again without your "
                                                                                  "change, to compare…"))
+                    self.errors += self.playback.notes
+                    self.playback.notes = []
                 elif action == "switch":
                     shown = self.points(self.playback.now.sim)
                     self.playback.switch(*args, progress=lambda f: progress(f, "Playing the new version up to now…"))
                     self.seed_points(self.playback.now.sim, shown)  # before the switch, the old version ran
                     self.errors += self.playback.notes
+                    self.playback.notes = []
                 elif action == "forget":
                     self.playback.forget_before()
             except (ValueError, BudgetExceeded) as exc:
@@ -107,6 +110,8 @@ class Player:
         if self.warm_up_s:
             self.playback.warm_up(self.warm_up_s, lambda f: progress(f, "Warming up: simulating the minutes "
                                                                         "before this step opens…"))
+            self.errors += self.playback.notes
+            self.playback.notes = []
         self.shown_from = max(0.0, self.playback.t - LEAD_S)
 
     # --- playing ---------------------------------------------------------------------------------

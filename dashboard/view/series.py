@@ -19,8 +19,7 @@ SPAN_LABELS = {"1": "1 s", "10": "10 s", "60": "60 s", "since": "since the chang
 FALLBACK = {"since": "10"}  # before a comparison starts there is no change to count from
 
 # Per-second rates of the error kinds, derived from counts over the span.
-ERROR_KINDS = {"dropped": "dropped (503)", "timed_out": "timed out", "failed": "failed",
-               "rate_limited": "refused (429)"}
+ERROR_KINDS = {kind: LABELS[kind].text for kind in ("dropped", "timed_out", "failed", "rate_limited")}
 # Counts the learner may be asked about that have no chart of their own (rates per second over the span).
 COUNTED = ("arrivals", "completions", "dropped", "timed_out", "failed", "rate_limited", "llm_429s", "llm_retries",
            "llm_fallbacks", "cache_hits", "semantic_hits", "false_hits", "stale_reads", "truncated", "output_tokens")
