@@ -19,7 +19,7 @@ from pathlib import Path
 
 from engine.labels import format_metric, label
 from engine.metrics import METRICS
-from engine.loading import ScenarioError, list_presets, load_preset, load_scenario
+from engine.loading import ScenarioError, derive, list_presets, load_preset, load_scenario
 from engine.scenario import Scenario
 from engine.simulation import Budget, BudgetExceeded, Simulation
 
@@ -91,7 +91,7 @@ def _run(args) -> int:
     """Run a scenario and print its summary."""
     scenario = _scenario(args.scenario)
     if args.seed is not None:
-        scenario = scenario.model_copy(update={"seed": args.seed})
+        scenario = derive(scenario, {"seed": args.seed}, f"{args.scenario} with --seed {args.seed}")
     simulation = Simulation(scenario, Budget(max_requests=args.max_requests, max_wall_s=args.max_wall_s),
                             history_windows=1)
     try:

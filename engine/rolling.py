@@ -6,8 +6,8 @@ reads a rolling window instead, the way a monitoring dashboard shows "the last m
 count summed over the last few windows, every rate and share taken over them, percentiles over
 all their latencies together.
 
-Whole numbers (counts, and latencies kept as counts in log-spaced buckets 2 % wide, the DDSketch
-idea of engine/sketch.py) are kept as running sums: a window enters, the one that falls out of the
+Whole numbers (counts, and latencies kept as counts in log-spaced buckets 2 % wide: engine/sketch.py's
+LogBuckets) are kept as running sums: a window enters, the one that falls out of the
 span leaves, exactly. Amounts (seconds, money, time-integrals of busy servers) are summed afresh
 from the span's windows each time, so no rounding builds up: a running sum of them that adds and
 takes out for an hour left a tier that had gone reading -81 % busy. A tier counts in a span only
@@ -22,33 +22,10 @@ import math
 
 import numpy as np
 
-_ACCURACY = 0.02
-_GAMMA = (1 + _ACCURACY) / (1 - _ACCURACY)
-_LOG_GAMMA = math.log(_GAMMA)
-_LOW_S, _HIGH_S = 1e-4, 1e5  # latencies below count in the first bucket, above in the last
-_OFFSET = math.ceil(math.log(_LOW_S) / _LOG_GAMMA)
-_BUCKETS = math.ceil(math.log(_HIGH_S) / _LOG_GAMMA) - _OFFSET + 1
-_VALUES = 2 * _GAMMA ** (np.arange(_BUCKETS) + _OFFSET) / (_GAMMA + 1)  # each bucket's representative value
+from engine.sketch import LogBuckets
+
+_BUCKETS = LogBuckets(0.02, low=1e-4, high=1e5)  # latencies, 2 % wide (engine/sketch.py)
 _INTEGRALS = 5  # a tier's integrals per window: busy, capacity, queue, waits, started (engine/metrics.py)
-
-
-def histogram(values: list[float]) -> np.ndarray:
-    """Return the counts of `values` (seconds) in the log-spaced buckets."""
-    if not values:
-        return np.zeros(_BUCKETS, dtype=np.int64)
-    clipped = np.clip(np.asarray(values, dtype=np.float64), _LOW_S, _HIGH_S)
-    keys = np.ceil(np.log(clipped) / _LOG_GAMMA).astype(np.int64) - _OFFSET
-    return np.bincount(keys, minlength=_BUCKETS)
-
-
-def quantiles(counts: np.ndarray, qs: tuple[float, ...]) -> list[float | None]:
-    """Return the values at quantiles `qs` of a histogram (None each when it is empty)."""
-    total = int(counts.sum())
-    if not total:
-        return [None] * len(qs)
-    cumulative = np.cumsum(counts)
-    ranks = np.asarray(qs) * (total - 1)
-    return _VALUES[np.searchsorted(cumulative, ranks, side="right")].tolist()
 
 
 class Rolling:
@@ -68,8 +45,8 @@ class Rolling:
         # One row per recent window, a ring of `_size`: amounts (float) and whole numbers (int).
         self._amounts: np.ndarray | None = None
         self._wholes: np.ndarray | None = None
-        self._latencies = np.zeros((self._size, _BUCKETS), dtype=np.int64)
-        self._ttfts = np.zeros((self._size, _BUCKETS), dtype=np.int64)
+        self._latencies = np.zeros((self._size, _BUCKETS.size), dtype=np.int64)
+        self._ttfts = np.zeros((self._size, _BUCKETS.size), dtype=np.int64)
         self._running = {span: None for span in self.spans}  # span -> (whole numbers, latencies, ttfts) summed
         self._since: tuple | None = None  # (amounts, whole numbers, latencies, ttfts) since the anchor
 
@@ -96,7 +73,7 @@ class Rolling:
             ttfts: list[float]) -> None:
         """Take in a window that just closed: its length, counter values, tier integrals and raw latencies."""
         amounts, wholes = self._rows(values, tiers, latencies, ttfts, span_s)
-        lat, ttft = histogram(latencies), histogram(ttfts)
+        lat, ttft = _BUCKETS.counts(latencies), _BUCKETS.counts(ttfts)
         if self._amounts is None:
             self._amounts = np.zeros((self._size, amounts.size))
             self._wholes = np.zeros((self._size, wholes.size), dtype=np.int64)
@@ -104,8 +81,7 @@ class Rolling:
         for span, windows in self.spans.items():  # the window that falls out of each span leaves it
             running = self._running[span]
             if running is None:
-                running = self._running[span] = [np.zeros_like(wholes), np.zeros(_BUCKETS, np.int64),
-                                                  np.zeros(_BUCKETS, np.int64)]
+                running = self._running[span] = [np.zeros_like(wholes), np.zeros_like(lat), np.zeros_like(ttft)]
             running[0] += wholes
             running[1] += lat
             running[2] += ttft
@@ -118,8 +94,7 @@ class Rolling:
         self._count += 1
         if self._since is not None:
             if not self._since:
-                self._since = (np.zeros_like(amounts), np.zeros_like(wholes), np.zeros(_BUCKETS, np.int64),
-                               np.zeros(_BUCKETS, np.int64))
+                self._since = (np.zeros_like(amounts), np.zeros_like(wholes), np.zeros_like(lat), np.zeros_like(ttft))
             for total, value in zip(self._since, (amounts, wholes, lat, ttft)):
                 total += value  # only ever added: nothing cancels
 
@@ -153,7 +128,7 @@ class Rolling:
             n = int(histogram_.sum())
             record[f"{prefix}_mean_s"] = total / n if n else None
             record.update(zip((f"{prefix}_p50_s", f"{prefix}_p95_s", f"{prefix}_p99_s"),
-                              quantiles(histogram_, (0.5, 0.95, 0.99))))
+                              _BUCKETS.quantiles(histogram_, (0.5, 0.95, 0.99))))
         record.update(tier_figures({tier: tuple(integrals[i * _INTEGRALS:(i + 1) * _INTEGRALS]) if present[i] else None
                                     for i, tier in enumerate(self.tiers)}, seconds))
         derive(record, counts, seconds)

@@ -35,6 +35,14 @@ def browser():
         chromium.close()
 
 
+def opened(browser, url: str, size: tuple[int, int] = (1280, 720)):
+    """Return a new page of `size` at `url`, once Streamlit has drawn it."""
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+    page.goto(url)
+    settled(page)
+    return page
+
+
 def view_time(page) -> float:
     """Return the simulated time of the frame the live view drew last."""
     return float(page.locator(".gsl-live").first.get_attribute("data-time"))
@@ -43,9 +51,7 @@ def view_time(page) -> float:
 @pytest.mark.parametrize("path", PAGES)
 def test_every_page_opens_by_its_own_address(server, browser, path):
     SHOTS.mkdir(exist_ok=True)
-    page = browser.new_page(viewport={"width": 1400, "height": 1200})
-    page.goto(f"{server}/{path}")
-    settled(page)
+    page = opened(browser, f"{server}/{path}", (1400, 1200))
     page.wait_for_timeout(500)
     assert page.locator("[data-testid='stException']").count() == 0, path
     assert page.get_by_text("Page not found").count() == 0, path
@@ -54,19 +60,17 @@ def test_every_page_opens_by_its_own_address(server, browser, path):
 
 
 def test_a_lesson_plays_and_a_change_is_drawn_against_the_run_before_it(server, browser):
-    page = browser.new_page(viewport={"width": 1400, "height": 1600})
-    page.goto(f"{server}/lessons")
-    settled(page)
+    page = opened(browser, f"{server}/lessons", (1400, 1600))
     page.get_by_role("button", name="Next step").click()
     page.wait_for_timeout(500)
     settled(page)
-    opened = view_time(page)
-    assert opened == 60  # the step opens warm
+    warm = view_time(page)
+    assert warm == 60  # the step opens warm
     page.get_by_role("button", name="Start").click()
     page.wait_for_timeout(1_500)
     first = view_time(page)
     page.wait_for_timeout(1_500)
-    assert view_time(page) > first > opened  # the fragment ticks in the browser: the view keeps moving
+    assert view_time(page) > first > warm  # the fragment ticks in the browser: the view keeps moving
     rate = page.get_by_label("Arrival rate (req/s)", exact=True)
     rate.fill("2.5")
     rate.press("Enter")
@@ -79,9 +83,7 @@ def test_a_lesson_plays_and_a_change_is_drawn_against_the_run_before_it(server, 
 
 
 def test_a_box_being_typed_into_is_never_overwritten_by_a_tick(server, browser):
-    page = browser.new_page(viewport={"width": 1280, "height": 720})
-    page.goto(f"{server}/live")
-    settled(page)
+    page = opened(browser, f"{server}/live", (1280, 720))
     page.get_by_role("button", name="Start").click()
     page.wait_for_timeout(1_000)
     box = page.get_by_label("Arrival rate (req/s)", exact=True)
@@ -115,9 +117,7 @@ def test_no_chart_is_ever_blank_while_a_scenario_plays(server, browser):
 
 @pytest.mark.parametrize("path", ["lessons", "live", "sandbox", "classroom"])
 def test_presenter_mode_at_1280x720_cuts_nothing_and_its_charts_read_from_the_back(server, browser, path):
-    page = browser.new_page(viewport={"width": 1280, "height": 720})
-    page.goto(f"{server}/{path}")
-    settled(page)
+    page = opened(browser, f"{server}/{path}", (1280, 720))
     page.get_by_text("Presenter mode").click()
     settled(page)
     page.wait_for_timeout(800)
@@ -142,9 +142,7 @@ def test_presenter_mode_at_1280x720_cuts_nothing_and_its_charts_read_from_the_ba
 
 
 def test_the_sandbox_form_applies_a_changed_knob_as_a_new_version(server, browser):
-    page = browser.new_page(viewport={"width": 1400, "height": 1200})
-    page.goto(f"{server}/sandbox")
-    settled(page)
+    page = opened(browser, f"{server}/sandbox", (1400, 1200))
     page.get_by_text("Edit every setting", exact=True).click()
     page.get_by_role("tab", name="Web tier").click()
     replicas = page.get_by_role("tabpanel").get_by_label("replicas", exact=True)

@@ -8,8 +8,6 @@ every tick, and the same points draw the presenter's charts and every learner's.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from curriculum.playback import SPANS
 from engine.labels import LABELS, Label
 from engine.metrics import TIERS
@@ -73,11 +71,6 @@ def point(record: dict) -> dict:
     for span_s, rolled in (record.get("rolled") or {}).items():
         spans[span_s if isinstance(span_s, str) else f"{span_s:g}"] = values_of(rolled)
     return {"t_end_s": record["t_end_s"], **spans}
-
-
-def points(records: Iterable[dict]) -> list[dict]:
-    """Return the points of window records."""
-    return [point(record) for record in records]
 
 
 def _at(point_: dict, span: str) -> list:
