@@ -52,7 +52,7 @@ class Queue:
     def of(cls, scenario: Scenario) -> "Queue":
         """Read the queue's parameters from an M/M/c scenario (one replica, exponential handler)."""
         return cls(scenario.traffic.rate_rps, scenario.web.handler_ms.mean_s() / scenario.web.speed(),
-                   scenario.web.workers_per_replica())
+                   min(scenario.web.workers_per_replica(), scenario.web.cores_per_replica()))
 
 
 @dataclass

@@ -15,15 +15,15 @@ from pydantic import Field, model_validator
 
 from engine.balancer import ALGORITHMS
 from engine.distributions import Distribution, Exponential
-from engine.scenario_base import (DATABASE_KINDS, INSTANCE_PRICES_CHECKED, INSTANCE_SIZES, AssetCsv, Autoscale,
-                                  SizeName, Strict)
+from engine.scenario_base import (DATABASE_KINDS, INSTANCE_FAMILIES, INSTANCE_PRICES_CHECKED, INSTANCE_SIZES, AssetCsv,
+                                  Autoscale, FamilyName, SizeName, Strict)
 from engine.scenario_llm import (LLM, STRATEGIES, Deployment, HostedLLM, LLMRouter, ProviderLimits, ResponseCache,
                                  Retrieval, SelfHostedLLM, SemanticLookup, TokenLimits)
 from engine.scenario_traffic import (Diurnal, EmpiricalTokens, FixedTokens, HeavyUsers, Pattern, PromptKeys, Ramp,
                                      Spike, Steady, Tokens, TraceReplay, Traffic, Users)
 
 __all__ = [  # the whole format, importable from one place
-    "DATABASE_KINDS", "INSTANCE_PRICES_CHECKED", "INSTANCE_SIZES", "LLM", "STRATEGIES", "AssetCsv", "Autoscale",
+    "DATABASE_KINDS", "INSTANCE_FAMILIES", "INSTANCE_PRICES_CHECKED", "INSTANCE_SIZES", "LLM", "STRATEGIES", "AssetCsv", "Autoscale",
     "Database", "Deployment", "Diurnal", "EmpiricalTokens", "Failure", "FixedTokens", "HeavyUsers", "HostedLLM",
     "LLMRouter", "LoadBalancer", "Pattern", "PromptKeys", "ProviderLimits", "Ramp", "ResponseCache", "Retrieval",
     "Scenario", "SelfHostedLLM", "SemanticLookup", "SizeName", "Spike", "Steady", "Strict", "TokenLimits", "Tokens",
@@ -46,7 +46,15 @@ class Web(Strict):
 
     replicas: int = Field(1, ge=1, le=1000, description="instances")
     size: SizeName = Field("medium", description="instance size from assets/instance_sizes.yaml")
+    family: FamilyName = Field(
+        "m7i", description="instance family from assets/instance_sizes.yaml: per-core speed and price (AWS m5, m6i, "
+        "m7i, c7i)"
+    )
     workers: int | None = Field(None, ge=1, le=100_000, description="per replica; default from size")
+    cores: int | None = Field(
+        None, ge=1, le=100_000, description="CPU cores per replica; the handler's CPU time holds one; default: the "
+        "size's vCPUs"
+    )
     accept_queue: int | None = Field(
         100, ge=0, le=1_000_000, description="requests waiting per replica before 503; null = unbounded"
     )
@@ -57,7 +65,9 @@ class Web(Strict):
     )
     db_reads_per_request: int = Field(2, ge=0, le=1000, description="queries before the LLM call")
     db_writes_per_request: int = Field(1, ge=0, le=1000, description="queries after the LLM call")
-    cpu_speed: float | None = Field(None, gt=0, le=100, description="x; default from size")
+    cpu_speed: float | None = Field(
+        None, gt=0, le=100, description="x, per core, the handler's CPU time is divided by it; default from family"
+    )
     price_per_hour_usd: float | None = Field(None, ge=0, le=10_000, description="USD/h; default from size")
     autoscale: Autoscale | None = Field(None, description="null = a fixed number of replicas")
 
@@ -65,15 +75,23 @@ class Web(Strict):
         """Return the worker count, from the size unless set."""
         return self.workers if self.workers is not None else INSTANCE_SIZES[self.size]["workers"]
 
+    def cores_per_replica(self) -> int:
+        """Return the CPU cores of one replica, from the size unless set."""
+        return self.cores if self.cores is not None else INSTANCE_SIZES[self.size]["vcpus"]
+
     def speed(self) -> float:
-        """Return the CPU speed factor, from the size unless set."""
-        return self.cpu_speed if self.cpu_speed is not None else INSTANCE_SIZES[self.size]["cpu_speed"]
+        """Return the per-core speed factor, from the family unless set."""
+        return self.cpu_speed if self.cpu_speed is not None else INSTANCE_FAMILIES[self.family]["cpu_speed"]
+
+    def instance_type(self) -> str:
+        """Return the cloud instance type the family and size name, e.g. m7i.xlarge."""
+        return f"{self.family}.{INSTANCE_SIZES[self.size]['suffix']}"
 
     def hourly_price_usd(self) -> float:
         """Return the price of one replica per hour."""
         if self.price_per_hour_usd is not None:
             return self.price_per_hour_usd
-        return INSTANCE_SIZES[self.size]["price_per_hour_usd"]
+        return INSTANCE_SIZES[self.size]["price_per_hour_usd"] * INSTANCE_FAMILIES[self.family]["price_factor"]
 
 
 class Database(Strict):

@@ -19,6 +19,8 @@ _SIZES = yaml.safe_load((ASSETS_DIR / "instance_sizes.yaml").read_text())
 INSTANCE_SIZES: dict[str, dict[str, Any]] = _SIZES["sizes"]
 INSTANCE_PRICES_CHECKED: str = _SIZES["prices_checked"]
 SizeName = Literal[tuple(INSTANCE_SIZES)]  # type: ignore[valid-type]
+INSTANCE_FAMILIES: dict[str, dict[str, Any]] = _SIZES["families"]
+FamilyName = Literal[tuple(INSTANCE_FAMILIES)]  # type: ignore[valid-type]
 
 AssetCsv = Annotated[
     str,

@@ -84,7 +84,7 @@ class Simulation(LiveControls, GenAILeg):
         self.recorder = Recorder(0.0, history_windows, rolling)
         seed = scenario.seed
         web = scenario.web
-        self.web = WebTier(env, web, self._worker_start, self._gone)
+        self.web = WebTier(env, web, self._worker_start, self._gone, self._core_start)
         self._async_io = web.async_io
         # A bare web tier (no database, no LLM: the theory check) answers straight after the handler.
         bare = not (web.db_reads_per_request or web.db_writes_per_request or scenario.llm)
@@ -263,17 +263,34 @@ class Simulation(LiveControls, GenAILeg):
                 f"{self.budget.max_wall_s:g} s (max_wall_s); shorten the step or raise the budget", "max_wall_s")
 
     def _worker_start(self, request: Request) -> None:
-        """A worker picked the request up: run the handler."""
+        """A worker picked the request up: its handler computes, on a core as soon as one is free."""
         request.holds_worker = True
-        after(self.env, self._handler_time(), self._handler_done, request)
+        replica = request.replica
+        if replica.cpu.servers < replica.workers.servers:  # more threads than cores: they take turns
+            replica.cpu.arrive(request)
+        else:  # a core for every worker: none ever waits, so skip the books of a queue that cannot form
+            after(self.env, self._handler_time(), self._computed, request)
 
-    def _answered(self, event) -> None:
-        """The handler's work is done and nothing stands behind the web tier: answer."""
-        self._finish(event._value, "ok")
+    def _core_start(self, request: Request) -> None:
+        """The handler has a core: compute."""
+        after(self.env, self._handler_time(), self._computed_on_core, request)
 
-    def _handled(self, event) -> None:
-        """The handler's CPU work is done; an async server frees the worker for the I/O that follows."""
+    def _computed_on_core(self, event) -> None:
+        """The handler's CPU work is done: free the core."""
         request = event._value
+        request.replica.cpu.release()
+        self._handler_done(request)
+
+    def _computed(self, event) -> None:
+        """The handler's CPU work is done."""
+        self._handler_done(event._value)
+
+    def _answered(self, request: Request) -> None:
+        """The handler's work is done and nothing stands behind the web tier: answer."""
+        self._finish(request, "ok")
+
+    def _handled(self, request: Request) -> None:
+        """The handler's CPU work is done; an async server frees the worker for the I/O that follows."""
         if self._async_io:
             request.holds_worker = False
             request.replica.workers.release()

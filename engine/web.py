@@ -7,8 +7,12 @@ new requests pile up in the accept queue, and once that is full they are refused
 async server (an event loop) gives the worker back while the request waits on I/O, so waiting
 costs almost nothing.
 
-Adding replicas (horizontal scaling) adds workers behind the load balancer; a bigger instance
-(vertical scaling) gives each replica more workers. A replica that is removed drains: it takes no
+A worker is a thread, not a processor. While the handler computes, its worker needs one of the
+replica's CPU cores; with more workers than cores (gunicorn's rule is 2 x cores + 1), a CPU-bound
+handler waits for a core, and the replica can finish at most cores / CPU-seconds-per-request.
+Adding replicas (horizontal scaling) adds workers and cores behind the load balancer; a bigger
+instance (vertical scaling) gives each replica more of both, and a newer instance family runs each
+core faster (assets/instance_sizes.yaml). A replica that is removed drains: it takes no
 new requests and leaves once its last request is done. A replica that is down gets no new
 requests from the load balancer; the ones already inside finish.
 """
@@ -22,19 +26,21 @@ from engine.station import Station
 
 
 class WebReplica:
-    """One application server: its workers and accept queue are a station."""
+    """One application server: its workers and accept queue are a station, and so are its CPU cores."""
 
-    __slots__ = ("index", "name", "workers", "up", "draining", "warming")
+    __slots__ = ("index", "name", "workers", "cpu", "up", "draining", "warming")
 
-    def __init__(self, env, index: int, spec: Web, workers: int, on_start, on_abandoned):
+    def __init__(self, env, index: int, spec: Web, workers: int, on_start, on_abandoned, on_core):
         """Create replica number `index`; `on_start(request)` runs when a worker picks a request up.
 
-        `on_abandoned(request)` runs when a worker finds a queued request's client gone.
+        `on_abandoned(request)` runs when a worker finds a queued request's client gone, and
+        `on_core(request)` when the request's handler gets a CPU core.
         """
         self.index = index
         self.name = f"web-{index}"
         self.workers = Station(env, self.name, workers, spec.accept_queue, on_start,
                                on_abandoned)
+        self.cpu = Station(env, f"{self.name}-cpu", spec.cores_per_replica(), None, on_core)
         self.up = True
         self.draining = False
         self.warming = False
@@ -47,11 +53,11 @@ class WebReplica:
 class WebTier:
     """All web replicas, and the list of those the load balancer may use."""
 
-    def __init__(self, env, spec: Web, on_start, on_abandoned):
+    def __init__(self, env, spec: Web, on_start, on_abandoned, on_core):
         """Start `spec.replicas` replicas."""
         self.env = env
         self.workers = spec.workers_per_replica()  # per replica, for those running and those added later
-        self.fleet = Fleet(lambda index: WebReplica(env, index, spec, self.workers, on_start, on_abandoned),
+        self.fleet = Fleet(lambda index: WebReplica(env, index, spec, self.workers, on_start, on_abandoned, on_core),
                            spec.replicas)
 
     @property

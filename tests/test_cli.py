@@ -54,8 +54,8 @@ def test_invalid_scenario_exits_2_with_one_line_per_problem(tmp_path):
         assert result.stderr.splitlines()[1:] == [
             "  - traffic.rate_rps: -3 is not allowed: input should be greater than 0",
             "  - web.replicas: 0 is not allowed: input should be greater than or equal to 1",
-            "  - web.colour: unknown field; allowed here: accept_queue, async_io, autoscale, cpu_speed, db_reads_per_request, "
-            "db_writes_per_request, handler_ms, price_per_hour_usd, replicas, size, workers",
+            "  - web.colour: unknown field; allowed here: accept_queue, async_io, autoscale, cores, cpu_speed, db_reads_per_request, "
+            "db_writes_per_request, family, handler_ms, price_per_hour_usd, replicas, size, workers",
         ]
 
 

@@ -26,7 +26,7 @@ def queue(rate_rps: float, workers: int, mean_service_s: float, seed: int, **web
     return scenario(
         seed=seed, window_s=60,
         traffic={"rate_rps": rate_rps, "client_timeout_s": None},
-        web={"workers": workers, "accept_queue": None,
+        web={"workers": workers, "cores": workers, "accept_queue": None,
              "handler_ms": {"dist": "exponential", "mean_ms": mean_service_s * 1000}, **web},
     )
 

@@ -36,7 +36,7 @@ def theory_mean_latency_s(sim: Simulation) -> float | None:
             or web.handler_ms.dist != "exponential" or web.accept_queue is not None or web.async_io
             or settings["web_replicas"] != 1 or settings["down"] or traffic.client_timeout_s is not None):
         return None
-    rate, workers = settings["rate_rps"], settings["web_workers"]
+    rate, workers = settings["rate_rps"], min(settings["web_workers"], web.cores_per_replica())  # CPU-bound: c = cores
     service_rate = 1 / (web.handler_ms.mean_s() / web.speed())
     if rate >= workers * service_rate:
         return None  # overloaded: the queue grows without bound, there is no steady state to predict
