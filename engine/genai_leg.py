@@ -32,6 +32,8 @@ class GenAILeg:
 
     def _admit_llm(self, request: Request) -> None:
         """Call the LLM within the token limits: cap the answer, reserve the user's tokens or refuse."""
+        if request.finished:
+            return  # its web server crashed during the cache lookup or the retrieval
         cap = self._max_output
         if cap is not None and request.output_tokens > cap:
             request.output_tokens = cap

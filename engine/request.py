@@ -28,10 +28,11 @@ class Request:
         self.output_tokens = output_tokens
         self.reads_left = reads
         self.writes_left = writes
-        # Set when first needed, never read before: t_queued, replica, db_node, db_is_write, llm_replica,
+        # Set when first needed, never read before: t_queued, db_node, db_is_write, llm_replica,
         # prompt_key (drawn at arrival when the traffic has prompt keys), reworded (at the cache lookup),
         # reserved (tokens held against the user's budget during the LLM call), llm_call (what an LLM
         # gateway keeps while it retries and falls back, engine/router.py).
+        self.replica = None  # the web replica that took it in
         self.t_first_token = None
         self.abandoned = False
         self.finished = False

@@ -84,7 +84,7 @@ class Simulation(LiveControls, GenAILeg):
         self.recorder = Recorder(0.0, history_windows, rolling)
         seed = scenario.seed
         web = scenario.web
-        self.web = WebTier(env, web, self._worker_start, self._gone, self._core_start)
+        self.web = WebTier(env, web, self._worker_start, self._gone, self._core_start, self._web_crashed)
         self._async_io = web.async_io
         # A bare web tier (no database, no LLM: the theory check) answers straight after the handler.
         bare = not (web.db_reads_per_request or web.db_writes_per_request or scenario.llm)
@@ -227,7 +227,9 @@ class Simulation(LiveControls, GenAILeg):
             self._finish(request, "failed")
         else:
             request.replica = replica
-            if not replica.workers.arrive(request):
+            if replica.workers.arrive(request):
+                replica.inside.add(request)
+            else:
                 self._finish(request, "dropped")
         # Counted once it is inside, so a step stopped here resumes with nothing lost.
         self._checkpoint_in -= 1
@@ -278,12 +280,15 @@ class Simulation(LiveControls, GenAILeg):
     def _computed_on_core(self, event) -> None:
         """The handler's CPU work is done: free the core."""
         request = event._value
-        request.replica.cpu.release()
-        self._handler_done(request)
+        if not request.finished:  # else its server crashed meanwhile, and the core went with it
+            request.replica.cpu.release()
+            self._handler_done(request)
 
     def _computed(self, event) -> None:
         """The handler's CPU work is done."""
-        self._handler_done(event._value)
+        request = event._value
+        if not request.finished:  # its server crashed meanwhile
+            self._handler_done(request)
 
     def _answered(self, request: Request) -> None:
         """The handler's work is done and nothing stands behind the web tier: answer."""
@@ -298,6 +303,8 @@ class Simulation(LiveControls, GenAILeg):
 
     def _next_step(self, request: Request) -> None:
         """Take the request's next step: reads, then the LLM call, then writes, then the answer."""
+        if request.finished:
+            return  # its web server crashed while this step ran: nobody is left to take the next one
         if request.reads_left:
             request.reads_left -= 1
             self.database.read(request)
@@ -313,6 +320,16 @@ class Simulation(LiveControls, GenAILeg):
         else:
             self._finish(request, "ok")
 
+    def _web_crashed(self, replica) -> None:
+        """A web server crashed: every request it held fails now, and its workers and cores start empty."""
+        lost = list(replica.inside)
+        replica.inside.clear()
+        replica.workers.empty()
+        replica.cpu.empty()
+        for request in lost:
+            request.holds_worker = False
+            self._finish(request, "failed")
+
     def _gone(self, request: Request) -> None:
         """A worker found the request's client gone: drop the connection (it counts as timed out)."""
         self._finish(request, "timed_out")
@@ -327,10 +344,15 @@ class Simulation(LiveControls, GenAILeg):
 
     def _finish(self, request: Request, outcome: str) -> None:
         """The request leaves: free its worker and count what the client saw."""
+        if request.finished:
+            return  # it failed when its web server crashed; what was still under way ends here
         request.finished = True
-        if request.holds_worker:
-            request.holds_worker = False
-            request.replica.workers.release()
+        replica = request.replica
+        if replica is not None:
+            replica.inside.discard(request)
+            if request.holds_worker:
+                request.holds_worker = False
+                replica.workers.release()
         if request.abandoned:
             return  # counted as timed out when its client left
         window = self.recorder.window

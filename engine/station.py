@@ -115,6 +115,14 @@ class Station:
             self.busy += 1
             self.release()
 
+    def empty(self) -> list:
+        """Drop every job at once (the server crashed): free every server, return the jobs that were waiting."""
+        self._account(self.env.now)
+        waiting = list(self.queue)
+        self.queue.clear()
+        self.busy = 0
+        return waiting
+
     def close_window(self) -> tuple[str, tuple]:
         """Return (name, (busy area, capacity area, queue area, wait sum, jobs started)) since the last call."""
         now = self.env.now

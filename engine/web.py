@@ -14,7 +14,8 @@ Adding replicas (horizontal scaling) adds workers and cores behind the load bala
 instance (vertical scaling) gives each replica more of both, and a newer instance family runs each
 core faster (assets/instance_sizes.yaml). A replica that is removed drains: it takes no
 new requests and leaves once its last request is done. A replica that is down gets no new
-requests from the load balancer; the ones already inside finish.
+requests from the load balancer, and the ones already inside are lost with it: a crashed process
+drops its connections, and every client whose request it held gets an error.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from engine.station import Station
 class WebReplica:
     """One application server: its workers and accept queue are a station, and so are its CPU cores."""
 
-    __slots__ = ("index", "name", "workers", "cpu", "up", "draining", "warming")
+    __slots__ = ("index", "name", "workers", "cpu", "inside", "up", "draining", "warming")
 
     def __init__(self, env, index: int, spec: Web, workers: int, on_start, on_abandoned, on_core):
         """Create replica number `index`; `on_start(request)` runs when a worker picks a request up.
@@ -41,6 +42,7 @@ class WebReplica:
         self.workers = Station(env, self.name, workers, spec.accept_queue, on_start,
                                on_abandoned)
         self.cpu = Station(env, f"{self.name}-cpu", spec.cores_per_replica(), None, on_core)
+        self.inside: set = set()  # every request the server accepted and has not answered: a crash loses them all
         self.up = True
         self.draining = False
         self.warming = False
@@ -53,9 +55,10 @@ class WebReplica:
 class WebTier:
     """All web replicas, and the list of those the load balancer may use."""
 
-    def __init__(self, env, spec: Web, on_start, on_abandoned, on_core):
-        """Start `spec.replicas` replicas."""
+    def __init__(self, env, spec: Web, on_start, on_abandoned, on_core, on_crash):
+        """Start `spec.replicas` replicas; `on_crash(replica)` runs when one goes down."""
         self.env = env
+        self._on_crash = on_crash
         self.workers = spec.workers_per_replica()  # per replica, for those running and those added later
         self.fleet = Fleet(lambda index: WebReplica(env, index, spec, self.workers, on_start, on_abandoned, on_core),
                            spec.replicas)
@@ -84,6 +87,8 @@ class WebTier:
         """Mark replica `name` up or down; routing notices `detect_after_s` later (the health check)."""
         if not self.fleet.set_up(name, up, refresh=not detect_after_s):
             return False
+        if not up:
+            self._on_crash(next(r for r in self.replicas if r.name == name and not r.draining))
         if detect_after_s:
             after(self.env, detect_after_s, self._health_checked)
         return True

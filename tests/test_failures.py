@@ -20,11 +20,29 @@ def failed_between(windows, start, end):
 def test_a_crashed_replica_gets_requests_until_the_health_check_notices():
     sim = Simulation(preset(traffic={"rate_rps": 20}, load_balancer={"health_check_s": 10}))
     sim.advance(60)
+    held = len(sim.web.replicas[1].inside)
     sim.set_component_up("web-1", False)
     windows = sim.advance(60)
-    # Round robin keeps sending a quarter of the traffic to web-1 for 10 s: those requests fail.
-    assert failed_between(windows, 60, 70) == pytest.approx(0.25 * 20 * 10, rel=0.3)
+    # The requests web-1 held fail with it; then round robin keeps sending it a quarter of the
+    # traffic for 10 s, and those fail too.
+    assert held > 10
+    assert failed_between(windows, 60, 70) - held == pytest.approx(0.25 * 20 * 10, rel=0.3)
     assert failed_between(windows, 71, 120) == 0
+
+
+def test_a_crashed_web_server_fails_the_requests_it_held_at_once():
+    sim = Simulation(preset(traffic={"rate_rps": 20}, load_balancer={"health_check_s": 0}))
+    sim.advance(60)
+    replica = sim.web.replicas[1]
+    held = len(replica.inside)  # waiting for the LLM mostly: each request holds its worker ~4.5 s
+    sim.set_component_up("web-1", False)
+    assert sim.recorder.window.failed == held > 10  # counted at the crash, not when their calls come back
+    assert replica.workers.in_system() == 0 and not replica.inside
+    later = sim.advance(60)
+    assert sum(w["failed"] for w in later) == held  # nothing is counted twice when their LLM calls end
+    sim.set_component_up("web-1", True)
+    back = sim.advance(30)
+    assert sum(w["failed"] for w in back) == 0 and sum(w["completions"] for w in back) > 0
 
 
 def test_a_primary_failure_fails_writes_only_until_a_replica_takes_over():
