@@ -20,14 +20,10 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-import simpy
-from simpy.core import NORMAL, URGENT
-from simpy.events import Event
-
 from engine.autoscaler import Autoscaler
 from engine.balancer import LoadBalancer
 from engine.cache import Cache, prompt_key_sampler
-from engine.clock import Timer, after
+from engine.clock import Clock, after, first, run_for
 from engine.controls import LiveControls
 from engine.database import Database
 from engine.distributions import sampler
@@ -79,7 +75,7 @@ class Simulation(LiveControls, GenAILeg):
         """
         self.scenario = scenario
         self.budget = budget
-        self.env = env = simpy.Environment()
+        self.env = env = Clock()
         rolling = Rolling(tuple(rolling_s), scenario.window_s, _COUNTER_NAMES, TIERS) if rolling_s else None
         self.recorder = Recorder(0.0, history_windows, rolling)
         seed = scenario.seed
@@ -160,16 +156,7 @@ class Simulation(LiveControls, GenAILeg):
         boundary = round(target / window_s) * window_s
         if abs(target - boundary) <= 1e-9 * max(1.0, target):
             target = boundary  # ten steps of 0.1 s end on the 1 s window, not a rounding error short of it
-        # A stop at normal priority runs after the window close due at the same instant.
-        stop = Event(self.env)
-        stop._ok = True
-        stop._value = None
-        self.env.schedule(stop, NORMAL, max(target - self.env.now, 0.0))
-        try:
-            self.env.run(until=stop)
-        except BudgetExceeded:
-            stop.callbacks.clear()  # the abandoned stop must not end a later step early
-            raise
+        run_for(self.env, target - self.env.now)  # a window due at the target closes first
         closed = self._windows_closed - closed_before
         history = self.recorder.history
         return list(history)[-closed:] if closed else []
@@ -211,7 +198,7 @@ class Simulation(LiveControls, GenAILeg):
 
     def _arrive(self, prompt_tokens: int, output_tokens: int, user: int) -> None:
         """A request arrives: route it to a web replica, then count it against the step's budget."""
-        now = self.env._now
+        now = self.env.now
         request = Request(user, now, now + self._patience_s, prompt_tokens, output_tokens, self._reads, self._writes)
         self._arrived += 1
         if self._next_key is not None:
@@ -356,7 +343,7 @@ class Simulation(LiveControls, GenAILeg):
         if request.abandoned:
             return  # counted as timed out when its client left
         window = self.recorder.window
-        now = self.env._now
+        now = self.env.now
         if now > request.deadline:  # the client left before this outcome; the window sweep has not seen it yet
             request.abandoned = True
             window.timed_out += 1
@@ -377,7 +364,7 @@ class Simulation(LiveControls, GenAILeg):
         # Windows end on multiples of window_s (no rounding piles up), also after run() closed a part-window.
         window_s = self.scenario.window_s
         due = (math.floor(self.recorder.window.t_start_s / window_s + 1e-9) + 1) * window_s
-        self.env.schedule(Timer(self._window_due, None), URGENT, due - self.env.now)
+        first(self.env, due - self.env.now, self._window_due)
 
     def _window_due(self, event) -> None:
         """Close the window and open the next one."""

@@ -59,7 +59,7 @@ class Station:
 
     def arrive(self, job) -> bool:
         """Start `job` now or queue it; return False if the queue is full and the job is refused."""
-        now = self.env._now
+        now = self.env.now
         # The integrals are updated inline: this runs for every job at every station.
         elapsed = now - self._t_mark
         queue = self.queue
@@ -84,7 +84,7 @@ class Station:
 
     def release(self) -> None:
         """Free one server and start the next waiting job whose client is still there."""
-        now = self.env._now
+        now = self.env.now
         queue = self.queue
         elapsed = now - self._t_mark
         if elapsed:

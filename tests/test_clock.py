@@ -32,3 +32,15 @@ def test_a_timer_is_scheduled_like_environment_schedule_would():
     assert (when, priority) == (3.0, NORMAL)
     assert timer._ok is True and timer.callbacks
     assert env.peek() == 3.0
+
+
+def test_only_the_clock_touches_simpy_internals():
+    # SimPy's private event queue, sequence counter and clock are used in engine/clock.py alone.
+    import re
+    from pathlib import Path
+
+    engine = Path(__file__).resolve().parent.parent / "engine"
+    private = re.compile(r"\.(_now|_queue|_eid)\b|\bimport simpy\b|\bfrom simpy\b")
+    offenders = [f"{path.name}:{number}" for path in sorted(engine.glob("*.py")) if path.name != "clock.py"
+                 for number, line in enumerate(path.read_text().splitlines(), 1) if private.search(line)]
+    assert offenders == []
