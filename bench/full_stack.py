@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from engine import Budget, Scenario, Simulation, load_preset
+from engine import Budget, Scenario, Simulation, derive, load_preset
 
 PRESET = "full_stack"
 BUDGET = Budget(max_requests=10**9, max_wall_s=3600)
@@ -48,7 +48,7 @@ class FullRun:
 def full_stack_scenario(window_s: float | None = None, preset: str = PRESET) -> Scenario:
     """Return the `full_stack` preset (or `preset`), with metrics windows of `window_s` simulated seconds if given."""
     scenario = load_preset(preset)
-    return scenario if window_s is None else scenario.model_copy(update={"window_s": window_s})
+    return scenario if window_s is None else derive(scenario, {"window_s": window_s})
 
 
 def run_full_stack(scenario: Scenario, requests: int, label: str) -> FullRun:

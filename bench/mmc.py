@@ -32,7 +32,7 @@ import ciw
 import numpy as np
 import simpy
 
-from engine import Budget, Scenario, Simulation, load_preset
+from engine import Budget, Scenario, Simulation, derive, load_preset
 from engine.randomness import stream
 
 PRESET = "mmc_queue"
@@ -75,7 +75,7 @@ class Run:
 def mmc_scenario(window_s: float | None = None) -> Scenario:
     """Return the `mmc_queue` preset, with metrics windows of `window_s` simulated seconds if given."""
     scenario = load_preset(PRESET)
-    return scenario if window_s is None else scenario.model_copy(update={"window_s": window_s})
+    return scenario if window_s is None else derive(scenario, {"window_s": window_s})
 
 
 def unit_gaps(seed: int, count: int) -> np.ndarray:
@@ -111,7 +111,7 @@ def mean_and_half_width(values: list[float]) -> tuple[float, float]:
 
 def run_engine(scenario: Scenario, n: int, seed: int, label: str = "engine") -> Run:
     """Simulate exactly `n` requests of the M/M/c `scenario` through the engine."""
-    scenario = scenario.model_copy(update={"seed": seed})
+    scenario = derive(scenario, {"seed": seed})
     until = horizon_s(n, seed, scenario.traffic.rate_rps)
     start = time.perf_counter()
     summary = Simulation(scenario, BUDGET, history_windows=10).run(until)

@@ -3,7 +3,7 @@
 import pytest
 import simpy
 
-from engine import ScenarioError, Simulation, parse_scenario
+from engine import ScenarioError, Simulation, derive, parse_scenario
 from engine.cache import Cache, zipf_popularity
 from engine.metrics import Window
 from engine.request import Request
@@ -99,7 +99,7 @@ def test_lru_hit_rate_agrees_with_ches_approximation(space, skew, capacity):
 
 def test_turning_the_cache_on_cuts_token_spend_and_p95():
     slow_llm = {"llm": {"kind": "hosted", "overhead_ms": 300, "itl_ms": 18.6, "prefill_tokens_per_s": 12_500}}
-    without = drained(cached_app(**slow_llm).model_copy(update={"cache": None}), 60)
+    without = drained(derive(cached_app(**slow_llm), {"cache": None}), 60)
     with_cache = drained(cached_app(**slow_llm), 60)
     assert without["cache_hit_rate"] is None
     assert with_cache["cache_hit_rate"] > 0.5

@@ -2,7 +2,7 @@
 
 import pytest
 
-from engine import Simulation, load_preset
+from engine import Simulation, derive, load_preset
 from tests.helpers import run, scenario
 
 SLOW_LLM = {"kind": "hosted", "overhead_ms": 300, "itl_ms": 40}  # about 4.5 s per answer of ~100 tokens
@@ -83,7 +83,7 @@ def test_stale_reads_appear_only_with_replication_lag(lag_ms, replicas, stale_ex
 def test_same_seed_gives_identical_results_and_another_seed_does_not():
     first = run(load_preset("horizontal_load_balancer"), 60)
     again = run(load_preset("horizontal_load_balancer"), 60)
-    other = run(load_preset("horizontal_load_balancer").model_copy(update={"seed": 2}), 60)
+    other = run(derive(load_preset("horizontal_load_balancer"), {"seed": 2}), 60)
     assert first == again
     assert first["arrivals"] != other["arrivals"] or first["latency_p95_s"] != other["latency_p95_s"]
 
@@ -105,7 +105,7 @@ def arrivals_seen(scn, seconds):
 
 def test_scenarios_differing_only_in_replicas_see_identical_arrivals():
     base = load_preset("horizontal_load_balancer")
-    fewer = base.model_copy(update={"web": base.web.model_copy(update={"replicas": 2})})
+    fewer = derive(base, {"web": {"replicas": 2}})
     four, two = arrivals_seen(base, 60), arrivals_seen(fewer, 60)
     assert len(four) > 300
     assert four == two

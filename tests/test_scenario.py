@@ -162,3 +162,16 @@ def test_a_patch_merges_mappings_but_replaces_a_part_whose_kind_changes():
     assert patch_data(base, {"web": {"handler_ms": {"mean_ms": 20}}})["web"]["handler_ms"]["dist"] == "exponential"
     assert patch_data(base, {"failures": [3]})["failures"] == [3]
     assert base["web"]["replicas"] == 2  # the base is not changed
+
+
+def test_scenarios_are_derived_only_through_the_validated_door():
+    # `model_copy(update=...)` skips validation (it once built a cache without prompt keys and
+    # crashed Compare); engine.derive goes through the same checks as any input.
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    sources = [p for folder in ("engine", "curriculum", "dashboard", "bench", "deploy", "tests")
+               for p in (root / folder).rglob("*.py")]
+    offenders = [str(p.relative_to(root)) for p in sources
+                 if "model_copy(" in p.read_text() and p.name != "test_scenario.py"]
+    assert offenders == []

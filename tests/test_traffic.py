@@ -4,7 +4,7 @@ import statistics
 
 import pytest
 
-from engine import Simulation
+from engine import Simulation, derive
 from engine.traffic import load_trace, rate_multiplier
 from tests.helpers import scenario
 
@@ -83,8 +83,7 @@ def test_trace_replay_uses_the_trace_token_counts():
 def test_trace_stops_at_its_end_unless_looped():
     scn = scenario(traffic={"rate_rps": None, "trace": {"file": "AzureLLMInferenceTrace_code.csv", "speedup": 100}})
     once = Simulation(scn).run(60)
-    looped = Simulation(scn.model_copy(update={"traffic": scn.traffic.model_copy(
-        update={"trace": scn.traffic.trace.model_copy(update={"loop": True})})})).run(60)
+    looped = Simulation(derive(scn, {"traffic": {"trace": {"loop": True}}})).run(60)
     rows = len(load_trace("AzureLLMInferenceTrace_code.csv")[0])
     assert once["arrivals"] == rows
     assert looped["arrivals"] > rows
