@@ -206,6 +206,82 @@ def _waiting(totals: dict) -> int:
     return totals["arrivals"] - sum(totals[_NAMES[i]] for i in _OUTCOMES)
 
 
+class _Closed:
+    """A closed window's raw figures, turned into its record the first time someone reads it."""
+
+    __slots__ = ("t_start_s", "t_end_s", "values", "timings", "tiers", "cumulative", "gauges")
+
+    def __init__(self, t_start_s, t_end_s, values, latencies, ttfts, tiers, cumulative, gauges):
+        """Keep what the record is made of (all of it fixed once the window closed).
+
+        The latencies are summed up at once (percentiles and means): a busy window holds thousands,
+        and a history of them would hold hundreds of megabytes.
+        """
+        self.t_start_s, self.t_end_s, self.values = t_start_s, t_end_s, values
+        self.timings = _percentiles(latencies, "latency") | _percentiles(ttfts, "ttft")
+        self.timings["latency_mean_s"] = sum(latencies) / len(latencies) if latencies else None
+        self.timings["ttft_mean_s"] = sum(ttfts) / len(ttfts) if ttfts else None
+        self.tiers, self.cumulative, self.gauges = tiers, cumulative, gauges
+
+    def record(self) -> dict:
+        """Return the window's flat record: counts, percentiles, per-instance and per-tier figures, ratios."""
+        span = self.t_end_s - self.t_start_s
+        counts = dict(zip(_NAMES, self.values))
+        record = {"t_start_s": self.t_start_s, "t_end_s": self.t_end_s, **counts}
+        record.update(self.timings)
+        record["instances"] = instances = {}
+        combined_tiers = {}
+        for tier, stations in self.tiers.items():
+            if stations is None:
+                combined_tiers[tier] = None
+                continue
+            for name, integrals in stations:
+                instances[name] = _instance_figures(integrals, span)
+            combined_tiers[tier] = tuple(map(sum, zip(*(integrals for _, integrals in stations)))) or (0, 0, 0, 0, 0)
+        record.update(tier_figures(combined_tiers, span))
+        _derived(record, counts, span)
+        record["usd_cumulative"], record["usd_tokens_cumulative"], record["in_flight"] = self.cumulative
+        record.update(self.gauges)
+        return record
+
+
+class History:
+    """The last `maxlen` closed windows, oldest first, each made into a record only when it is read.
+
+    A headless run reads few of its windows (an autoscaler the last ones, a claim only the summary),
+    so building every record as its window closes was most of what a 1 s window cost.
+    """
+
+    __slots__ = ("_items", "maxlen")
+
+    def __init__(self, maxlen: int):
+        """Keep at most `maxlen` windows."""
+        self._items: deque = deque(maxlen=maxlen)
+        self.maxlen = maxlen
+
+    def append(self, item: "dict | _Closed") -> None:
+        """Add a closed window (its record, or what it is made of)."""
+        self._items.append(item)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def __getitem__(self, index: int) -> dict:
+        item = self._items[index]
+        if type(item) is _Closed:
+            item = self._items[index] = item.record()
+        return item
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self._items)))
+
+    def __reversed__(self):
+        return (self[i] for i in range(len(self._items) - 1, -1, -1))
+
+
 class Recorder:
     """Closes windows into flat records and keeps bounded history plus whole-run totals."""
 
@@ -216,7 +292,7 @@ class Recorder:
         """
         self.window = Window(t_start_s)
         self.rolling = rolling
-        self.history: deque[dict] = deque(maxlen=history_windows)
+        self.history = History(history_windows)
         self.t_start_s = t_start_s
         self._total_values = [0] * len(_COUNTERS) + [0.0] * len(_FLOATS)  # in _NAMES order, since time 0
         self._base_values = list(self._total_values)  # the totals when the summary (re)started
@@ -251,53 +327,44 @@ class Recorder:
         self._tier_totals = {}
         self._pending_latencies, self._pending_ttfts = [], []
 
-    def close(self, now: float, tiers: dict[str, list[tuple] | None], arrivals_so_far: int, gauges: dict) -> dict:
-        """Close the current window at `now` with each tier's (station name, integrals); return its record.
+    def close(self, now: float, tiers: dict[str, list[tuple] | None], arrivals_so_far: int, gauges: dict) -> None:
+        """Close the current window at `now` with each tier's (station name, integrals).
 
-        Arrivals are counted by the caller's running total rather than one by one.
+        Arrivals are counted by the caller's running total rather than one by one. The totals are
+        kept up to date at once; the window's record is built when it is first read (`History`),
+        except with rolling spans, whose records a live view reads at every window anyway.
         """
         w = self.window
         w.arrivals = arrivals_so_far - self._total_values[_ARRIVALS]
-        span = now - w.t_start_s
         values = _read_counts(w)  # one C call for every counter
-        self._total_values = list(map(add, self._total_values, values))
-        counts = dict(zip(_NAMES, values))
-        latency_sum, ttft_sum = sum(w.latencies), sum(w.ttfts)
-        self._latency_sum += latency_sum
-        self._ttft_sum += ttft_sum
-        self._pending_latencies += w.latencies
-        self._pending_ttfts += w.ttfts
+        totals = self._total_values = list(map(add, self._total_values, values))
+        latencies, ttfts = w.latencies, w.ttfts
+        self._latency_sum += sum(latencies)
+        self._ttft_sum += sum(ttfts)
+        self._pending_latencies += latencies
+        self._pending_ttfts += ttfts
         if len(self._pending_latencies) > _SKETCH_BATCH:
             self._flush_sketches()
-        record = {"t_start_s": w.t_start_s, "t_end_s": now, **counts}
-        record.update(_percentiles(w.latencies, "latency") | _percentiles(w.ttfts, "ttft"))
-        record["latency_mean_s"] = latency_sum / len(w.latencies) if w.latencies else None
-        record["ttft_mean_s"] = ttft_sum / len(w.ttfts) if w.ttfts else None
-        record["instances"] = instances = {}
-        combined_tiers = {}
+        tier_totals = self._tier_totals
         for tier, stations in tiers.items():
-            if stations is None:
-                combined_tiers[tier] = None
-                continue
-            for name, integrals in stations:
-                instances[name] = _instance_figures(integrals, span)
-            combined = tuple(map(sum, zip(*(integrals for _, integrals in stations)))) or (0, 0, 0, 0, 0)
-            combined_tiers[tier] = combined
-            totals = self._tier_totals.get(tier, (0, 0, 0, 0, 0))
-            self._tier_totals[tier] = tuple(map(sum, zip(totals, combined)))
-        record.update(tier_figures(combined_tiers, span))
-        _derived(record, counts, span)
-        totals = self._total_values  # read by position: no dict of every counter per window
-        record["usd_cumulative"] = totals[_USD_TOKENS] + totals[_USD_INFRA]
-        record["usd_tokens_cumulative"] = totals[_USD_TOKENS]
-        record["in_flight"] = totals[_ARRIVALS] - sum(totals[i] for i in _OUTCOMES)
-        record.update(gauges)
-        if self.rolling is not None:
-            self.rolling.add(span, values, combined_tiers, w.latencies, w.ttfts)
+            if stations is not None:
+                combined = tuple(map(sum, zip(*(integrals for _, integrals in stations)))) or (0, 0, 0, 0, 0)
+                before = tier_totals.get(tier)
+                tier_totals[tier] = combined if before is None else tuple(map(add, before, combined))
+        cumulative = (totals[_USD_TOKENS] + totals[_USD_INFRA], totals[_USD_TOKENS],
+                      totals[_ARRIVALS] - sum(totals[i] for i in _OUTCOMES))
+        closed = _Closed(w.t_start_s, now, values, latencies, ttfts, tiers, cumulative, gauges)
+        if self.rolling is None:
+            self.history.append(closed)
+        else:
+            record = closed.record()
+            combined_tiers = {tier: None if stations is None else
+                              (tuple(map(sum, zip(*(i for _, i in stations)))) or (0, 0, 0, 0, 0))
+                              for tier, stations in tiers.items()}
+            self.rolling.add(now - w.t_start_s, values, combined_tiers, latencies, ttfts)
             record["rolled"] = {s: self.rolling.record(s, record, _derived) for s in self.rolling.record_spans()}
-        self.history.append(record)
+            self.history.append(record)
         self.window = Window(now)
-        return record
 
     def run_summary(self, now: float, gauges: dict) -> dict:
         """Return the whole-run record over every closed window (call after closing the last one)."""

@@ -147,6 +147,12 @@ class Simulation(LiveControls, GenAILeg):
 
     def advance(self, seconds: float) -> list[dict]:
         """Run `seconds` of simulated time; return the metrics windows that closed meanwhile."""
+        closed = self._run_for(seconds)
+        history = self.recorder.history
+        return [history[i] for i in range(max(len(history) - closed, 0), len(history))]
+
+    def _run_for(self, seconds: float) -> int:
+        """Run `seconds` of simulated time; return how many windows closed meanwhile."""
         if not seconds > 0:
             raise ValueError(f"seconds: {seconds!r} is not allowed: must be greater than 0")
         closed_before = self._windows_closed
@@ -157,13 +163,11 @@ class Simulation(LiveControls, GenAILeg):
         if abs(target - boundary) <= 1e-9 * max(1.0, target):
             target = boundary  # ten steps of 0.1 s end on the 1 s window, not a rounding error short of it
         run_for(self.env, target - self.env.now)  # a window due at the target closes first
-        closed = self._windows_closed - closed_before
-        history = self.recorder.history
-        return list(history)[-closed:] if closed else []
+        return self._windows_closed - closed_before
 
     def run(self, seconds: float | None = None) -> dict:
         """Advance for `seconds` (default: the scenario's duration_s), close the last window, return the summary."""
-        self.advance(seconds if seconds is not None else self.scenario.duration_s)
+        self._run_for(seconds if seconds is not None else self.scenario.duration_s)  # no window read: none built
         if self.env.now > self.recorder.window.t_start_s:
             self._close_window()
         return self.summary()
