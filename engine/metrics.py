@@ -13,7 +13,7 @@ within 0.5 % relative error, engine/sketch.py) plus running totals, and only the
 from __future__ import annotations
 
 from collections import deque
-from operator import add, attrgetter
+from operator import add, attrgetter, itemgetter
 
 import numpy as np
 
@@ -104,26 +104,27 @@ _ARRIVALS = _NAMES.index("arrivals")
 _USD_TOKENS, _USD_INFRA = _NAMES.index("usd_tokens"), _NAMES.index("usd_infra")
 _OUTCOMES = tuple(_NAMES.index(name) for name in ("completions", "dropped", "timed_out", "failed", "rate_limited"))
 _read_counts = attrgetter(*_NAMES)
+_read_outcomes = itemgetter(*_OUTCOMES)
 
 
 class Window:
-    """Counters and raw latencies for the window being filled."""
+    """Counters and raw latencies for the window being filled.
 
-    __slots__ = _COUNTERS + _FLOATS + ("t_start_s", "latencies", "ttfts")
+    Every counter starts at a class-level zero (set below), so opening a window costs three
+    assignments however many counters there are; the first count of a kind makes its own.
+    """
 
     def __init__(self, t_start_s: float):
         """Start an empty window at `t_start_s`."""
         self.t_start_s = t_start_s
-        self.arrivals = self.completions = self.dropped = self.timed_out = self.failed = 0
-        self.rate_limited = self.truncated = 0
-        self.input_tokens = self.output_tokens = 0
-        self.db_reads_primary = self.db_reads_replica = self.db_writes = self.stale_reads = 0
-        self.cache_hits = self.semantic_hits = self.false_hits = 0
-        self.cache_misses = self.cache_evictions = self.tokens_saved = 0
-        self.llm_429s = self.llm_retries = self.llm_fallbacks = self.retrievals = self.cached_input_tokens = 0
-        self.usd_tokens = self.usd_infra = self.usd_saved = self.llm_batch_area = self.llm_replica_area = 0.0
         self.latencies: list[float] = []
         self.ttfts: list[float] = []
+
+
+for _name in _COUNTERS:
+    setattr(Window, _name, 0)
+for _name in _FLOATS:
+    setattr(Window, _name, 0.0)
 
 
 _FIGURES = ("utilisation", "queue_length", "wait_mean_s")
@@ -206,6 +207,17 @@ def _waiting(totals: dict) -> int:
     return totals["arrivals"] - sum(totals[_NAMES[i]] for i in _OUTCOMES)
 
 
+_KEPT_RAW = 64  # a window with at most this many latencies keeps them raw until read (a few KB of history)
+
+
+def _timings(latencies: list[float], ttfts: list[float]) -> dict:
+    """Return a window's latency and TTFT percentiles and means."""
+    timings = _percentiles(latencies, "latency") | _percentiles(ttfts, "ttft")
+    timings["latency_mean_s"] = sum(latencies) / len(latencies) if latencies else None
+    timings["ttft_mean_s"] = sum(ttfts) / len(ttfts) if ttfts else None
+    return timings
+
+
 class _Closed:
     """A closed window's raw figures, turned into its record the first time someone reads it."""
 
@@ -214,13 +226,11 @@ class _Closed:
     def __init__(self, t_start_s, t_end_s, values, latencies, ttfts, tiers, cumulative, gauges):
         """Keep what the record is made of (all of it fixed once the window closed).
 
-        The latencies are summed up at once (percentiles and means): a busy window holds thousands,
-        and a history of them would hold hundreds of megabytes.
+        A busy window's latencies are summed up at once (percentiles and means): it holds thousands,
+        and a history of them would hold hundreds of megabytes. A quiet window keeps its few.
         """
         self.t_start_s, self.t_end_s, self.values = t_start_s, t_end_s, values
-        self.timings = _percentiles(latencies, "latency") | _percentiles(ttfts, "ttft")
-        self.timings["latency_mean_s"] = sum(latencies) / len(latencies) if latencies else None
-        self.timings["ttft_mean_s"] = sum(ttfts) / len(ttfts) if ttfts else None
+        self.timings = _timings(latencies, ttfts) if len(latencies) + len(ttfts) > _KEPT_RAW else (latencies, ttfts)
         self.tiers, self.cumulative, self.gauges = tiers, cumulative, gauges
 
     def record(self) -> dict:
@@ -228,7 +238,8 @@ class _Closed:
         span = self.t_end_s - self.t_start_s
         counts = dict(zip(_NAMES, self.values))
         record = {"t_start_s": self.t_start_s, "t_end_s": self.t_end_s, **counts}
-        record.update(self.timings)
+        timings = self.timings
+        record.update(timings if type(timings) is dict else _timings(*timings))
         record["instances"] = instances = {}
         combined_tiers = {}
         for tier, stations in self.tiers.items():
@@ -352,7 +363,7 @@ class Recorder:
                 before = tier_totals.get(tier)
                 tier_totals[tier] = combined if before is None else tuple(map(add, before, combined))
         cumulative = (totals[_USD_TOKENS] + totals[_USD_INFRA], totals[_USD_TOKENS],
-                      totals[_ARRIVALS] - sum(totals[i] for i in _OUTCOMES))
+                      totals[_ARRIVALS] - sum(_read_outcomes(totals)))
         closed = _Closed(w.t_start_s, now, values, latencies, ttfts, tiers, cumulative, gauges)
         if self.rolling is None:
             self.history.append(closed)

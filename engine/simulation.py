@@ -262,7 +262,7 @@ class Simulation(LiveControls, GenAILeg):
         if replica.cpu.servers < replica.workers.servers:  # more threads than cores: they take turns
             replica.cpu.arrive(request)
         else:  # a core for every worker: none ever waits, so skip the books of a queue that cannot form
-            after(self.env, self._handler_time(), self._computed, request)
+            after(self.env, self._handler_time(), self._handler_done, request)
 
     def _core_start(self, request: Request) -> None:
         """The handler has a core: compute."""
@@ -270,24 +270,18 @@ class Simulation(LiveControls, GenAILeg):
 
     def _computed_on_core(self, event) -> None:
         """The handler's CPU work is done: free the core."""
-        request = event._value
-        if not request.finished:  # else its server crashed meanwhile, and the core went with it
-            request.replica.cpu.release()
-            self._handler_done(request)
+        if not event._value.finished:  # else its server crashed meanwhile, and the core went with it
+            event._value.replica.cpu.release()
+            self._handler_done(event)
 
-    def _computed(self, event) -> None:
-        """The handler's CPU work is done."""
-        request = event._value
-        if not request.finished:  # its server crashed meanwhile
-            self._handler_done(request)
-
-    def _answered(self, request: Request) -> None:
+    def _answered(self, event) -> None:
         """The handler's work is done and nothing stands behind the web tier: answer."""
-        self._finish(request, "ok")
+        self._finish(event._value, "ok")  # (a request whose server crashed meanwhile is finished already)
 
-    def _handled(self, request: Request) -> None:
+    def _handled(self, event) -> None:
         """The handler's CPU work is done; an async server frees the worker for the I/O that follows."""
-        if self._async_io:
+        request = event._value
+        if self._async_io and not request.finished:
             request.holds_worker = False
             request.replica.workers.release()
         self._next_step(request)
