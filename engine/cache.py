@@ -12,18 +12,24 @@ and their popularity), the capacity and the time to live, which is why it can be
 the theory of LRU caches (Che's approximation, engine/theory.py).
 
 People reword questions, and an exact match misses every rewording. A semantic cache then embeds
-the prompt and searches the stored answers for one whose question is similar enough (cosine
-similarity at least a threshold). If the same question is stored in other words, the two are
-similar enough with the probability measured on real reworded question pairs; if only a related
-but different question of the same topic is stored, the cache serves its answer, a false hit,
-with the probability measured on real related pairs. Both come from
+the prompt and searches the stored answers for the nearest one, and serves it if its question is
+similar enough (cosine similarity at least a threshold). Each stored question is its own candidate:
+the same question in other words passes with the probability measured on real reworded pairs, and
+every related but different question of the same topic stored beside it passes with the
+probability measured on real related pairs. With n such neighbours stored and nothing else, at
+least one passes with probability 1 - (1 - p)^n: a false hit, the answer to another question.
+When the rewording is stored too, the nearest candidate wins, so the neighbours take a share of
+the lookups the rewording would have answered. Both rates come from
 assets/semantic_cache_curve.csv (scripts/semantic_cache_curve.py): a lower threshold finds more
-rewordings and serves more wrong answers.
+rewordings and serves more wrong answers, and a topic with more stored questions serves more.
+
+Answers expire: every lookup first drops the answers whose time to live has passed (oldest first,
+as Redis's active expiry does), so a topic's count of stored questions is always its live count.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 
 import numpy as np
 
@@ -41,6 +47,27 @@ def semantic_rates(threshold: float) -> tuple[float, float]:
     table = np.loadtxt(CURVE_FILE, delimiter=",", comments="#", skiprows=6)
     thresholds, hits, false_hits = table.T
     return float(np.interp(threshold, thresholds, hits)), float(np.interp(threshold, thresholds, false_hits))
+
+
+def search_outcomes(threshold: float, neighbours: int) -> tuple[float, float, float]:
+    """Return what a vector search at `threshold` serves with `neighbours` related questions stored.
+
+    Returns (P(the stored rewording is served), P(a neighbour is served) when the rewording is stored,
+    P(a neighbour is served) when it is not). Each stored question's similarity to the prompt is
+    drawn independently from its pair kind's distribution (the curve is its survival function); the
+    nearest one at or above the threshold is served. Trapezoids on a fine grid: the two shares of a
+    stored rewording add up exactly to P(something passes).
+    """
+    table = np.loadtxt(CURVE_FILE, delimiter=",", comments="#", skiprows=6)
+    thresholds, hits, false_hits = table.T
+    grid = np.append(np.linspace(threshold, 1.0, 1 + max(1, int(round((1.0 - threshold) / 0.0005)))), 1.0)
+    reworded = 1.0 - np.interp(grid, thresholds, hits)      # P(a rewording's similarity < x)
+    related = 1.0 - np.interp(grid, thresholds, false_hits)  # P(a related question's similarity < x)
+    reworded[-1] = related[-1] = 1.0                        # the last step holds what scores exactly 1
+    nearest_related = related ** neighbours                  # P(every neighbour < x)
+    correct = float(np.sum(np.diff(reworded) * (nearest_related[:-1] + nearest_related[1:]) / 2))
+    wrong = float(np.sum(np.diff(nearest_related) * (reworded[:-1] + reworded[1:]) / 2))
+    return correct, wrong, float(1.0 - nearest_related[0])
 
 
 def zipf_popularity(space: int, skew: float) -> np.ndarray:
@@ -71,19 +98,22 @@ class Cache:
         self._ttl_s = spec.ttl_s if spec.ttl_s is not None else float("inf")
         # prompt key -> (expiry time, stored in the question's usual wording), least recently used first
         self._entries: OrderedDict[int, tuple[float, bool]] = OrderedDict()
+        # (expiry time, key) in the order answers were stored: one time to live for all, so oldest first.
+        # Entries for keys since refilled or evicted are skipped when they come up.
+        self._expiries: deque[tuple[float, int]] | None = deque() if spec.ttl_s is not None else None
         wording_rng = stream(seed, "prompt_keys.wording")
         self._wording_coin = endless(lambda: wording_rng.random(BLOCK).tolist())
         self.semantic = spec.semantic
         if spec.semantic is not None:
             self._search_time = _sum_of(sampler(spec.semantic.embed_ms, stream(seed, "cache.embed")),
                                         sampler(spec.semantic.search_ms, stream(seed, "cache.search")))
-            self._match_rate, self._false_match_rate = semantic_rates(spec.semantic.threshold)
+            self._outcomes: dict[int, tuple[float, float, float]] = {}  # neighbours stored -> search_outcomes
             match_rng = stream(seed, "cache.similarity")
             self._match_coin = endless(lambda: match_rng.random(BLOCK).tolist())
-            self._topics: dict[int, set[int]] = {}  # topic -> keys stored
+            self._topics: dict[int, int] = {}  # topic -> how many of its questions are stored
 
     def __len__(self) -> int:
-        """Return how many answers the cache holds (expired ones included until they are touched)."""
+        """Return how many answers the cache holds (expired ones go at the next lookup or fill)."""
         return len(self._entries)
 
     def lookup(self, request) -> None:
@@ -91,18 +121,24 @@ class Cache:
         request.reworded = self._wording_coin() < self.keys.paraphrase_share
         after(self.env, self._lookup_time(), self._answered, request)
 
-    def _live(self, key: int) -> tuple[float, bool] | None:
-        """Return the entry for `key` if it has not expired; forget it if it has."""
-        entry = self._entries.get(key)
-        if entry is not None and entry[0] <= self.env.now:
-            self._forget(key)
-            return None
-        return entry
+    def _expire(self) -> None:
+        """Drop every answer whose time to live has passed (amortised: each stored answer is looked at once)."""
+        expiries = self._expiries
+        if not expiries:
+            return
+        now = self.env.now
+        entries = self._entries
+        while expiries and expiries[0][0] <= now:
+            expiry, key = expiries.popleft()
+            entry = entries.get(key)
+            if entry is not None and entry[0] == expiry:  # not refilled since
+                self._forget(key)
 
     def _answered(self, event) -> None:
         """The exact lookup came back: the same question in the same words is a hit."""
         request = event._value
-        entry = self._live(request.prompt_key)
+        self._expire()
+        entry = self._entries.get(request.prompt_key)
         if entry is not None and entry[1] and not request.reworded:
             self._entries.move_to_end(request.prompt_key)
             self._window_of().cache_hits += 1
@@ -114,40 +150,46 @@ class Cache:
             self._on_miss(request)
 
     def _searched(self, event) -> None:
-        """The vector search came back: a rewording may match, a related question may falsely match."""
+        """The vector search came back: the nearest stored question, if similar enough, is served."""
         request = event._value
         key = request.prompt_key
         window = self._window_of()
-        if self._live(key) is not None:
-            if self._match_coin() < self._match_rate:
-                self._entries.move_to_end(key)
-                window.semantic_hits += 1
-                self._on_hit(request)
-                return
-        elif self._related_stored(key) is not None and self._match_coin() < self._false_match_rate:
+        self._expire()
+        stored = key in self._entries
+        neighbours = self._topics.get(key // self.keys.questions_per_topic, 0) - stored
+        outcomes = self._outcomes.get(neighbours)
+        if outcomes is None:
+            outcomes = self._outcomes[neighbours] = search_outcomes(self.semantic.threshold, neighbours)
+        correct, wrong_beside, wrong_alone = outcomes
+        coin = self._match_coin()
+        if stored and coin < correct:
+            self._entries.move_to_end(key)
+            window.semantic_hits += 1
+            self._on_hit(request)
+        elif coin < (correct + wrong_beside if stored else wrong_alone):
             window.false_hits += 1
             self._on_hit(request)
-            return
-        window.cache_misses += 1
-        self._on_miss(request)
-
-    def _related_stored(self, key: int) -> int | None:
-        """Return a live stored key of the same topic as `key`, other than `key`, if there is one."""
-        for other in list(self._topics.get(key // self.keys.questions_per_topic, ())):
-            if other != key and self._live(other) is not None:
-                return other
-        return None
+        else:
+            window.cache_misses += 1
+            self._on_miss(request)
 
     def fill(self, request) -> None:
         """Store the answer the LLM just gave, evicting the least recently used answer if full."""
+        self._expire()
         entries = self._entries
         key = request.prompt_key
         stored = entries.get(key)
         usual_wording = not request.reworded or (stored is not None and stored[1])
-        entries[key] = (self.env.now + self._ttl_s, usual_wording)
+        expiry = self.env.now + self._ttl_s
+        entries[key] = (expiry, usual_wording)
         entries.move_to_end(key)
-        if self.semantic is not None:
-            self._topics.setdefault(key // self.keys.questions_per_topic, set()).add(key)
+        if self._expiries is not None:
+            self._expiries.append((expiry, key))
+            if len(self._expiries) > 2 * len(entries) + 1024:  # mostly refilled or evicted keys: rebuild
+                self._expiries = deque(sorted((e[0], k) for k, e in entries.items()))
+        if stored is None and self.semantic is not None:
+            topic = key // self.keys.questions_per_topic
+            self._topics[topic] = self._topics.get(topic, 0) + 1
         if len(entries) > self.spec.capacity_entries:
             self._forget(next(iter(entries)))
             self._window_of().cache_evictions += 1
@@ -157,9 +199,10 @@ class Cache:
         del self._entries[key]
         if self.semantic is not None:
             topic = key // self.keys.questions_per_topic
-            members = self._topics[topic]
-            members.discard(key)
-            if not members:
+            left = self._topics[topic] - 1
+            if left:
+                self._topics[topic] = left
+            else:
                 del self._topics[topic]
 
 

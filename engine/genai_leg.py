@@ -3,8 +3,10 @@
 After its database reads, a request asks for an answer. A response cache may have one (exact, or
 semantically close); otherwise a retrieval step may first fetch passages to add to the prompt; then
 the token limits decide: the answer is capped, the user's budget is charged for the prompt and the
-most the answer may use, or the request is refused with a 429. The LLM (one deployment or a
+most the answer may use (the cap, or the model's longest answer when there is no cap: nobody knows
+the answer's length in advance), or the request is refused with a 429. The LLM (one deployment or a
 gateway) answers; the answer is stored in the cache and the user's unused reservation given back.
+A call that fails or is refused uses nothing, so its whole reservation goes back.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ class GenAILeg:
             request.output_tokens = cap
             self.recorder.window.truncated += 1
         if self._budgets is not None:
-            reserve = request.prompt_tokens + (cap if cap is not None else request.output_tokens)
+            reserve = request.prompt_tokens + self._reserve_output
             if not self._budgets.admit(request.user, reserve, self.env.now):
                 self._finish(request, "rate_limited")
                 return
@@ -62,3 +64,19 @@ class GenAILeg:
             self._budgets.settle(request.user, request.reserved, request.prompt_tokens + request.output_tokens,
                                  self.env.now)
         self._next_step(request)
+
+    def _llm_failed(self, request: Request) -> None:
+        """The LLM call failed: the user's reservation goes back, and the request fails."""
+        self._give_back_reservation(request)
+        self._fail(request)
+
+    def _llm_refused(self, request: Request) -> None:
+        """Every deployment refused the call with a 429: the user's reservation goes back, and the app answers 429."""
+        self._give_back_reservation(request)
+        self._refused(request)
+
+    def _give_back_reservation(self, request: Request) -> None:
+        """Put back all the tokens the call reserved from the user's budget (it used none)."""
+        if self._budgets is not None and request.reserved:
+            self._budgets.settle(request.user, request.reserved, 0, self.env.now)
+            request.reserved = 0

@@ -73,6 +73,7 @@ LABELS: dict[str, Label] = {
     "false_hits": Label("wrong answers from the cache", "count", True),
     "cache_misses": Label("cache misses", "count", True),
     "cache_hit_rate": Label("cache hit rate", "share", False),
+    "wrong_answer_rate": Label("wrong-answer rate", "share", True),
     "cache_evictions": Label("cache evictions", "count"),
     "tokens_saved": Label("tokens saved by the cache", "tokens", False),
     "usd_saved": Label("spend saved by the cache", "usd", False),

@@ -1,14 +1,21 @@
 """Token limits: how a provider, or the app itself, keeps one caller from using everything.
 
-A limit such as "40,000 tokens per minute" is a token bucket. The bucket holds at most a minute's
-worth of tokens and refills continuously at the limit's rate. A call may go ahead only if the
-bucket holds what it might use, so providers reserve the prompt plus the maximum output the call
-could produce, and correct afterwards: tokens reserved but not generated are put back. A call that
-does not fit is refused with HTTP 429, before it costs anything. Budgets per user protect everyone
-else from one heavy user; a cap on output tokens truncates long answers, and so their cost.
+A limit such as "40,000 tokens per minute" is checked in one of two ways. A token bucket holds at
+most a minute's worth and refills continuously at the limit's rate (Anthropic documents this); a
+fixed window counts what arrived since the window began and forgets it when the next one begins
+(Azure OpenAI counts tokens per minute this way, and requests per second: at most RPM/60 in any one
+second). A call may go ahead only if it fits, so providers count the prompt plus the most the call
+may write (max_tokens), since nobody knows the answer's length in advance. A bucket corrects
+afterwards: tokens reserved but not generated are put back; a fixed count keeps what arrived. A
+call that does not fit is refused with HTTP 429 before it costs anything, and its retry-after is
+when it would fit: when the bucket has refilled enough, or when the next window starts. Budgets
+per user protect everyone else from one heavy user; a cap on output tokens truncates long answers,
+and so their cost.
 """
 
 from __future__ import annotations
+
+import math
 
 
 class TokenBucket:
@@ -51,6 +58,45 @@ class TokenBucket:
         return missing / self.rate_per_s
 
 
+class FixedWindow:
+    """At most `limit` units per window of `window_s` (windows start at multiples of it); nothing is given back."""
+
+    __slots__ = ("capacity", "window_s", "_used", "_window")
+
+    def __init__(self, limit: float, window_s: float):
+        """Create an unused counter."""
+        self.capacity = limit
+        self.window_s = window_s
+        self._used = 0.0
+        self._window = 0
+
+    def level(self, now: float) -> float:
+        """Return what is left in the window holding `now`."""
+        window = math.floor(now / self.window_s)
+        if window != self._window:
+            self._window = window
+            self._used = 0.0
+        return self.capacity - self._used
+
+    def try_take(self, amount: float, now: float) -> bool:
+        """Count `amount` if it fits in this window; otherwise count nothing and return False."""
+        if self.level(now) < amount:
+            return False
+        self._used += amount
+        return True
+
+    def give_back(self, amount: float, now: float) -> None:
+        """A fixed count keeps what arrived: nothing is given back."""
+
+    def seconds_until(self, amount: float, now: float) -> float:
+        """Return how long until `amount` fits: 0 now, else until the next window starts; inf if it never fits."""
+        if self.level(now) >= amount:
+            return 0.0
+        if amount > self.capacity:
+            return float("inf")
+        return (self._window + 1) * self.window_s - now
+
+
 class UserBudgets:
     """Per-user token buckets (per minute, and optionally per day), made when a user first calls."""
 
@@ -84,7 +130,7 @@ class UserBudgets:
         self._prune_at = max(100_000, 2 * len(self._buckets))
 
     def settle(self, user: int, reserved: int, used: int, now: float) -> None:
-        """Put back what a call reserved but did not use."""
+        """Put back what a call reserved but did not use (all of it when the call failed or was refused)."""
         for bucket in self._buckets.get(user, ()):
             bucket.give_back(reserved - used, now)
 

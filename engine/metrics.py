@@ -65,7 +65,8 @@ METRICS: dict[str, str] = {
     "semantic_hits": "semantic cache hits: the same question in other words, similar enough",
     "false_hits": "semantic cache hits on a different question: a wrong answer served",
     "cache_misses": "lookups that found no usable answer (the LLM was called)",
-    "cache_hit_rate": "answers served from the cache (exact, semantic and false hits) / lookups; null without lookups",
+    "cache_hit_rate": "right answers served from the cache (exact + semantic hits) / lookups; null without lookups",
+    "wrong_answer_rate": "wrong answers served from the cache (false hits) / lookups; null without lookups",
     "cache_evictions": "answers pushed out of a full cache (least recently used first)",
     "tokens_saved": "prompt + output tokens that cache hits (false ones included) did not send to the LLM",
     "usd_saved": "token spend that cache hits avoided, USD (0 for a self-hosted LLM, paid by the hour)",
@@ -190,16 +191,23 @@ def _derived(record: dict, counts: dict, span: float) -> None:
         usd_per_1k_requests=usd_total / counts["completions"] * 1000 if counts["completions"] else None,
         llm_batch_mean=(counts["llm_batch_area"] / counts["llm_replica_area"]
                         if counts["llm_replica_area"] else None),
-        cache_hit_rate=_hit_rate(counts),
+        **_hit_rates(counts),
     )
     del record["llm_batch_area"], record["llm_replica_area"]
 
 
-def _hit_rate(counts: dict) -> float | None:
-    """Return the share of cache lookups answered from the cache (None without lookups)."""
-    served = counts["cache_hits"] + counts["semantic_hits"] + counts["false_hits"]
-    lookups = served + counts["cache_misses"]
-    return served / lookups if lookups else None
+def _hit_rates(counts: dict) -> dict[str, float | None]:
+    """Return the shares of cache lookups answered right and answered wrong from the cache (None without lookups).
+
+    A false hit is served from the cache but answers another question: it saves tokens, yet it is
+    not a hit a user would count, so it has its own rate instead of raising the hit rate.
+    """
+    right = counts["cache_hits"] + counts["semantic_hits"]
+    wrong = counts["false_hits"]
+    lookups = right + wrong + counts["cache_misses"]
+    if not lookups:
+        return {"cache_hit_rate": None, "wrong_answer_rate": None}
+    return {"cache_hit_rate": right / lookups, "wrong_answer_rate": wrong / lookups}
 
 
 def _waiting(totals: dict) -> int:

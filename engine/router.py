@@ -4,11 +4,18 @@ Production apps rarely call one model endpoint. A gateway (LiteLLM is the common
 holds several deployments, hosted providers and self-hosted pools, and picks one per call: at
 random by weight, the least busy, the one with most of its quota left, the fastest lately, or the
 cheapest. Each provider enforces limits: requests per minute and tokens per minute, where a call
-counts its prompt plus the most it may generate. A call over a limit is refused at once with a 429
-and a retry-after. The client then backs off (0.5 s doubling to 8 s, with jitter, longer if the
-retry-after says so), the gateway skips that deployment for a cooldown, and the call is retried on
-whichever deployment the strategy picks next. When the retries are spent it falls back to the
-listed deployments in order; when those fail too, the user gets the error.
+counts its prompt plus the most it may generate (max_tokens), checked as the provider checks them
+(engine/limits.py). A call over a limit is refused at once with a 429 and a retry-after. The client
+then backs off (0.5 s doubling to 8 s, with jitter, longer if the retry-after says so) and the call
+is retried on whichever deployment the strategy picks next.
+
+The gateway rests a deployment for a cooldown as LiteLLM does (router_utils/cooldown_handlers.py):
+at once after a 429, or when more than half of at least 5 calls it got in the current minute
+failed; one failed call alone rests nothing. With `allowed_fails` set, it rests a deployment when
+its failures, each within a cooldown of the last, exceed that number. It never rests a lone
+deployment: skipping the only one would turn every call into an error without trying. Fallbacks
+are other model groups: they take no traffic until a call has spent its retries on the primary
+deployments, then they are tried in order; when those fail too, the user gets the error.
 """
 
 from __future__ import annotations
@@ -16,10 +23,16 @@ from __future__ import annotations
 from collections import deque
 
 from engine.clock import after
-from engine.limits import TokenBucket
+from engine.limits import FixedWindow, TokenBucket
 from engine.llm import LLMDeployment
 from engine.randomness import BLOCK, endless, stream
 from engine.scenario import LLMRouter as RouterSpec
+
+
+# LiteLLM's defaults (litellm/constants.py): rest a deployment when more than half of its calls in the
+# current minute failed, once it has had at least 5.
+_FAILURE_SHARE = 0.5
+_MINIMUM_CALLS = 5
 
 
 def _empty_figures() -> list:
@@ -30,18 +43,29 @@ def _empty_figures() -> list:
 class _Deployment:
     """One deployment as the gateway sees it: the model, its limits, its cooldown, its recent speed."""
 
-    def __init__(self, env, spec, seed, window_of, on_done, on_fail):
-        """Wrap `spec`'s deployment; its replicas are named after it."""
+    def __init__(self, env, spec, seed, window_of, on_done, on_fail, max_output: int | None):
+        """Wrap `spec`'s deployment; its replicas are named after it. Calls reserve `max_output` (None: the model's most)."""
         self.name = spec.name
         self.spec = spec
         self.model = LLMDeployment(env, spec, window_of, on_done, on_fail, prefix=spec.name, seed=seed)
+        self.reserve_output = max_output if max_output is not None else spec.model_max_output_tokens
         limits = spec.limits
         rpm = limits.requests_per_minute if limits else None
         tpm = limits.tokens_per_minute if limits else None
-        self.requests = TokenBucket(rpm, rpm / 60, env.now) if rpm else None
-        self.tokens = TokenBucket(tpm, tpm / 60, env.now) if tpm else None
+        enforcement = limits.enforcement if limits else "token_bucket"
+        if enforcement == "token_bucket":  # refilled continuously, a minute's worth at most; unused tokens go back
+            self.requests = TokenBucket(rpm, rpm / 60, env.now) if rpm else None
+            self.tokens = TokenBucket(tpm, tpm / 60, env.now) if tpm else None
+        else:  # counts reset each window: requests per second (Azure) or per minute, tokens per minute
+            self.requests = FixedWindow(max(1, rpm // 60), 1.0) if rpm and enforcement == "azure_windows" else (
+                FixedWindow(rpm, 60.0) if rpm else None)
+            self.tokens = FixedWindow(tpm, 60.0) if tpm else None
         self.cooldown_until = 0.0
         self.cooled_by_429 = False  # why it is cooling down: a limit, or an error
+        self.minute = -1  # the calls it got in the current minute, as LiteLLM counts them
+        self.successes = self.failures = 0
+        self.recent_fails = 0  # failures within a cooldown of each other (LiteLLM's allowed_fails counter)
+        self.recent_fails_until = 0.0
         self.window = _empty_figures()
         self.seconds_per_token: deque[float] = deque(maxlen=10)  # LiteLLM's latency-based routing window
         price_in = getattr(spec, "price_input_per_m_usd", 0.0)
@@ -59,6 +83,17 @@ class _Deployment:
         if self.tokens:
             self.tokens.try_take(tokens, now)
         return 0.0
+
+    def count(self, failed: bool, now: float) -> None:
+        """Count one call's outcome in the current minute."""
+        minute = int(now // 60)
+        if minute != self.minute:
+            self.minute = minute
+            self.successes = self.failures = 0
+        if failed:
+            self.failures += 1
+        else:
+            self.successes += 1
 
     def headroom(self, now: float) -> float:
         """Return the smaller share of RPM and TPM still available (1 without limits)."""
@@ -86,7 +121,7 @@ class Router:
                  max_output: int | None):
         """Build every deployment; calls end in `on_done`, `on_fail` or, after a last 429, `on_refused`.
 
-        `max_output` is the output cap reserved at admission (None: the answer's own length).
+        `max_output` is the output cap (max_tokens) reserved at admission (None: each deployment's model_max_output_tokens).
         """
         self.env = env
         self.spec = spec
@@ -94,15 +129,17 @@ class Router:
         self._on_done = on_done
         self._on_fail = on_fail
         self._on_refused = on_refused
-        self._max_output = max_output
-        self.deployments = {d.name: _Deployment(env, d, seed, window_of, self._answered, self._unavailable)
-                            for d in spec.deployments}
+        self.deployments = {d.name: _Deployment(env, d, seed, window_of, self._answered, self._unavailable,
+                                                max_output) for d in spec.deployments}
+        # The primary model group takes the traffic; each fallback is a group of its own, tried only
+        # once a call has spent its retries on the primary group.
+        self._primary = [d for name, d in self.deployments.items() if name not in spec.fallbacks]
         rng = stream(seed, "llm.router")
         self._random = endless(lambda: rng.random(BLOCK).tolist())
         self._pick = getattr(self, "_" + spec.strategy.replace("-", "_"))
-        # LiteLLM does not rest the only deployment there is (since its PR 5673): skipping it would
-        # only turn every call in the cooldown into an error without trying.
-        self._cools = len(self.deployments) > 1
+        # LiteLLM does not rest the only deployment of a group (since its PR 5673): skipping it would
+        # only turn every call in the cooldown into an error without trying. Fallbacks are groups of one.
+        self._cools = len(self._primary) > 1
 
     # --- what the simulation sees of an LLM ------------------------------------------------
 
@@ -159,7 +196,7 @@ class Router:
         spec = self.spec
         call = request.llm_call
         if call.attempts <= spec.retries:
-            ready = [d for d in self.deployments.values() if d.cooldown_until <= now and d.model.fleet.routable]
+            ready = [d for d in self._primary if d.cooldown_until <= now and d.model.fleet.routable]
             deployment = self._pick(ready, now) if ready else None
         elif call.fallback < len(spec.fallbacks):
             deployment = self.deployments[spec.fallbacks[call.fallback]]
@@ -171,18 +208,16 @@ class Router:
         call.attempts += 1
         if deployment is None:
             # Nothing to try: a deployment that is up but cooling down after a 429 makes this a 429 too.
-            call.last_429 = any(d.model.fleet.routable and d.cooled_by_429 for d in self.deployments.values())
+            call.last_429 = any(d.model.fleet.routable and d.cooled_by_429 for d in self._primary)
             self._retry(request, 0.0)
             return
-        reserve = request.prompt_tokens + (self._max_output or request.output_tokens)
+        reserve = request.prompt_tokens + deployment.reserve_output
         retry_after = deployment.admit(reserve, now)
         if retry_after:
             deployment.window[1] += 1
             self._window_of().llm_429s += 1
             call.last_429 = True
-            if self._cools:
-                deployment.cooldown_until = now + spec.cooldown_s
-                deployment.cooled_by_429 = True
+            self._failed(deployment, now, refused=True)
             self._retry(request, min(retry_after, spec.max_retry_after_s))
             return
         call.deployment = deployment
@@ -203,12 +238,33 @@ class Router:
         """The back-off is over."""
         self._attempt(event._value)
 
+    def _failed(self, deployment: _Deployment, now: float, refused: bool) -> None:
+        """Count a failed call (a 429 if `refused`) and rest the deployment if LiteLLM's rules say so."""
+        deployment.count(True, now)
+        if not self._cools or deployment not in self._primary:
+            return
+        allowed = self.spec.allowed_fails
+        if allowed is not None:  # LiteLLM's allowed_fails: a counter that lives a cooldown after each failure
+            fails = deployment.recent_fails if now < deployment.recent_fails_until else 0
+            if fails + 1 <= allowed:
+                deployment.recent_fails = fails + 1
+                deployment.recent_fails_until = now + self.spec.cooldown_s
+                return
+        elif not refused:  # an error: more than half of at least 5 calls this minute failed
+            calls = deployment.successes + deployment.failures
+            if calls < _MINIMUM_CALLS or deployment.failures <= _FAILURE_SHARE * calls:
+                return
+        deployment.cooldown_until = now + self.spec.cooldown_s
+        deployment.cooled_by_429 = refused
+
     def _unavailable(self, request) -> None:
-        """The chosen deployment had no replica up, or answered with an error: cool it down and try again."""
+        """The chosen deployment had no replica up, or answered with an error: count it, maybe rest it, try again."""
         call = request.llm_call
-        if self._cools:
-            call.deployment.cooldown_until = self.env.now + self.spec.cooldown_s
-            call.deployment.cooled_by_429 = False
+        now = self.env.now
+        deployment = call.deployment
+        if isinstance(deployment.tokens, TokenBucket):  # nothing was written: the reserved answer goes back
+            deployment.tokens.give_back(call.reserved - request.prompt_tokens, now)
+        self._failed(deployment, now, refused=False)
         call.last_429 = False
         self._retry(request, 0.0)
 
@@ -217,7 +273,8 @@ class Router:
         call = request.llm_call
         deployment = call.deployment
         now = self.env.now
-        if deployment.tokens:
+        deployment.count(False, now)
+        if deployment.tokens:  # a fixed count gives nothing back
             deployment.tokens.give_back(call.reserved - request.prompt_tokens - request.output_tokens, now)
         deployment.seconds_per_token.append((now - call.t_start) / max(request.output_tokens, 1))
         figures = deployment.window

@@ -9,12 +9,24 @@ from pydantic import Field, model_validator
 from engine.distributions import Distribution, LogNormal
 from engine.scenario_base import DATABASE_KINDS, INSTANCE_SIZES, Autoscale, SizeName, Strict
 
+ENFORCEMENTS = ("azure_windows", "per_minute", "token_bucket")
+
+
 class ProviderLimits(Strict):
     """A provider's limits on one deployment: the first one reached returns 429 (reference-numbers)."""
 
     requests_per_minute: int | None = Field(None, ge=1, le=10**9, description="RPM; null = none")
     tokens_per_minute: int | None = Field(
-        None, ge=1, le=10**12, description="TPM; admission counts prompt + maximum output tokens, as providers do"
+        None, ge=1, le=10**12, description="TPM; admission counts prompt + max_tokens (token_limits.max_output_tokens, "
+        "else the deployment's model_max_output_tokens), as providers do"
+    )
+    enforcement: Literal[ENFORCEMENTS] = Field(  # type: ignore[valid-type]
+        "azure_windows", description="how the limits are checked. azure_windows (Azure OpenAI's documented quota "
+        "enforcement): RPM over 1 s windows, at most RPM/60 requests in any second, and TPM as a count of prompt + "
+        "max_tokens at arrival, reset each minute, never given back; per_minute: both as counts reset each minute "
+        "(a whole minute's quota may arrive at once); token_bucket (Anthropic's documented continuously refilled "
+        "bucket): each limit refills at its rate per second up to a minute's worth, and reserved tokens not used "
+        "are given back when the answer ends"
     )
 
 
@@ -27,6 +39,12 @@ class _DeploymentBase(Strict):
     name: DeploymentName = "llm"
     weight: float = Field(1.0, gt=0, le=1000, description="share of calls under simple-shuffle routing")
     limits: ProviderLimits | None = None
+    model_max_output_tokens: int = Field(
+        16_384, ge=1, le=10**6, description="the most tokens the model writes in one answer: a call without max_tokens "
+        "(token_limits.max_output_tokens unset) reserves this much at admission, since no client knows an answer's "
+        "length in advance (Azure OpenAI infers the largest possible value when max_tokens is not given, Microsoft "
+        "Q&A 2023-10); 16,384 is gpt-4o's (LiteLLM's model map)"
+    )
     prompt_cache_share: float = Field(
         0.0, ge=0, le=1, description="share of each prompt already in the serving side's prefix cache: it skips "
         "prefill (and, hosted, is billed at the cached price); the Mooncake trace repeats 36.6 % of its "
@@ -98,13 +116,20 @@ class LLMRouter(Strict):
         "cost-based: cheapest per token"
     )
     deployments: list[Deployment] = Field(min_length=1, max_length=50)
-    fallbacks: list[DeploymentName] = Field(default_factory=list, max_length=50,
-                                            description="tried in order once the retries are spent")
+    fallbacks: list[DeploymentName] = Field(
+        default_factory=list, max_length=50, description="tried in order once the retries are spent, one call each; "
+        "a deployment named here takes no other traffic (LiteLLM's fallbacks are other model groups)")
     retries: int = Field(2, ge=0, le=10, description="after a 429 or a failure (official SDKs: 2)")
     backoff_base_s: float = Field(0.5, gt=0, le=600, description="s, doubled per retry, with jitter (official SDKs)")
     backoff_cap_s: float = Field(8.0, gt=0, le=3600, description="s (official SDKs)")
     max_retry_after_s: float = Field(60.0, ge=0, le=3600, description="s: a 429's retry-after is honoured up to this")
-    cooldown_s: float = Field(5.0, ge=0, le=3600, description="s a deployment is skipped after a 429 or failure (LiteLLM); never a lone deployment")
+    cooldown_s: float = Field(
+        5.0, ge=0, le=3600, description="s a deployment is skipped once cooled: after a 429, or when more than half of "
+        "at least 5 calls in the current minute failed (LiteLLM's defaults); never a lone deployment")
+    allowed_fails: int | None = Field(
+        None, ge=0, le=10_000, description="set: cool a deployment when its failures within cooldown_s of each other "
+        "exceed this, 429s included (LiteLLM's allowed_fails); null = LiteLLM's default rule above"
+    )
 
     @model_validator(mode="after")
     def _names_resolve(self) -> "LLMRouter":
@@ -113,6 +138,9 @@ class LLMRouter(Strict):
                     for name in sorted({n for n in names if names.count(n) > 1})]
         problems += [f"fallbacks: {name!r} is not allowed: choose one of {', '.join(names)}"
                      for name in self.fallbacks if name not in names]
+        if names and all(name in self.fallbacks for name in names):
+            problems.append("fallbacks: is not allowed to name every deployment: at least one must take the "
+                            "normal traffic")
         if problems:
             raise ValueError("\n".join(problems))
         return self

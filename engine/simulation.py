@@ -100,14 +100,20 @@ class Simulation(LiveControls, GenAILeg):
         self._max_output = limits.max_output_tokens if limits else None
         self._budgets = (UserBudgets(limits.per_user_tokens_per_minute, limits.per_user_tokens_per_day)
                          if limits and limits.per_user_tokens_per_minute else None)
-        llm_done = self._llm_answered if scenario.cache or self._budgets else self._next_step
+        budgets = self._budgets is not None  # (UserBudgets has a length: an empty one is still there)
+        llm_done = self._llm_answered if scenario.cache or budgets else self._next_step
+        llm_failed, llm_refused = (self._llm_failed, self._llm_refused) if budgets else (self._fail, self._refused)
         gateway = scenario.llm if isinstance(scenario.llm, LLMRouterSpec) else None
         if gateway is None and scenario.llm is not None and (scenario.llm.limits or getattr(scenario.llm, "error_rate", 0)):
             gateway = LLMRouterSpec(deployments=[scenario.llm])  # limits and errors need a client that retries
+        # A user's budget reserves the cap, or without one the longest answer any deployment may give.
+        models = gateway.deployments if gateway else [scenario.llm] if scenario.llm else []
+        self._reserve_output = (self._max_output if self._max_output is not None
+                                else max((d.model_max_output_tokens for d in models), default=0))
         if gateway is not None:
-            self.llm = Router(env, gateway, seed, window_of, llm_done, self._fail, self._refused, self._max_output)
+            self.llm = Router(env, gateway, seed, window_of, llm_done, llm_failed, llm_refused, self._max_output)
         else:
-            self.llm = LLMDeployment(env, scenario.llm, window_of, llm_done, self._fail, seed=seed) if scenario.llm else None
+            self.llm = LLMDeployment(env, scenario.llm, window_of, llm_done, llm_failed, seed=seed) if scenario.llm else None
         self._key_rng = stream(seed, "prompt_keys")
         keys = scenario.traffic.prompt_keys
         self._next_key = prompt_key_sampler(keys, self._key_rng) if keys is not None else None

@@ -60,7 +60,7 @@ def test_lru_order_and_time_to_live():
     assert ask(2) in misses and window.cache_evictions == 1
     env.run(until=20)
     assert ask(1) in misses     # expired after its 10 s
-    assert len(cache) == 1      # the expired entry is gone, 3 remains until touched
+    assert len(cache) == 0      # every expired answer goes at the next lookup, 3 as well as 1 (active expiry)
 
 
 def test_an_unbounded_cache_misses_once_per_distinct_prompt():
@@ -204,3 +204,78 @@ def test_semantic_search_adds_its_latency_to_a_miss():
                               cache={"semantic": SEMANTIC}), 30)
     # Nearly every prompt is new: each request pays the embedding and the search (6 ms) on top.
     assert semantic["latency_mean_s"] - plain["latency_mean_s"] == pytest.approx(0.006, rel=0.05)
+
+
+def _semantic_cache(threshold=0.9, questions_per_topic=10, ttl_s=None):
+    """A semantic cache on its own, with instant lookups and searches; returns (env, cache, window, ask)."""
+    env = simpy.Environment()
+    window = Window(0.0)
+    instant = {"dist": "constant", "value_ms": 0}
+    spec = ResponseCache(capacity_entries=1000, ttl_s=ttl_s, lookup_ms=instant,
+                         semantic={"threshold": threshold, "embed_ms": instant, "search_ms": instant})
+    cache = Cache(env, spec, PromptKeys(questions_per_topic=questions_per_topic), 1, lambda: window,
+                  lambda r: None, lambda r: None)
+
+    def ask(key, reworded=False):
+        request = Request(0, env.now, float("inf"), 0, 1, 0, 0)
+        request.prompt_key = key
+        cache.lookup(request)
+        request.reworded = reworded  # the wording coin is drawn at lookup; the test chooses instead
+        env.run(until=env.now + 1e-9)
+        return request
+
+    return env, cache, window, ask
+
+
+@pytest.mark.parametrize("neighbours", [1, 3, 9])
+def test_every_stored_neighbour_is_a_chance_of_a_false_hit(neighbours):
+    # Key 0 is never stored; keys 1..n of its topic are. Each is compared with the prompt, so the
+    # chance that at least one passes the threshold is 1 - (1 - p)^n, not p.
+    env, cache, window, ask = _semantic_cache()
+    for key in range(1, neighbours + 1):
+        cache.fill(ask(key))
+    before = window.false_hits
+    lookups = 6000
+    for _ in range(lookups):
+        ask(0)
+    _, p = semantic_rates(0.9)
+    assert (window.false_hits - before) / lookups == pytest.approx(1 - (1 - p) ** neighbours, abs=0.02)
+
+
+def test_expired_neighbours_cannot_answer():
+    env, cache, window, ask = _semantic_cache(ttl_s=10)
+    for key in range(1, 10):
+        cache.fill(ask(key))
+    env.run(until=11)
+    before = window.false_hits
+    for _ in range(500):
+        ask(0)
+    assert window.false_hits == before and len(cache) == 0
+
+
+def test_a_stored_rewording_shares_its_lookups_with_the_neighbours():
+    # Key 0 is stored in other words, beside 9 related questions: the nearest candidate above the
+    # threshold is served, so some lookups get a neighbour's answer although the right one is stored.
+    env, cache, window, ask = _semantic_cache()
+    cache.fill(ask(0, reworded=True))
+    for key in range(1, 10):
+        cache.fill(ask(key))
+    right_before, wrong_before = window.semantic_hits, window.false_hits
+    lookups = 6000
+    for _ in range(lookups):
+        ask(0)
+    right, wrong = window.semantic_hits - right_before, window.false_hits - wrong_before
+    hit_rate, p = semantic_rates(0.9)
+    assert right / lookups < hit_rate - 0.05          # neighbours win some of the rewording's lookups
+    assert wrong / lookups > 0.25                     # about 35 % at 0.9 with 9 neighbours
+    assert (right + wrong) / lookups == pytest.approx(1 - (1 - hit_rate) * (1 - p) ** 9, abs=0.02)
+
+
+def test_the_hit_rate_counts_right_answers_and_wrong_answers_have_their_own_rate():
+    summary = run(cached_app(traffic={"prompt_keys": {"space": 2000, "paraphrase_share": 0.3,
+                                                      "questions_per_topic": 10}},
+                             cache={"semantic": SEMANTIC}), 60)
+    lookups = sum(summary[k] for k in ("cache_hits", "semantic_hits", "false_hits", "cache_misses"))
+    assert summary["false_hits"] > 0.05 * lookups
+    assert summary["cache_hit_rate"] == pytest.approx((summary["cache_hits"] + summary["semantic_hits"]) / lookups)
+    assert summary["wrong_answer_rate"] == pytest.approx(summary["false_hits"] / lookups)

@@ -223,3 +223,25 @@ def test_the_diagram_follows_the_running_configuration():
     assert "web-5" in diagram and diagram["lb"]["lines"] == ["round robin"]
     llm = diagram["llm"]
     assert llm["title"] == "LLM (hosted API)" and "calls in flight" in llm["lines"][0]
+
+
+def test_the_tiers_chart_draws_wrong_answers_beside_the_hit_rate():
+    from dashboard.view.charts import tiers
+    from dashboard.view.series import point
+    from engine import Simulation, parse_scenario
+
+    def lines(semantic):
+        scenario = parse_scenario({
+            "traffic": {"rate_rps": 50, "prompt_keys": {"space": 500, "paraphrase_share": 0.3,
+                                                        "questions_per_topic": 10}},
+            "web": {"db_reads_per_request": 0, "db_writes_per_request": 0, "async_io": True},
+            "llm": {"kind": "hosted"},
+            "cache": {"capacity_entries": 1000, **({"semantic": {"threshold": 0.8}} if semantic else {})},
+        })
+        points = [point(record) for record in Simulation(scenario).advance(30)]
+        return {t["name"]: t for t in tiers(points, [], "1")["data"]}
+
+    semantic = lines(True)
+    hits, wrong = semantic["cache hit rate"]["y"], semantic["wrong-answer rate"]["y"]
+    assert max(wrong[10:]) > 0.05 and max(hits[10:]) > 0.2  # two lines, in shares of lookups
+    assert "wrong-answer rate" not in lines(False)  # an exact cache never answers wrong

@@ -80,10 +80,15 @@ def shared_model(**changes):
     return parse_scenario(deep_merge(base, changes))
 
 
+# A budget reserves the prompt plus max_tokens: without a cap it would reserve the model's longest answer
+# (16,384 tokens), more than the whole budget.
+BUDGET = {"per_user_tokens_per_minute": 5_000, "max_output_tokens": 1000}
+
+
 def test_per_user_budgets_keep_heavy_users_from_raising_everyones_latency():
     # Without limits the heavy users' long prompts need more prefill than the replica has.
     free = Simulation(shared_model()).run(300)
-    limited = Simulation(shared_model(token_limits={"per_user_tokens_per_minute": 5_000})).run(300)
+    limited = Simulation(shared_model(token_limits=BUDGET)).run(300)
     assert free["rate_limited"] == 0 and free["latency_p95_s"] > 30
     assert limited["rate_limited"] > 0.2 * limited["arrivals"]
     assert limited["latency_p95_s"] < 0.4 * free["latency_p95_s"]
@@ -91,7 +96,8 @@ def test_per_user_budgets_keep_heavy_users_from_raising_everyones_latency():
 
 
 def test_it_is_the_heavy_users_who_run_out_of_budget():
-    sim = Simulation(shared_model(token_limits={"per_user_tokens_per_minute": 5_000}))
+    # Room for four ordinary questions a minute with their 1,000-token reservation, not for one heavy one.
+    sim = Simulation(shared_model(token_limits={**BUDGET, "per_user_tokens_per_minute": 10_000}))
     refused_users = []
     finish = sim._finish
 
@@ -130,3 +136,19 @@ def test_bad_limits_are_refused(change, message):
     with pytest.raises(ScenarioError) as info:
         parse_scenario(data)
     assert any(line.startswith(message) for line in info.value.problems), info.value.problems
+
+
+def test_a_failed_call_gives_the_users_reservation_back():
+    # One user asks every 2 s; each call reserves 1,000 + 1,000 tokens of a 20,000-a-minute budget
+    # and fails (a provider outage). A failed call used nothing: kept reservations would drain the
+    # budget (1,000 tokens a second reserved, 333 refilled) and turn the outage into 429s.
+    scenario = parse_scenario({
+        "traffic": {"rate_rps": 0.5, "client_timeout_s": None, "user_population": 1,
+                    "tokens": {"kind": "fixed", "prompt_tokens": 1000, "output_tokens": 100}},
+        "web": {"workers": 1000, "accept_queue": None, "db_reads_per_request": 0, "db_writes_per_request": 0},
+        "llm": {"kind": "hosted", "error_rate": 1.0, "overhead_ms": 50},
+        "token_limits": {"per_user_tokens_per_minute": 20_000, "max_output_tokens": 1000},
+    })
+    summary = Simulation(scenario).run(600)
+    assert summary["rate_limited"] == 0
+    assert summary["failed"] == summary["arrivals"] - summary["in_flight"] > 250

@@ -25,7 +25,7 @@ BEFORE_OPACITY = 0.45
 RAW_OPACITY = 0.22
 TIER_COLOURS = {"web": "#1f77b4", "db_primary": "#2ca02c", "db_replica": "#9467bd", "llm": "#d62728"}
 COLOURS = {"p50": "#2ca02c", "p95": "#1f77b4", "p99": "#d62728", "mean": "#7f7f7f", "completions": "#1f77b4",
-           "cache": "#ff7f0e", "tokens": "#ff7f0e", "instances": "#1f77b4", "theory": "#555555",
+           "cache": "#ff7f0e", "wrong": "#8c564b", "tokens": "#ff7f0e", "instances": "#1f77b4", "theory": "#555555",
            "dropped": "#e377c2", "timed_out": "#ff7f0e", "failed": "#d62728", "rate_limited": "#8c564b"}
 
 
@@ -151,7 +151,7 @@ def throughput(now: list[dict], before: list[dict], span: str, *, t0=None, **sty
 
 def tiers(now: list[dict], before: list[dict], span: str, *, t0=None, presenter: bool = False, marks=(),
           x_range=None) -> dict:
-    """Each tier's utilisation (and the cache hit rate) beside the requests waiting in front of it."""
+    """Each tier's utilisation (and the cache's right and wrong answers) beside the requests waiting in front of it."""
     t = _times(now)
     shown = _after(before, t0, now) if before else []
     tb = _times(shown)
@@ -169,12 +169,15 @@ def tiers(now: list[dict], before: list[dict], span: str, *, t0=None, presenter:
                                 group=tier))
             traces.append(_line(tb, column(shown, span, f"{tier}_queue_length"), f"{name} waiting before", colour,
                                 before=True, axis="2", group=tier, legend=False))
-    hits = column(now, span, "cache_hit_rate")
-    if any(v is not None for v in hits):
-        traces.append(_line(t, hits, "cache hit rate", COLOURS["cache"], dash="dot"))
-        if shown:
-            traces.append(_line(tb, column(shown, span, "cache_hit_rate"), "cache hit rate before", COLOURS["cache"],
-                                before=True))
+    for metric, colour in (("cache_hit_rate", COLOURS["cache"]), ("wrong_answer_rate", COLOURS["wrong"])):
+        rates = column(now, span, metric)
+        if metric == "wrong_answer_rate" and not any(rates):
+            continue  # an exact cache never answers wrong: no line for it
+        if any(v is not None for v in rates):
+            name = series_label(metric).text
+            traces.append(_line(t, rates, name, colour, dash="dot"))
+            if shown:
+                traces.append(_line(tb, column(shown, span, metric), f"{name} before", colour, before=True))
     extra = {
         "xaxis": {"domain": [0, 0.44], "ticksuffix": " s", "range": x_range, "gridcolor": "#eee",
                   "ticklabeloverflow": "allow"},

@@ -24,7 +24,7 @@ COUNTED = ("arrivals", "completions", "dropped", "timed_out", "failed", "rate_li
 
 METRICS: tuple[str, ...] = (
     "latency_p50_s", "latency_p95_s", "latency_p99_s", "latency_mean_s", "ttft_p95_s",
-    "throughput_rps", "error_rate", "cache_hit_rate", "usd_per_month", "usd_per_1k_requests",
+    "throughput_rps", "error_rate", "cache_hit_rate", "wrong_answer_rate", "usd_per_month", "usd_per_1k_requests",
     "usd_tokens_per_month", "usd_infra_per_month",
     *(f"{kind}_per_s" for kind in COUNTED),
     *(f"{tier}_{figure}" for tier in TIERS for figure in ("utilisation", "queue_length", "wait_mean_s")),
