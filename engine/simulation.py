@@ -111,7 +111,8 @@ class Simulation(LiveControls, GenAILeg):
         if gateway is not None:
             self.llm = Router(env, gateway, seed, window_of, llm_done, self._fail, self._refused, self._max_output)
         else:
-            self.llm = LLMDeployment(env, scenario.llm, window_of, llm_done, self._fail, seed=seed) if scenario.llm else None
+            self.llm = (LLMDeployment(env, scenario.llm, window_of, llm_done, self._fail, seed=seed, on_gone=self._gone)
+                        if scenario.llm else None)
         self._key_rng = stream(seed, "prompt_keys")
         keys = scenario.traffic.prompt_keys
         self._next_key = prompt_key_sampler(keys, self._key_rng) if keys is not None else None
@@ -126,6 +127,7 @@ class Simulation(LiveControls, GenAILeg):
         self._timeout_s = scenario.traffic.client_timeout_s
         self._patience_s = self._timeout_s if self._timeout_s is not None else math.inf
         self._clients: deque[Request] = deque()  # requests in arrival order, until their deadline passes
+        self._user_done = self.arrivals.user_done if self.arrivals.closed_loop else None  # a user sends the next one
         self._windows_closed = 0
         self._arrived = 0
         self._start_step_budget()
@@ -318,6 +320,8 @@ class Simulation(LiveControls, GenAILeg):
             return  # counted as timed out when its client left
         window = self.recorder.window
         now = self.env._now
+        if self._user_done is not None:
+            self._user_done()  # closed-loop traffic: this user's outcome is known, the next request follows
         if now > request.deadline:  # the client left before this outcome; the window sweep has not seen it yet
             request.abandoned = True
             window.timed_out += 1
@@ -352,11 +356,18 @@ class Simulation(LiveControls, GenAILeg):
         window = self.recorder.window
         if self._timeout_s is not None:
             clients = self._clients
+            calls = []
             while clients and clients[0].deadline < now:
                 request = clients.popleft()
                 if not request.finished and not request.abandoned:
                     request.abandoned = True
                     window.timed_out += 1
+                    if self._user_done is not None:
+                        self._user_done()
+                    if request.llm_called:
+                        calls.append(request)
+            for request in calls:  # their LLM calls are aborted (unless the deployment keeps them)
+                self.llm.abort(request)
         self._bill()
         tiers = {"web": self.web.close_window(), "db_primary": None, "db_replica": None, "llm": None}
         if self.database is not None:
