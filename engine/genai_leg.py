@@ -46,6 +46,8 @@ class GenAILeg:
                 self._finish(request, "rate_limited")
                 return
             request.reserved = reserve
+        if self._timeout_s is not None:  # the server notices the client leave at the deadline, not a window later
+            after(self.env, max(request.deadline - self.env.now, 0.0), self._llm_deadline, request)
         self.llm.call(request)
 
     def _cache_hit(self, request: Request) -> None:

@@ -1,126 +1,348 @@
 """The LLM backend: where most of a GenAI request's time and money go.
 
-An LLM call has two phases. *Prefill* reads the whole prompt at once; it is compute-bound, so its
-time grows with the prompt (prompt tokens / prefill rate) and one replica prefills one prompt after
-another. The first output token comes out at its end: time to first token (TTFT) = network and API
-overhead + waiting for a free slot + waiting for and doing the prefill. *Decode* then produces one
-token per step. A serving engine decodes many sequences together in one batch (continuous
-batching): each step costs a little more with every sequence in the batch, so the inter-token
-latency is ITL(b) = itl x (1 + growth x (b - 1)) with b sequences decoding. The batch is limited by
-GPU memory (the KV cache): at most `max_batch` requests hold a slot, and the rest wait in line.
+An LLM call has two phases. *Prefill* reads the whole prompt at once and produces the first token
+(time to first token, TTFT = network and API overhead + waiting to be admitted + prefill). *Decode*
+then produces one token per step for every sequence in the batch (continuous batching).
 
-Decoding is simulated without one event per token. All sequences in a replica's batch advance at
-the same pace, so the replica keeps one clock counting tokens decoded per sequence since it
-started; a sequence that joins when that clock reads V and needs n tokens finishes when it reads
-V + n. Only the next finish is scheduled, and it is rescheduled whenever the batch size (and so
-the pace) changes: egalitarian processor sharing, computed exactly.
+A self-hosted replica works as vLLM's scheduler does. A call waits in a first-come, first-served
+line until the replica can admit it: fewer than `max_batch` sequences run (vLLM's max_num_seqs),
+and its tokens fit in the GPU memory left for the KV cache (`kv_cache_tokens`). Each admitted call
+reserves its prompt plus its whole answer, so it never needs more memory later and nothing is
+preempted; longer prompts therefore mean fewer sequences at once. The engine runs in iterations:
+each decodes one token for every running sequence and spends what is left of a token budget
+(`max_num_batched_tokens`) on prompts waiting for prefill, oldest first (chunked prefill). An
+iteration takes itl + (KV tokens of the decoding sequences) x kv read time + (prefill tokens) /
+prefill rate, so tokens come out more slowly while prompts are prefilled and while the batch
+holds many long contexts.
+
+Nothing here schedules an event per token or per iteration. Between two *phase changes* (a call
+admitted, a prompt prefilled, an answer finished, a call aborted) the iteration time is constant,
+so the replica keeps two fluid counters: tokens decoded per sequence (a sequence that joins when
+the clock reads V and needs n tokens finishes at V + n, egalitarian processor sharing) and prefill
+tokens left for the oldest prompt. Only the next phase change is scheduled; it is recomputed, and
+older timers made void, whenever the pace changes. Within an iteration this is exact; spreading a
+prompt's last partial chunk over the iteration is the only approximation (at most one iteration).
+
+A call whose client has gone is aborted, as vLLM aborts a request when its HTTP client disconnects:
+its slot and KV cache are freed and the tokens it already produced are billed (`abort`). A crashed
+replica fails every call it holds (`set_up(name, False)`); a gateway then retries them elsewhere.
 
 A hosted API is the same machinery seen from outside: the provider's fleet is one very wide
-replica whose pace does not depend on your traffic, and you pay per token instead of per hour.
+replica whose pace does not depend on your traffic (no shared prefill, no KV limit), and you pay
+per token instead of per hour.
 """
 
 from __future__ import annotations
 
 import heapq
+import math
+from collections import deque
 from itertools import count
 
 from engine.clock import after
 from engine.fleet import Fleet
 from engine.randomness import BLOCK, endless, stream
-
 from engine.scenario import HostedLLM, SelfHostedLLM
-from engine.station import Station
+
+# A sequence's place in a replica: [key, order, request, kv tokens, phase]. The key is the token
+# clock at which it finishes (decoding) or the prompt tokens left to prefill. An aborted entry has
+# its request set to None and is skipped when it reaches the front.
+_WAITING, _PREFILL, _DECODE = 0, 1, 2
 
 
 class LLMReplica:
-    """One serving instance: slots (the batch limit), a prefill line and a decoding batch."""
+    """One serving instance: an admission line, a prefill line and a decoding batch sharing one GPU."""
 
-    def __init__(self, env, name: str, spec: HostedLLM | SelfHostedLLM, on_slot, on_prefill, on_decoded):
-        """Create replica `name`; the callbacks receive requests as they pass each phase."""
+    def __init__(self, env, name: str, spec: HostedLLM | SelfHostedLLM, on_done, on_gone):
+        """Create replica `name`; `on_done(request)` when an answer is complete, `on_gone(request)` for a call dropped at admission."""
         self.env = env
         self.name = name
-        hosted = isinstance(spec, HostedLLM)
-        width = spec.max_concurrency if hosted else spec.max_batch
-        self.slots = Station(env, self.name, width, None, on_slot)
-        self.prefill = Station(env, f"{self.name}-prefill", width if hosted else 1, None, on_prefill)
-        self._on_decoded = on_decoded
+        self.hosted = hosted = isinstance(spec, HostedLLM)
+        self._on_done = on_done
+        self._on_gone = on_gone
+        self._cancel = spec.cancel_on_disconnect
+        self._cached_share = spec.prompt_cache_share
+        self._prefill_s_per_token = 1.0 / spec.prefill_tokens_per_s
         self._itl_s = spec.itl_ms / 1000
-        self._growth = 0.0 if hosted else spec.itl_growth_per_sequence
+        if hosted:
+            self.max_seqs, self.kv_capacity, self._budget, self._kv_s = spec.max_concurrency, math.inf, 0, 0.0
+        else:
+            self.max_seqs, self.kv_capacity = spec.max_batch, spec.kv_cache_tokens
+            self._budget = spec.max_num_batched_tokens
+            self._kv_s = spec.decode_ns_per_kv_token * 1e-9
         self.up = True
         self.draining = False
         self.warming = False
-        self._batch: list[tuple[float, int, object]] = []
+        self._waiting: deque[list] = deque()
+        self._prefilling: deque[list] = deque()  # admitted, prompt not yet read (self-hosted), oldest first
+        self._batch: list[list] = []  # decoding, a heap on the finishing clock
+        self.n_waiting = self.n_prefill = self.n_decode = self.running = 0
+        self.kv_used = self.kv_decode = 0
         self._clock = 0.0  # tokens decoded per sequence since the batch was last empty
-        self._t_clock = env.now
+        self._t = env.now
         self._generation = 0
         self._order = count()
-        self.batch_area = 0.0
+        self.batch_area = self._busy_area = self._capacity_area = self._queue_area = self._wait_sum = 0.0
+        self._started = 0
         self._t_window = env.now
 
-    def idle(self) -> bool:
-        """Return True when no call holds or waits for a slot here."""
-        return self.slots.in_system() == 0
+    # --- what routing and the metrics see ------------------------------------------------------
 
-    def itl_s(self, batch: int) -> float:
-        """Return the inter-token latency in seconds with `batch` sequences decoding."""
-        return self._itl_s * (1.0 + self._growth * (batch - 1))
+    def in_system(self) -> int:
+        """Return the calls inside: admitted or waiting to be (the router's 'load')."""
+        return self.running + self.n_waiting
+
+    def idle(self) -> bool:
+        """Return True when no call is admitted here or waiting to be."""
+        return self.running + self.n_waiting == 0
+
+    def step_s(self) -> float:
+        """Return how long one iteration takes now: itl + KV read of the decoding batch + prefill chunk."""
+        step = self._itl_s + self._kv_s * self.kv_decode
+        if self.n_prefill:
+            step += max(self._budget - self.n_decode, 0) * self._prefill_s_per_token
+        return step
+
+    def close_window(self) -> tuple[tuple, float, float]:
+        """Return (name, station integrals), the batch-size integral and the time alive since the last call."""
+        self._catch_up()
+        stats = (self.name, (self._busy_area, self._capacity_area, self._queue_area, self._wait_sum, self._started))
+        area = self.batch_area
+        self.batch_area = self._busy_area = self._capacity_area = self._queue_area = self._wait_sum = 0.0
+        self._started = 0
+        alive, self._t_window = self.env.now - self._t_window, self.env.now
+        return stats, area, alive
+
+    # --- the fluid clocks ----------------------------------------------------------------------
 
     def _catch_up(self) -> None:
-        """Move the token clock to the current time at the pace of the current batch."""
+        """Advance the token clock, the oldest prompt's prefill and the integrals to now at the current pace."""
         now = self.env.now
-        batch = len(self._batch)
-        if batch:
-            elapsed = now - self._t_clock
-            self._clock += elapsed / self.itl_s(batch)
-            self.batch_area += batch * elapsed
-        self._t_clock = now
+        elapsed = now - self._t
+        if not elapsed:
+            return
+        self._t = now
+        if self.running or self.n_waiting:
+            step = self.step_s() if not self.hosted else self._itl_s
+            if self.n_decode:
+                self._clock += elapsed / step
+                self.batch_area += self.n_decode * elapsed
+            if self.n_prefill and not self.hosted:
+                self._prefilling[0][0] -= elapsed * max(self._budget - self.n_decode, 0) / step
+            self._busy_area += self.running * elapsed
+            self._queue_area += self.n_waiting * elapsed
+        self._capacity_area += self._capacity() * elapsed
 
-    def decode(self, request, tokens: int) -> None:
-        """Add a request that still has `tokens` tokens to generate to the batch."""
-        self._catch_up()
-        heapq.heappush(self._batch, (self._clock + tokens, next(self._order), request))
-        self._schedule()
+    def _capacity(self) -> float:
+        """Return how many sequences fit at once at the current sequence lengths (slots, or KV cache if it binds first)."""
+        if self.kv_used and self.kv_capacity != math.inf:
+            return min(self.max_seqs, self.kv_capacity * self.running / self.kv_used)
+        return self.max_seqs
 
     def _schedule(self) -> None:
-        """Schedule the next finish at the current pace; earlier schedules become void."""
+        """Schedule the next phase change (an answer finishing or a prompt prefilled); earlier timers become void."""
         self._generation += 1
-        if self._batch:
-            delay = max(self._batch[0][0] - self._clock, 0.0) * self.itl_s(len(self._batch))
-            after(self.env, delay, self._finish_due, self._generation)
+        batch = self._batch
+        while batch and batch[0][2] is None:
+            heapq.heappop(batch)
+        prefilling = self._prefilling
+        while prefilling and prefilling[0][2] is None:
+            prefilling.popleft()
+        if not (batch or prefilling) or self.hosted and not batch:
+            return
+        step = self.step_s() if not self.hosted else self._itl_s
+        delay = (batch[0][0] - self._clock) * step if batch else math.inf
+        if prefilling and not self.hosted:
+            left = prefilling[0][0]
+            chunk = self._budget - self.n_decode
+            if left <= 0:
+                delay = 0.0
+            elif chunk > 0:
+                delay = min(delay, left * step / chunk)
+        if delay != math.inf:
+            after(self.env, max(delay, 0.0), self._due, self._generation)
 
-    def _finish_due(self, event) -> None:
-        """Retire the sequence this timer was set for, and any finishing at the same instant; reschedule."""
+    def _due(self, event) -> None:
+        """A phase change is due: finish answers, move a prefilled prompt into the batch, admit, reschedule."""
         if event._value != self._generation:
             return
         self._catch_up()
+        done = []
         batch = self._batch
-        # The timer was set for the head's finish: it is due even if rounding left the clock a hair
-        # short, so it leaves unconditionally (waiting for the clock could spin at a fixed instant).
-        head = heapq.heappop(batch)
-        self._clock = max(self._clock, head[0])
-        done = [head[2]]
-        while batch and batch[0][0] <= self._clock * (1 + 1e-12):
-            done.append(heapq.heappop(batch)[2])
-        if not batch:
+        # The timer was set for a phase change: take the one nearer to due even if rounding left it a
+        # hair short (waiting for the clock to catch up could spin at a fixed instant).
+        step = self.step_s() if not self.hosted else self._itl_s
+        decode_left = (batch[0][0] - self._clock) * step if batch else math.inf
+        prefill_left = math.inf
+        if self._prefilling and not self.hosted:
+            chunk = self._budget - self.n_decode
+            left = self._prefilling[0][0]
+            prefill_left = 0.0 if left <= 0 else (left * step / chunk if chunk > 0 else math.inf)
+        if decode_left <= prefill_left:
+            self._clock = max(self._clock, batch[0][0])
+            while batch and batch[0][0] <= self._clock * (1 + 1e-12):
+                entry = heapq.heappop(batch)
+                if entry[2] is not None:
+                    self._leave(entry)
+                    done.append(entry[2])
+                    entry[2] = None
+        else:
+            self._prefilled(self._prefilling.popleft(), done)
+        if not self.n_decode:
+            batch.clear()
             self._clock = 0.0  # restart the count so it never grows large enough to lose precision
+        gone = self._admit()
         self._schedule()
         for request in done:
-            self._on_decoded(request)
+            self._on_done(request)
+        for request in gone:
+            self._on_gone(request)
 
-    def close_window(self) -> tuple[tuple, float, float]:
-        """Close the slot station's window; return its stats, the batch-size integral and the time alive since last call."""
+    def _leave(self, entry: list) -> None:
+        """Take a decoding sequence out of the batch's books (its answer is complete, or it was aborted)."""
+        self.n_decode -= 1
+        self.kv_decode -= entry[3]
+        self.running -= 1
+        self.kv_used -= entry[3]
+
+    def _prefilled(self, entry: list, done: list) -> None:
+        """The prompt is read and the first token is out: the sequence joins the decoding batch."""
+        request = entry[2]
+        self.n_prefill -= 1
+        request.t_first_token = self.env.now
+        remaining = request.output_tokens - 1
+        if remaining > 0:
+            entry[0] = self._clock + remaining
+            entry[4] = _DECODE
+            self.n_decode += 1
+            self.kv_decode += entry[3]
+            heapq.heappush(self._batch, entry)
+        else:
+            self.running -= 1
+            self.kv_used -= entry[3]
+            entry[2] = None
+            done.append(request)
+
+    # --- calls arriving, admitted, aborted, failed ---------------------------------------------
+
+    def arrive(self, request) -> None:
+        """Queue a call for admission (first come, first served) and admit what fits."""
         self._catch_up()
-        area, self.batch_area = self.batch_area, 0.0
-        alive, self._t_window = self.env.now - self._t_window, self.env.now
-        return self.slots.close_window(), area, alive
+        kv = request.prompt_tokens + request.output_tokens
+        entry = [0.0, next(self._order), request, kv, _WAITING]
+        request.llm_seq = entry
+        request.t_queued = self.env.now
+        self._waiting.append(entry)
+        self.n_waiting += 1
+        gone = self._admit()
+        if entry[4] != _WAITING or gone:
+            self._schedule()
+        for dropped in gone:
+            self._on_gone(dropped)
+
+    def _admit(self) -> list:
+        """Admit waiting calls in order while a slot and KV room are free; return the ones whose client has gone."""
+        waiting = self._waiting
+        now = self.env.now
+        gone = []
+        while waiting:
+            entry = waiting[0]
+            request = entry[2]
+            if request is None:
+                waiting.popleft()
+                continue
+            if self._cancel and now > request.deadline:  # its client has left: drop it at the door
+                waiting.popleft()
+                self.n_waiting -= 1
+                self._wait_sum += now - request.t_queued
+                entry[2] = None
+                gone.append(request)
+                continue
+            if self.running >= self.max_seqs or self.kv_used + entry[3] > self.kv_capacity:
+                break
+            waiting.popleft()
+            self.n_waiting -= 1
+            self.running += 1
+            self.kv_used += entry[3]
+            self._started += 1
+            self._wait_sum += now - request.t_queued
+            entry[4] = _PREFILL
+            prefill = request.prompt_tokens * (1 - self._cached_share)
+            if self.hosted:
+                after(self.env, prefill * self._prefill_s_per_token, self._hosted_prefilled, entry)
+            else:
+                entry[0] = prefill
+                self._prefilling.append(entry)
+                self.n_prefill += 1
+        return gone
+
+    def _hosted_prefilled(self, event) -> None:
+        """A hosted call's prompt is read (the provider prefills in parallel): it joins the batch."""
+        entry = event._value
+        if entry[2] is None:
+            return  # aborted or failed meanwhile
+        self._catch_up()
+        self.n_prefill += 1  # _prefilled counts it out again
+        done = []
+        self._prefilled(entry, done)
+        self._schedule()
+        for request in done:
+            self._on_done(request)
+
+    def abort(self, request) -> tuple[bool, int] | None:
+        """Abort `request` if it is here: free its slot and KV cache; return (prefill started, tokens generated)."""
+        entry = getattr(request, "llm_seq", None)
+        if entry is None or entry[2] is not request:
+            return None
+        self._catch_up()
+        phase = entry[4]
+        entry[2] = None
+        generated = 0
+        if phase == _WAITING:
+            self.n_waiting -= 1
+        elif phase == _PREFILL:
+            if not self.hosted:
+                self.n_prefill -= 1
+            self.running -= 1
+            self.kv_used -= entry[3]
+        else:
+            generated = request.output_tokens - math.ceil(entry[0] - self._clock - 1e-9)
+            self._leave(entry)
+            if not self.n_decode:
+                self._batch.clear()
+                self._clock = 0.0
+        gone = self._admit()
+        self._schedule()
+        for dropped in gone:
+            self._on_gone(dropped)
+        return phase != _WAITING, generated
+
+    def fail_all(self) -> list:
+        """The replica crashed: forget every call it holds and return them, oldest first."""
+        self._catch_up()
+        entries = list(self._waiting) + list(self._prefilling) + sorted(self._batch, key=lambda e: e[1])
+        failed = [entry[2] for entry in entries if entry[2] is not None]
+        for entry in entries:
+            entry[2] = None
+        self._waiting.clear()
+        self._prefilling.clear()
+        self._batch.clear()
+        self.n_waiting = self.n_prefill = self.n_decode = self.running = self.kv_used = self.kv_decode = 0
+        self._clock = 0.0
+        self._generation += 1
+        return failed
 
 
 class LLMDeployment:
     """One model deployment: replicas behind a least-loaded router, calling back when answers are done."""
 
     def __init__(self, env, spec: HostedLLM | SelfHostedLLM, window_of, on_done, on_fail, prefix: str = "llm",
-                 seed: int = 0):
-        """Build the replicas, named `prefix`-N; `window_of()` returns the metrics window that tokens and spend go to."""
+                 seed: int = 0, on_gone=None):
+        """Build the replicas, named `prefix`-N; `window_of()` returns the metrics window that tokens and spend go to.
+
+        Calls end in `on_done` (answered), `on_fail` (no replica up, an error, a crash) or `on_gone`
+        (aborted because the client left; default `on_fail`).
+        """
         self.env = env
         self.spec = spec
         self.prefix = prefix
@@ -128,10 +350,12 @@ class LLMDeployment:
         self._window_of = window_of
         self._on_done = on_done
         self._on_fail = on_fail
+        self._on_gone = on_gone or on_fail
+        self._cancel = spec.cancel_on_disconnect
         self._overhead_s = spec.overhead_ms / 1000
-        self._prefill_rate = spec.prefill_tokens_per_s
         self._cached_share = spec.prompt_cache_share
         self._error_rate = getattr(spec, "error_rate", 0.0)
+        self._kv_capacity = math.inf if self.hosted else spec.kv_cache_tokens
         if self._error_rate:
             rng = stream(seed, f"llm.errors.{spec.name}")
             self._coin = endless(lambda: rng.random(BLOCK).tolist())
@@ -139,8 +363,7 @@ class LLMDeployment:
         self._price_in = ((1 - self._cached_share) * spec.price_input_per_m_usd
                           + self._cached_share * spec.price_cached_input_per_m_usd) / 1e6 if self.hosted else 0.0
         self._price_out = spec.price_output_per_m_usd / 1e6 if self.hosted else 0.0
-        self.fleet = Fleet(lambda index: LLMReplica(env, f"{prefix}-{index}", spec, self._admitted,
-                                                    self._prefill_start, self._decoded),
+        self.fleet = Fleet(lambda index: LLMReplica(env, f"{prefix}-{index}", spec, self._decoded, self._on_gone),
                            1 if self.hosted else spec.replicas)
 
     @property
@@ -157,11 +380,19 @@ class LLMDeployment:
         return 0.0 if self.hosted else len(self.replicas) * self.spec.price_per_hour_usd
 
     def set_up(self, name: str, up: bool) -> bool:
-        """Mark replica `name` up or down; return False if there is no such replica."""
-        return self.fleet.set_up(name, up)
+        """Mark replica `name` up or down; return False if there is no such replica. A replica going down fails its calls."""
+        if not self.fleet.set_up(name, up):
+            return False
+        if not up:
+            for replica in self.fleet.serving():
+                if replica.name == name:
+                    for request in replica.fail_all():
+                        self._on_fail(request)
+        return True
 
     def call(self, request) -> None:
-        """Send a request to the model: it crosses the network, then waits for a slot."""
+        """Send a request to the model: it crosses the network, then waits to be admitted."""
+        request.llm_seq = None
         if self._overhead_s:
             after(self.env, self._overhead_s, self._arrived, request)
         else:
@@ -173,43 +404,47 @@ class LLMDeployment:
 
     def _route(self, request) -> None:
         """Give the call to the least-loaded replica that is up, or fail it if none is (or the provider errs)."""
+        if self._cancel and self.env.now > request.deadline:
+            self._on_gone(request)  # the client left while the call was on its way
+            return
         routable = self.fleet.routable
-        if not routable or (self._error_rate and self._coin() < self._error_rate):
-            self._on_fail(request)
+        if (not routable or (self._error_rate and self._coin() < self._error_rate)
+                or request.prompt_tokens + request.output_tokens > self._kv_capacity):
+            self._on_fail(request)  # (a call longer than the whole KV cache is refused, as vLLM refuses it)
             return
         replica = routable[0] if len(routable) == 1 else min(routable, key=_load)
         request.llm_replica = replica
-        replica.slots.arrive(request)
-
-    def _admitted(self, request) -> None:
-        """The request holds a batch slot: line up for prefill."""
-        request.llm_replica.prefill.arrive(request)
-
-    def _prefill_start(self, request) -> None:
-        """Prefill the prompt, except the part already in the prefix cache."""
-        after(self.env, request.prompt_tokens * (1 - self._cached_share) / self._prefill_rate, self._prefilled, request)
-
-    def _prefilled(self, event) -> None:
-        """The first token is out: free the prefill line and start decoding the rest."""
-        request = event._value
-        replica = request.llm_replica
-        replica.prefill.release()
-        request.t_first_token = self.env.now
-        remaining = request.output_tokens - 1
-        if remaining > 0:
-            replica.decode(request, remaining)
-        else:
-            self._decoded(request)
+        replica.arrive(request)
 
     def _decoded(self, request) -> None:
-        """The answer is complete: free the slot, bill the tokens, return to the web server."""
-        request.llm_replica.slots.release()
-        window = self._window_of()
-        window.input_tokens += request.prompt_tokens
-        window.cached_input_tokens += round(request.prompt_tokens * self._cached_share)
-        window.output_tokens += request.output_tokens
-        window.usd_tokens += self.price_usd(request)
+        """The answer is complete: bill the tokens, return to the web server."""
+        self._bill(request, True, request.output_tokens)
         self._on_done(request)
+
+    def _bill(self, request, prompt_read: bool, generated: int) -> None:
+        """Count the tokens the call used (the prompt once prefill started, the output generated) and their price."""
+        window = self._window_of()
+        if prompt_read:
+            window.input_tokens += request.prompt_tokens
+            window.cached_input_tokens += round(request.prompt_tokens * self._cached_share)
+        window.output_tokens += generated
+        window.usd_tokens += (request.prompt_tokens * self._price_in if prompt_read else 0.0) + generated * self._price_out
+
+    def abort(self, request) -> bool:
+        """Abort the call of a client who has gone (vLLM's abort): free its slot and KV cache, bill what was generated.
+
+        Returns False if the deployment keeps such calls (cancel_on_disconnect false) or does not hold
+        this one (still on the network, or not called): those are dropped when they reach a replica.
+        """
+        if not self._cancel:
+            return False
+        replica = getattr(request, "llm_replica", None)
+        result = replica.abort(request) if replica is not None else None
+        if result is None:
+            return False
+        self._bill(request, *result)
+        self._on_gone(request)
+        return True
 
     def price_usd(self, request) -> float:
         """Return what the provider bills for the request's tokens (0 when self-hosted: the GPUs are paid by the hour)."""
@@ -230,5 +465,5 @@ class LLMDeployment:
 
 
 def _load(replica: LLMReplica) -> int:
-    """Return the calls inside a replica: holding a slot or waiting for one."""
-    return replica.slots.in_system()
+    """Return the calls inside a replica: admitted or waiting to be."""
+    return replica.running + replica.n_waiting

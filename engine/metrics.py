@@ -87,8 +87,8 @@ METRICS: dict[str, str] = {
         ("utilisation", "busy servers / servers, time-averaged (0-1, briefly above 1 while removed workers "
                         "finish their requests; null if the tier is absent)"),
         ("queue_length", "requests waiting, time-averaged, summed over instances"),
-        ("wait_mean_s", "mean time a request waited in line (for llm: for a batch slot; prefill queueing "
-                        "shows in ttft), including requests whose client left while they waited, s"),
+        ("wait_mean_s", "mean time a request waited in line (for llm: to be admitted, for a batch slot and "
+                        "KV-cache room; prefill shows in ttft), including requests whose client left while they waited, s"),
     )},
 }
 

@@ -5,7 +5,7 @@ its handler, reads from the database, calls the LLM, writes the answer back, and
 way it notes the times a learner cares about: when it arrived, when it queued, when its first
 token came back. Its client waits until `deadline` and no longer; after that whatever happens to
 the request counts as timed out, and the servers may still be working on it, as real servers are
-after a client disconnects.
+after a client disconnects (an LLM call is aborted, unless its deployment keeps such calls).
 """
 
 
@@ -14,7 +14,7 @@ class Request:
 
     __slots__ = (
         "user", "t_arrival", "deadline", "prompt_tokens", "output_tokens", "t_queued", "t_first_token",
-        "abandoned", "finished", "replica", "holds_worker", "reads_left", "writes_left", "llm_called",
+        "abandoned", "finished", "replica", "holds_worker", "reads_left", "writes_left", "llm_called", "llm_seq",
         "db_node", "db_is_write", "llm_replica", "prompt_key", "reworded", "reserved", "llm_call",
     )
 
@@ -31,7 +31,8 @@ class Request:
         # Set when first needed, never read before: t_queued, db_node, db_is_write, llm_replica,
         # prompt_key (drawn at arrival when the traffic has prompt keys), reworded (at the cache lookup),
         # reserved (tokens held against the user's budget during the LLM call), llm_call (what an LLM
-        # gateway keeps while it retries and falls back, engine/router.py).
+        # gateway keeps while it retries and falls back, engine/router.py), llm_seq (the call's place in an
+        # LLM replica, engine/llm.py).
         self.replica = None  # the web replica that took it in
         self.t_first_token = None
         self.abandoned = False

@@ -43,11 +43,12 @@ def _empty_figures() -> list:
 class _Deployment:
     """One deployment as the gateway sees it: the model, its limits, its cooldown, its recent speed."""
 
-    def __init__(self, env, spec, seed, window_of, on_done, on_fail, max_output: int | None):
+    def __init__(self, env, spec, seed, window_of, on_done, on_fail, on_gone, max_output: int | None):
         """Wrap `spec`'s deployment; its replicas are named after it. Calls reserve `max_output` (None: the model's most)."""
         self.name = spec.name
         self.spec = spec
-        self.model = LLMDeployment(env, spec, window_of, on_done, on_fail, prefix=spec.name, seed=seed)
+        self.model = LLMDeployment(env, spec, window_of, on_done, on_fail, prefix=spec.name, seed=seed,
+                                   on_gone=on_gone)
         self.reserve_output = max_output if max_output is not None else spec.model_max_output_tokens
         limits = spec.limits
         rpm = limits.requests_per_minute if limits else None
@@ -129,7 +130,8 @@ class Router:
         self._on_done = on_done
         self._on_fail = on_fail
         self._on_refused = on_refused
-        self.deployments = {d.name: _Deployment(env, d, seed, window_of, self._answered, self._unavailable,
+        # A call aborted because its client left goes straight back to the app: nothing to retry.
+        self.deployments = {d.name: _Deployment(env, d, seed, window_of, self._answered, self._unavailable, on_fail,
                                                 max_output) for d in spec.deployments}
         # The primary model group takes the traffic; each fallback is a group of its own, tried only
         # once a call has spent its retries on the primary group.
@@ -161,6 +163,11 @@ class Router:
     def set_up(self, name: str, up: bool) -> bool:
         """Mark replica `name` of any deployment up or down."""
         return any(d.model.set_up(name, up) for d in self.deployments.values())
+
+    def abort(self, request) -> bool:
+        """Abort the request's current call, on the deployment serving it (see LLMDeployment.abort)."""
+        call = getattr(request, "llm_call", None)
+        return call is not None and call.deployment is not None and call.deployment.model.abort(request)
 
     def deployment_figures(self) -> dict[str, dict]:
         """Return each deployment's calls, 429s, tokens, spend and mean answer time since the last call, and reset them."""
@@ -306,7 +313,7 @@ class Router:
 
     def _least_busy(self, ready, now):
         """Pick the deployment with the fewest calls in flight (ties at random)."""
-        return self._best(ready, lambda d: sum(r.slots.in_system() for r in d.model.replicas))
+        return self._best(ready, lambda d: sum(r.in_system() for r in d.model.replicas))
 
     def _usage_based(self, ready, now):
         """Pick the deployment with the largest share of its RPM and TPM left (ties at random)."""

@@ -50,6 +50,12 @@ class _DeploymentBase(Strict):
         "prefill (and, hosted, is billed at the cached price); the Mooncake trace repeats 36.6 % of its "
         "512-token prefix blocks"
     )
+    cancel_on_disconnect: bool = Field(
+        True, description="a call whose client has gone is aborted: its batch slot and KV cache are freed and the "
+        "tokens generated so far are billed (vLLM aborts a request when its HTTP client disconnects, "
+        "AsyncLLM.generate); false = the server goes on generating answers nobody reads (an app that does not "
+        "pass the disconnect on)"
+    )
 
 
 class HostedLLM(_DeploymentBase):
@@ -78,18 +84,38 @@ class SelfHostedLLM(_DeploymentBase):
     kind: Literal["self_hosted"] = "self_hosted"
     model: str = Field("Llama-3.3-70B fp8 on 2xH100", max_length=80, description="label shown to users")
     replicas: int = Field(1, ge=1, le=10_000, description="serving instances")
-    max_batch: int = Field(64, ge=1, le=100_000, description="sequences decoded together (KV cache limit)")
+    max_batch: int = Field(
+        1024, ge=1, le=100_000, description="sequences running at once, vLLM's max_num_seqs (its default for the "
+        "API server on an 80 GB H100: EngineArgs.get_batch_defaults)"
+    )
+    kv_cache_tokens: int = Field(
+        451_648, ge=1, le=10**9, description="KV-cache room per replica in tokens; a call reserves prompt + answer "
+        "at admission (Llama-3.3-70B, fp8 KV, 2xH100 at gpu_memory_utilization 0.9: 74 GB / 160 KiB per token, "
+        "docs/model.md)"
+    )
+    max_num_batched_tokens: int = Field(
+        8192, ge=1, le=10**7, description="tokens one iteration processes: a decode token per running sequence, "
+        "the rest prefill chunks (vLLM's max_num_batched_tokens, its default for the API server on an H100)"
+    )
     overhead_ms: float = Field(1.0, ge=0, le=600_000, description="router + network inside the datacenter (assumption)")
-    prefill_tokens_per_s: float = Field(12_500.0, gt=0, le=10**8, description="tok/s per replica (NIM Llama-3.3-70B, derived)")
-    itl_ms: float = Field(18.6, gt=0, le=10_000, description="ms per output token alone (NIM Llama-3.3-70B)")
-    itl_growth_per_sequence: float = Field(
-        0.045, ge=0, le=10, description="ITL(b) = itl_ms x (1 + growth x (b - 1)) (NIM Llama-3.3-70B, derived)"
+    prefill_tokens_per_s: float = Field(
+        13_500.0, gt=0, le=10**8, description="prompt tokens per second of iteration time spent on prefill "
+        "(fitted to NIM Llama-3.3-70B: TTFT 407 ms for 5,000 tokens and ITL growth with concurrency, docs/model.md)"
+    )
+    itl_ms: float = Field(
+        18.47, gt=0, le=10_000, description="ms per iteration before any KV cache is read: the weights streamed once "
+        "plus overhead (NIM Llama-3.3-70B: 18.6 ms per token alone at 5,500 tokens of context, minus their KV read)"
+    )
+    decode_ns_per_kv_token: float = Field(
+        24.5, ge=0, le=10**6, description="ns each iteration spends per KV-cache token of the decoding batch: "
+        "163,840 bytes per token (fp8 KV) / 6.7 TB/s (2 x H100 HBM3)"
     )
     price_per_hour_usd: float = Field(
         8.0, ge=0, le=100_000, description="USD/h per replica (assumption: 2 GPUs at 4 USD/GPU-hour)"
     )
     autoscale: Autoscale | None = Field(
-        None, description="as web.autoscale; utilisation = batch slots in use, queue_length = calls waiting for one; "
+        None, description="as web.autoscale; utilisation = sequences running / sequences that fit (batch slots or KV cache, "
+        "whichever is shorter), queue_length = calls waiting to be admitted; "
         "set warmup_s to the model's load time"
     )
 
@@ -99,6 +125,9 @@ class SelfHostedLLM(_DeploymentBase):
         if scaling is not None and not scaling.min_replicas <= self.replicas <= scaling.max_replicas:
             raise ValueError(f"replicas: {self.replicas} is not allowed: must be within autoscale's "
                              f"{scaling.min_replicas} to {scaling.max_replicas}")
+        if self.max_num_batched_tokens < self.max_batch:
+            raise ValueError(f"max_num_batched_tokens: {self.max_num_batched_tokens} is not allowed: must be at least "
+                             f"max_batch ({self.max_batch}), as vLLM requires (every running sequence decodes a token)")
         return self
 
 

@@ -22,6 +22,15 @@ class Users(Strict):
         return self.daily_active * self.requests_per_user_per_day / 86_400 * self.peak_to_average
 
 
+class ClosedLoop(Strict):
+    """A fixed number of users, each sending its next request once the last one has an outcome (how LLM benchmarks load a server)."""
+
+    users: int = Field(ge=1, le=100_000, description="requests kept in flight: a benchmark's concurrency "
+                       "(NVIDIA genai-perf --concurrency)")
+    think_time_s: float = Field(0.0, ge=0, le=86_400, description="s a user waits after an outcome before the next "
+                                "request; 0 = at once, as genai-perf does")
+
+
 class Steady(Strict):
     """A constant rate: Poisson arrivals."""
 
@@ -112,9 +121,11 @@ class HeavyUsers(Strict):
 class Traffic(Strict):
     """Who sends requests, how fast, how big, and how long they wait for an answer."""
 
-    rate_rps: float | None = Field(None, gt=0, le=10**7, description="req/s; or give users, or a trace")
+    rate_rps: float | None = Field(None, gt=0, le=10**7, description="req/s; or give users, a trace or closed_loop")
     users: Users | None = None
     trace: TraceReplay | None = None
+    closed_loop: ClosedLoop | None = Field(None, description="a fixed number of users instead of a rate; null = open "
+                                           "arrivals at a rate")
     pattern: Pattern = Field(default_factory=Steady)
     tokens: Tokens = Field(default_factory=EmpiricalTokens)
     user_population: int | None = Field(
@@ -128,20 +139,22 @@ class Traffic(Strict):
 
     @model_validator(mode="after")
     def _one_rate_source(self) -> "Traffic":
-        given = [name for name in ("rate_rps", "users", "trace") if getattr(self, name) is not None]
+        given = [name for name in ("rate_rps", "users", "trace", "closed_loop") if getattr(self, name) is not None]
         if len(given) != 1:
             raise ValueError(
-                f"give exactly one of rate_rps, users or trace (got {', '.join(given) or 'none'})"
+                f"give exactly one of rate_rps, users, trace or closed_loop (got {', '.join(given) or 'none'})"
             )
         if self.trace is not None and self.pattern.kind != "steady":
             raise ValueError("a trace brings its own arrival pattern: leave pattern as steady")
+        if self.closed_loop is not None and self.pattern.kind != "steady":
+            raise ValueError("closed_loop traffic has no rate to shape: leave pattern as steady")
         if self.heavy_users is not None and self.population() < 2:
             raise ValueError(f"heavy_users: is not allowed with {self.population()} user: it needs at least 2 "
                              "(some heavy, some not); raise user_population or users.daily_active")
         return self
 
     def base_rate_rps(self) -> float | None:
-        """Return the configured rate in req/s (None for trace replay)."""
+        """Return the configured rate in req/s (None for trace replay and closed-loop traffic)."""
         if self.users is not None:
             return self.users.rate_rps()
         return self.rate_rps

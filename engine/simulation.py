@@ -113,7 +113,8 @@ class Simulation(LiveControls, GenAILeg):
         if gateway is not None:
             self.llm = Router(env, gateway, seed, window_of, llm_done, llm_failed, llm_refused, self._max_output)
         else:
-            self.llm = LLMDeployment(env, scenario.llm, window_of, llm_done, llm_failed, seed=seed) if scenario.llm else None
+            self.llm = (LLMDeployment(env, scenario.llm, window_of, llm_done, llm_failed, seed=seed, on_gone=llm_failed)
+                        if scenario.llm else None)  # a call aborted when its client left gives its budget back too
         self._key_rng = stream(seed, "prompt_keys")
         keys = scenario.traffic.prompt_keys
         self._next_key = prompt_key_sampler(keys, self._key_rng) if keys is not None else None
@@ -128,6 +129,7 @@ class Simulation(LiveControls, GenAILeg):
         self._timeout_s = scenario.traffic.client_timeout_s
         self._patience_s = self._timeout_s if self._timeout_s is not None else math.inf
         self._clients: deque[Request] = deque()  # requests in arrival order, until their deadline passes
+        self._user_done = self.arrivals.user_done if self.arrivals.closed_loop else None  # a user sends the next one
         self._windows_closed = 0
         self._arrived = 0
         self._start_step_budget()
@@ -311,6 +313,20 @@ class Simulation(LiveControls, GenAILeg):
         else:
             self._finish(request, "ok")
 
+    def _client_left(self, request: Request) -> None:
+        """The client gave up waiting: count it as timed out, and let a closed-loop user send the next one."""
+        request.abandoned = True
+        self.recorder.window.timed_out += 1
+        if self._user_done is not None:
+            self._user_done()
+
+    def _llm_deadline(self, event) -> None:
+        """A client whose request is with the LLM left at its deadline: the call is aborted (vLLM frees its slot)."""
+        request = event._value
+        if not request.finished and not request.abandoned:
+            self._client_left(request)
+            self.llm.abort(request)  # (unless the deployment keeps such calls: cancel_on_disconnect false)
+
     def _web_crashed(self, replica) -> None:
         """A web server crashed: every request it held fails now, and its workers and cores start empty."""
         lost = list(replica.inside)
@@ -348,6 +364,8 @@ class Simulation(LiveControls, GenAILeg):
             return  # counted as timed out when its client left
         window = self.recorder.window
         now = self.env.now
+        if self._user_done is not None:
+            self._user_done()  # closed-loop traffic: this user's outcome is known, the next request follows
         if now > request.deadline:  # the client left before this outcome; the window sweep has not seen it yet
             request.abandoned = True
             window.timed_out += 1
@@ -385,8 +403,7 @@ class Simulation(LiveControls, GenAILeg):
             while clients and clients[0].deadline < now:
                 request = clients.popleft()
                 if not request.finished and not request.abandoned:
-                    request.abandoned = True
-                    window.timed_out += 1
+                    self._client_left(request)
         self._bill()
         tiers = {"web": self.web.close_window(), "db_primary": None, "db_replica": None, "llm": None}
         if self.database is not None:

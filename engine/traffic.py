@@ -7,6 +7,10 @@ simulated exactly by thinning (draw candidates at the peak rate, keep each with 
 rate(t) / peak). Or a real trace is replayed: its timestamps, sped up or slowed down, and its
 token counts, row by row.
 
+Benchmarks of LLM servers load them differently: a fixed number of users (the concurrency), each
+sending its next request as soon as the last one has an outcome, perhaps after a think time. The
+rate then follows the server: a slower server gets fewer requests (a closed loop).
+
 Each request carries a user id (drawn uniformly from the user population: repeated users are what
 make stale reads and, later, caches possible), a prompt length and an output length. Lengths are
 drawn together from the rows of a real trace, by default the Azure LLM inference trace 2023
@@ -182,6 +186,7 @@ class Arrivals:
         self._unit_gap = endless(lambda: gap_rng.exponential(1.0, BLOCK).tolist())
         self._coin = endless(lambda: coin_rng.random(BLOCK).tolist())
         self.base_rate_rps = traffic.base_rate_rps()
+        self.closed_loop = traffic.closed_loop is not None
         self._peak = peak_multiplier(traffic.pattern)
         self._thinned = traffic.pattern.kind != "steady"
         # Candidates come at the pattern's peak rate; thinning keeps rate(t) / peak of them.
@@ -195,13 +200,28 @@ class Arrivals:
             self.base_rate_rps = len(self._trace_times) / max(float(self._trace_times[-1]), 1e-9)
 
     def start(self) -> None:
-        """Schedule the first arrival."""
-        self._schedule_next()
+        """Schedule the first arrival (closed loop: every user's first request, now)."""
+        if self.closed_loop:
+            for _ in range(self.traffic.closed_loop.users):
+                after(self.env, 0.0, self._closed_arrival)
+        else:
+            self._schedule_next()
+
+    def user_done(self) -> None:
+        """Closed loop: a request has its outcome; its user sends the next one after the think time."""
+        after(self.env, self.traffic.closed_loop.think_time_s, self._closed_arrival)
+
+    def _closed_arrival(self, event) -> None:
+        """A closed-loop user sends a request."""
+        prompt, output, user = self._next_request()
+        self.on_arrival(prompt, output, user)
 
     def set_rate(self, rate_rps: float) -> None:
         """Change the base rate from now on (for a trace: its speed-up, so the mean rate matches)."""
         if rate_rps <= 0:
             raise ValueError(f"rate_rps: {rate_rps!r} is not allowed: must be greater than 0")
+        if self.closed_loop:
+            raise ValueError("rate_rps: is not allowed with closed_loop traffic: its rate follows the server")
         if self.traffic.trace is not None:
             self._anchor = (self.env.now, self._trace_position())
             self.speedup = rate_rps / self.base_rate_rps
@@ -211,7 +231,9 @@ class Arrivals:
         self._schedule_next()
 
     def rate_setting_rps(self) -> float:
-        """Return the base rate a learner set, before any pattern multiplies it (for a trace: its sped-up mean)."""
+        """Return the base rate a learner set, before any pattern multiplies it (for a trace: its sped-up mean; closed loop: None)."""
+        if self.closed_loop:
+            return None
         if self.traffic.trace is not None:
             return self.base_rate_rps * self.speedup
         return self.base_rate_rps

@@ -147,3 +147,28 @@ def test_trace_timestamps_are_read_as_utc(tmp_path, monkeypatch):
         monkeypatch.delenv("TZ")
         __import__("time").tzset()
     assert times.tolist() == [0.0, 7200.0]
+
+
+def test_closed_loop_keeps_exactly_n_requests_in_flight():
+    # 20 users, each sending its next request as soon as the last one has an outcome: the LLM's
+    # pace sets the rate, and every window ends with exactly 20 requests in flight.
+    from engine import Simulation
+    scn = scenario(traffic={"rate_rps": None, "closed_loop": {"users": 20}, "client_timeout_s": None,
+                            "tokens": {"kind": "fixed", "prompt_tokens": 100, "output_tokens": 50}},
+                   web={"handler_ms": {"dist": "constant", "value_ms": 0}, "workers": 100, "accept_queue": None},
+                   llm={"kind": "hosted", "overhead_ms": 0, "itl_ms": 10, "prefill_tokens_per_s": 1e8})
+    sim = Simulation(scn)
+    windows = sim.advance(30)
+    assert [w["in_flight"] for w in windows] == [20] * 30
+    answer = 49 * 0.010 + 100 / 1e8
+    assert sim.summary()["throughput_rps"] == pytest.approx(20 / answer, rel=0.04)
+
+
+def test_closed_loop_users_think_between_requests():
+    from engine import Simulation
+    scn = scenario(traffic={"rate_rps": None, "closed_loop": {"users": 10, "think_time_s": 1.0},
+                            "client_timeout_s": None, "tokens": {"kind": "fixed", "prompt_tokens": 0, "output_tokens": 1}},
+                   web={"handler_ms": {"dist": "constant", "value_ms": 0}, "workers": 100, "accept_queue": None},
+                   llm={"kind": "hosted", "overhead_ms": 500, "prefill_tokens_per_s": 1e8})
+    summary = Simulation(scn).run(60)
+    assert summary["throughput_rps"] == pytest.approx(10 / 1.5, rel=0.02)  # 0.5 s answer + 1 s thinking per user
