@@ -1,13 +1,21 @@
 """The database: a primary that takes every write, and read replicas that copy it a little late.
 
-Each node serves a few queries at once (its cores) and holds at most `max_connections` queries;
-one more is refused, like PostgreSQL's "too many clients", and the request fails. Reads are quick,
-writes slower (they must commit). When reads dominate, read replicas take them off the primary:
-the read/write split. The price is replication lag. A replica applies each write some milliseconds
-after the primary committed it; a read that reaches a replica inside that window does not see the
-write. Here that is counted per user: a read of user U's data is *stale* when U wrote something
-that the replicas have not yet applied (the read-your-writes anomaly a learner can picture: "I sent
-a message, reloaded, and it was gone").
+A query first borrows a connection from its web replica's pool (engine/pool.py): when every pooled
+connection is lent out it waits in line, and fails after the pool timeout. On the server it holds
+a connection, and a node accepts at most `max_connections` of them at once; one more is refused,
+like PostgreSQL's "too many clients", and the request fails. Inside, a query needs a core only for
+its CPU work (an indexed read about 0.1 ms); the rest of its time it waits on storage, holding its
+connection but no core. A write then commits: it waits for the write-ahead log to reach the disk,
+and one flush makes every commit waiting for it durable (group commit, engine/group_commit.py).
+So a few cores serve thousands of queries a second, and most of what a client waits for is the
+network, the disk and other queries.
+
+When reads dominate, read replicas take them off the primary: the read/write split. The price is
+replication lag. A replica applies each write some milliseconds after the primary committed it; a
+read that reaches a replica inside that window does not see the write. Here that is counted per
+user: a read of user U's data is *stale* when U wrote something that the replicas have not yet
+applied (the read-your-writes anomaly a learner can picture: "I sent a message, reloaded, and it
+was gone").
 
 A database on the same server as the web app costs no network hop and no extra instance, but
 cannot be scaled apart from it; a separate database adds a datacenter round trip per query.
@@ -21,36 +29,55 @@ from engine.clock import after
 
 from engine.distributions import sampler
 from engine.fleet import Fleet
+from engine.group_commit import WriteAheadLog
+from engine.pool import ConnectionPool
 from engine.randomness import stream
 from engine.scenario import Database as DatabaseSpec
 from engine.station import Station
 
 
 class DatabaseNode:
-    """One database server: a station of `cores` servers holding at most `max_connections` queries."""
+    """One database server: its cores are a station; its connections a count up to `max_connections`."""
 
-    __slots__ = ("name", "station", "up", "draining", "warming")
+    __slots__ = ("name", "station", "max_connections", "connections", "logs", "_log_turn", "pools",
+                 "up", "draining", "warming")
 
-    def __init__(self, env, name: str, spec: DatabaseSpec, on_start):
-        """Create node `name`; `on_start(request)` runs when a query gets a core."""
+    def __init__(self, env, name: str, spec: DatabaseSpec, on_start, flush_time, on_durable):
+        """Create node `name`; `on_start(request)` runs when a query gets a core, `on_durable` when a commit is flushed."""
         self.name = name
-        # A query needs a connection before a core: no more than max_connections run or wait at once.
-        # Partitions (the primary only) each bring their own cores and connections; writes spread
+        # Partitions (the primary only) each bring their own cores, connections and log; writes spread
         # evenly, so together they serve as one node that many times larger.
         partitions = spec.partitions if name == "db-primary" else 1
-        running = min(spec.cores, spec.max_connections) * partitions
-        self.station = Station(env, name, running, spec.max_connections * partitions - running, on_start)
+        # Every query inside holds a connection, so the line for a core never exceeds max_connections.
+        self.station = Station(env, name, spec.cores * partitions, None, on_start)
+        self.max_connections = spec.max_connections * partitions
+        self.connections = 0
+        self.logs = [WriteAheadLog(env, flush_time, on_durable) for _ in range(partitions)] if flush_time else []
+        self._log_turn = 0
+        self.pools: dict = {}  # web replica -> its connection pool to this node
         self.up = True
         self.draining = False
         self.warming = False
 
+    def log(self) -> WriteAheadLog:
+        """Return the log of the partition that takes the next commit (taking turns)."""
+        logs = self.logs
+        if len(logs) == 1:
+            return logs[0]
+        self._log_turn = (self._log_turn + 1) % len(logs)
+        return logs[self._log_turn]
+
+    def flushes(self) -> int:
+        """Return the log flushes this node has started (all partitions)."""
+        return sum(log.flushes for log in self.logs)
+
     def idle(self) -> bool:
-        """Return True when no query is running or waiting here."""
-        return self.station.in_system() == 0
+        """Return True when no query is inside this node or waiting for a connection to it."""
+        return self.connections == 0 and not any(pool.in_use or pool.waiting for pool in self.pools.values())
 
 
 class Database:
-    """A primary plus read replicas; reports each finished query to `on_done` and refusals to `on_fail`."""
+    """A primary plus read replicas; reports each finished query to `on_done` and failures to `on_fail`."""
 
     def __init__(self, env, spec: DatabaseSpec, seed: int, window_of, on_done, on_fail, on_resize=lambda: None):
         """Build the nodes; `window_of()` returns the metrics window to count reads, writes and stale reads in."""
@@ -60,12 +87,21 @@ class Database:
         self._on_done = on_done
         self._on_fail = on_fail
         self._on_resize = on_resize
-        self._read_time = sampler(spec.read_time(), stream(seed, "db.read"))
-        self._write_time = sampler(spec.write_time(), stream(seed, "db.write"))
+        costs = spec.costs()
+        self._read_time = sampler(costs.read, stream(seed, "db.read"))
+        self._write_time = sampler(costs.write, stream(seed, "db.write"))
+        self._read_cpu_s = costs.read_cpu_ms / 1000
+        self._write_cpu_s = costs.write_cpu_ms / 1000
+        flush_time = sampler(costs.flush, stream(seed, "db.commit_flush")) if costs.flush is not None else None
         self._lag = sampler(spec.replication_lag_ms, stream(seed, "db.replication_lag"))
         self._rtt_s = spec.network_rtt_ms / 1000 if spec.placement == "separate" else 0.0
-        self.primary = DatabaseNode(env, "db-primary", spec, self._start)
-        self.fleet = Fleet(lambda index: DatabaseNode(env, f"db-replica-{index}", spec, self._start), spec.read_replicas)
+        self._pool_size = spec.pool_size + spec.pool_max_overflow
+
+        def node(name: str) -> DatabaseNode:
+            return DatabaseNode(env, name, spec, self._start, flush_time, self._durable)
+
+        self.primary = node("db-primary")
+        self.fleet = Fleet(lambda index: node(f"db-replica-{index}"), spec.read_replicas)
         self._turn = 0
         self._visible_at: dict[int, float] = {}  # user -> when replicas will show that user's last write
         self._applied_until = 0.0  # when replicas will have applied every write committed so far
@@ -133,21 +169,65 @@ class Database:
         self._enter(self.primary, request)
 
     def _enter(self, node: DatabaseNode, request) -> None:
-        """Queue the query at `node`, failing the request if the node refuses the connection."""
+        """Borrow a connection to `node` from the request's web replica's pool (or wait for one)."""
         request.db_node = node
-        if not node.station.arrive(request):
+        pool = node.pools.get(request.replica)
+        if pool is None:
+            pool = node.pools[request.replica] = ConnectionPool(self.env, self._pool_size, self.spec.pool_timeout_s,
+                                                                 self._connect, self._on_fail)
+        request.db_pool = pool
+        pool.checkout(request)
+
+    def _connect(self, request) -> bool:
+        """The query reaches its node on a pooled connection; return False if the node refused it (the request failed)."""
+        node = request.db_node
+        if not node.up or node.connections >= node.max_connections:
             self._on_fail(request)
+            return False
+        node.connections += 1
+        node.station.arrive(request)
+        return True
 
     def _start(self, request) -> None:
-        """A core picked the query up: hold it for the query's service time."""
-        duration = self._write_time() if request.db_is_write else self._read_time()
-        after(self.env, duration, self._served, request)
+        """A core picked the query up: hold it for the query's CPU time, then wait on storage without it."""
+        if request.db_is_write:
+            total, cpu = self._write_time(), self._write_cpu_s
+        else:
+            total, cpu = self._read_time(), self._read_cpu_s
+        if total < cpu:
+            cpu = total
+        request.db_io_s = total - cpu
+        after(self.env, cpu, self._computed, request)
 
-    def _served(self, event) -> None:
-        """The query finished: free the core, count it, and hand the answer back over the network."""
+    def _computed(self, event) -> None:
+        """The query's CPU work is done: free the core; wait on storage, then commit (writes) or answer."""
         request = event._value
+        request.db_node.station.release()
+        if request.db_io_s > 0:
+            after(self.env, request.db_io_s, self._waited, request)
+        else:
+            self._stored(request)
+
+    def _waited(self, event) -> None:
+        """The query's storage waits are over."""
+        self._stored(event._value)
+
+    def _stored(self, request) -> None:
+        """A read has its rows; a write has its log records and commits (or is done, for a kind that does not flush)."""
         node = request.db_node
-        node.station.release()
+        if request.db_is_write and node.logs:
+            node.log().commit(request)
+        else:
+            self._served(request)
+
+    def _durable(self, request) -> None:
+        """The log flush holding the write's commit reached the disk."""
+        self._served(request)
+
+    def _served(self, request) -> None:
+        """The query finished: free its server connection, count it, and send the answer back over the network."""
+        node = request.db_node
+        node.connections -= 1
         window = self._window_of()
         now = self.env.now
         if request.db_is_write:
@@ -162,11 +242,14 @@ class Database:
         if self._rtt_s:
             after(self.env, self._rtt_s, self._returned, request)
         else:
+            request.db_pool.checkin()
             self._on_done(request)
 
     def _returned(self, event) -> None:
-        """The answer reached the web server."""
-        self._on_done(event._value)
+        """The answer reached the web server: the connection goes back to the pool."""
+        request = event._value
+        request.db_pool.checkin()
+        self._on_done(request)
 
     def _record_write(self, user: int, now: float) -> None:
         """Remember until when replicas miss `user`'s write, forgetting writes they have applied."""

@@ -15,7 +15,8 @@ class Request:
     __slots__ = (
         "user", "t_arrival", "deadline", "prompt_tokens", "output_tokens", "t_queued", "t_first_token",
         "abandoned", "finished", "replica", "holds_worker", "reads_left", "writes_left", "llm_called", "llm_seq",
-        "db_node", "db_is_write", "llm_replica", "prompt_key", "reworded", "reserved", "llm_call",
+        "db_node", "db_is_write", "db_pool", "db_io_s", "pool_deadline", "llm_replica", "prompt_key", "reworded",
+        "reserved", "llm_call",
     )
 
     def __init__(self, user: int, t_arrival: float, deadline: float, prompt_tokens: int, output_tokens: int,
@@ -28,7 +29,8 @@ class Request:
         self.output_tokens = output_tokens
         self.reads_left = reads
         self.writes_left = writes
-        # Set when first needed, never read before: t_queued, db_node, db_is_write, llm_replica,
+        # Set when first needed, never read before: t_queued, db_node, db_is_write, db_pool (the
+        # connection pool a query borrowed from), db_io_s (its storage wait), pool_deadline, llm_replica,
         # prompt_key (drawn at arrival when the traffic has prompt keys), reworded (at the cache lookup),
         # reserved (tokens held against the user's budget during the LLM call), llm_call (what an LLM
         # gateway keeps while it retries and falls back, engine/router.py), llm_seq (the call's place in an

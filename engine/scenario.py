@@ -16,7 +16,7 @@ from pydantic import Field, model_validator
 from engine.balancer import ALGORITHMS
 from engine.distributions import Distribution, Exponential
 from engine.scenario_base import (DATABASE_KINDS, INSTANCE_FAMILIES, INSTANCE_PRICES_CHECKED, INSTANCE_SIZES, AssetCsv,
-                                  Autoscale, FamilyName, SizeName, Strict)
+                                  Autoscale, FamilyName, QueryCosts, SizeName, Strict)
 from engine.scenario_llm import (LLM, STRATEGIES, Deployment, HostedLLM, LLMRouter, ProviderLimits, ResponseCache,
                                  Retrieval, SelfHostedLLM, SemanticLookup, TokenLimits)
 from engine.scenario_traffic import (ClosedLoop, Diurnal, EmpiricalTokens, FixedTokens, HeavyUsers, Pattern, PromptKeys, Ramp,
@@ -26,8 +26,8 @@ __all__ = [  # the whole format, importable from one place
     "DATABASE_KINDS", "INSTANCE_FAMILIES", "INSTANCE_PRICES_CHECKED", "INSTANCE_SIZES", "LLM", "STRATEGIES", "AssetCsv",
     "Autoscale", "ClosedLoop",
     "Database", "Deployment", "Diurnal", "EmpiricalTokens", "Failure", "FixedTokens", "HeavyUsers", "HostedLLM",
-    "LLMRouter", "LoadBalancer", "Pattern", "PromptKeys", "ProviderLimits", "Ramp", "ResponseCache", "Retrieval",
-    "Scenario", "SelfHostedLLM", "SemanticLookup", "SizeName", "Spike", "Steady", "Strict", "TokenLimits", "Tokens",
+    "LLMRouter", "LoadBalancer", "Pattern", "PromptKeys", "ProviderLimits", "QueryCosts", "Ramp", "ResponseCache",
+    "Retrieval", "Scenario", "SelfHostedLLM", "SemanticLookup", "SizeName", "Spike", "Steady", "Strict", "TokenLimits", "Tokens",
     "TraceReplay", "Traffic", "Users", "Web",
 ]
 
@@ -99,7 +99,8 @@ class Database(Strict):
     """A database: one primary (or partitions), optional read replicas fed by asynchronous replication."""
 
     kind: Literal[tuple(DATABASE_KINDS)] = Field(  # type: ignore[valid-type]
-        "relational", description="sets the default read and write times (DATABASE_KINDS in engine/scenario_base.py names the sources)"
+        "relational", description="sets what a query costs by default: read and write times, their CPU, the commit "
+        "flush (DATABASE_KINDS in engine/scenario_base.py names the sources)"
     )
     partitions: int = Field(
         1, ge=1, le=1024, description="write partitions (shards), each with its own cores and connections; "
@@ -109,12 +110,44 @@ class Database(Strict):
         "separate", description="same_server: on the web machine, no network hop, no extra instance"
     )
     size: SizeName = "medium"
-    cores: int = Field(4, ge=1, le=1024, description="queries served at once per node")
+    cores: int = Field(4, ge=1, le=1024, description="per node: queries using CPU at once; a query waiting on "
+                       "storage or on the commit's log flush holds no core")
     max_connections: int = Field(
-        100, ge=1, le=1_000_000, description="queries in a node at once before it refuses (PostgreSQL default 100)"
+        100, ge=1, le=1_000_000, description="queries in a node at once (on a core, waiting for one, or waiting on "
+        "storage or the log flush); one more is refused and its request fails (PostgreSQL default 100)"
     )
-    read_ms: Distribution | None = Field(None, description="null = the kind's read time")
-    write_ms: Distribution | None = Field(None, description="null = the kind's write time")
+    read_ms: Distribution | None = Field(
+        None, description="time a read spends in the server: its CPU (read_cpu_ms) then storage waits; excludes "
+        "the network and the wait for a core; null = the kind's"
+    )
+    read_cpu_ms: float | None = Field(
+        None, ge=0, le=10**6, description="CPU a read holds a core for (all of read_ms if shorter); null = the "
+        "kind's (relational 0.15 ms: pgbench select-only, 15,000-25,000 TPS on 4 vCPU)"
+    )
+    write_ms: Distribution | None = Field(
+        None, description="time a write spends in the server before its commit's log flush: its CPU "
+        "(write_cpu_ms) then storage and lock waits; null = the kind's"
+    )
+    write_cpu_ms: float | None = Field(
+        None, ge=0, le=10**6, description="CPU a write holds a core for (all of write_ms if shorter); null = the "
+        "kind's (relational 0.8 ms: pgbench TPC-B-like, 2,500-4,000 TPS on 4 vCPU)"
+    )
+    commit_flush_ms: Distribution | None = Field(
+        None, description="one write-ahead-log flush (fsync); commits arriving during a flush share the next one "
+        "(group commit); null = the kind's (relational: lognormal p50 1 ms, p99 4 ms, SATA SSD fsync 0.5-2 ms)"
+    )
+    pool_size: int = Field(
+        5, ge=1, le=100_000, description="connections each web replica keeps to each database node "
+        "(SQLAlchemy QueuePool default 5)"
+    )
+    pool_max_overflow: int = Field(
+        10, ge=0, le=100_000, description="extra connections a web replica's pool opens under load "
+        "(SQLAlchemy default 10: at most 15 queries at once per replica and node)"
+    )
+    pool_timeout_s: float = Field(
+        30.0, ge=0, le=3600, description="s a query waits for a pooled connection before its request fails "
+        "(SQLAlchemy default 30 s)"
+    )
     network_rtt_ms: float = Field(
         0.5, ge=0, le=10_000, description="per query when separate (datacenter round trip, reference-numbers)"
     )
@@ -137,13 +170,16 @@ class Database(Strict):
                              "primary (choose key_value, document or vector to partition writes)")
         return self
 
-    def read_time(self) -> Distribution:
-        """Return the read time: as given, or the kind's."""
-        return self.read_ms if self.read_ms is not None else DATABASE_KINDS[self.kind][0]
-
-    def write_time(self) -> Distribution:
-        """Return the write time: as given, or the kind's."""
-        return self.write_ms if self.write_ms is not None else DATABASE_KINDS[self.kind][1]
+    def costs(self) -> QueryCosts:
+        """Return what a query costs: the kind's figures, with the ones set here instead."""
+        kind = DATABASE_KINDS[self.kind]
+        return QueryCosts(
+            self.read_ms if self.read_ms is not None else kind.read,
+            self.read_cpu_ms if self.read_cpu_ms is not None else kind.read_cpu_ms,
+            self.write_ms if self.write_ms is not None else kind.write,
+            self.write_cpu_ms if self.write_cpu_ms is not None else kind.write_cpu_ms,
+            self.commit_flush_ms if self.commit_flush_ms is not None else kind.flush,
+        )
 
     def hourly_price_usd(self) -> float:
         """Return the price of one node per hour (none extra when it shares the web server)."""

@@ -1,13 +1,13 @@
 """The scenario format's shared vocabulary: strict models, instance sizes, and what queries cost.
 
 Every part of a scenario refuses unknown keys and validates assignments. Instance sizes and their
-prices come from assets/instance_sizes.yaml; database kinds set default query times. The parts
+prices come from assets/instance_sizes.yaml; database kinds set what a query costs (CPU, storage waits, the commit's log flush). The parts
 themselves live in engine/scenario_traffic.py, engine/scenario_llm.py and engine/scenario.py.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -60,15 +60,41 @@ class Autoscale(Strict):
         return self
 
 
-# What each kind of database costs per query, as (read, write) distributions. Relational and
-# key-value figures are reference-numbers' (an indexed read 1-2 ms p50, about 10 ms p99; a commit
-# 3-10 ms; a Redis GET 0.2-0.3 ms p50, about 1 ms p99 inside one zone). Document and vector figures
-# are assumptions, to be replaced by measurements: a document store's indexed read and write close
-# to a relational one's; a vector store's top-k similarity search over an HNSW index a few ms at
-# the median, its insert slower as the index is updated.
-DATABASE_KINDS: dict[str, tuple[Distribution, Distribution]] = {
-    "relational": (LogNormal(p50_ms=1.5, p99_ms=10.0), LogNormal(p50_ms=5.0, p99_ms=20.0)),
-    "key_value": (LogNormal(p50_ms=0.25, p99_ms=1.0), LogNormal(p50_ms=0.3, p99_ms=1.2)),
-    "document": (LogNormal(p50_ms=1.0, p99_ms=8.0), LogNormal(p50_ms=2.0, p99_ms=10.0)),
-    "vector": (LogNormal(p50_ms=5.0, p99_ms=30.0), LogNormal(p50_ms=10.0, p99_ms=50.0)),
+class QueryCosts(NamedTuple):
+    """What one query costs a database of one kind (docs/model.md, "Database", gives the sources).
+
+    `read` and `write`: the time a query spends inside the server, excluding the network, the wait
+    for a core and the commit's log flush. Of it, the first `read_cpu_ms` / `write_cpu_ms` hold a
+    core; the rest waits on storage (pages not in memory, index pages, row locks) and holds only the
+    query's connection. `flush`: one flush of the write-ahead log to disk, shared by the commits
+    that wait for it (group commit); None = a commit does not wait for the disk.
+    """
+
+    read: Distribution
+    read_cpu_ms: float
+    write: Distribution
+    write_cpu_ms: float
+    flush: Distribution | None
+
+
+# Relational (PostgreSQL): a client sees an indexed read take 1-2 ms at the median, about 10 ms at
+# p99, and a commit 3-10 ms (reference-numbers: estimates). Its CPU share is sized on pgbench on a
+# 4 vCPU SSD server with 16 clients (15,000-25,000 select-only, 2,500-4,000 TPC-B-like transactions
+# a second): 0.15 ms of CPU a read, about 6,700 reads a second per core; 0.8 ms a write (a
+# TPC-B-like transaction of 5 statements), about 1,300 a second per core. Its WAL flush is an fsync
+# on a SATA-class SSD (0.5-2 ms; p99 4 ms an assumption). Key-value (Redis): server work is
+# sub-microsecond and the network dominates (reference-numbers); 10-15 us a command for the
+# system calls is an assumption, and Redis does not wait for the disk on a write (append-only file
+# fsynced once a second). Document and vector figures are assumptions, to be replaced by
+# measurements: a document store close to a relational one; a vector store's top-k search over an
+# HNSW index a few ms of CPU, its insert slower as the index is updated (pgvector: PostgreSQL's WAL).
+DATABASE_KINDS: dict[str, QueryCosts] = {
+    "relational": QueryCosts(LogNormal(p50_ms=1.0, p99_ms=9.0), 0.15, LogNormal(p50_ms=1.5, p99_ms=8.0), 0.8,
+                             LogNormal(p50_ms=1.0, p99_ms=4.0)),
+    "key_value": QueryCosts(LogNormal(p50_ms=0.05, p99_ms=0.5), 0.01, LogNormal(p50_ms=0.06, p99_ms=0.6), 0.015,
+                            None),
+    "document": QueryCosts(LogNormal(p50_ms=0.7, p99_ms=7.0), 0.2, LogNormal(p50_ms=1.0, p99_ms=6.0), 0.4,
+                           LogNormal(p50_ms=1.0, p99_ms=4.0)),
+    "vector": QueryCosts(LogNormal(p50_ms=5.0, p99_ms=30.0), 3.0, LogNormal(p50_ms=10.0, p99_ms=50.0), 5.0,
+                         LogNormal(p50_ms=1.0, p99_ms=4.0)),
 }

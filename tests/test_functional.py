@@ -209,7 +209,8 @@ def test_replicas_apply_writes_in_commit_order():
     window = Window(0.0)
     scn = web_app(database={"read_replicas": 1, "network_rtt_ms": 0,
                             "write_ms": {"dist": "constant", "value_ms": 0},
-                            "read_ms": {"dist": "constant", "value_ms": 0}})
+                            "read_ms": {"dist": "constant", "value_ms": 0},
+                            "commit_flush_ms": {"dist": "constant", "value_ms": 0}})
     database = Database(env, scn.database, 1, lambda: window, on_done=lambda request: None, on_fail=None)
     lags = iter([0.100, 0.005])
     database._lag = lambda: next(lags)
@@ -218,7 +219,9 @@ def test_replicas_apply_writes_in_commit_order():
         """At simulated time `t`, send one query of user 7."""
         def later():
             yield env.timeout(t)
-            action(Request(7, env.now, float("inf"), 0, 1, 0, 0))
+            request = Request(7, env.now, float("inf"), 0, 1, 0, 0)
+            request.replica = None  # sent from outside any web replica: one shared pool
+            action(request)
         env.process(later())
 
     at(0.000, database.write)
