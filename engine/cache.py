@@ -37,6 +37,7 @@ from engine.clock import after
 from engine.distributions import sampler
 from engine.paths import ASSETS_DIR
 from engine.randomness import BLOCK, endless, stream
+from engine.request import Lookup
 from engine.scenario import PromptKeys, ResponseCache as CacheSpec
 
 CURVE_FILE = ASSETS_DIR / "semantic_cache_curve.csv"
@@ -86,14 +87,14 @@ def prompt_key_sampler(spec: PromptKeys, rng: np.random.Generator):
 class Cache:
     """Answers by prompt key, least recently used first out, each valid until its expiry time."""
 
-    def __init__(self, env, spec: CacheSpec, keys: PromptKeys, seed: int, window_of, on_hit, on_miss):
-        """Create an empty cache; lookups call `on_hit(request)` or `on_miss(request)` after their latency."""
+    def __init__(self, env, spec: CacheSpec, keys: PromptKeys, seed: int, window_of, lookup: Lookup):
+        """Create an empty cache; lookups end in `lookup.hit(request)` or `lookup.miss(request)` after their latency."""
         self.env = env
         self.spec = spec
         self.keys = keys
         self._window_of = window_of
-        self._on_hit = on_hit
-        self._on_miss = on_miss
+        self._on_hit = lookup.hit
+        self._on_miss = lookup.miss
         self._lookup_time = sampler(spec.lookup_ms, stream(seed, "cache.lookup"))
         self._ttl_s = spec.ttl_s if spec.ttl_s is not None else float("inf")
         # prompt key -> (expiry time, stored in the question's usual wording), least recently used first

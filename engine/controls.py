@@ -26,59 +26,63 @@ from engine.llm import LLMDeployment
 
 
 class LiveControls:
-    """The set_* methods of a `Simulation`, and what they are set to now."""
+    """The levers of one running `Simulation` (its `controls`), and what they are set to now."""
+
+    def __init__(self, sim):
+        """Act on `sim`: its components, its traffic and its bill."""
+        self.sim = sim
 
     def set_web_replicas(self, count: int) -> None:
         """Scale the web tier out or in; removed replicas drain."""
         self._check_range("web_replicas", count)
-        if count > 1 and self.balancer is None:
+        if count > 1 and self.sim.balancer is None:
             raise ValueError("web.replicas: more than one replica needs a load balancer (set_load_balancer first)")
-        if count > 1 and self.database is not None and self.database.spec.placement == "same_server":
+        if count > 1 and self.sim.database is not None and self.sim.database.spec.placement == "same_server":
             raise ValueError(f"web.replicas: {count} is not allowed: only 1 while database.placement is same_server")
-        self._bill()
-        self.web.set_replicas(count)
-        self._update_infra_rate()
+        self.sim.billing.charge()
+        self.sim.web.set_replicas(count)
+        self.sim.billing.reprice()
 
     def set_web_workers(self, workers: int) -> None:
         """Change the workers per web replica (vertical scaling)."""
         self._check_range("web_workers", workers)
-        self.web.set_workers(workers)
+        self.sim.web.set_workers(workers)
 
     def set_load_balancer(self, algorithm: str) -> None:
         """Put a load balancer in front of the web tier, or switch its algorithm."""
-        if self.balancer is None:
-            self.balancer = LoadBalancer(algorithm, self.scenario.seed)
+        if self.sim.balancer is None:
+            self.sim.balancer = LoadBalancer(algorithm, self.sim.scenario.seed)
         else:
-            self.balancer.set_algorithm(algorithm)
+            self.sim.balancer.set_algorithm(algorithm)
 
     def set_arrival_rate(self, rate_rps: float) -> None:
         """Change the base arrival rate in requests per second from now on."""
         self._check_range("rate_rps", rate_rps)
-        self.arrivals.set_rate(rate_rps)
+        self.sim.arrivals.set_rate(rate_rps)
 
     def set_db_read_replicas(self, count: int) -> None:
         """Add or drain database read replicas."""
-        if self.database is None:
+        if self.sim.database is None:
             raise ValueError("database.read_replicas: this scenario has no database")
-        if self.database.spec.placement == "same_server" and count:
+        if self.sim.database.spec.placement == "same_server" and count:
             raise ValueError("database.read_replicas: not allowed when database.placement is same_server")
         self._check_range("db_read_replicas", count)
-        self._bill()
-        self.database.set_read_replicas(count)
-        self._update_infra_rate()
+        self.sim.billing.charge()
+        self.sim.database.set_read_replicas(count)
+        self.sim.billing.reprice()
 
     def set_llm_replicas(self, count: int) -> None:
         """Add or drain self-hosted LLM replicas."""
-        if not isinstance(self.llm, LLMDeployment) or self.llm.hosted:
+        if not isinstance(self.sim.llm, LLMDeployment) or self.sim.llm.hosted:
             raise ValueError("llm.replicas: only a self_hosted LLM has replicas (behind a router: per deployment)")
         self._check_range("llm_replicas", count)
-        self._bill()
-        self.llm.set_replicas(count)
-        self._update_infra_rate()
+        self.sim.billing.charge()
+        self.sim.llm.set_replicas(count)
+        self.sim.billing.reprice()
 
     def set_prompt_keys(self, **changes) -> None:
         """Change the prompt keys from now on: space, zipf_skew, paraphrase_share or questions_per_topic."""
-        current = self._live_prompt_keys
+        current = self.sim._live_prompt_keys
         if current is None:
             raise ValueError("traffic.prompt_keys: this scenario has none (every prompt is unique)")
         try:
@@ -87,44 +91,44 @@ class LiveControls:
             error = exc.errors()[0]
             raise ValueError(f"traffic.prompt_keys.{error['loc'][0]}: {error['input']!r} is not allowed: "
                              f"{error['msg'][0].lower()}{error['msg'][1:]}") from None
-        self._live_prompt_keys = keys
-        self._next_key = prompt_key_sampler(keys, self._key_rng)
-        if self.cache is not None:
-            self.cache.keys = keys
+        self.sim._live_prompt_keys = keys
+        self.sim._next_key = prompt_key_sampler(keys, self.sim._key_rng)
+        if self.sim.cache is not None:
+            self.sim.cache.keys = keys
 
     def set_component_up(self, name: str, up: bool) -> None:
         """Take component `name` (see `component_names`) down or bring it back."""
         if not isinstance(up, bool):
             raise ValueError(f"up: {up!r} is not allowed: must be true or false")
-        detect_s = self.scenario.load_balancer.health_check_s if self.balancer is not None and self.scenario.load_balancer else 0.0
-        if self.web.set_up(name, up, detect_after_s=detect_s):
+        detect_s = self.sim.scenario.load_balancer.health_check_s if self.sim.balancer is not None and self.sim.scenario.load_balancer else 0.0
+        if self.sim.web.set_up(name, up, detect_after_s=detect_s):
             return
-        for tier in (self.database, self.llm):
+        for tier in (self.sim.database, self.sim.llm):
             if tier is not None and tier.set_up(name, up):
                 return
         raise ValueError(f"component: {name!r} is not allowed: choose one of {', '.join(self.component_names())}")
 
     def settings(self) -> dict:
         """Return what the live controls are set to now (the scenario plus every change since)."""
-        database, llm = self.database, self.llm
+        database, llm = self.sim.database, self.sim.llm
         return {
-            "rate_rps": self.arrivals.rate_setting_rps(),
-            "web_replicas": sum(1 for r in self.web.replicas if not r.draining),
-            "web_workers": self.web.workers,
-            "load_balancer": self.balancer.algorithm if self.balancer is not None else None,
+            "rate_rps": self.sim.arrivals.rate_setting_rps(),
+            "web_replicas": sum(1 for r in self.sim.web.replicas if not r.draining),
+            "web_workers": self.sim.web.workers,
+            "load_balancer": self.sim.balancer.algorithm if self.sim.balancer is not None else None,
             "db_read_replicas": None if database is None else sum(1 for r in database.replicas if not r.draining),
             "llm_replicas": None if llm is None else sum(1 for r in llm.replicas if not r.draining),
             "down": [name for name, up in self._component_states() if not up],
-            "prompt_keys": None if self._live_prompt_keys is None else self._live_prompt_keys.model_dump(),
+            "prompt_keys": None if self.sim._live_prompt_keys is None else self.sim._live_prompt_keys.model_dump(),
         }
 
     def _component_states(self) -> list[tuple[str, bool]]:
         """Return (name, up) for every component that is not draining."""
-        parts = [*self.web.replicas]
-        if self.database is not None:
-            parts += self.database.nodes()
-        if self.llm is not None:
-            parts += self.llm.replicas
+        parts = [*self.sim.web.replicas]
+        if self.sim.database is not None:
+            parts += self.sim.database.nodes()
+        if self.sim.llm is not None:
+            parts += self.sim.llm.replicas
         return [(part.name, part.up) for part in parts if not part.draining]
 
     def component_names(self) -> list[str]:
@@ -165,12 +169,12 @@ def _set_down(sim, names: list[str]) -> None:
     """Take the components in `names` down and bring every other one up."""
     if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
         raise ValueError(f"down: {str(names)[:80]!r} is not allowed: must be a list of component names")
-    unknown = [name for name in names if name not in sim.component_names()]
+    unknown = [name for name in names if name not in sim.controls.component_names()]
     if unknown:
         raise ValueError(f"down: {', '.join(repr(n[:40]) for n in unknown[:5])} is not allowed: choose from "
-                         f"{', '.join(sim.component_names())}")
-    for name in sim.component_names():
-        sim.set_component_up(name, name not in names)
+                         f"{', '.join(sim.controls.component_names())}")
+    for name in sim.controls.component_names():
+        sim.controls.set_component_up(name, name not in names)
 
 
 def _self_hosted(sim) -> bool:
@@ -211,39 +215,39 @@ def _controls() -> dict[str, Control]:
 
     controls = [
         Control("rate_rps", "Arrival rate", "req/s", "number", "traffic.rate_rps",
-                lambda sim, v: sim.set_arrival_rate(v), lambda sim: sim.arrivals.rate_setting_rps(),
+                lambda sim, v: sim.controls.set_arrival_rate(v), lambda sim: sim.arrivals.rate_setting_rps(),
                 help="Requests per second arriving; a ramp, spike or daily cycle multiplies it.",
                 **_schema_bounds(Traffic, "rate_rps"), step=0.5),
         Control("web_replicas", "Web replicas", "replicas", "integer", "web.replicas",
-                lambda sim, v: sim.set_web_replicas(v), lambda sim: sim.settings()["web_replicas"],
+                lambda sim, v: sim.controls.set_web_replicas(v), lambda sim: sim.controls.settings()["web_replicas"],
                 help="More than one needs a load balancer. Removed replicas finish their work, then leave.",
                 **_schema_bounds(Web, "replicas")),
         Control("load_balancer", "Load balancing", "", "choice", "load_balancer.algorithm",
-                lambda sim, v: sim.set_load_balancer(v), lambda sim: sim.settings()["load_balancer"],
+                lambda sim, v: sim.controls.set_load_balancer(v), lambda sim: sim.controls.settings()["load_balancer"],
                 help="How the balancer picks a web replica; choosing one puts a balancer in front.",
                 choices=tuple(ALGORITHMS)),
         Control("web_workers", "Workers per replica", "workers", "integer", "web.workers",
-                lambda sim, v: sim.set_web_workers(v), lambda sim: sim.settings()["web_workers"],
+                lambda sim, v: sim.controls.set_web_workers(v), lambda sim: sim.controls.settings()["web_workers"],
                 help="Requests one web replica works on at once (threads, or async tasks).",
                 **_schema_bounds(Web, "workers")),
         Control("db_read_replicas", "Database read replicas", "replicas", "integer", "database.read_replicas",
-                lambda sim, v: sim.set_db_read_replicas(v),
-                lambda sim: (sim.settings()["db_read_replicas"]
+                lambda sim, v: sim.controls.set_db_read_replicas(v),
+                lambda sim: (sim.controls.settings()["db_read_replicas"]
                              if sim.database is not None and sim.database.spec.placement == "separate" else None),
                 help="Copies of the database that serve reads; writes still go to the primary.",
                 **_schema_bounds(Database, "read_replicas")),
         Control("zipf_skew", "Popularity skew", "", "number", "traffic.prompt_keys.zipf_skew",
-                lambda sim, v: sim.set_prompt_keys(zipf_skew=v),
-                lambda sim: (sim.settings()["prompt_keys"] or {}).get("zipf_skew"),
+                lambda sim, v: sim.controls.set_prompt_keys(zipf_skew=v),
+                lambda sim: (sim.controls.settings()["prompt_keys"] or {}).get("zipf_skew"),
                 help="How concentrated the questions are: 0, all equally likely; 1 and more, a few very popular.",
                 **_schema_bounds(PromptKeys, "zipf_skew"), step=0.1),
         Control("llm_replicas", "LLM replicas", "replicas", "integer", "llm.replicas",
-                lambda sim, v: sim.set_llm_replicas(v),
-                lambda sim: sim.settings()["llm_replicas"] if _self_hosted(sim) else None,
+                lambda sim, v: sim.controls.set_llm_replicas(v),
+                lambda sim: sim.controls.settings()["llm_replicas"] if _self_hosted(sim) else None,
                 help="Self-hosted model servers (GPU instances).",
                 **_schema_bounds(SelfHostedLLM, "replicas")),
         Control("down", "Components down", "", "components", "failures",
-                _set_down, lambda sim: sim.settings()["down"],
+                _set_down, lambda sim: sim.controls.settings()["down"],
                 help="Take a component down; remove it here to bring it back."),
     ]
     return {control.name: control for control in controls}

@@ -32,6 +32,7 @@ from engine.fleet import Fleet
 from engine.group_commit import WriteAheadLog
 from engine.pool import ConnectionPool
 from engine.randomness import stream
+from engine.request import Outcomes
 from engine.scenario import Database as DatabaseSpec
 from engine.station import Station
 
@@ -77,15 +78,15 @@ class DatabaseNode:
 
 
 class Database:
-    """A primary plus read replicas; reports each finished query to `on_done` and failures to `on_fail`."""
+    """A primary plus read replicas; hands each answered query to `outcomes.done` and failures to `outcomes.failed`."""
 
-    def __init__(self, env, spec: DatabaseSpec, seed: int, window_of, on_done, on_fail, on_resize=lambda: None):
+    def __init__(self, env, spec: DatabaseSpec, seed: int, window_of, outcomes: Outcomes, on_resize=lambda: None):
         """Build the nodes; `window_of()` returns the metrics window to count reads, writes and stale reads in."""
         self.env = env
         self.spec = spec
         self._window_of = window_of
-        self._on_done = on_done
-        self._on_fail = on_fail
+        self._on_done = outcomes.done
+        self._on_fail = outcomes.failed
         self._on_resize = on_resize
         costs = spec.costs()
         self._read_time = sampler(costs.read, stream(seed, "db.read"))

@@ -6,33 +6,97 @@ the token limits decide: the answer is capped, the user's budget is charged for 
 most the answer may use (the cap, or the model's longest answer when there is no cap: nobody knows
 the answer's length in advance), or the request is refused with a 429. The LLM (one deployment or a
 gateway) answers; the answer is stored in the cache and the user's unused reservation given back.
-A call that fails or is refused uses nothing, so its whole reservation goes back.
+A call that fails or is refused uses nothing, so its whole reservation goes back. A client who
+gives up while the model works has its call aborted at that moment (vLLM frees its batch slot).
 """
 
 from __future__ import annotations
 
+from engine.cache import Cache
 from engine.clock import after
-from engine.request import Request
+from engine.distributions import sampler
+from engine.limits import UserBudgets
+from engine.llm import LLMDeployment
+from engine.randomness import stream
+from engine.request import Lookup, Outcomes, Request
+from engine.router import Router
+from engine.scenario import LLMRouter as LLMRouterSpec, Scenario
 
 
 class GenAILeg:
-    """The cache, retrieval, token-limit and LLM steps of a `Simulation`'s request journey."""
+    """The cache, retrieval, token-limit and LLM steps of a request's journey."""
+
+    def __init__(self, env, scenario: Scenario, recorder, journey: Outcomes):
+        """Build the cache and the LLM of `scenario` (which must have an LLM).
+
+        The request goes back to the journey when its answer is in (`journey.done`), or ends:
+        `journey.failed`, `journey.refused` (a 429), and `journey.gone` when its client gave up
+        waiting for the model (counted there; the call is aborted here).
+        """
+        self.env = env
+        self.recorder = recorder
+        self._journey = journey
+        seed = scenario.seed
+        self._timeout_s = scenario.traffic.client_timeout_s
+        window_of = self._window
+        self.cache = (Cache(env, scenario.cache, scenario.traffic.prompt_keys, seed, window_of,
+                            Lookup(hit=self._cache_hit, miss=self._call_llm)) if scenario.cache else None)
+        self._retrieval = scenario.retrieval
+        if scenario.retrieval is not None:
+            self._search_time = sampler(scenario.retrieval.search_ms, stream(seed, "retrieval.search"))
+        limits = scenario.token_limits
+        self._max_output = limits.max_output_tokens if limits else None
+        self._budgets = (UserBudgets(limits.per_user_tokens_per_minute, limits.per_user_tokens_per_day)
+                         if limits and limits.per_user_tokens_per_minute else None)
+        budgets = self._budgets is not None  # (UserBudgets has a length: an empty one is still there)
+        answered = Outcomes(done=self._answered if scenario.cache or budgets else journey.done,
+                            failed=self._failed if budgets else journey.failed,
+                            refused=self._refused if budgets else journey.refused,
+                            gone=self._failed if budgets else journey.failed)  # an aborted call's budget goes back
+        gateway = scenario.llm if isinstance(scenario.llm, LLMRouterSpec) else None
+        if gateway is None and (scenario.llm.limits or getattr(scenario.llm, "error_rate", 0)):
+            gateway = LLMRouterSpec(deployments=[scenario.llm])  # limits and errors need a client that retries
+        # A user's budget reserves the cap, or without one the longest answer any deployment may give.
+        models = gateway.deployments if gateway else [scenario.llm]
+        self._reserve_output = (self._max_output if self._max_output is not None
+                                else max(d.model_max_output_tokens for d in models))
+        self.llm = (Router(env, gateway, seed, window_of, answered, self._max_output) if gateway is not None
+                    else LLMDeployment(env, scenario.llm, window_of, answered, seed=seed))
+
+    def _window(self):
+        """Return the metrics window being filled."""
+        return self.recorder.window
+
+    def models(self) -> list[LLMDeployment]:
+        """Return the LLM deployments, behind a gateway or alone."""
+        if isinstance(self.llm, Router):
+            return [d.model for d in self.llm.deployments.values()]
+        return [self.llm]
+
+    # --- a request's way to its answer ---------------------------------------------------------
+
+    def ask(self, request: Request) -> None:
+        """The request wants its answer: from the cache if it has one, else from the model."""
+        if self.cache is not None:
+            self.cache.lookup(request)
+        else:
+            self._call_llm(request)
 
     def _call_llm(self, request: Request) -> None:
         """Send the request to the LLM (directly, or after a cache miss), after retrieval if there is one."""
         if self._retrieval is not None:
             after(self.env, self._search_time(), self._retrieved, request)
         else:
-            self._admit_llm(request)
+            self._admit(request)
 
     def _retrieved(self, event) -> None:
         """The vector search came back: its passages join the prompt."""
         request = event._value
         request.prompt_tokens += self._retrieval.context_tokens
         self.recorder.window.retrievals += 1
-        self._admit_llm(request)
+        self._admit(request)
 
-    def _admit_llm(self, request: Request) -> None:
+    def _admit(self, request: Request) -> None:
         """Call the LLM within the token limits: cap the answer, reserve the user's tokens or refuse."""
         if request.finished:
             return  # its web server crashed during the cache lookup or the retrieval
@@ -43,12 +107,19 @@ class GenAILeg:
         if self._budgets is not None:
             reserve = request.prompt_tokens + self._reserve_output
             if not self._budgets.admit(request.user, reserve, self.env.now):
-                self._finish(request, "rate_limited")
+                self._journey.refused(request)
                 return
             request.reserved = reserve
         if self._timeout_s is not None:  # the server notices the client leave at the deadline, not a window later
-            after(self.env, max(request.deadline - self.env.now, 0.0), self._llm_deadline, request)
+            after(self.env, max(request.deadline - self.env.now, 0.0), self._deadline, request)
         self.llm.call(request)
+
+    def _deadline(self, event) -> None:
+        """The client's deadline passed while the model worked: it has gone, and the call is aborted."""
+        request = event._value
+        if not request.finished and not request.abandoned:
+            self._journey.gone(request)
+            self.llm.abort(request)  # (unless the deployment keeps such calls: cancel_on_disconnect false)
 
     def _cache_hit(self, request: Request) -> None:
         """The cache had the answer: it streams back at once and no tokens are spent."""
@@ -56,26 +127,28 @@ class GenAILeg:
         window = self.recorder.window
         window.tokens_saved += request.prompt_tokens + request.output_tokens
         window.usd_saved += self.llm.price_usd(request)
-        self._next_step(request)
+        self._journey.done(request)
 
-    def _llm_answered(self, request: Request) -> None:
+    # --- what the model's answer settles -----------------------------------------------------------
+
+    def _answered(self, request: Request) -> None:
         """The LLM answered: store the answer (cache-aside) and settle the user's token budget."""
         if self.cache is not None:
             self.cache.fill(request)
         if self._budgets is not None:
             self._budgets.settle(request.user, request.reserved, request.prompt_tokens + request.output_tokens,
                                  self.env.now)
-        self._next_step(request)
+        self._journey.done(request)
 
-    def _llm_failed(self, request: Request) -> None:
-        """The LLM call failed: the user's reservation goes back, and the request fails."""
+    def _failed(self, request: Request) -> None:
+        """The LLM call failed (or was aborted): the user's reservation goes back, and the request fails."""
         self._give_back_reservation(request)
-        self._fail(request)
+        self._journey.failed(request)
 
-    def _llm_refused(self, request: Request) -> None:
+    def _refused(self, request: Request) -> None:
         """Every deployment refused the call with a 429: the user's reservation goes back, and the app answers 429."""
         self._give_back_reservation(request)
-        self._refused(request)
+        self._journey.refused(request)
 
     def _give_back_reservation(self, request: Request) -> None:
         """Put back all the tokens the call reserved from the user's budget (it used none)."""

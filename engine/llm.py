@@ -42,6 +42,7 @@ from itertools import count
 from engine.clock import after
 from engine.fleet import Fleet
 from engine.randomness import BLOCK, endless, stream
+from engine.request import Outcomes
 from engine.scenario import HostedLLM, SelfHostedLLM
 
 # A sequence's place in a replica: [key, order, request, kv tokens, phase]. The key is the token
@@ -336,21 +337,21 @@ class LLMReplica:
 class LLMDeployment:
     """One model deployment: replicas behind a least-loaded router, calling back when answers are done."""
 
-    def __init__(self, env, spec: HostedLLM | SelfHostedLLM, window_of, on_done, on_fail, prefix: str = "llm",
-                 seed: int = 0, on_gone=None):
+    def __init__(self, env, spec: HostedLLM | SelfHostedLLM, window_of, outcomes: Outcomes, prefix: str = "llm",
+                 seed: int = 0):
         """Build the replicas, named `prefix`-N; `window_of()` returns the metrics window that tokens and spend go to.
 
-        Calls end in `on_done` (answered), `on_fail` (no replica up, an error, a crash) or `on_gone`
-        (aborted because the client left; default `on_fail`).
+        Calls end in `outcomes.done` (answered), `outcomes.failed` (no replica up, an error, a crash)
+        or `outcomes.gone` (aborted because the client left).
         """
         self.env = env
         self.spec = spec
         self.prefix = prefix
         self.hosted = isinstance(spec, HostedLLM)
         self._window_of = window_of
-        self._on_done = on_done
-        self._on_fail = on_fail
-        self._on_gone = on_gone or on_fail
+        self._on_done = outcomes.done
+        self._on_fail = outcomes.failed
+        self._on_gone = outcomes.gone
         self._cancel = spec.cancel_on_disconnect
         self._overhead_s = spec.overhead_ms / 1000
         self._cached_share = spec.prompt_cache_share

@@ -41,3 +41,32 @@ class Request:
         self.finished = False
         self.holds_worker = False
         self.llm_called = False
+
+
+class Outcomes:
+    """Where a component hands a request back once its part is done: on to the next step, or out.
+
+    The database, an LLM deployment and the gateway each take one, named, instead of a row of
+    positional callbacks whose order a caller could mix up.
+    """
+
+    __slots__ = ("done", "failed", "refused", "gone")
+
+    def __init__(self, done, failed, refused=None, gone=None):
+        """`done(request)`: its part went well; `failed`: an error the client sees; `refused`: a 429
+        (default: `failed`); `gone`: its call was dropped because the client left (default: `failed`)."""
+        self.done = done
+        self.failed = failed
+        self.refused = refused if refused is not None else failed
+        self.gone = gone if gone is not None else failed
+
+
+class Lookup:
+    """Where a cache hands a request back: with the answer (`hit`), or without it (`miss`)."""
+
+    __slots__ = ("hit", "miss")
+
+    def __init__(self, hit, miss):
+        """`hit(request)`: the cache answered; `miss(request)`: the request goes on to the LLM."""
+        self.hit = hit
+        self.miss = miss

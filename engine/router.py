@@ -26,6 +26,7 @@ from engine.clock import after
 from engine.limits import FixedWindow, TokenBucket
 from engine.llm import LLMDeployment
 from engine.randomness import BLOCK, endless, stream
+from engine.request import Outcomes
 from engine.scenario import LLMRouter as RouterSpec
 
 
@@ -43,12 +44,11 @@ def _empty_figures() -> list:
 class _Deployment:
     """One deployment as the gateway sees it: the model, its limits, its cooldown, its recent speed."""
 
-    def __init__(self, env, spec, seed, window_of, on_done, on_fail, on_gone, max_output: int | None):
+    def __init__(self, env, spec, seed, window_of, outcomes: Outcomes, max_output: int | None):
         """Wrap `spec`'s deployment; its replicas are named after it. Calls reserve `max_output` (None: the model's most)."""
         self.name = spec.name
         self.spec = spec
-        self.model = LLMDeployment(env, spec, window_of, on_done, on_fail, prefix=spec.name, seed=seed,
-                                   on_gone=on_gone)
+        self.model = LLMDeployment(env, spec, window_of, outcomes, prefix=spec.name, seed=seed)
         self.reserve_output = max_output if max_output is not None else spec.model_max_output_tokens
         limits = spec.limits
         rpm = limits.requests_per_minute if limits else None
@@ -118,21 +118,21 @@ class _Call:
 class Router:
     """Routes each LLM call to a deployment, handling 429s and failures as an SDK and a gateway do."""
 
-    def __init__(self, env, spec: RouterSpec, seed: int, window_of, on_done, on_fail, on_refused,
-                 max_output: int | None):
-        """Build every deployment; calls end in `on_done`, `on_fail` or, after a last 429, `on_refused`.
+    def __init__(self, env, spec: RouterSpec, seed: int, window_of, outcomes: Outcomes, max_output: int | None):
+        """Build every deployment; calls end in `outcomes.done`, `.failed`, `.gone` or, after a last 429, `.refused`.
 
         `max_output` is the output cap (max_tokens) reserved at admission (None: each deployment's model_max_output_tokens).
         """
         self.env = env
         self.spec = spec
         self._window_of = window_of
-        self._on_done = on_done
-        self._on_fail = on_fail
-        self._on_refused = on_refused
+        self._on_done = outcomes.done
+        self._on_fail = outcomes.failed
+        self._on_refused = outcomes.refused
         # A call aborted because its client left goes straight back to the app: nothing to retry.
-        self.deployments = {d.name: _Deployment(env, d, seed, window_of, self._answered, self._unavailable, on_fail,
-                                                max_output) for d in spec.deployments}
+        to_gateway = Outcomes(done=self._answered, failed=self._unavailable, gone=outcomes.gone)
+        self.deployments = {d.name: _Deployment(env, d, seed, window_of, to_gateway, max_output)
+                            for d in spec.deployments}
         # The primary model group takes the traffic; each fallback is a group of its own, tried only
         # once a call has spent its retries on the primary group.
         self._primary = [d for name, d in self.deployments.items() if name not in spec.fallbacks]

@@ -22,20 +22,20 @@ from dataclasses import dataclass
 
 from engine.autoscaler import Autoscaler
 from engine.balancer import LoadBalancer
-from engine.cache import Cache, prompt_key_sampler
+from engine.billing import Billing
+from engine.cache import prompt_key_sampler
 from engine.clock import Clock, after, first, run_for
 from engine.controls import LiveControls
 from engine.database import Database
 from engine.distributions import sampler
 from engine.genai_leg import GenAILeg
-from engine.limits import UserBudgets
 from engine.llm import LLMDeployment
 from engine.metrics import COUNTER_NAMES as _COUNTER_NAMES, TIERS, Recorder
-from engine.rolling import Rolling
 from engine.randomness import stream
-from engine.request import Request
+from engine.request import Outcomes, Request
+from engine.rolling import Rolling
 from engine.router import Router
-from engine.scenario import LLMRouter as LLMRouterSpec, Scenario
+from engine.scenario import Scenario
 from engine.traffic import Arrivals
 from engine.web import WebTier
 
@@ -63,8 +63,13 @@ class BudgetExceeded(RuntimeError):
         self.limit = limit
 
 
-class Simulation(LiveControls, GenAILeg):
-    """A live, reconfigurable run of one scenario."""
+class Simulation:
+    """A live, reconfigurable run of one scenario, made of its components.
+
+    The web tier, the database and the GenAI leg (cache, token limits, LLM) each get what they
+    need passed in and hand requests back through a named `Outcomes`; `controls` reshapes the run,
+    `billing` charges its instances. The simulation itself walks each request through its steps.
+    """
 
     def __init__(self, scenario: Scenario, budget: Budget = Budget(), history_windows: int = 3600,
                  rolling_s: tuple[float, ...] = ()):
@@ -80,7 +85,8 @@ class Simulation(LiveControls, GenAILeg):
         self.recorder = Recorder(0.0, history_windows, rolling)
         seed = scenario.seed
         web = scenario.web
-        self.web = WebTier(env, web, self._worker_start, self._gone, self._core_start, self._web_crashed)
+        self.web = WebTier(env, web, on_worker=self._worker_start, on_core=self._core_start, on_abandoned=self._gone,
+                           on_crash=self._web_crashed)
         self._async_io = web.async_io
         # A bare web tier (no database, no LLM: the theory check) answers straight after the handler.
         bare = not (web.db_reads_per_request or web.db_writes_per_request or scenario.llm)
@@ -88,44 +94,26 @@ class Simulation(LiveControls, GenAILeg):
         self._handler_time = sampler(web.handler_ms, stream(seed, "web.handler"), scale=web.speed())
         self._reads, self._writes = web.db_reads_per_request, web.db_writes_per_request
         self.balancer = LoadBalancer(scenario.load_balancer.algorithm, seed) if scenario.load_balancer else None
-        window_of = self._current_window
-        self.database = (Database(env, scenario.database, seed, window_of, self._next_step, self._fail, self._resized)
+        self.database = (Database(env, scenario.database, seed, self._current_window,
+                                  Outcomes(done=self._next_step, failed=self._fail), self._resized)
                          if scenario.database else None)
-        self.cache = (Cache(env, scenario.cache, scenario.traffic.prompt_keys, seed, window_of, self._cache_hit,
-                            self._call_llm) if scenario.cache else None)
-        self._retrieval = scenario.retrieval
-        if scenario.retrieval is not None:
-            self._search_time = sampler(scenario.retrieval.search_ms, stream(seed, "retrieval.search"))
-        limits = scenario.token_limits
-        self._max_output = limits.max_output_tokens if limits else None
-        self._budgets = (UserBudgets(limits.per_user_tokens_per_minute, limits.per_user_tokens_per_day)
-                         if limits and limits.per_user_tokens_per_minute else None)
-        budgets = self._budgets is not None  # (UserBudgets has a length: an empty one is still there)
-        llm_done = self._llm_answered if scenario.cache or budgets else self._next_step
-        llm_failed, llm_refused = (self._llm_failed, self._llm_refused) if budgets else (self._fail, self._refused)
-        gateway = scenario.llm if isinstance(scenario.llm, LLMRouterSpec) else None
-        if gateway is None and scenario.llm is not None and (scenario.llm.limits or getattr(scenario.llm, "error_rate", 0)):
-            gateway = LLMRouterSpec(deployments=[scenario.llm])  # limits and errors need a client that retries
-        # A user's budget reserves the cap, or without one the longest answer any deployment may give.
-        models = gateway.deployments if gateway else [scenario.llm] if scenario.llm else []
-        self._reserve_output = (self._max_output if self._max_output is not None
-                                else max((d.model_max_output_tokens for d in models), default=0))
-        if gateway is not None:
-            self.llm = Router(env, gateway, seed, window_of, llm_done, llm_failed, llm_refused, self._max_output)
-        else:
-            self.llm = (LLMDeployment(env, scenario.llm, window_of, llm_done, llm_failed, seed=seed, on_gone=llm_failed)
-                        if scenario.llm else None)  # a call aborted when its client left gives its budget back too
+        self.genai = (GenAILeg(env, scenario, self.recorder, Outcomes(done=self._next_step, failed=self._fail,
+                                                                      refused=self._refused, gone=self._client_left))
+                      if scenario.llm else None)
+        self.cache = self.genai.cache if self.genai else None
+        self.llm = self.genai.llm if self.genai else None
         self._key_rng = stream(seed, "prompt_keys")
         keys = scenario.traffic.prompt_keys
         self._next_key = prompt_key_sampler(keys, self._key_rng) if keys is not None else None
         self._live_prompt_keys = keys
         # One autoscaler per scaled fleet: the web tier, and each self-hosted LLM deployment.
         scaled = [(web.autoscale, self.web.fleet)] + [(getattr(m.spec, "autoscale", None), m.fleet)
-                                                      for m in self._llm_models()]
+                                                      for m in self.llm_deployments()]
         self.autoscalers = [Autoscaler(env, spec, fleet, self.recorder.history, self._resized)
                             for spec, fleet in scaled if spec is not None]
+        budgets = scenario.token_limits is not None and scenario.token_limits.per_user_tokens_per_minute
         self.arrivals = Arrivals(env, scenario.traffic, seed, self._arrive, needs_tokens=self.llm is not None,
-                                 needs_users=self.database is not None or self._budgets is not None)
+                                 needs_users=self.database is not None or bool(budgets))
         self._timeout_s = scenario.traffic.client_timeout_s
         self._patience_s = self._timeout_s if self._timeout_s is not None else math.inf
         self._clients: deque[Request] = deque()  # requests in arrival order, until their deadline passes
@@ -133,14 +121,8 @@ class Simulation(LiveControls, GenAILeg):
         self._windows_closed = 0
         self._arrived = 0
         self._start_step_budget()
-        self._usd_per_s = 0.0
-        self._t_billed = 0.0
-        self._hourly_prices = (  # USD per instance-hour: web replica, database node, cache
-            web.hourly_price_usd(),
-            scenario.database.hourly_price_usd() if scenario.database else 0.0,
-            scenario.cache.hourly_price_usd() if scenario.cache else 0.0,
-        )
-        self._update_infra_rate()
+        self.billing = Billing(env, scenario, self.recorder, self.web, self.database, self.llm)
+        self.controls = LiveControls(self)
         self._schedule_window()
         for failure in scenario.failures:
             after(env, failure.at_s, self._scheduled_failure, failure)
@@ -301,12 +283,9 @@ class Simulation(LiveControls, GenAILeg):
         if request.reads_left:
             request.reads_left -= 1
             self.database.read(request)
-        elif not request.llm_called and self.llm is not None:
+        elif not request.llm_called and self.genai is not None:
             request.llm_called = True
-            if self.cache is not None:
-                self.cache.lookup(request)
-            else:
-                self._call_llm(request)
+            self.genai.ask(request)
         elif request.writes_left:
             request.writes_left -= 1
             self.database.write(request)
@@ -319,13 +298,6 @@ class Simulation(LiveControls, GenAILeg):
         self.recorder.window.timed_out += 1
         if self._user_done is not None:
             self._user_done()
-
-    def _llm_deadline(self, event) -> None:
-        """A client whose request is with the LLM left at its deadline: the call is aborted (vLLM frees its slot)."""
-        request = event._value
-        if not request.finished and not request.abandoned:
-            self._client_left(request)
-            self.llm.abort(request)  # (unless the deployment keeps such calls: cancel_on_disconnect false)
 
     def _web_crashed(self, replica) -> None:
         """A web server crashed: every request it held fails now, and its workers and cores start empty."""
@@ -404,29 +376,23 @@ class Simulation(LiveControls, GenAILeg):
                 request = clients.popleft()
                 if not request.finished and not request.abandoned:
                     self._client_left(request)
-        self._bill()
+        self.billing.charge()
         tiers = {"web": self.web.close_window(), "db_primary": None, "db_replica": None, "llm": None}
         if self.database is not None:
             tiers["db_primary"], tiers["db_replica"] = self.database.close_window()
         if self.llm is not None:
             tiers["llm"], window.llm_batch_area, window.llm_replica_area = self.llm.close_window()
-        self._update_infra_rate()
+        self.billing.reprice()
         self.recorder.close(now, tiers, arrivals_so_far=self._arrived, gauges=self._window_extras())
         self._windows_closed += 1
 
     def llm_deployments(self) -> list[LLMDeployment]:
         """Return the LLM deployments, behind a gateway or alone (each names its replicas `prefix`-N)."""
-        return self._llm_models()
-
-    def _llm_models(self) -> list[LLMDeployment]:
-        """Return the LLM deployments, behind a gateway or alone."""
-        if isinstance(self.llm, Router):
-            return [d.model for d in self.llm.deployments.values()]
-        return [self.llm] if self.llm is not None else []
+        return self.genai.models() if self.genai is not None else []
 
     def _gauges(self) -> dict:
         """Return the levels a window reports as they stand at its end."""
-        models = [m for m in self._llm_models() if not m.hosted]  # a hosted API has no replicas of ours
+        models = [m for m in self.llm_deployments() if not m.hosted]  # a hosted API has no replicas of ours
         return {"web_replicas": len(self.web.fleet.serving()), "web_replicas_ready": len(self.web.routable),
                 "llm_replicas": sum(len(m.fleet.serving()) for m in models) if models else None,
                 "llm_replicas_ready": sum(len(m.fleet.routable) for m in models) if models else None}
@@ -440,25 +406,8 @@ class Simulation(LiveControls, GenAILeg):
     def _scheduled_failure(self, event) -> None:
         """A failure or recovery from the scenario's list happens now."""
         failure = event._value
-        self.set_component_up(failure.component, failure.action == "recover")
+        self.controls.set_component_up(failure.component, failure.action == "recover")
 
     def _resized(self) -> None:
         """A fleet changed size (autoscaling, failover): bill the old size up to now, the new one from now."""
-        self._bill()
-        self._update_infra_rate()
-
-    def _update_infra_rate(self) -> None:
-        """Recompute the infrastructure price per second from the instances that exist now."""
-        web_price, db_price, cache_price = self._hourly_prices
-        per_hour = len(self.web.replicas) * web_price + cache_price
-        if self.database is not None:
-            per_hour += (self.scenario.database.partitions + len(self.database.replicas)) * db_price
-        if self.llm is not None:
-            per_hour += self.llm.hourly_usd()
-        self._usd_per_s = per_hour / 3600
-
-    def _bill(self) -> None:
-        """Charge instance time since the last bill to the current window."""
-        now = self.env.now
-        self.recorder.window.usd_infra += (now - self._t_billed) * self._usd_per_s
-        self._t_billed = now
+        self.billing.resized()

@@ -55,12 +55,17 @@ class WebReplica:
 class WebTier:
     """All web replicas, and the list of those the load balancer may use."""
 
-    def __init__(self, env, spec: Web, on_start, on_abandoned, on_core, on_crash):
-        """Start `spec.replicas` replicas; `on_crash(replica)` runs when one goes down."""
+    def __init__(self, env, spec: Web, *, on_worker, on_core, on_abandoned, on_crash):
+        """Start `spec.replicas` replicas.
+
+        `on_worker(request)` runs when a worker picks a request up, `on_core(request)` when its handler
+        gets a core, `on_abandoned(request)` when a worker finds a queued request's client gone, and
+        `on_crash(replica)` when a replica goes down.
+        """
         self.env = env
         self._on_crash = on_crash
         self.workers = spec.workers_per_replica()  # per replica, for those running and those added later
-        self.fleet = Fleet(lambda index: WebReplica(env, index, spec, self.workers, on_start, on_abandoned, on_core),
+        self.fleet = Fleet(lambda index: WebReplica(env, index, spec, self.workers, on_worker, on_abandoned, on_core),
                            spec.replicas)
 
     @property

@@ -6,7 +6,7 @@ import simpy
 from engine import ScenarioError, Simulation, derive, parse_scenario
 from engine.cache import Cache, zipf_popularity
 from engine.metrics import Window
-from engine.request import Request
+from engine.request import Lookup, Request
 from engine.cache import semantic_rates
 from engine.scenario import PromptKeys, ResponseCache
 from engine.theory import lru_hit_rate
@@ -31,7 +31,7 @@ def drained(scenario, seconds):
     """Run for `seconds`, then stop the traffic until every request is answered; return the summary."""
     sim = Simulation(scenario)
     sim.advance(seconds)
-    sim.set_arrival_rate(1e-6)
+    sim.controls.set_arrival_rate(1e-6)
     summary = sim.run(30)
     assert summary["in_flight"] == 0
     return summary
@@ -42,7 +42,7 @@ def test_lru_order_and_time_to_live():
     window = Window(0.0)
     hits, misses = [], []
     cache = Cache(env, ResponseCache(capacity_entries=2, ttl_s=10, lookup_ms={"dist": "constant", "value_ms": 0}),
-                  PromptKeys(), 1, lambda: window, hits.append, misses.append)
+                  PromptKeys(), 1, lambda: window, Lookup(hit=hits.append, miss=misses.append))
 
     def ask(key):
         request = Request(0, env.now, float("inf"), 0, 1, 0, 0)
@@ -75,7 +75,7 @@ def test_an_unbounded_cache_misses_once_per_distinct_prompt():
 
     sim._next_key = record
     sim.advance(30)
-    sim.set_arrival_rate(1e-6)
+    sim.controls.set_arrival_rate(1e-6)
     summary = sim.run(10)  # let every lookup come back
     distinct = len(set(keys))
     # Once per prompt, plus the rare second miss of a prompt asked again before its first answer
@@ -128,15 +128,15 @@ def test_prompt_keys_can_change_live():
     sim = Simulation(cached_app(traffic={"prompt_keys": {"zipf_skew": 1.2}}))
     sim.advance(60)
     before = sim.advance(30)
-    sim.set_prompt_keys(space=1_000_000, zipf_skew=0.0)  # from now on nearly every prompt is new
+    sim.controls.set_prompt_keys(space=1_000_000, zipf_skew=0.0)  # from now on nearly every prompt is new
     after = sim.advance(30)
     rate = lambda ws: sum(w["cache_hits"] for w in ws) / sum(w["cache_hits"] + w["cache_misses"] for w in ws)
     assert rate(before) > 0.8
     assert rate(after) < 0.05
-    assert sim.settings()["prompt_keys"] == {"space": 1_000_000, "zipf_skew": 0.0, "paraphrase_share": 0.0,
+    assert sim.controls.settings()["prompt_keys"] == {"space": 1_000_000, "zipf_skew": 0.0, "paraphrase_share": 0.0,
                                              "questions_per_topic": 1}
     with pytest.raises(ValueError, match=r"traffic.prompt_keys.zipf_skew: -1 is not allowed: input should be greater"):
-        sim.set_prompt_keys(zipf_skew=-1)
+        sim.controls.set_prompt_keys(zipf_skew=-1)
 
 
 def test_cache_costs_its_node_by_the_hour():
@@ -214,7 +214,7 @@ def _semantic_cache(threshold=0.9, questions_per_topic=10, ttl_s=None):
     spec = ResponseCache(capacity_entries=1000, ttl_s=ttl_s, lookup_ms=instant,
                          semantic={"threshold": threshold, "embed_ms": instant, "search_ms": instant})
     cache = Cache(env, spec, PromptKeys(questions_per_topic=questions_per_topic), 1, lambda: window,
-                  lambda r: None, lambda r: None)
+                  Lookup(hit=lambda r: None, miss=lambda r: None))
 
     def ask(key, reworded=False):
         request = Request(0, env.now, float("inf"), 0, 1, 0, 0)

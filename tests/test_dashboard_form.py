@@ -146,7 +146,7 @@ def test_live_controls_change_the_running_simulation_without_a_restart():
     sim = running(at)
     at.number_input(key="sandbox_web_replicas").set_value(6).run()
     assert running(at) is sim
-    assert sim.settings()["web_replicas"] == 6
+    assert sim.controls.settings()["web_replicas"] == 6
     assert at.session_state["sandbox"].playback.marks[-1][1] == "Web replicas = 6"
 
 

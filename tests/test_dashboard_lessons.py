@@ -125,7 +125,7 @@ def test_taking_a_component_down_fails_requests_until_the_health_check_notices()
     for _ in range(12):  # 30 simulated seconds at the step's 10x
         at.run()
     sim = _playback(at).now.sim
-    assert sim.settings()["down"] == ["web-0"]
+    assert sim.controls.settings()["down"] == ["web-0"]
     failed = [w["failed"] for w in sim.windows if w["t_end_s"] > _playback(at).since]
     assert sum(failed) > 0 and failed[-1] == 0  # noticed after 10 s, then no more failures
     assert nodes(frame(at))["web-0"]["state"] == "down"

@@ -12,6 +12,7 @@ import simpy
 
 from engine.database import Database
 from engine.metrics import Window
+from engine.request import Outcomes
 from engine.request import Request
 from tests.helpers import run, scenario
 
@@ -36,7 +37,7 @@ class Clients:
         self.window = Window(0.0)
         self.answered: list[float] = []  # when each query came back
         self.failed: list[float] = []  # when each query failed
-        self.database = Database(self.env, spec, 1, lambda: self.window, self._answered, self._failed)
+        self.database = Database(self.env, spec, 1, lambda: self.window, Outcomes(done=self._answered, failed=self._failed))
         self._send = self.database.write if write else self.database.read
 
     def send(self, replica=None, at: float = 0.0) -> None:

@@ -21,7 +21,7 @@ def test_a_crashed_replica_gets_requests_until_the_health_check_notices():
     sim = Simulation(preset(traffic={"rate_rps": 20}, load_balancer={"health_check_s": 10}))
     sim.advance(60)
     held = len(sim.web.replicas[1].inside)
-    sim.set_component_up("web-1", False)
+    sim.controls.set_component_up("web-1", False)
     windows = sim.advance(60)
     # The requests web-1 held fail with it; then round robin keeps sending it a quarter of the
     # traffic for 10 s, and those fail too.
@@ -35,12 +35,12 @@ def test_a_crashed_web_server_fails_the_requests_it_held_at_once():
     sim.advance(60)
     replica = sim.web.replicas[1]
     held = len(replica.inside)  # waiting for the LLM mostly: each request holds its worker ~4.5 s
-    sim.set_component_up("web-1", False)
+    sim.controls.set_component_up("web-1", False)
     assert sim.recorder.window.failed == held > 10  # counted at the crash, not when their calls come back
     assert replica.workers.in_system() == 0 and not replica.inside
     later = sim.advance(60)
     assert sum(w["failed"] for w in later) == held  # nothing is counted twice when their LLM calls end
-    sim.set_component_up("web-1", True)
+    sim.controls.set_component_up("web-1", True)
     back = sim.advance(30)
     assert sum(w["failed"] for w in back) == 0 and sum(w["completions"] for w in back) > 0
 
@@ -48,7 +48,7 @@ def test_a_crashed_web_server_fails_the_requests_it_held_at_once():
 def test_a_primary_failure_fails_writes_only_until_a_replica_takes_over():
     sim = Simulation(preset(traffic={"rate_rps": 10}, database={"failover_s": 30}))
     sim.advance(60)
-    sim.set_component_up("db-primary", False)
+    sim.controls.set_component_up("db-primary", False)
     windows = sim.advance(120)
     assert failed_between(windows, 65, 90) > 0
     # After the failover (plus the time requests already in flight take to reach their write),
@@ -57,15 +57,15 @@ def test_a_primary_failure_fails_writes_only_until_a_replica_takes_over():
     assert sum(w["db_writes"] for w in windows if w["t_end_s"] > 110) > 0
     assert sim.database.primary.name == "db-primary" and sim.database.primary.up
     assert len(sim.database.replicas) == 0
-    assert "db-replica-0" not in sim.component_names()
+    assert "db-replica-0" not in sim.controls.component_names()
 
 
 def test_without_a_replica_the_primary_stays_down_until_it_recovers():
     sim = Simulation(preset(traffic={"rate_rps": 10}, database={"read_replicas": 0, "failover_s": 5}))
     sim.advance(30)
-    sim.set_component_up("db-primary", False)
+    sim.controls.set_component_up("db-primary", False)
     down = sim.advance(60)
-    sim.set_component_up("db-primary", True)
+    sim.controls.set_component_up("db-primary", True)
     back = sim.advance(60)
     assert failed_between(down, 40, 90) > 0.5 * 10 * 50
     assert failed_between(back, 100, 150) == 0
@@ -76,9 +76,9 @@ def test_scheduled_failures_do_what_live_ones_do():
                                             {"at_s": 120, "component": "web-1", "action": "recover"}]))
     live = Simulation(preset())
     live.advance(60)
-    live.set_component_up("web-1", False)
+    live.controls.set_component_up("web-1", False)
     live.advance(60)
-    live.set_component_up("web-1", True)
+    live.controls.set_component_up("web-1", True)
     assert scheduled.run(180) == live.run(60)
     assert scheduled.summary()["failed"] > 0
 

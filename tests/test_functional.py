@@ -118,7 +118,7 @@ def test_clients_give_up_after_their_timeout():
     overloaded = sim.run(120)
     assert overloaded["timed_out"] > 0.2 * overloaded["arrivals"]
     # Stop the traffic and let the servers finish: every request must end up counted exactly once.
-    sim.set_arrival_rate(1e-6)
+    sim.controls.set_arrival_rate(1e-6)
     drained = sim.run(600)
     assert drained["in_flight"] == 0
     assert sum(r.workers.in_system() for r in sim.web.replicas) == 0
@@ -140,7 +140,7 @@ def test_the_metrics_window_length_changes_no_result(change):
                                  web={"workers": 2, "accept_queue": None}))
         if down_at:
             sim.advance(down_at)
-            sim.set_component_up("db-primary", False)
+            sim.controls.set_component_up("db-primary", False)
         summary = sim.run(120 - (down_at or 0))
         totals.append({key: summary[key] or 0.0 for key in ("completions", "timed_out", "failed", "dropped",
                                                             "latency_mean_s", "web_utilisation")})
@@ -202,6 +202,7 @@ def test_replicas_apply_writes_in_commit_order():
     import simpy
 
     from engine.database import Database
+    from engine.request import Outcomes
     from engine.metrics import Window
     from engine.request import Request
 
@@ -211,7 +212,7 @@ def test_replicas_apply_writes_in_commit_order():
                             "write_ms": {"dist": "constant", "value_ms": 0},
                             "read_ms": {"dist": "constant", "value_ms": 0},
                             "commit_flush_ms": {"dist": "constant", "value_ms": 0}})
-    database = Database(env, scn.database, 1, lambda: window, on_done=lambda request: None, on_fail=None)
+    database = Database(env, scn.database, 1, lambda: window, Outcomes(done=lambda request: None, failed=None))
     lags = iter([0.100, 0.005])
     database._lag = lambda: next(lags)
 

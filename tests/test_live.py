@@ -44,7 +44,7 @@ def test_adding_replicas_mid_run_relieves_an_overloaded_tier():
                    web={"workers": 4, "handler_ms": {"dist": "exponential", "mean_ms": 400}})
     sim = Simulation(scn)
     before = sim.advance(60)[-30:]
-    sim.set_web_replicas(3)
+    sim.controls.set_web_replicas(3)
     sim.advance(30)
     after = sim.advance(60)
     assert sim.now == pytest.approx(150)
@@ -58,8 +58,8 @@ def test_removed_replicas_drain_without_losing_requests():
     sim = Simulation(load_preset("horizontal_load_balancer"))
     sim.advance(30)
     busy_elsewhere = sum(r.workers.in_system() for r in sim.web.replicas[1:])
-    sim.set_arrival_rate(1.0)  # what one replica can take
-    sim.set_web_replicas(1)
+    sim.controls.set_arrival_rate(1.0)  # what one replica can take
+    sim.controls.set_web_replicas(1)
     assert [r.name for r in sim.web.routable] == ["web-0"]
     windows = sim.advance(60)
     summary = sim.summary()
@@ -73,13 +73,13 @@ def test_removed_replicas_drain_without_losing_requests():
 def test_balancer_skips_a_replica_that_is_down_and_uses_it_again_when_back():
     sim = Simulation(load_preset("horizontal_load_balancer"))
     sim.advance(10)
-    sim.set_component_up("web-2", False)
+    sim.controls.set_component_up("web-2", False)
     sim.advance(30)
     down = sim.web.replicas[2]
     assert down.workers.in_system() == 0
     started_while_down = sim.advance(10)
     assert sum(w["failed"] for w in started_while_down) == 0
-    sim.set_component_up("web-2", True)
+    sim.controls.set_component_up("web-2", True)
     sim.advance(5)
     assert down.workers.in_system() == 0  # the health check (10 s) has not seen it come back yet
     sim.advance(10)
@@ -88,7 +88,7 @@ def test_balancer_skips_a_replica_that_is_down_and_uses_it_again_when_back():
 
 def test_every_replica_down_fails_requests():
     sim = Simulation(load_preset("single_server"))
-    sim.set_component_up("web-0", False)
+    sim.controls.set_component_up("web-0", False)
     windows = sim.advance(20)
     assert sum(w["failed"] for w in windows) == sum(w["arrivals"] for w in windows) > 0
 
@@ -96,7 +96,7 @@ def test_every_replica_down_fails_requests():
 def test_primary_down_fails_writes_but_replicas_keep_serving_reads():
     sim = Simulation(load_preset("horizontal_load_balancer"))
     sim.advance(10)
-    sim.set_component_up("db-primary", False)
+    sim.controls.set_component_up("db-primary", False)
     windows = sim.advance(30)[5:]
     assert sum(w["failed"] for w in windows) > 0
     assert sum(w["db_reads_replica"] for w in windows) > 0
@@ -106,7 +106,7 @@ def test_primary_down_fails_writes_but_replicas_keep_serving_reads():
 @pytest.mark.parametrize("algorithm", ["round_robin", "random", "least_connections", "power_of_two"])
 def test_every_algorithm_spreads_load_over_all_replicas(algorithm):
     sim = Simulation(load_preset("horizontal_load_balancer"))
-    sim.set_load_balancer(algorithm)
+    sim.controls.set_load_balancer(algorithm)
     windows = sim.advance(120)
     load = [
         sum(w["instances"][f"web-{i}"]["utilisation"] for w in windows) for i in range(4)]
@@ -122,7 +122,7 @@ def test_load_aware_balancing_beats_blind_balancing_with_uneven_work():
     p95 = {}
     for algorithm in ("round_robin", "random", "least_connections", "power_of_two"):
         sim = Simulation(base)
-        sim.set_load_balancer(algorithm)
+        sim.controls.set_load_balancer(algorithm)
         p95[algorithm] = sim.run(600)["latency_p95_s"]
     assert p95["least_connections"] < 0.6 * p95["round_robin"]
     assert p95["power_of_two"] < 0.6 * p95["random"]
@@ -132,7 +132,7 @@ def test_load_aware_balancing_beats_blind_balancing_with_uneven_work():
 def test_changing_the_arrival_rate_acts_from_now():
     sim = Simulation(scenario(traffic={"rate_rps": 10}))
     slow = sim.advance(60)
-    sim.set_arrival_rate(50)
+    sim.controls.set_arrival_rate(50)
     fast = sim.advance(60)
     assert sum(w["arrivals"] for w in slow) == pytest.approx(600, rel=0.15)
     assert sum(w["arrivals"] for w in fast) == pytest.approx(3000, rel=0.1)
@@ -143,20 +143,20 @@ FOUR = "horizontal_load_balancer"
 
 
 @pytest.mark.parametrize("preset, call, message", [
-    (ONE, lambda s: s.set_web_replicas(0), "web.replicas: 0 is not allowed: must be a whole number between 1 and 1,000"),
-    (ONE, lambda s: s.set_web_replicas(3), "web.replicas: more than one replica needs a load balancer"),
-    (ONE, lambda s: s.set_arrival_rate(-1), "traffic.rate_rps: -1 is not allowed"),
-    (ONE, lambda s: s.set_load_balancer("fastest"), "load_balancer.algorithm: 'fastest' is not allowed: choose one of"),
-    (ONE, lambda s: s.set_component_up("web-9", False), "component: 'web-9' is not allowed: choose one of web-0"),
-    (ONE, lambda s: s.set_llm_replicas(2), "llm.replicas: only a self_hosted LLM has replicas"),
+    (ONE, lambda s: s.controls.set_web_replicas(0), "web.replicas: 0 is not allowed: must be a whole number between 1 and 1,000"),
+    (ONE, lambda s: s.controls.set_web_replicas(3), "web.replicas: more than one replica needs a load balancer"),
+    (ONE, lambda s: s.controls.set_arrival_rate(-1), "traffic.rate_rps: -1 is not allowed"),
+    (ONE, lambda s: s.controls.set_load_balancer("fastest"), "load_balancer.algorithm: 'fastest' is not allowed: choose one of"),
+    (ONE, lambda s: s.controls.set_component_up("web-9", False), "component: 'web-9' is not allowed: choose one of web-0"),
+    (ONE, lambda s: s.controls.set_llm_replicas(2), "llm.replicas: only a self_hosted LLM has replicas"),
     (ONE, lambda s: s.advance(0), "seconds: 0 is not allowed: must be greater than 0"),
-    (ONE, lambda s: (s.set_load_balancer("random"), s.set_web_replicas(2)),
+    (ONE, lambda s: (s.controls.set_load_balancer("random"), s.controls.set_web_replicas(2)),
      "web.replicas: 2 is not allowed: only 1 while database.placement is same_server"),
-    (FOUR, lambda s: s.set_web_replicas(2.5), "web.replicas: 2.5 is not allowed: must be a whole number between 1 and 1,000"),
-    (FOUR, lambda s: s.set_web_workers(2.5), "web.workers: 2.5 is not allowed: must be a whole number"),
-    (FOUR, lambda s: s.set_db_read_replicas(1.5), "database.read_replicas: 1.5 is not allowed: must be a whole number"),
-    (FOUR, lambda s: s.set_component_up("web-0", "no"), "up: 'no' is not allowed: must be true or false"),
-    (FOUR, lambda s: s.set_arrival_rate("fast"), "traffic.rate_rps: 'fast' is not allowed: must be a number"),
+    (FOUR, lambda s: s.controls.set_web_replicas(2.5), "web.replicas: 2.5 is not allowed: must be a whole number between 1 and 1,000"),
+    (FOUR, lambda s: s.controls.set_web_workers(2.5), "web.workers: 2.5 is not allowed: must be a whole number"),
+    (FOUR, lambda s: s.controls.set_db_read_replicas(1.5), "database.read_replicas: 1.5 is not allowed: must be a whole number"),
+    (FOUR, lambda s: s.controls.set_component_up("web-0", "no"), "up: 'no' is not allowed: must be true or false"),
+    (FOUR, lambda s: s.controls.set_arrival_rate("fast"), "traffic.rate_rps: 'fast' is not allowed: must be a number"),
 ])
 def test_bad_live_changes_are_refused_with_a_message(preset, call, message):
     sim = Simulation(load_preset(preset))
@@ -185,24 +185,24 @@ def test_a_step_stops_at_its_wall_clock_budget():
 
 def test_settings_report_every_live_change():
     sim = Simulation(load_preset("horizontal_load_balancer"))
-    assert sim.settings() == {"rate_rps": 5.5, "web_replicas": 4, "web_workers": 9, "load_balancer": "round_robin",
+    assert sim.controls.settings() == {"rate_rps": 5.5, "web_replicas": 4, "web_workers": 9, "load_balancer": "round_robin",
                               "db_read_replicas": 1, "llm_replicas": 1, "down": [], "prompt_keys": None}
-    sim.set_arrival_rate(9)
-    sim.set_web_replicas(2)
-    sim.set_load_balancer("power_of_two")
-    sim.set_db_read_replicas(3)
-    sim.set_component_up("db-replica-0", False)
+    sim.controls.set_arrival_rate(9)
+    sim.controls.set_web_replicas(2)
+    sim.controls.set_load_balancer("power_of_two")
+    sim.controls.set_db_read_replicas(3)
+    sim.controls.set_component_up("db-replica-0", False)
     sim.advance(1)
-    assert sim.settings() == {"rate_rps": 9, "web_replicas": 2, "web_workers": 9, "load_balancer": "power_of_two",
+    assert sim.controls.settings() == {"rate_rps": 9, "web_replicas": 2, "web_workers": 9, "load_balancer": "power_of_two",
                               "db_read_replicas": 3, "llm_replicas": 1, "down": ["db-replica-0"], "prompt_keys": None}
 
 
 def test_workers_set_live_apply_to_replicas_added_later():
     sim = Simulation(load_preset("horizontal_load_balancer"))
-    sim.set_web_workers(50)
-    sim.set_web_replicas(6)
+    sim.controls.set_web_workers(50)
+    sim.controls.set_web_replicas(6)
     assert [r.workers.servers for r in sim.web.replicas] == [50] * 6
-    assert sim.settings()["web_workers"] == 50
+    assert sim.controls.settings()["web_workers"] == 50
 
 
 def test_a_step_stopped_by_its_budget_resumes_without_losing_a_request():

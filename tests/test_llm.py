@@ -148,7 +148,7 @@ def test_hosted_api_pace_does_not_depend_on_load():
 
 def test_llm_down_fails_requests():
     sim = llm_sim({"kind": "self_hosted", "replicas": 1})
-    sim.set_component_up("llm-0", False)
+    sim.controls.set_component_up("llm-0", False)
     inject(sim, 3)
     assert sim.run(10)["failed"] == 3
 
@@ -183,7 +183,7 @@ def test_batch_mean_weighs_replicas_by_the_time_they_existed():
     sim = llm_sim({"kind": "self_hosted", "overhead_ms": 0, "prefill_tokens_per_s": 1e8}, prompt=0, output=1000)
     inject(sim, 10)
     sim.advance(0.999)
-    sim.set_llm_replicas(10)  # nine idle replicas alive for the last millisecond of the window
+    sim.controls.set_llm_replicas(10)  # nine idle replicas alive for the last millisecond of the window
     window = sim.advance(0.001)[0]
     # Ten sequences decode on llm-0 all window long; replica-seconds are 1 + 9 x 0.001.
     assert window["llm_batch_mean"] == pytest.approx(10 / (1 + 9 * 0.001), rel=1e-6)
@@ -284,7 +284,7 @@ def test_a_crashed_replica_fails_the_calls_it_holds():
     sim = llm_sim(two)
     inject(sim, 4)  # two on each replica
     sim.advance(1.0)
-    sim.set_component_up("llm-0", False)
+    sim.controls.set_component_up("llm-0", False)
     summary = sim.run(60)
     assert summary["failed"] == 2 and summary["completions"] == 2
 
@@ -293,7 +293,7 @@ def test_a_gateway_retries_the_calls_of_a_crashed_replica_elsewhere():
     sim = llm_sim({"kind": "router", "deployments": [{"kind": "self_hosted", "overhead_ms": 0, "replicas": 2}]})
     inject(sim, 4)
     sim.advance(1.0)
-    sim.set_component_up("llm-0", False)
+    sim.controls.set_component_up("llm-0", False)
     summary = sim.run(60)
     assert summary["failed"] == 0 and summary["completions"] == 4
     assert summary["llm_retries"] == 2

@@ -19,7 +19,7 @@ def test_the_first_change_starts_a_before_run_that_was_the_same_run_until_now():
     playback.change("web_replicas", 2)
     assert playback.before is not None and playback.since == playback.t == 30
     assert list(playback.before.sim.windows) == list(playback.now.sim.windows)  # one run until the change
-    assert playback.before.sim.settings()["web_replicas"] == 4 and playback.settings()["web_replicas"] == 2
+    assert playback.before.sim.controls.settings()["web_replicas"] == 4 and playback.settings()["web_replicas"] == 2
     assert playback.marks == [(30.0, "Web replicas = 2")]
 
 
@@ -41,7 +41,7 @@ def test_later_changes_act_on_the_now_run_only():
     playback.change("web_replicas", 2)
     playback.advance(5.0)
     playback.change("web_replicas", 3)
-    assert playback.before.sim.settings()["web_replicas"] == 4 and playback.settings()["web_replicas"] == 3
+    assert playback.before.sim.controls.settings()["web_replicas"] == 4 and playback.settings()["web_replicas"] == 3
     assert len(playback.marks) == 2
 
 
@@ -60,7 +60,7 @@ def test_a_new_version_goes_on_from_now_and_the_old_one_becomes_before():
     bigger = derive(scenario, {"web": {"size": "large"}}, "large web")
     playback.switch(bigger, "large")
     assert playback.t == 40 and playback.now.label == "large" and playback.before.label == "as given"
-    assert playback.now.sim.settings()["rate_rps"] == 7.0  # the same changes, at the same times
+    assert playback.now.sim.controls.settings()["rate_rps"] == 7.0  # the same changes, at the same times
     assert playback.since == 30  # the comparison still counts from the first change
     assert playback.now.sim.windows[-1]["rolled"]["since"]["t_start_s"] == 30
     assert playback.marks[-1] == (40.0, "version: large")
@@ -93,7 +93,7 @@ def test_forgetting_before_ends_the_comparison():
     playback.forget_before()
     assert playback.before is None and playback.since is None
     playback.change("web_replicas", 3)
-    assert playback.before.sim.settings()["web_replicas"] == 2
+    assert playback.before.sim.controls.settings()["web_replicas"] == 2
 
 
 def test_a_run_stopped_by_the_wall_clock_still_replays_exactly():

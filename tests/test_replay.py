@@ -36,7 +36,7 @@ def test_a_refused_change_is_listed_or_raised():
     refused = []
     sim = replay(scenario, changes, 10.0, refused=refused)
     assert [change for change, _ in refused] == [changes[0]] and "same_server" in refused[0][1]
-    assert sim.settings()["rate_rps"] == 3.0
+    assert sim.controls.settings()["rate_rps"] == 3.0
     with pytest.raises(ValueError, match="database.read_replicas"):
         replay(scenario, changes, 10.0)
 

@@ -62,7 +62,7 @@ def test_since_counts_from_the_anchor_and_never_forgets():
 def test_a_tier_that_has_gone_leaves_the_span_and_no_rounding_builds_up():
     sim = Simulation(load_preset("horizontal_load_balancer"), rolling_s=(10.0,))
     sim.advance(30)
-    sim.set_db_read_replicas(0)  # the replica tier goes
+    sim.controls.set_db_read_replicas(0)  # the replica tier goes
     for _ in range(3_600):  # an hour of windows in and out
         sim.advance(1)
         rolled = sim.windows[-1]["rolled"][10.0]

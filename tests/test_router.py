@@ -45,7 +45,7 @@ def test_a_tpm_limit_returns_429s_and_the_fallback_takes_the_rest():
                                       limits={"tokens_per_minute": 200_000}),
                               hosted("dear")], strategy="cost-based", fallbacks=["dear"]))
     counts, summary = calls_per_deployment(sim, 300)
-    sim.set_arrival_rate(1e-6)
+    sim.controls.set_arrival_rate(1e-6)
     summary = sim.run(200)  # the calls still waiting for a retry-after (up to the next minute) finish
     assert summary["in_flight"] == 0
     assert summary["llm_429s"] > 0 and summary["llm_retries"] > 0
@@ -96,7 +96,7 @@ def test_an_outage_moves_calls_to_the_other_deployment():
     sim = Simulation(gateway([hosted("main"), hosted("spare", weight=0.01)], fallbacks=["spare"],
                              ))
     sim.advance(30)
-    sim.set_component_up("main-0", False)
+    sim.controls.set_component_up("main-0", False)
     counts, summary = calls_per_deployment(sim, 60)
     assert counts["main"] == 0 and counts["spare"] > 500
     assert summary["failed"] == 0

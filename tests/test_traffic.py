@@ -104,7 +104,7 @@ def test_set_arrival_rate_on_a_trace_changes_its_speed():
     scn = scenario(traffic={"rate_rps": None, "trace": {"file": "AzureLLMInferenceTrace_conv.csv"}})
     sim = Simulation(scn)
     normal = sum(w["arrivals"] for w in sim.advance(300))
-    sim.set_arrival_rate(sim.arrivals.base_rate_rps * 3)
+    sim.controls.set_arrival_rate(sim.arrivals.base_rate_rps * 3)
     faster = sum(w["arrivals"] for w in sim.advance(300))
     assert faster == pytest.approx(3 * normal, rel=0.2)
 

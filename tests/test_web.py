@@ -51,7 +51,7 @@ def test_family_and_size_set_the_price_and_the_instance_type():
 def test_a_live_change_of_workers_past_the_cores_makes_handlers_take_turns():
     sim = Simulation(cpu_bound(100, 0.05, workers=4, cores=4))  # 4 / 0.05 = 80 a second at most
     sim.advance(60)
-    sim.set_web_workers(40)  # ten times the threads, still 4 cores: still 80 a second
+    sim.controls.set_web_workers(40)  # ten times the threads, still 4 cores: still 80 a second
     sim.advance(120)
     windows = list(sim.windows)[-60:]
     assert sum(w["completions"] for w in windows) / 60 == pytest.approx(80, rel=0.03)

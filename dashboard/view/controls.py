@@ -66,4 +66,4 @@ def draw_controls(player: Player, names: list[str]) -> None:
                 st.selectbox(_label(control), control.choices, format_func=lambda v: ALGORITHM_LABELS.get(v, v),
                              placeholder="none (one replica)", width=WIDGET_WIDTH + 40, **options)
             else:  # components
-                st.multiselect(_label(control), sim.component_names(), width=WIDGET_WIDTH * 2, **options)
+                st.multiselect(_label(control), sim.controls.component_names(), width=WIDGET_WIDTH * 2, **options)

@@ -34,7 +34,7 @@ def topology(sim: Simulation) -> dict:
         "cache": None if scenario.cache is None else ("semantic" if scenario.cache.semantic else "exact"),
         "deployments": deployments,
         "llm": [r.name for m in models for r in m.replicas if not r.draining],
-        "down": sim.settings()["down"],
+        "down": sim.controls.settings()["down"],
     }
 
 

@@ -31,7 +31,7 @@ def theory_mean_latency_s(sim: Simulation) -> float | None:
     """
     scenario = sim.scenario
     web, traffic = scenario.web, scenario.traffic
-    settings = sim.settings()
+    settings = sim.controls.settings()
     if (scenario.database or scenario.llm or scenario.cache or traffic.trace or traffic.pattern.kind != "steady"
             or web.handler_ms.dist != "exponential" or web.accept_queue is not None or web.async_io
             or settings["web_replicas"] != 1 or settings["down"] or traffic.client_timeout_s is not None):
