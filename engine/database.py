@@ -203,54 +203,65 @@ class Database:
     def _computed(self, event) -> None:
         """The query's CPU work is done: free the core; wait on storage, then commit (writes) or answer."""
         request = event._value
-        request.db_node.station.release()
-        if request.db_io_s > 0:
-            after(self.env, request.db_io_s, self._waited, request)
-        else:
-            self._stored(request)
-
-    def _waited(self, event) -> None:
-        """The query's storage waits are over."""
-        self._stored(event._value)
-
-    def _stored(self, request) -> None:
-        """A read has its rows; a write has its log records and commits (or is done, for a kind that does not flush)."""
         node = request.db_node
+        node.station.release()
         if request.db_is_write and node.logs:
-            node.log().commit(request)
+            if request.db_io_s > 0:
+                after(self.env, request.db_io_s, self._written, request)
+            else:
+                node.log().commit(request)
+            return
+        # A read (or a write that needs no flush): its storage waits, then its answer crossing the
+        # network, with nothing in between that could change them: one timer for both.
+        delay = request.db_io_s + self._rtt_s
+        if delay > 0:
+            after(self.env, delay, self._read_back, request)
         else:
-            self._served(request)
+            self._count(request, self.env.now)
+            request.db_pool.checkin()
+            self._on_done(request)
+
+    def _written(self, event) -> None:
+        """The write's storage waits are over: it commits, and waits for the log flush."""
+        request = event._value
+        request.db_node.log().commit(request)
 
     def _durable(self, request) -> None:
-        """The log flush holding the write's commit reached the disk."""
-        self._served(request)
-
-    def _served(self, request) -> None:
-        """The query finished: free its server connection, count it, and send the answer back over the network."""
-        node = request.db_node
-        node.connections -= 1
-        window = self._window_of()
-        now = self.env.now
-        if request.db_is_write:
-            window.db_writes += 1
-            self._record_write(request.user, now)
-        elif node is self.primary:
-            window.db_reads_primary += 1
-        else:
-            window.db_reads_replica += 1
-            if self._visible_at.get(request.user, 0.0) > now:
-                window.stale_reads += 1
+        """The log flush holding the write's commit reached the disk: the answer goes back over the network."""
+        self._count(request, self.env.now)
         if self._rtt_s:
             after(self.env, self._rtt_s, self._returned, request)
         else:
             request.db_pool.checkin()
             self._on_done(request)
 
+    def _read_back(self, event) -> None:
+        """The answer reached the web server (the server finished it one round trip ago)."""
+        request = event._value
+        self._count(request, self.env.now - self._rtt_s)
+        request.db_pool.checkin()
+        self._on_done(request)
+
     def _returned(self, event) -> None:
-        """The answer reached the web server: the connection goes back to the pool."""
+        """The commit's answer reached the web server: the connection goes back to the pool."""
         request = event._value
         request.db_pool.checkin()
         self._on_done(request)
+
+    def _count(self, request, served_at: float) -> None:
+        """The server finished the query at `served_at`: free its server connection and count it."""
+        node = request.db_node
+        node.connections -= 1
+        window = self._window_of()
+        if request.db_is_write:
+            window.db_writes += 1
+            self._record_write(request.user, served_at)
+        elif node is self.primary:
+            window.db_reads_primary += 1
+        else:
+            window.db_reads_replica += 1
+            if self._visible_at.get(request.user, 0.0) > served_at:
+                window.stale_reads += 1
 
     def _record_write(self, user: int, now: float) -> None:
         """Remember until when replicas miss `user`'s write, forgetting writes they have applied."""
