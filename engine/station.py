@@ -1,10 +1,11 @@
 """A station: a few identical servers with a first-come, first-served queue in front.
 
 Almost every component of a web application is a station. A web replica's workers are servers and
-its accept queue is the line in front of them; a database node's cores serve queries while the
-others wait for a connection. When a job arrives and a server is free it starts at once; otherwise
-it joins the queue, unless the queue is full, in which case it is turned away (a 503, or "too many
-connections"). When a server is released the next job in line starts. At the front door (a web
+its accept queue is the line in front of them; a replica's CPU cores compute handlers while other
+threads wait for one; a database node's cores run the CPU part of queries while the others wait.
+When a job arrives and a server is free it starts at once; otherwise it joins the queue, unless the
+queue is full, in which case it is turned away (a 503). When a server is released the next job in
+line starts. At the front door (a web
 replica's accept queue) jobs whose client has already given up are skipped when their turn comes,
 as a real server skips a closed connection; deeper in, a blocked thread does not know its client
 left, so the work goes on.

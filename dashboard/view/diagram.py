@@ -204,7 +204,8 @@ def _llm_nodes(topo: dict, figures: dict, down: set, deployments: dict, rolled: 
         else:
             group = _group(own, figures, down, deployment["title"], prefix)
             for node in group:
-                node["lines"] = [line.replace("busy", "of batch slots busy", 1) for line in node["lines"]]
+                # running calls over what fits: batch slots or KV-cache room, whichever is short
+                node["lines"] = [line.replace("busy", "of batch room busy", 1) for line in node["lines"]]
                 if gateway and gateway["llm_429s"] > 0:
                     node["lines"].append(f"429s: {_rate(gateway['llm_429s'])}")
             nodes += group
