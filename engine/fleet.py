@@ -22,6 +22,7 @@ class Fleet:
         self._next_index = 0
         self.members: list = []   # every instance still billed: serving, down or draining
         self.routable: list = []  # the ones that take new work: up, not draining, not warming up
+        self.version = 0  # grows at every change of members or routing: whoever counts them knows when to recount
         self.resize(count)
 
     def serving(self) -> list:
@@ -72,7 +73,9 @@ class Fleet:
         """Forget drained instances that have finished their last piece of work."""
         if any(m.draining for m in self.members):
             self.members = [m for m in self.members if not (m.draining and m.idle())]
+            self.version += 1
 
     def _refresh(self) -> None:
         """Recompute which instances take new work."""
         self.routable = [m for m in self.members if m.up and not m.draining and not m.warming]
+        self.version += 1

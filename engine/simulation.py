@@ -119,6 +119,8 @@ class Simulation:
         self._clients: deque[Request] = deque()  # requests in arrival order, until their deadline passes
         self._user_done = self.arrivals.user_done if self.arrivals.closed_loop else None  # a user sends the next one
         self._windows_closed = 0
+        self._gauges_versions: tuple = ()  # the fleets' versions when the gauges were last counted
+        self._gauges_counted: dict = {}
         self._arrived = 0
         self._start_step_budget()
         self.billing = Billing(env, scenario, self.recorder, self.web, self.database, self.llm)
@@ -177,7 +179,7 @@ class Simulation:
 
     def summary(self) -> dict:
         """Return whole-run metrics over every closed window."""
-        return self.recorder.run_summary(self.recorder.window.t_start_s, gauges={**self._gauges(), "deployments": None})
+        return self.recorder.run_summary(self.recorder.window.t_start_s, gauges=self._gauges())
 
     @property
     def windows(self) -> deque[dict]:
@@ -391,17 +393,23 @@ class Simulation:
         return self.genai.models() if self.genai is not None else []
 
     def _gauges(self) -> dict:
-        """Return the levels a window reports as they stand at its end."""
+        """Return the levels a window reports as they stand at its end (counted again only after a fleet changed)."""
         models = [m for m in self.llm_deployments() if not m.hosted]  # a hosted API has no replicas of ours
-        return {"web_replicas": len(self.web.fleet.serving()), "web_replicas_ready": len(self.web.routable),
+        versions = (self.web.fleet.version, *(m.fleet.version for m in models))
+        if versions == self._gauges_versions:
+            return self._gauges_counted
+        self._gauges_versions = versions
+        self._gauges_counted = {"web_replicas": len(self.web.fleet.serving()), "web_replicas_ready": len(self.web.routable),
                 "llm_replicas": sum(len(m.fleet.serving()) for m in models) if models else None,
-                "llm_replicas_ready": sum(len(m.fleet.routable) for m in models) if models else None}
+                "llm_replicas_ready": sum(len(m.fleet.routable) for m in models) if models else None,
+                "deployments": None}  # (behind a gateway, each window has its own: see _window_extras)
+        return self._gauges_counted
 
     def _window_extras(self) -> dict:
         """Return what a window reports beyond its counters: levels, and per-deployment figures behind a gateway."""
-        extras = self._gauges()
-        extras["deployments"] = self.llm.deployment_figures() if isinstance(self.llm, Router) else None
-        return extras
+        if not isinstance(self.llm, Router):
+            return self._gauges()  # shared by windows while nothing changes: the recorder only reads it
+        return {**self._gauges(), "deployments": self.llm.deployment_figures()}
 
     def _scheduled_failure(self, event) -> None:
         """A failure or recovery from the scenario's list happens now."""
