@@ -93,6 +93,7 @@ METRICS: dict[str, str] = {
 }
 
 _SKETCH_BATCH = 8192
+_SUM_BATCH = 256  # windows' counts are added to the run's totals this many at a time
 _COUNTERS = ("arrivals", "completions", "dropped", "timed_out", "failed", "rate_limited", "truncated",
              "input_tokens", "output_tokens",
              "db_reads_primary", "db_reads_replica", "db_writes", "stale_reads",
@@ -314,6 +315,8 @@ class Recorder:
         self.history = History(history_windows)
         self.t_start_s = t_start_s
         self._total_values = [0] * len(_COUNTERS) + [0.0] * len(_FLOATS)  # in _NAMES order, since time 0
+        self._unsummed: list[tuple] = []  # closed windows' counts not yet in _total_values: summed in batches
+        self._arrivals = self._usd_tokens = self._usd_infra = self._outcomes = 0  # running: every window needs them
         self._base_values = list(self._total_values)  # the totals when the summary (re)started
         self._latency_sum = self._ttft_sum = 0.0
         self._latency_sketch = LogSketch(relative_accuracy=0.005)
@@ -328,8 +331,16 @@ class Recorder:
         self._ttft_sketch.add_many(self._pending_ttfts)
         self._pending_latencies, self._pending_ttfts = [], []
 
+    def _sum_up(self) -> list:
+        """Add the closed windows' counts not yet summed to the totals since time 0, and return those totals."""
+        if self._unsummed:
+            self._total_values = list(map(sum, zip(self._total_values, *self._unsummed)))
+            self._unsummed = []
+        return self._total_values
+
     def totals(self) -> dict:
         """Return every counter summed over the closed windows since the summary started."""
+        self._sum_up()
         return dict(zip(_NAMES, map(lambda total, base: total - base, self._total_values, self._base_values)))
 
     def restart_summary(self, now: float) -> None:
@@ -339,7 +350,7 @@ class Recorder:
         time 0, since requests that arrived earlier may still be out.
         """
         self.t_start_s = now
-        self._base_values = list(self._total_values)
+        self._base_values = list(self._sum_up())
         self._latency_sum = self._ttft_sum = 0.0
         self._latency_sketch = LogSketch(relative_accuracy=0.005)
         self._ttft_sketch = LogSketch(relative_accuracy=0.005)
@@ -354,9 +365,16 @@ class Recorder:
         except with rolling spans, whose records a live view reads at every window anyway.
         """
         w = self.window
-        w.arrivals = arrivals_so_far - self._total_values[_ARRIVALS]
+        w.arrivals = arrivals_so_far - self._arrivals
         values = _read_counts(w)  # one C call for every counter
-        totals = self._total_values = list(map(add, self._total_values, values))
+        unsummed = self._unsummed
+        unsummed.append(values)
+        if len(unsummed) >= _SUM_BATCH:
+            self._sum_up()
+        self._arrivals = arrivals_so_far
+        self._usd_tokens += values[_USD_TOKENS]
+        self._usd_infra += values[_USD_INFRA]
+        self._outcomes += sum(_read_outcomes(values))
         latencies, ttfts = w.latencies, w.ttfts
         self._latency_sum += sum(latencies)
         self._ttft_sum += sum(ttfts)
@@ -367,11 +385,11 @@ class Recorder:
         tier_totals = self._tier_totals
         for tier, stations in tiers.items():
             if stations is not None:
-                combined = tuple(map(sum, zip(*(integrals for _, integrals in stations)))) or (0, 0, 0, 0, 0)
+                combined = (stations[0][1] if len(stations) == 1 else  # one instance: its own figures
+                            tuple(map(sum, zip(*(integrals for _, integrals in stations)))) or (0, 0, 0, 0, 0))
                 before = tier_totals.get(tier)
                 tier_totals[tier] = combined if before is None else tuple(map(add, before, combined))
-        cumulative = (totals[_USD_TOKENS] + totals[_USD_INFRA], totals[_USD_TOKENS],
-                      totals[_ARRIVALS] - sum(_read_outcomes(totals)))
+        cumulative = (self._usd_tokens + self._usd_infra, self._usd_tokens, self._arrivals - self._outcomes)
         closed = _Closed(w.t_start_s, now, values, latencies, ttfts, tiers, cumulative, gauges)
         if self.rolling is None:
             self.history.append(closed)
@@ -402,6 +420,6 @@ class Recorder:
         _derived(record, counts, span)
         record["usd_cumulative"] = counts["usd_tokens"] + counts["usd_infra"]
         record["usd_tokens_cumulative"] = counts["usd_tokens"]
-        record["in_flight"] = _waiting(dict(zip(_NAMES, self._total_values)))  # since time 0: what is still out
+        record["in_flight"] = _waiting(dict(zip(_NAMES, self._sum_up())))  # since time 0: what is still out
         record.update(gauges)
         return record
