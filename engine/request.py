@@ -34,7 +34,7 @@ class Request:
         # prompt_key (drawn at arrival when the traffic has prompt keys), reworded (at the cache lookup),
         # reserved (tokens held against the user's budget during the LLM call), llm_call (what an LLM
         # gateway keeps while it retries and falls back, engine/router.py), llm_seq (the call's place in an
-        # LLM replica, engine/llm.py).
+        # LLM replica, engine/llm_replica.py).
         self.replica = None  # the web replica that took it in
         self.t_first_token = None
         self.abandoned = False
