@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from engine.distributions import DISTRIBUTIONS
 from engine.paths import PRESETS_DIR
-from engine.scenario import (Diurnal, EmpiricalTokens, FixedTokens, HostedLLM, LLMRouter, Ramp, Scenario,
+from engine.scenario import (DATABASE_KINDS, Diurnal, EmpiricalTokens, FixedTokens, HostedLLM, LLMRouter, Ramp, Scenario,
                              SelfHostedLLM, Spike, Steady)
 
 
@@ -126,17 +126,24 @@ def load_scenario(path: str | Path) -> Scenario:
 _TAGS = ("kind", "dist")  # the fields that say which kind of part a mapping is
 
 
+def _same_shape(old_kind, new_kind) -> bool:
+    """Return whether two kinds share their fields: a database's kind is a setting, not another shape."""
+    return old_kind in DATABASE_KINDS and new_kind in DATABASE_KINDS
+
+
 def patch_data(base: dict, changes: dict) -> dict:
     """Return scenario data `base` with `changes` merged in, recursing into nested mappings.
 
-    Lists are replaced, and so is a mapping whose kind changes (a constant time replacing an
-    exponential one keeps none of the old one's fields).
+    Lists are replaced, and so is a mapping whose kind changes to another shape (a constant time
+    replacing an exponential one keeps none of the old one's fields); a database that changes its
+    kind keeps its size, cores and the rest.
     """
     merged = dict(base)
     for key, value in changes.items():
         old = merged.get(key)
         if isinstance(value, dict) and isinstance(old, dict) and not any(
-                tag in value and value[tag] != old.get(tag) for tag in _TAGS):
+                tag in value and value[tag] != old.get(tag) and not _same_shape(old.get(tag), value[tag])
+                for tag in _TAGS):
             merged[key] = patch_data(merged[key], value)
         else:
             merged[key] = value

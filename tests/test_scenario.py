@@ -175,3 +175,18 @@ def test_scenarios_are_derived_only_through_the_validated_door():
     offenders = [str(p.relative_to(root)) for p in sources
                  if "model_copy(" in p.read_text() and p.name != "test_scenario.py"]
     assert offenders == []
+
+
+def test_changing_a_databases_kind_keeps_its_machine():
+    # A database's kind is a setting, not another shape: switching it keeps size and cores (a lesson
+    # variant once put a "small 2-core" database's key-value version on the default 4-core machine).
+    from engine import derive, parse_scenario
+
+    base = parse_scenario({"traffic": {"rate_rps": 1},
+                           "database": {"kind": "relational", "size": "small", "cores": 2}})
+    changed = derive(base, {"database": {"kind": "key_value"}})
+    assert (changed.database.kind, changed.database.size, changed.database.cores) == ("key_value", "small", 2)
+    hosted = parse_scenario({"traffic": {"rate_rps": 1}, "llm": {"kind": "hosted", "itl_ms": 5},
+                             "web": {"db_reads_per_request": 0, "db_writes_per_request": 0}})
+    own = derive(hosted, {"llm": {"kind": "self_hosted"}})  # another shape: nothing of the hosted one is kept
+    assert own.llm.kind == "self_hosted" and own.llm.itl_ms != 5
