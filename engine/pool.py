@@ -25,7 +25,7 @@ from engine.clock import after
 class ConnectionPool:
     """At most `size` connections lent at once, then a FIFO line whose waits end after `timeout_s`."""
 
-    __slots__ = ("env", "size", "timeout_s", "in_use", "waiting", "_connect", "_on_timeout")
+    __slots__ = ("env", "size", "timeout_s", "in_use", "waiting", "_connect", "_on_timeout", "_watching")
 
     def __init__(self, env, size: int, timeout_s: float, connect: Callable, on_timeout: Callable):
         """Create an empty pool; `connect(request)` sends a query on a lent connection and returns
@@ -37,6 +37,7 @@ class ConnectionPool:
         self.waiting: deque = deque()
         self._connect = connect
         self._on_timeout = on_timeout
+        self._watching = False  # a timer is set for the first wait's deadline
 
     def checkout(self, request) -> None:
         """Lend `request` a connection now, or make it wait for one."""
@@ -45,10 +46,10 @@ class ConnectionPool:
             if not self._connect(request):
                 self.checkin()
             return
-        deadline = self.env.now + self.timeout_s
-        request.pool_deadline = deadline
+        request.pool_deadline = self.env.now + self.timeout_s
         self.waiting.append(request)
-        after(self.env, self.timeout_s, self._timed_out, (request, deadline))
+        if not self._watching:
+            self._watch()
 
     def checkin(self) -> None:
         """A connection came back: lend it to the first request still waiting, or keep it."""
@@ -62,11 +63,31 @@ class ConnectionPool:
                 return
         self.in_use -= 1
 
-    def _timed_out(self, event) -> None:
-        """A wait reached the pool timeout: if that request is still in line, it fails."""
-        request, deadline = event._value
-        if request.pool_deadline == deadline:
-            request.pool_deadline = None
+    def _watch(self) -> None:
+        """Set one timer for the deadline of the first request still waiting (if any).
+
+        Every wait lasts the same `timeout_s` and the line is first come, first served, so deadlines
+        grow along it: one timer at the front serves the whole line, instead of one per wait.
+        """
+        waiting = self.waiting
+        while waiting and waiting[0].pool_deadline is None:
+            waiting.popleft()  # lent a connection or timed out already
+        self._watching = bool(waiting)
+        if waiting:
+            after(self.env, max(waiting[0].pool_deadline - self.env.now, 0.0), self._deadline)
+
+    def _deadline(self, event) -> None:
+        """The first wait's deadline came: every request whose wait is over fails; watch the next one."""
+        now = self.env.now
+        waiting = self.waiting
+        expired = []
+        while waiting and (waiting[0].pool_deadline is None or waiting[0].pool_deadline <= now):
+            request = waiting.popleft()
+            if request.pool_deadline is not None:
+                request.pool_deadline = None
+                expired.append(request)
+        self._watch()
+        for request in expired:
             self._on_timeout(request)
 
     def queued(self) -> int:
