@@ -263,12 +263,32 @@ function drawCounts(view, data) {
   holder.append(table);
 }
 
+// A playing view that has not had a new frame for this long asks the page to run again: after a
+// dropped connection the page's timer may not come back on its own (seen with a busy server).
+const STALLED_MS = 4000;
+
+function watch(view, component, data) {
+  view.lastFrameAt = Date.now();
+  view.playing = Boolean(data.playing);
+  view.component = component;
+  if (view.watchdog) return;
+  view.watchdog = setInterval(() => {
+    if (!view.isConnected) { clearInterval(view.watchdog); return; }
+    const quiet = Date.now() - view.lastFrameAt;
+    if (view.playing && quiet > STALLED_MS && Date.now() - (view.askedAt || 0) > STALLED_MS) {
+      view.askedAt = Date.now();
+      view.component.setTriggerValue("stalled", view.askedAt);
+    }
+  }, 1000);
+}
+
 export function render(component, base) {
   const { data, parentElement } = component;
   let view = parentElement.querySelector(".gsl-live");
   if (!view) view = skeleton(parentElement);
   view.latest = data;
   view.base = base;
+  watch(view, component, data);
   const rest = () => {
     view.classList.toggle("gsl-presenter", Boolean(data.presenter));
     view.dataset.time = data.time || "";

@@ -80,6 +80,10 @@ _vendor_plotly()
 _component = st.components.v2.component("gsl_live_view", css=CSS, js=LOADER, isolate_styles=False)
 
 
-def draw(frame_: dict, key: str) -> None:
-    """Draw `frame_` in the live view component with `key` (one per page), updating it in place."""
-    _component(data=frame_, key=key, height="content")
+def draw(frame_: dict, key: str, on_stalled=None) -> None:
+    """Draw `frame_` in the live view component with `key` (one per page), updating it in place.
+
+    When a playing view (`frame_["playing"]`) gets no new frame for a few seconds, the browser
+    reports it stalled and `on_stalled()` runs (the player then runs the whole page again).
+    """
+    _component(data=frame_, key=key, height="content", on_stalled_change=on_stalled or (lambda: None))

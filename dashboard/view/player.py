@@ -224,6 +224,8 @@ class Player:
         """
 
         def view() -> None:
+            if st.session_state.pop(f"{self.key}_stalled", False) and self.running:
+                st.rerun(scope="app")  # the whole page again: it sets the timer that ticks this view
             place = st.container()  # always drawn: the elements after it keep their place
             self.settle(place)
             self.show_errors(place)
@@ -234,7 +236,9 @@ class Player:
             if self.stopped:
                 st.rerun()  # a stopped run: the full page shows why and turns the timer off
             frame = self.frame(presenter)
-            live_view.draw(frame, key=f"{self.key}_view")
+            frame["playing"] = self.running
+            live_view.draw(frame, key=f"{self.key}_view",
+                           on_stalled=lambda: st.session_state.__setitem__(f"{self.key}_stalled", True))
             if after is not None:
                 after(self, frame)
 
