@@ -310,6 +310,8 @@ class Simulation:
         for request in lost:
             request.holds_worker = False
             self._finish(request, "failed")
+            if request.llm_called and self.llm is not None:
+                self.llm.abort(request)  # its connection to the model dropped with it: the call is aborted
 
     def _gone(self, request: Request) -> None:
         """A worker found the request's client gone: drop the connection (it counts as timed out)."""

@@ -35,9 +35,12 @@ def test_a_crashed_web_server_fails_the_requests_it_held_at_once():
     sim.advance(60)
     replica = sim.web.replicas[1]
     held = len(replica.inside)  # waiting for the LLM mostly: each request holds its worker ~4.5 s
+    calls = sum(r.running + r.n_waiting for r in sim.llm.replicas)
     sim.controls.set_component_up("web-1", False)
     assert sim.recorder.window.failed == held > 10  # counted at the crash, not when their calls come back
     assert replica.workers.in_system() == 0 and not replica.inside
+    # their LLM calls are aborted with them (the model server sees the connection drop)
+    assert sum(r.running + r.n_waiting for r in sim.llm.replicas) < calls
     later = sim.advance(60)
     assert sum(w["failed"] for w in later) == held  # nothing is counted twice when their LLM calls end
     sim.controls.set_component_up("web-1", True)
