@@ -211,7 +211,7 @@ class Simulation:
         else:
             request.replica = replica
             if replica.workers.arrive(request):
-                replica.inside.add(request)
+                replica.inside[request] = None
             else:
                 self._finish(request, "dropped")
         # Counted once it is inside, so a step stopped here resumes with nothing lost.
@@ -332,7 +332,7 @@ class Simulation:
         request.finished = True
         replica = request.replica
         if replica is not None:
-            replica.inside.discard(request)
+            replica.inside.pop(request, None)
             if request.holds_worker:
                 request.holds_worker = False
                 replica.workers.release()

@@ -42,7 +42,9 @@ class WebReplica:
         self.workers = Station(env, self.name, workers, spec.accept_queue, on_start,
                                on_abandoned)
         self.cpu = Station(env, f"{self.name}-cpu", spec.cores_per_replica(), None, on_core)
-        self.inside: set = set()  # every request the server accepted and has not answered: a crash loses them all
+        # every request the server accepted and has not answered, in arrival order (a crash fails them in that
+        # order, so a replay meets the same sequence): a dict, since a set of objects has no fixed order
+        self.inside: dict = {}
         self.up = True
         self.draining = False
         self.warming = False
