@@ -46,9 +46,9 @@ class GenAILeg:
             self._search_time = sampler(scenario.retrieval.search_ms, stream(seed, "retrieval.search"))
         limits = scenario.token_limits
         self._max_output = limits.max_output_tokens if limits else None
-        self._budgets = (UserBudgets(limits.per_user_tokens_per_minute, limits.per_user_tokens_per_day)
+        self.budgets = (UserBudgets(limits.per_user_tokens_per_minute, limits.per_user_tokens_per_day)  # or None
                          if limits and limits.per_user_tokens_per_minute else None)
-        budgets = self._budgets is not None  # (UserBudgets has a length: an empty one is still there)
+        budgets = self.budgets is not None  # (UserBudgets has a length: an empty one is still there)
         answered = Outcomes(done=self._answered if scenario.cache or budgets else journey.done,
                             failed=self._failed if budgets else journey.failed,
                             refused=self._refused if budgets else journey.refused,
@@ -104,9 +104,9 @@ class GenAILeg:
         if cap is not None and request.output_tokens > cap:
             request.output_tokens = cap
             self.recorder.window.truncated += 1
-        if self._budgets is not None:
+        if self.budgets is not None:
             reserve = request.prompt_tokens + self._reserve_output
-            if not self._budgets.admit(request.user, reserve, self.env.now):
+            if not self.budgets.admit(request.user, reserve, self.env.now):
                 self._journey.refused(request)
                 return
             request.reserved = reserve
@@ -135,8 +135,8 @@ class GenAILeg:
         """The LLM answered: store the answer (cache-aside) and settle the user's token budget."""
         if self.cache is not None:
             self.cache.fill(request)
-        if self._budgets is not None:
-            self._budgets.settle(request.user, request.reserved, request.prompt_tokens + request.output_tokens,
+        if self.budgets is not None:
+            self.budgets.settle(request.user, request.reserved, request.prompt_tokens + request.output_tokens,
                                  self.env.now)
         self._journey.done(request)
 
@@ -152,6 +152,6 @@ class GenAILeg:
 
     def _give_back_reservation(self, request: Request) -> None:
         """Put back all the tokens the call reserved from the user's budget (it used none)."""
-        if self._budgets is not None and request.reserved:
-            self._budgets.settle(request.user, request.reserved, 0, self.env.now)
+        if self.budgets is not None and request.reserved:
+            self.budgets.settle(request.user, request.reserved, 0, self.env.now)
             request.reserved = 0

@@ -383,21 +383,22 @@ class Recorder:
         if len(self._pending_latencies) > _SKETCH_BATCH:
             self._flush_sketches()
         tier_totals = self._tier_totals
+        combined_tiers = {}
         for tier, stations in tiers.items():
-            if stations is not None:
-                combined = (stations[0][1] if len(stations) == 1 else  # one instance: its own figures
-                            tuple(map(sum, zip(*(integrals for _, integrals in stations)))) or (0, 0, 0, 0, 0))
-                before = tier_totals.get(tier)
-                tier_totals[tier] = combined if before is None else tuple(map(add, before, combined))
+            if stations is None:
+                combined_tiers[tier] = None
+                continue
+            combined = combined_tiers[tier] = (
+                stations[0][1] if len(stations) == 1 else  # one instance: its own figures
+                tuple(map(sum, zip(*(integrals for _, integrals in stations)))) or (0, 0, 0, 0, 0))
+            before = tier_totals.get(tier)
+            tier_totals[tier] = combined if before is None else tuple(map(add, before, combined))
         cumulative = (self._usd_tokens + self._usd_infra, self._usd_tokens, self._arrivals - self._outcomes)
         closed = _Closed(w.t_start_s, now, values, latencies, ttfts, tiers, cumulative, gauges)
         if self.rolling is None:
             self.history.append(closed)
         else:
             record = closed.record()
-            combined_tiers = {tier: None if stations is None else
-                              (tuple(map(sum, zip(*(i for _, i in stations)))) or (0, 0, 0, 0, 0))
-                              for tier, stations in tiers.items()}
             self.rolling.add(now - w.t_start_s, values, combined_tiers, latencies, ttfts)
             record["rolled"] = {s: self.rolling.record(s, record, _derived) for s in self.rolling.record_spans()}
             self.history.append(record)

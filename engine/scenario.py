@@ -3,8 +3,8 @@
 A scenario is plain data (YAML or JSON) that says how many requests arrive and how, which
 components stand between the user and the LLM, how big each one is and what it costs. Every field
 has a unit in its name, a default and an allowed range, and unknown keys are refused; reading files
-and reporting problems is `engine/loading.py`. Defaults come from `shared/guides/reference-numbers.md`;
-where no measurement exists the description says "assumption".
+and reporting problems is `engine/loading.py`. Defaults come from the measurements copied, with
+their sources, into docs/model.md; where no measurement exists the description says "assumption".
 """
 
 from __future__ import annotations

@@ -111,9 +111,9 @@ class Simulation:
                                                       for m in self.llm_deployments()]
         self.autoscalers = [Autoscaler(env, spec, fleet, self.recorder.history, self._resized)
                             for spec, fleet in scaled if spec is not None]
-        budgets = scenario.token_limits is not None and scenario.token_limits.per_user_tokens_per_minute
+        budgets = self.genai is not None and self.genai.budgets is not None
         self.arrivals = Arrivals(env, scenario.traffic, seed, self._arrive, needs_tokens=self.llm is not None,
-                                 needs_users=self.database is not None or bool(budgets))
+                                 needs_users=self.database is not None or budgets)
         self._timeout_s = scenario.traffic.client_timeout_s
         self._patience_s = self._timeout_s if self._timeout_s is not None else math.inf
         self._clients: deque[Request] = deque()  # requests in arrival order, until their deadline passes
