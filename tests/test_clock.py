@@ -4,7 +4,9 @@ import simpy
 from simpy.core import NORMAL
 from simpy.events import Timeout
 
-from engine.clock import after
+import pytest
+
+from engine.clock import Clock, after, first, run_for
 
 
 def test_timers_and_simpy_events_fire_in_time_then_creation_order():
@@ -44,3 +46,62 @@ def test_only_the_clock_touches_simpy_internals():
     offenders = [f"{path.name}:{number}" for path in sorted(engine.glob("*.py")) if path.name != "clock.py"
                  for number, line in enumerate(path.read_text().splitlines(), 1) if private.search(line)]
     assert offenders == []
+
+
+def _story(env, seen):
+    """A SimPy process, a resource, a failing event that is defused and timers, all on one environment."""
+    counter = simpy.Resource(env, capacity=1)
+
+    def customer(name, arrive, hold):
+        yield env.timeout(arrive)
+        with counter.request() as turn:
+            yield turn
+            seen.append((env.now, name, "served"))
+            yield env.timeout(hold)
+        seen.append((env.now, name, "left"))
+
+    for name, arrive, hold in (("a", 0.5, 2.0), ("b", 1.0, 1.0), ("c", 1.0, 0.25)):
+        env.process(customer(name, arrive, hold))
+    failed = env.event()
+    failed.fail(ValueError("expected"))
+    failed.defused = True
+    failed.callbacks.append(lambda event: seen.append((env.now, "failure seen", type(event.value).__name__)))
+    after(env, 1.0, lambda timer: seen.append((env.now, "timer", timer._value)), "at 1")
+    first(env, 3.5, lambda timer: seen.append((env.now, "window", timer._value)), "at 3.5")
+
+
+def test_the_clock_runs_simpy_processes_and_timers_as_simpy_does():
+    # Clock.advance is SimPy's event loop with a short path for timers: the same story, run by
+    # SimPy's own Environment.run and by the clock, sees the same events at the same times in the same order.
+    plain, by_simpy = simpy.Environment(), []
+    _story(plain, by_simpy)
+    plain.run(until=10)
+    clock, by_clock = Clock(), []
+    _story(clock, by_clock)
+    run_for(clock, 3.5)  # a window due at the end (scheduled with `first`) runs; the run stops there
+    assert clock.now == 3.5 and by_clock[-1] == (3.5, "window", "at 3.5")
+    run_for(clock, 6.5)
+    assert by_clock == by_simpy
+    assert clock.now == plain.now == 10 and by_clock[0] == (0, "failure seen", "ValueError")
+
+
+def test_an_undefused_failure_stops_the_clock_as_it_stops_simpy():
+    clock = Clock()
+    event = clock.event()
+    event.fail(ValueError("boom"))
+    with pytest.raises(ValueError, match="boom"):
+        run_for(clock, 1)
+
+
+def test_a_run_stopped_by_an_error_does_not_end_the_next_run_early():
+    clock, seen = Clock(), []
+
+    def budget_reached(timer):
+        raise RuntimeError("budget")
+
+    after(clock, 1, budget_reached)
+    after(clock, 3, lambda timer: seen.append(clock.now))
+    with pytest.raises(RuntimeError):
+        run_for(clock, 2)  # its stop, at 2, is left behind in the queue
+    run_for(clock, 5)
+    assert seen == [3] and clock.now == 6
