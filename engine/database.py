@@ -190,36 +190,23 @@ class Database:
         return True
 
     def _start(self, request) -> None:
-        """A core picked the query up: hold it for the query's CPU time, then wait on storage without it."""
+        """A core picked the query up: it holds it for the query's CPU time, then waits on storage without it.
+
+        Nothing else happens when the CPU part ends, so the core frees itself then (`free_in`) and one
+        timer covers the whole query: CPU and storage, then the commit (writes) or the way back (reads).
+        """
+        node = request.db_node
         if request.db_is_write:
             total, cpu = self._write_time(), self._write_cpu_s
         else:
             total, cpu = self._read_time(), self._read_cpu_s
-        if total < cpu:
-            cpu = total
-        request.db_io_s = total - cpu
-        after(self.env, cpu, self._computed, request)
-
-    def _computed(self, event) -> None:
-        """The query's CPU work is done: free the core; wait on storage, then commit (writes) or answer."""
-        request = event._value
-        node = request.db_node
-        node.station.release()
+        node.station.free_in(cpu if cpu < total else total)
         if request.db_is_write and node.logs:
-            if request.db_io_s > 0:
-                after(self.env, request.db_io_s, self._written, request)
-            else:
-                node.log().commit(request)
+            after(self.env, total, self._written, request)
             return
         # A read (or a write that needs no flush): its storage waits, then its answer crossing the
-        # network, with nothing in between that could change them: one timer for both.
-        delay = request.db_io_s + self._rtt_s
-        if delay > 0:
-            after(self.env, delay, self._read_back, request)
-        else:
-            self._count(request, self.env.now)
-            request.db_pool.checkin()
-            self._on_done(request)
+        # network, with nothing in between that could change them.
+        after(self.env, total + self._rtt_s, self._read_back, request)
 
     def _written(self, event) -> None:
         """The write's storage waits are over: it commits, and waits for the log flush."""

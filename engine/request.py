@@ -15,7 +15,7 @@ class Request:
     __slots__ = (
         "user", "t_arrival", "deadline", "prompt_tokens", "output_tokens", "t_queued", "t_first_token",
         "abandoned", "finished", "replica", "holds_worker", "reads_left", "writes_left", "llm_called", "llm_seq",
-        "db_node", "db_is_write", "db_pool", "db_io_s", "pool_deadline", "llm_replica", "prompt_key", "reworded",
+        "db_node", "db_is_write", "db_pool", "pool_deadline", "llm_replica", "prompt_key", "reworded",
         "reserved", "llm_call",
     )
 
@@ -30,7 +30,7 @@ class Request:
         self.reads_left = reads
         self.writes_left = writes
         # Set when first needed, never read before: t_queued, db_node, db_is_write, db_pool (the
-        # connection pool a query borrowed from), db_io_s (its storage wait), pool_deadline, llm_replica,
+        # connection pool a query borrowed from), pool_deadline, llm_replica,
         # prompt_key (drawn at arrival when the traffic has prompt keys), reworded (at the cache lookup),
         # reserved (tokens held against the user's budget during the LLM call), llm_call (what an LLM
         # gateway keeps while it retries and falls back, engine/router.py), llm_seq (the call's place in an
