@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from engine.cache import Cache
 from engine.clock import after
+from engine.deadlines import Deadlines
 from engine.distributions import sampler
 from engine.limits import UserBudgets
 from engine.llm import LLMDeployment
@@ -38,6 +39,8 @@ class GenAILeg:
         self._journey = journey
         seed = scenario.seed
         self._timeout_s = scenario.traffic.client_timeout_s
+        # The server notices a client leave at its deadline (not a window later): one timer watches them all.
+        self._deadlines = Deadlines(env, self._client_gone, over=_settled) if self._timeout_s is not None else None
         window_of = self._window
         self.cache = (Cache(env, scenario.cache, scenario.traffic.prompt_keys, seed, window_of,
                             Lookup(hit=self._cache_hit, miss=self._call_llm)) if scenario.cache else None)
@@ -110,16 +113,14 @@ class GenAILeg:
                 self._journey.refused(request)
                 return
             request.reserved = reserve
-        if self._timeout_s is not None:  # the server notices the client leave at the deadline, not a window later
-            after(self.env, max(request.deadline - self.env.now, 0.0), self._deadline, request)
+        if self._deadlines is not None:
+            self._deadlines.watch(request.deadline, request)
         self.llm.call(request)
 
-    def _deadline(self, event) -> None:
+    def _client_gone(self, request: Request) -> None:
         """The client's deadline passed while the model worked: it has gone, and the call is aborted."""
-        request = event._value
-        if not request.finished and not request.abandoned:
-            self._journey.gone(request)
-            self.llm.abort(request)  # (unless the deployment keeps such calls: cancel_on_disconnect false)
+        self._journey.gone(request)
+        self.llm.abort(request)  # (unless the deployment keeps such calls: cancel_on_disconnect false)
 
     def _cache_hit(self, request: Request) -> None:
         """The cache had the answer: it streams back at once and no tokens are spent."""
@@ -155,3 +156,8 @@ class GenAILeg:
         if self.budgets is not None and request.reserved:
             self.budgets.settle(request.user, request.reserved, 0, self.env.now)
             request.reserved = 0
+
+
+def _settled(request: Request) -> bool:
+    """Return True when the request needs no deadline any more: it ended, or its client was already counted gone."""
+    return request.finished or request.abandoned
