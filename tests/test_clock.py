@@ -105,3 +105,43 @@ def test_a_run_stopped_by_an_error_does_not_end_the_next_run_early():
         run_for(clock, 2)  # its stop, at 2, is left behind in the queue
     run_for(clock, 5)
     assert seen == [3] and clock.now == 6
+
+
+def test_a_running_clock_collects_garbage_less_often_and_restores_the_setting_after():
+    import gc
+    import threading
+
+    from engine.clock import FEWER_COLLECTIONS_EVERY
+
+    original = gc.get_threshold()
+    seen = []
+    clock = Clock()
+    after(clock, 1, lambda timer: seen.append(gc.get_threshold()))
+
+    def budget_reached(timer):
+        raise RuntimeError("budget")
+
+    after(clock, 2, budget_reached)
+    run_for(clock, 1.5)
+    assert seen == [(FEWER_COLLECTIONS_EVERY, *original[1:])] and gc.get_threshold() == original
+    with pytest.raises(RuntimeError):
+        run_for(clock, 1)
+    assert gc.get_threshold() == original  # restored when a run stops on an error too
+
+    # Runs in two threads (two Streamlit sessions) overlap: the setting comes back when both have stopped.
+    first_inside, second_done = threading.Event(), threading.Event()
+
+    def slow(timer):
+        first_inside.set()
+        second_done.wait(10)
+
+    one, two = Clock(), Clock()
+    after(one, 1, slow)
+    thread = threading.Thread(target=run_for, args=(one, 2))
+    thread.start()
+    first_inside.wait(10)
+    run_for(two, 1)
+    assert gc.get_threshold()[0] == FEWER_COLLECTIONS_EVERY  # the first run still goes on
+    second_done.set()
+    thread.join(10)
+    assert gc.get_threshold() == original
