@@ -44,7 +44,7 @@ class Autoscaler:
             values += [figures[self.spec.metric] for name, figures in window["instances"].items() if name in ready]
         return sum(values) / len(values) if values else None
 
-    def _evaluate(self, event) -> None:
+    def _evaluate(self, _) -> None:
         """Compare the metric with its target and add or drain replicas."""
         spec, fleet, now = self.spec, self._fleet, self.env.now
         after(self.env, spec.evaluate_every_s, self._evaluate)
@@ -69,8 +69,7 @@ class Autoscaler:
             fleet.resize(stable)
         self._on_resize()
 
-    def _warmed(self, event) -> None:
+    def _warmed(self, member) -> None:
         """A new replica has started and passed its health check."""
-        member = event._value
         if not member.draining:
             self._fleet.ready(member)

@@ -135,9 +135,8 @@ class Cache:
             if entry is not None and entry[0] == expiry:  # not refilled since
                 self._forget(key)
 
-    def _answered(self, event) -> None:
+    def _answered(self, request) -> None:
         """The exact lookup came back: the same question in the same words is a hit."""
-        request = event._value
         self._expire()
         entry = self._entries.get(request.prompt_key)
         if entry is not None and entry[1] and not request.reworded:
@@ -150,9 +149,8 @@ class Cache:
             self._window_of().cache_misses += 1
             self._on_miss(request)
 
-    def _searched(self, event) -> None:
+    def _searched(self, request) -> None:
         """The vector search came back: the nearest stored question, if similar enough, is served."""
-        request = event._value
         key = request.prompt_key
         window = self._window_of()
         self._expire()

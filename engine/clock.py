@@ -3,27 +3,31 @@
 Every delay in the model (a handler running, a query being served, a token being decoded, the gap
 until the next arrival) is a callback scheduled on SimPy's event queue. SimPy's `Timeout` event
 does this, but carries machinery for processes that the engine does not use (it never yields).
-A timer here is the smallest object SimPy's event loop accepts: callbacks, an ok flag and a value,
-pushed onto SimPy's event queue exactly as `Environment.schedule` does (time, priority, sequence
-number, event), without the two extra calls. It costs about 40 % less than a `Timeout`, which
-matters because a request passes through several of them. tests/test_clock.py checks that timers
-and SimPy's own events keep their order.
+A timer here is the least SimPy's queue can hold: an entry ordered like every other (time,
+priority, sequence number) that carries the callback and its value instead of an event object,
+pushed exactly where `Environment.schedule` would put it. It costs half of what the smallest
+event object would, which matters because a request passes through ten of them.
 
 `Clock` is SimPy's `Environment` with its event loop specialised the way SimPy's own
 `RealtimeEnvironment` specialises `step`: the queue, the events, processes and their order are
-SimPy's, but a timer is called on a short path (it has one callback and never fails), and `now`
-is a plain attribute set once per event instead of a property read many times per event. A run
-of the full stack takes about 15 events a request, so the loop is where an engine on SimPy spends
-its time; tests/test_clock.py runs SimPy processes, timeouts and timers through both loops and
-checks they see the same times in the same order.
+SimPy's, but a timer's callback is called straight from its queue entry, and `now` is a plain
+attribute set once per event instead of a property read many times per event. A run of the full
+stack takes about ten events a request, so the loop is where an engine on SimPy spends its time;
+tests/test_clock.py runs SimPy processes, timeouts and timers through SimPy's loop and this one
+and checks they see the same times in the same order.
 
 While the clock runs, CPython's cyclic garbage collector runs less often (`fewer_collections`).
-A run makes millions of small objects (timers, requests) that reference counting frees the moment
-they are done with; the engine makes no reference cycles per event (tests/test_memory.py checks),
-so the collector has little to find. At its default threshold it runs every 700 allocations and,
-as a large run's state grows (per-user budgets, cached answers, waiting requests), repeatedly walks
-all of it: a fifth of the wall time of a minute at ten million daily users. Every 10,000
-allocations, it still collects the cycles that the rest of the process (Streamlit) makes.
+A run makes millions of small objects (requests, queue entries) that reference counting frees the
+moment they are done with; the engine makes no reference cycles per event (tests/test_memory.py
+checks), so the collector has little to find. At its default threshold it runs every 700
+allocations and, as a large run's state grows (per-user budgets, cached answers, waiting
+requests), repeatedly walks all of it: a fifth of the wall time of a minute at ten million daily
+users. Every 10,000 allocations, it still collects the cycles that the rest of the process
+(Streamlit) makes.
+
+This is the one module that touches SimPy's internals (its event queue, sequence counter and
+clock), so a new SimPy version can break the engine only here: the simulation runs its clock with
+`run_for`, schedules with `after` and `first`, and reads the time as `env.now`.
 """
 
 import gc
@@ -36,18 +40,6 @@ from simpy.core import NORMAL, URGENT, EmptySchedule
 from simpy.events import Event
 
 
-class Timer:
-    """A scheduled callback that SimPy's event loop processes like any event."""
-
-    __slots__ = ("callbacks", "_value")
-    _ok = True  # a timer never fails
-
-    def __init__(self, callback, value):
-        """Prepare a timer that calls `callback(timer)`; the callback reads `timer._value`."""
-        self.callbacks = (callback,)  # SimPy only iterates it; a tuple is cheaper to build than a list
-        self._value = value
-
-
 class Clock(simpy.Environment):
     """SimPy's environment, with `now` a plain attribute and timers called on a short path."""
 
@@ -58,15 +50,24 @@ class Clock(simpy.Environment):
         self.now = self._now
 
     def step(self) -> None:
-        """Process the next event as SimPy does (for callers that step by hand), keeping `now` in step."""
+        """Process the next event or timer (for callers that step by hand, and SimPy's own `run`)."""
+        try:
+            entry = self._queue[0]
+        except IndexError:
+            raise EmptySchedule from None
+        if len(entry) == 5:  # a timer: (time, priority, sequence number, callback, value)
+            heappop(self._queue)
+            self._now = self.now = entry[0]
+            entry[3](entry[4])
+            return
+        self.now = entry[0]  # the time of the event SimPy's step pops next, set before its callbacks read it
         super().step()
-        self.now = self._now
 
     def advance(self, delay: float) -> None:
         """Run `delay` seconds on: events due at the end run too, except what `first` did not mark.
 
-        SimPy's `step` for every event, without the method call: a timer's one callback is called
-        directly; any other event has its callbacks run and a failure raised exactly as SimPy does.
+        SimPy's `step` for every event, without the method call: a timer's callback is called with
+        its value; any other event has its callbacks run and a failure raised exactly as SimPy does.
         """
         stop = Event(self)
         stop._ok = True
@@ -79,16 +80,16 @@ class Clock(simpy.Environment):
     def _run_until(self, stop: Event) -> None:
         """Process events until `stop` comes up (see `advance`)."""
         queue = self._queue
-        timer = Timer
         while True:
             try:
-                now, _, _, event = heappop(queue)
+                entry = heappop(queue)
             except IndexError:
                 raise EmptySchedule from None
-            self._now = self.now = now
-            if event.__class__ is timer:
-                event.callbacks[0](event)
+            self._now = self.now = entry[0]
+            if len(entry) == 5:  # a timer
+                entry[3](entry[4])
                 continue
+            event = entry[3]
             if event is stop:
                 return
             callbacks, event.callbacks = event.callbacks, None
@@ -129,14 +130,14 @@ def fewer_collections():
                 gc.set_threshold(*_thresholds)
 
 
-def after(env, delay: float, callback, value=None) -> None:
-    """Call `callback(timer)` after `delay` simulated seconds, with `value` on `timer._value`."""
-    heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), Timer(callback, value)))
+def after(env: Clock, delay: float, callback, value=None) -> None:
+    """Call `callback(value)` after `delay` simulated seconds."""
+    heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), callback, value))
 
 
-def first(env, delay: float, callback, value=None) -> None:
-    """Call `callback(timer)` after `delay`, before any normal event due at the same instant (a window close)."""
-    heappush(env._queue, (env._now + delay, URGENT, next(env._eid), Timer(callback, value)))
+def first(env: Clock, delay: float, callback, value=None) -> None:
+    """Call `callback(value)` after `delay`, before any normal event due at the same instant (a window close)."""
+    heappush(env._queue, (env._now + delay, URGENT, next(env._eid), callback, value))
 
 
 def run_for(env, delay: float) -> None:
@@ -146,15 +147,4 @@ def run_for(env, delay: float) -> None:
     closes before the run returns. An exception from a callback (a budget reached) propagates; the
     abandoned stop has no callbacks, so it cannot end a later run early.
     """
-    if isinstance(env, Clock):
-        env.advance(delay)
-        return
-    stop = Event(env)
-    stop._ok = True
-    stop._value = None
-    env.schedule(stop, NORMAL, max(delay, 0.0))
-    try:
-        env.run(until=stop)
-    except BaseException:
-        stop.callbacks.clear()
-        raise
+    env.advance(delay)

@@ -134,9 +134,8 @@ class Database:
             return True
         return self.fleet.set_up(name, up)
 
-    def _fail_over(self, event) -> None:
+    def _fail_over(self, failed) -> None:
         """Promote a read replica if the primary that failed is still the primary and still down."""
-        failed = event._value
         candidates = self.fleet.routable
         if failed is not self.primary or failed.up or not candidates:
             return
@@ -208,9 +207,8 @@ class Database:
         # network, with nothing in between that could change them.
         after(self.env, total + self._rtt_s, self._read_back, request)
 
-    def _written(self, event) -> None:
+    def _written(self, request) -> None:
         """The write's storage waits are over: it commits, and waits for the log flush."""
-        request = event._value
         request.db_node.log().commit(request)
 
     def _durable(self, request) -> None:
@@ -222,16 +220,14 @@ class Database:
             request.db_pool.checkin()
             self._on_done(request)
 
-    def _read_back(self, event) -> None:
+    def _read_back(self, request) -> None:
         """The answer reached the web server (the server finished it one round trip ago)."""
-        request = event._value
         self._count(request, self.env.now - self._rtt_s)
         request.db_pool.checkin()
         self._on_done(request)
 
-    def _returned(self, event) -> None:
+    def _returned(self, request) -> None:
         """The commit's answer reached the web server: the connection goes back to the pool."""
-        request = event._value
         request.db_pool.checkin()
         self._on_done(request)
 

@@ -45,9 +45,9 @@ class Deadlines:
         self._armed = at
         after(self.env, max(at - self.env.now, 0.0), self._fire, at)
 
-    def _fire(self, timer) -> None:
+    def _fire(self, at) -> None:
         """The earliest deadline came: hand on every item due by now, drop those over, and set the next timer."""
-        if timer._value != self._armed:
+        if at != self._armed:
             return  # an earlier deadline re-armed the timer since; that timer keeps watch
         self._armed = None
         now, heap, over = self.env.now, self._heap, self._over

@@ -92,9 +92,8 @@ class GenAILeg:
         else:
             self._admit(request)
 
-    def _retrieved(self, event) -> None:
+    def _retrieved(self, request) -> None:
         """The vector search came back: its passages join the prompt."""
-        request = event._value
         request.prompt_tokens += self._retrieval.context_tokens
         self.recorder.window.retrievals += 1
         self._admit(request)

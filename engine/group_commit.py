@@ -43,12 +43,12 @@ class WriteAheadLog:
         self.flushes += 1
         after(self.env, self._flush_time(), self._flushed, batch)
 
-    def _flushed(self, event) -> None:
+    def _flushed(self, durable) -> None:
         """The disk confirmed: the batch is durable; the commits that waited meanwhile flush next."""
         if self._next:
             batch, self._next = self._next, []
             self._flush(batch)
         else:
             self.flushing = False
-        for request in event._value:
+        for request in durable:
             self._on_durable(request)

@@ -91,9 +91,9 @@ class LLMDeployment:
         else:
             self._route(request)
 
-    def _arrived(self, event) -> None:
+    def _arrived(self, request) -> None:
         """The call reached the serving side."""
-        self._route(event._value)
+        self._route(request)
 
     def _route(self, request) -> None:
         """Give the call to the least-loaded replica that is up, or fail it if none is (or the provider errs)."""

@@ -151,9 +151,9 @@ class LLMReplica:
         if delay != math.inf:
             after(self.env, max(delay, 0.0), self._due, self._generation)
 
-    def _due(self, event) -> None:
+    def _due(self, generation) -> None:
         """A phase change is due: finish answers, move a prefilled prompt into the batch, admit, reschedule."""
-        if event._value != self._generation:
+        if generation != self._generation:
             return
         self._catch_up()
         done = []
@@ -265,9 +265,8 @@ class LLMReplica:
                 self.n_prefill += 1
         return gone
 
-    def _hosted_prefilled(self, event) -> None:
+    def _hosted_prefilled(self, entry) -> None:
         """A hosted call's prompt is read (the provider prefills in parallel): it joins the batch."""
-        entry = event._value
         if entry[2] is None:
             return  # aborted or failed meanwhile
         self._catch_up()

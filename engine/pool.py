@@ -76,7 +76,7 @@ class ConnectionPool:
         if waiting:
             after(self.env, max(waiting[0].pool_deadline - self.env.now, 0.0), self._deadline)
 
-    def _deadline(self, event) -> None:
+    def _deadline(self, _) -> None:
         """The first wait's deadline came: every request whose wait is over fails; watch the next one."""
         now = self.env.now
         waiting = self.waiting

@@ -241,9 +241,9 @@ class Router:
         self._window_of().llm_retries += 1
         after(self.env, max(backoff, retry_after_s), self._resume, request)
 
-    def _resume(self, event) -> None:
+    def _resume(self, request) -> None:
         """The back-off is over."""
-        self._attempt(event._value)
+        self._attempt(request)
 
     def _failed(self, deployment: _Deployment, now: float, refused: bool) -> None:
         """Count a failed call (a 429 if `refused`) and rest the deployment if LiteLLM's rules say so."""

@@ -260,19 +260,18 @@ class Simulation:
         """The handler has a core: compute."""
         after(self.env, self._handler_time(), self._computed_on_core, request)
 
-    def _computed_on_core(self, event) -> None:
+    def _computed_on_core(self, request) -> None:
         """The handler's CPU work is done: free the core."""
-        if not event._value.finished:  # else its server crashed meanwhile, and the core went with it
-            event._value.replica.cpu.release()
-            self._handler_done(event)
+        if not request.finished:  # else its server crashed meanwhile, and the core went with it
+            request.replica.cpu.release()
+            self._handler_done(request)
 
-    def _answered(self, event) -> None:
+    def _answered(self, request) -> None:
         """The handler's work is done and nothing stands behind the web tier: answer."""
-        self._finish(event._value, "ok")  # (a request whose server crashed meanwhile is finished already)
+        self._finish(request, "ok")  # (a request whose server crashed meanwhile is finished already)
 
-    def _handled(self, event) -> None:
+    def _handled(self, request) -> None:
         """The handler's CPU work is done; an async server frees the worker for the I/O that follows."""
-        request = event._value
         if self._async_io and not request.finished:
             request.holds_worker = False
             request.replica.workers.release()
@@ -364,7 +363,7 @@ class Simulation:
         due = (math.floor(self.recorder.window.t_start_s / window_s + 1e-9) + 1) * window_s
         first(self.env, due - self.env.now, self._window_due)
 
-    def _window_due(self, event) -> None:
+    def _window_due(self, _) -> None:
         """Close the window and open the next one."""
         self._close_window()
         self._schedule_window()
@@ -413,9 +412,8 @@ class Simulation:
             return self._gauges()  # shared by windows while nothing changes: the recorder only reads it
         return {**self._gauges(), "deployments": self.llm.deployment_figures()}
 
-    def _scheduled_failure(self, event) -> None:
+    def _scheduled_failure(self, failure) -> None:
         """A failure or recovery from the scenario's list happens now."""
-        failure = event._value
         self.controls.set_component_up(failure.component, failure.action == "recover")
 
     def _resized(self) -> None:

@@ -117,9 +117,9 @@ class Station:
             self._armed = end
             after(self.env, end - self.env.now, self._end_due, end)
 
-    def _end_due(self, timer) -> None:
+    def _end_due(self, end) -> None:
         """A server given `free_in` ends its job now: the next waiting job takes it."""
-        if self._armed == timer._value:
+        if self._armed == end:
             self._armed = None
         self._free_ended(self.env.now)
         if self.queue and self._ends:

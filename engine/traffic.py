@@ -211,7 +211,7 @@ class Arrivals:
         """Closed loop: a request has its outcome; its user sends the next one after the think time."""
         after(self.env, self.traffic.closed_loop.think_time_s, self._closed_arrival)
 
-    def _closed_arrival(self, event) -> None:
+    def _closed_arrival(self, _) -> None:
         """A closed-loop user sends a request."""
         prompt, output, user = self._next_request()
         self.on_arrival(prompt, output, user)
@@ -264,9 +264,9 @@ class Arrivals:
         sim_start, trace_start = self._anchor
         return max(sim_start + (trace_time - trace_start) / self.speedup - self.env.now, 0.0)
 
-    def _poisson_arrival(self, event) -> None:
+    def _poisson_arrival(self, generation) -> None:
         """Schedule the next candidate, then deliver this one unless thinning rejects it."""
-        if event._value != self._generation:
+        if generation != self._generation:
             return  # a rate change rescheduled the arrivals
         self._generation += 1
         after(self.env, self._unit_gap() / self._envelope_rps, self._poisson_arrival, self._generation)
@@ -275,9 +275,9 @@ class Arrivals:
         prompt, output, user = self._next_request()
         self.on_arrival(prompt, output, user)
 
-    def _trace_arrival(self, event) -> None:
+    def _trace_arrival(self, generation) -> None:
         """Deliver the trace's next row and schedule the one after."""
-        if event._value != self._generation:
+        if generation != self._generation:
             return
         row = self._trace_row
         self._trace_row += 1

@@ -100,7 +100,7 @@ class WebTier:
             after(self.env, detect_after_s, self._health_checked)
         return True
 
-    def _health_checked(self, event) -> None:
+    def _health_checked(self, _) -> None:
         """The load balancer's health check has seen the change."""
         self.fleet.refresh()
 

@@ -10,6 +10,7 @@ from engine.request import Lookup, Request
 from engine.cache import semantic_rates
 from engine.scenario import PromptKeys, ResponseCache
 from engine.theory import lru_hit_rate
+from engine.clock import Clock
 from tests.helpers import deep_merge, run
 
 FAST_LLM = {"kind": "hosted", "overhead_ms": 0, "itl_ms": 0.1, "prefill_tokens_per_s": 1e8}
@@ -38,7 +39,7 @@ def drained(scenario, seconds):
 
 
 def test_lru_order_and_time_to_live():
-    env = simpy.Environment()
+    env = Clock()
     window = Window(0.0)
     hits, misses = [], []
     cache = Cache(env, ResponseCache(capacity_entries=2, ttl_s=10, lookup_ms={"dist": "constant", "value_ms": 0}),
@@ -208,7 +209,7 @@ def test_semantic_search_adds_its_latency_to_a_miss():
 
 def _semantic_cache(threshold=0.9, questions_per_topic=10, ttl_s=None):
     """A semantic cache on its own, with instant lookups and searches; returns (env, cache, window, ask)."""
-    env = simpy.Environment()
+    env = Clock()
     window = Window(0.0)
     instant = {"dist": "constant", "value_ms": 0}
     spec = ResponseCache(capacity_entries=1000, ttl_s=ttl_s, lookup_ms=instant,

@@ -10,29 +10,30 @@ from engine.clock import Clock, after, first, run_for
 
 
 def test_timers_and_simpy_events_fire_in_time_then_creation_order():
-    env = simpy.Environment()
+    env = Clock()
     fired = []
 
-    def note(event):
-        fired.append((env.now, event._value))
+    def note(value):
+        fired.append((env.now, value))
 
     after(env, 2.0, note, "timer at 2")
-    Timeout(env, 1.0, "simpy at 1").callbacks.append(note)
+    Timeout(env, 1.0, "simpy at 1").callbacks.append(lambda event: note(event.value))
     after(env, 1.0, note, "timer at 1")
-    Timeout(env, 2.0, "simpy at 2").callbacks.append(note)
+    Timeout(env, 2.0, "simpy at 2").callbacks.append(lambda event: note(event.value))
     after(env, 0.0, note, "timer now")
-    env.run(until=5)
+    env.run(until=5)  # SimPy's own run, stepping through the clock's step
     assert fired == [(0.0, "timer now"), (1.0, "simpy at 1"), (1.0, "timer at 1"),
                      (2.0, "timer at 2"), (2.0, "simpy at 2")]
     assert env.now == 5
 
 
 def test_a_timer_is_scheduled_like_environment_schedule_would():
-    env = simpy.Environment()
-    after(env, 3.0, lambda event: None)
-    when, priority, _, timer = env._queue[0]
-    assert (when, priority) == (3.0, NORMAL)
-    assert timer._ok is True and timer.callbacks
+    env = Clock()
+    Timeout(env, 3.0)
+    after(env, 3.0, print, "value")
+    simpy_entry, timer_entry = sorted(env._queue)
+    assert timer_entry[:2] == simpy_entry[:2] == (3.0, NORMAL) and timer_entry[2] == simpy_entry[2] + 1
+    assert timer_entry[3:] == (print, "value")
     assert env.peek() == 3.0
 
 
@@ -48,8 +49,8 @@ def test_only_the_clock_touches_simpy_internals():
     assert offenders == []
 
 
-def _story(env, seen):
-    """A SimPy process, a resource, a failing event that is defused and timers, all on one environment."""
+def _story(env, seen, timers=True):
+    """A SimPy process, a resource, a failing event that is defused and (on a clock) timers, on one environment."""
     counter = simpy.Resource(env, capacity=1)
 
     def customer(name, arrive, hold):
@@ -66,23 +67,29 @@ def _story(env, seen):
     failed.fail(ValueError("expected"))
     failed.defused = True
     failed.callbacks.append(lambda event: seen.append((env.now, "failure seen", type(event.value).__name__)))
-    after(env, 1.0, lambda timer: seen.append((env.now, "timer", timer._value)), "at 1")
-    first(env, 3.5, lambda timer: seen.append((env.now, "window", timer._value)), "at 3.5")
+    if timers:
+        after(env, 1.0, lambda value: seen.append((env.now, "timer", value)), "at 1")
+        first(env, 3.5, lambda value: seen.append((env.now, "window", value)), "at 3.5")
 
 
 def test_the_clock_runs_simpy_processes_and_timers_as_simpy_does():
-    # Clock.advance is SimPy's event loop with a short path for timers: the same story, run by
-    # SimPy's own Environment.run and by the clock, sees the same events at the same times in the same order.
+    # Clock.advance is SimPy's event loop with a short path for timers: SimPy's own events see the
+    # same times in the same order as under SimPy's Environment.run, and the clock stepped by
+    # SimPy's run (Clock.step) and run by advance agree on everything, timers included.
     plain, by_simpy = simpy.Environment(), []
-    _story(plain, by_simpy)
+    _story(plain, by_simpy, timers=False)
     plain.run(until=10)
+    stepped, by_steps = Clock(), []
+    _story(stepped, by_steps)
+    stepped.run(until=10)
     clock, by_clock = Clock(), []
     _story(clock, by_clock)
     run_for(clock, 3.5)  # a window due at the end (scheduled with `first`) runs; the run stops there
     assert clock.now == 3.5 and by_clock[-1] == (3.5, "window", "at 3.5")
     run_for(clock, 6.5)
-    assert by_clock == by_simpy
-    assert clock.now == plain.now == 10 and by_clock[0] == (0, "failure seen", "ValueError")
+    assert by_clock == by_steps
+    assert [entry for entry in by_clock if entry[1] not in ("timer", "window")] == by_simpy
+    assert len(by_simpy) == 7 and clock.now == plain.now == 10 and by_clock[0] == (0, "failure seen", "ValueError")
 
 
 def test_an_undefused_failure_stops_the_clock_as_it_stops_simpy():
@@ -100,7 +107,7 @@ def test_a_run_stopped_by_an_error_does_not_end_the_next_run_early():
         raise RuntimeError("budget")
 
     after(clock, 1, budget_reached)
-    after(clock, 3, lambda timer: seen.append(clock.now))
+    after(clock, 3, lambda value: seen.append(clock.now))
     with pytest.raises(RuntimeError):
         run_for(clock, 2)  # its stop, at 2, is left behind in the queue
     run_for(clock, 5)
@@ -116,7 +123,7 @@ def test_a_running_clock_collects_garbage_less_often_and_restores_the_setting_af
     original = gc.get_threshold()
     seen = []
     clock = Clock()
-    after(clock, 1, lambda timer: seen.append(gc.get_threshold()))
+    after(clock, 1, lambda value: seen.append(gc.get_threshold()))
 
     def budget_reached(timer):
         raise RuntimeError("budget")

@@ -14,6 +14,7 @@ from engine.database import Database
 from engine.metrics import Window
 from engine.request import Outcomes
 from engine.request import Request
+from engine.clock import Clock
 from tests.helpers import run, scenario
 
 PGBENCH = {  # vCPUs: (select-only TPS, TPC-B-like TPS), each a published (low, high) range
@@ -33,7 +34,7 @@ class Clients:
 
     def __init__(self, spec, write: bool = False):
         """Build the database; each client sends reads, or writes when `write`."""
-        self.env = simpy.Environment()
+        self.env = Clock()
         self.window = Window(0.0)
         self.answered: list[float] = []  # when each query came back
         self.failed: list[float] = []  # when each query failed

@@ -28,9 +28,9 @@ def test_each_deadline_fires_at_its_time_unless_over_and_few_timers_fire(monkeyp
         start = name * 0.01
         call = _Call(name, start + draw.uniform(20, 40))
         answered_after = draw.expovariate(1 / 3)  # most answers come long before the deadline
-        after(env, start, lambda timer: deadlines.watch(timer._value.deadline, timer._value), call)
+        after(env, start, lambda call: deadlines.watch(call.deadline, call), call)
         if start + answered_after < call.deadline:
-            after(env, start + answered_after, lambda timer: setattr(timer._value, "over", True), call)
+            after(env, start + answered_after, lambda call: setattr(call, "over", True), call)
         else:
             expected.append((call.deadline, name))
         calls.append(call)
@@ -46,7 +46,7 @@ def test_an_earlier_deadline_watched_later_still_fires_on_time():
     fired = []
     deadlines = Deadlines(env, lambda call: fired.append((env.now, call.name)), over=lambda call: call.over)
     deadlines.watch(10.0, _Call("late", 10.0))
-    after(env, 1.0, lambda timer: deadlines.watch(3.0, _Call("early", 3.0)))
-    after(env, 2.0, lambda timer: deadlines.watch(1.5, _Call("already past", 1.5)))  # due at once
+    after(env, 1.0, lambda _: deadlines.watch(3.0, _Call("early", 3.0)))
+    after(env, 2.0, lambda _: deadlines.watch(1.5, _Call("already past", 1.5)))  # due at once
     run_for(env, 20)
     assert fired == [(2.0, "already past"), (3.0, "early"), (10.0, "late")]

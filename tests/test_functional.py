@@ -201,12 +201,13 @@ def test_replicas_apply_writes_in_commit_order():
     # order, so the same user's data stays stale until write 1 (and so write 2) is applied.
     import simpy
 
+    from engine.clock import Clock
     from engine.database import Database
     from engine.request import Outcomes
     from engine.metrics import Window
     from engine.request import Request
 
-    env = simpy.Environment()
+    env = Clock()
     window = Window(0.0)
     scn = web_app(database={"read_replicas": 1, "network_rtt_ms": 0,
                             "write_ms": {"dist": "constant", "value_ms": 0},

@@ -25,11 +25,11 @@ def _run(lazy: bool, servers: int, jobs: list[tuple[float, float]], window_s: fl
         if lazy:
             station.free_in(job.hold)
         else:
-            after(env, job.hold, lambda timer: station.release())
+            after(env, job.hold, lambda _: station.release())
 
     station = Station(env, "cores", servers, None, start)
     for name, (at, hold) in enumerate(jobs):
-        after(env, at, lambda timer: station.arrive(timer._value), _Job(name, hold))
+        after(env, at, station.arrive, _Job(name, hold))
     end = max(at for at, _ in jobs) + 500  # long enough for the line to empty
     t = 0.0
     while t < end:
