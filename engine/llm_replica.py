@@ -69,7 +69,8 @@ class LLMReplica:
         self.kv_used = self.kv_decode = 0
         self._clock = 0.0  # tokens decoded per sequence since the batch was last empty
         self._t = env.now
-        self._generation = 0
+        self._generation = 0  # a timer set for an earlier generation is void
+        self._due_at: float | None = None  # when the valid timer fires, if one is set
         self._order = count()
         self.batch_area = self._busy_area = self._capacity_area = self._queue_area = self._wait_sum = 0.0
         self._started = 0
@@ -129,32 +130,48 @@ class LLMReplica:
         return self.max_seqs
 
     def _schedule(self) -> None:
-        """Schedule the next phase change (an answer finishing or a prompt prefilled); earlier timers become void."""
-        self._generation += 1
+        """Schedule the next phase change (an answer finishing or a prompt prefilled), unless it is already set.
+
+        When the next change is still the one the timer is set for, at the same pace (a hosted call
+        joining behind others, whose pace a batch does not change), the timer stands; otherwise it
+        is replaced and the earlier one becomes void.
+        """
         batch = self._batch
         while batch and batch[0][2] is None:
             heapq.heappop(batch)
         prefilling = self._prefilling
         while prefilling and prefilling[0][2] is None:
             prefilling.popleft()
-        if not (batch or prefilling) or self.hosted and not batch:
+        delay = math.inf
+        if batch or prefilling and not self.hosted:
+            step = self.step_s() if not self.hosted else self._itl_s
+            if batch:
+                delay = (batch[0][0] - self._clock) * step
+            if prefilling and not self.hosted:
+                left = prefilling[0][0]
+                chunk = self._budget - self.n_decode
+                if left <= 0:
+                    delay = 0.0
+                elif chunk > 0:
+                    delay = min(delay, left * step / chunk)
+        if delay == math.inf:
+            self._generation += 1
+            self._due_at = None
             return
-        step = self.step_s() if not self.hosted else self._itl_s
-        delay = (batch[0][0] - self._clock) * step if batch else math.inf
-        if prefilling and not self.hosted:
-            left = prefilling[0][0]
-            chunk = self._budget - self.n_decode
-            if left <= 0:
-                delay = 0.0
-            elif chunk > 0:
-                delay = min(delay, left * step / chunk)
-        if delay != math.inf:
-            after(self.env, max(delay, 0.0), self._due, self._generation)
+        now = self.env.now
+        due_at = now + max(delay, 0.0)
+        armed = self._due_at
+        if armed is not None and abs(due_at - armed) <= 1e-12 * max(1.0, armed):
+            return  # the same change at the same time (to rounding): the timer set for it stands
+        self._generation += 1
+        self._due_at = due_at
+        after(self.env, due_at - now, self._due, self._generation)
 
     def _due(self, generation) -> None:
         """A phase change is due: finish answers, move a prefilled prompt into the batch, admit, reschedule."""
         if generation != self._generation:
             return
+        self._due_at = None
         self._catch_up()
         done = []
         batch = self._batch
@@ -318,4 +335,5 @@ class LLMReplica:
         self.n_waiting = self.n_prefill = self.n_decode = self.running = self.kv_used = self.kv_decode = 0
         self._clock = 0.0
         self._generation += 1
+        self._due_at = None
         return failed
