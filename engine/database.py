@@ -43,8 +43,9 @@ class DatabaseNode:
     __slots__ = ("name", "station", "max_connections", "connections", "logs", "_log_turn", "pools",
                  "up", "draining", "warming")
 
-    def __init__(self, env, name: str, spec: DatabaseSpec, on_start, flush_time, on_durable):
-        """Create node `name`; `on_start(request)` runs when a query gets a core, `on_durable` when a commit is flushed."""
+    def __init__(self, env, name: str, spec: DatabaseSpec, on_start, flush_time, on_durable, ack_delay_s: float):
+        """Create node `name`; `on_start(request)` runs when a query gets a core; `on_durable(commits, durable_at)`
+        when the word that a flush made commits durable is back, `ack_delay_s` after it."""
         self.name = name
         # Partitions (the primary only) each bring their own cores, connections and log; writes spread
         # evenly, so together they serve as one node that many times larger.
@@ -53,7 +54,8 @@ class DatabaseNode:
         self.station = Station(env, name, spec.cores * partitions, None, on_start)
         self.max_connections = spec.max_connections * partitions
         self.connections = 0
-        self.logs = [WriteAheadLog(env, flush_time, on_durable) for _ in range(partitions)] if flush_time else []
+        self.logs = ([WriteAheadLog(env, flush_time, on_durable, ack_delay_s) for _ in range(partitions)]
+                     if flush_time else [])
         self._log_turn = 0
         self.pools: dict = {}  # web replica -> its connection pool to this node
         self.up = True
@@ -99,7 +101,7 @@ class Database:
         self._pool_size = spec.pool_size + spec.pool_max_overflow
 
         def node(name: str) -> DatabaseNode:
-            return DatabaseNode(env, name, spec, self._start, flush_time, self._durable)
+            return DatabaseNode(env, name, spec, self._start, flush_time, self._durable, self._rtt_s)
 
         self.primary = node("db-primary")
         self.fleet = Fleet(lambda index: node(f"db-replica-{index}"), spec.read_replicas)
@@ -211,23 +213,16 @@ class Database:
         """The write's storage waits are over: it commits, and waits for the log flush."""
         request.db_node.log().commit(request)
 
-    def _durable(self, request) -> None:
-        """The log flush holding the write's commit reached the disk: the answer goes back over the network."""
-        self._count(request, self.env.now)
-        if self._rtt_s:
-            after(self.env, self._rtt_s, self._returned, request)
-        else:
+    def _durable(self, commits: list, durable_at: float) -> None:
+        """A log flush made `commits` durable at `durable_at`, and their answers have crossed the network back."""
+        for request in commits:
+            self._count(request, durable_at)
             request.db_pool.checkin()
             self._on_done(request)
 
     def _read_back(self, request) -> None:
         """The answer reached the web server (the server finished it one round trip ago)."""
         self._count(request, self.env.now - self._rtt_s)
-        request.db_pool.checkin()
-        self._on_done(request)
-
-    def _returned(self, request) -> None:
-        """The commit's answer reached the web server: the connection goes back to the pool."""
         request.db_pool.checkin()
         self._on_done(request)
 

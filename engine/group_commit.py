@@ -17,38 +17,55 @@ from engine.clock import after
 
 
 class WriteAheadLog:
-    """One node's log: at most one flush at a time; commits arriving meanwhile share the next one."""
+    """One node's log: at most one flush at a time; commits arriving meanwhile share the next one.
 
-    __slots__ = ("env", "_flush_time", "_on_durable", "flushing", "_next", "flushes")
+    A flush's end is an event only when commits wait for it (it starts the next flush); the commits
+    it made durable hear so in one event per flush, `ack_delay_s` after it (the answer's way back).
+    """
 
-    def __init__(self, env, flush_time: Callable[[], float], on_durable: Callable):
-        """Create an idle log; `flush_time()` draws one flush in s, `on_durable(request)` runs per commit."""
+    __slots__ = ("env", "_flush_time", "_on_durable", "_ack_delay_s", "_busy_until", "_next", "_end_set", "flushes")
+
+    def __init__(self, env, flush_time: Callable[[], float], on_durable: Callable, ack_delay_s: float = 0.0):
+        """Create an idle log; `flush_time()` draws one flush in s; `on_durable(commits, durable_at)` runs
+        `ack_delay_s` after each flush, with the commits it made durable and when."""
         self.env = env
         self._flush_time = flush_time
         self._on_durable = on_durable
-        self.flushing = False
-        self._next: list = []
+        self._ack_delay_s = ack_delay_s
+        self._busy_until = -1.0  # when the flush under way (if any) ends
+        self._next: list = []  # commits waiting for the flush under way to end
+        self._end_set = False  # a timer is set for that end
         self.flushes = 0  # flushes started so far
+
+    @property
+    def flushing(self) -> bool:
+        """Return True while a flush is under way."""
+        return self._busy_until > self.env.now
 
     def commit(self, request) -> None:
         """`request`'s commit record is written: flush now, or join the next flush."""
-        if self.flushing:
+        if self._next or self._busy_until > self.env.now:
             self._next.append(request)
+            if not self._end_set:
+                self._end_set = True
+                after(self.env, self._busy_until - self.env.now, self._flush_ended)
         else:
             self._flush([request])
 
     def _flush(self, batch: list) -> None:
         """Start one flush that makes every commit in `batch` durable."""
-        self.flushing = True
         self.flushes += 1
-        after(self.env, self._flush_time(), self._flushed, batch)
+        now = self.env.now
+        self._busy_until = end = now + self._flush_time()
+        after(self.env, end - now + self._ack_delay_s, self._acknowledged, (batch, end))
 
-    def _flushed(self, durable) -> None:
-        """The disk confirmed: the batch is durable; the commits that waited meanwhile flush next."""
-        if self._next:
-            batch, self._next = self._next, []
-            self._flush(batch)
-        else:
-            self.flushing = False
-        for request in durable:
-            self._on_durable(request)
+    def _flush_ended(self, _) -> None:
+        """The flush under way is on disk: the commits that waited for it flush next, together."""
+        self._end_set = False
+        batch, self._next = self._next, []
+        self._flush(batch)
+
+    def _acknowledged(self, flushed: tuple) -> None:
+        """A flush's commits are durable, and the word is back where they came from."""
+        batch, durable_at = flushed
+        self._on_durable(batch, durable_at)

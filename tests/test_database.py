@@ -142,6 +142,21 @@ def test_a_commit_that_arrives_during_a_flush_waits_for_the_next_one():
     assert driver.database.primary.flushes() == 2
 
 
+def test_a_commit_is_answered_one_round_trip_after_the_flush_that_made_it_durable():
+    spec = database_spec(network_rtt_ms=1, write_ms={"dist": "constant", "value_ms": 0}, write_cpu_ms=0,
+                         commit_flush_ms={"dist": "constant", "value_ms": 2})
+    driver = Clients(spec, write=True)
+    for at in (0.0, 0.0005, 0.010):
+        driver.send(at=at)
+    driver.env.run(until=0.003)
+    log = driver.database.primary.logs[0]
+    assert log.flushes == 2 and log.flushing  # the second commit waited for the first flush, then flushed
+    driver.env.run(until=1)
+    # Flushes 0-2 ms and 2-4 ms, each answered 1 ms later; the commit at 10 ms finds the log idle.
+    assert driver.answered == pytest.approx([0.003, 0.005, 0.013])
+    assert driver.database.primary.flushes() == 3 and driver.window.db_writes == 3
+
+
 def slow_reads(**fields):
     """Reads of exactly 100 ms of storage wait, no network, and a pool of the given size."""
     return database_spec(network_rtt_ms=0, read_ms={"dist": "constant", "value_ms": 100}, read_cpu_ms=0, **fields)
