@@ -8,7 +8,11 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.pages.compare import (METRICS, NotComparable, compare, figure, metric_row, on_same_traffic, sentence,
                                      table_rows)
-from engine import derive, list_presets, load_preset
+from pathlib import Path
+
+from engine import Budget, Simulation, derive, list_presets, load_preset
+
+ROOT = Path(__file__).resolve().parent.parent
 
 PAGE = "from dashboard.pages.compare import render_compare\nrender_compare()\n"
 
@@ -169,3 +173,68 @@ def test_a_cut_is_never_said_to_exceed_everything():
     row = metric_row("ttft_p95_s", [6.0, 4.0, 5.5], [0.6, 0.65, 0.62])  # unclamped: 37 to 139 %
     said = sentence(row)
     assert said.startswith("B cuts p95 time to first token by 88 % (95 % CI 37 to 100 %)")
+
+
+def _every_kind_of_scenario() -> dict:
+    """Presets, every lesson's scenario and variant, the documented example, and user scenarios of other shapes."""
+    from curriculum.format import LESSONS_DIR, lesson_folders, load_lesson
+    from engine import load_scenario, parse_scenario
+
+    scenarios = {name: load_preset(name) for name, _ in list_presets()}
+    for folder in lesson_folders():
+        lesson = load_lesson(LESSONS_DIR / folder)
+        scenarios[folder] = lesson.build_scenario()
+        for variant in lesson.variants:
+            scenarios[f"{folder}: {variant}"] = lesson.build_scenario(variant)
+    scenarios["docs/example.yaml"] = load_scenario(ROOT / "docs" / "example.yaml")
+    scenarios["user: closed loop on a self-hosted model"] = parse_scenario(
+        {"name": "closed loop", "traffic": {"closed_loop": {"users": 40, "think_time_s": 1}},
+         "web": {"db_reads_per_request": 0, "db_writes_per_request": 0},
+         "llm": {"kind": "self_hosted", "replicas": 1}}, "user")
+    scenarios["user: a trace on a partitioned key-value store behind a token-bucket quota"] = parse_scenario(
+        {"name": "trace", "traffic": {"trace": {"speedup": 50, "loop": True}, "prompt_keys": {"space": 500}},
+         "database": {"kind": "key_value", "partitions": 4},
+         "cache": {"semantic": {"threshold": 0.9}},
+         "llm": {"kind": "hosted", "limits": {"tokens_per_minute": 200_000, "requests_per_minute": 600,
+                                               "enforcement": "token_bucket"}}}, "user")
+    return scenarios
+
+
+def test_any_two_presets_lesson_scenarios_or_user_scenarios_compare_or_say_why_not():
+    # 75 scenarios, 5,625 ordered pairs: B is put on A's traffic through the validated door, then both
+    # run a simulated second, or Compare names what B's architecture needs from A's traffic.
+    scenarios = _every_kind_of_scenario()
+    assert len(scenarios) >= 70
+    refused = 0
+    for a_name, a in scenarios.items():
+        for b_name, b in scenarios.items():
+            try:
+                same = on_same_traffic(a, b)
+            except NotComparable as exc:
+                refused += 1
+                assert "cannot run on the traffic of" in str(exc) and "needs" in str(exc), (a_name, b_name, str(exc))
+                continue
+            assert same.traffic == a.traffic and same.seed == a.seed, (a_name, b_name)
+            Simulation(same, Budget(max_requests=100_000, max_wall_s=30), history_windows=1).run(0.25)
+    # Only a B whose cache needs prompt keys, on an A whose traffic has none, is refused.
+    assert refused == sum(1 for a in scenarios.values() for b in scenarios.values()
+                          if b.cache is not None and a.traffic.prompt_keys is None)
+    assert refused > 0
+
+
+def test_compare_runs_lesson_and_user_scenarios_side_by_side():
+    scenarios = _every_kind_of_scenario()
+    pairs = [("12-millions-of-users", "user: a trace on a partitioned key-value store behind a token-bucket quota"),
+             ("user: closed loop on a self-hosted model", "09-token-limits"),
+             ("docs/example.yaml", "07-semantic-caching")]
+    for a_name, b_name in pairs:
+        a, b = scenarios[a_name], scenarios[b_name]
+        try:
+            rows = rows_by_metric(compare(a, b, 5, 2))
+        except NotComparable:
+            assert b.cache is not None and a.traffic.prompt_keys is None
+            continue
+        assert rows["arrivals"]["A"] > 0 and rows["arrivals"]["B"] > 0, (a_name, b_name)
+        # Open traffic is the same requests on both sides; a closed loop's next request waits for
+        # the last answer, so its arrivals follow the architecture.
+        assert rows["arrivals"]["identical"] == (a.traffic.closed_loop is None), (a_name, b_name)
