@@ -117,8 +117,9 @@ class UserBudgets:
             if self._per_day is not None:
                 buckets += (TokenBucket(self._per_day, self._per_day / 86_400, now),)
             self._buckets[user] = buckets
-        if any(bucket.level(now) < amount for bucket in buckets):
-            return False
+        for bucket in buckets:  # (a loop, not any(): one or two buckets, on every LLM call)
+            if bucket.level(now) < amount:
+                return False
         for bucket in buckets:
             bucket.try_take(amount, now)
         return True
