@@ -38,10 +38,8 @@ class Autoscaler:
         """Return the metric per ready replica, averaged over the windows since the last evaluation."""
         ready = {member.name for member in self._fleet.routable}
         values = []
-        for window in reversed(self._windows):
-            if window["t_end_s"] <= self._last_evaluation:
-                break
-            values += [figures[self.spec.metric] for name, figures in window["instances"].items() if name in ready]
+        for instances in self._windows.instances_since(self._last_evaluation):
+            values += [figures[self.spec.metric] for name, figures in instances.items() if name in ready]
         return sum(values) / len(values) if values else None
 
     def _evaluate(self, _) -> None:

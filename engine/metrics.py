@@ -249,20 +249,25 @@ class _Closed:
         record = {"t_start_s": self.t_start_s, "t_end_s": self.t_end_s, **counts}
         timings = self.timings
         record.update(timings if type(timings) is dict else _timings(*timings))
-        record["instances"] = instances = {}
+        record["instances"] = self.instances()
         combined_tiers = {}
         for tier, stations in self.tiers.items():
             if stations is None:
                 combined_tiers[tier] = None
                 continue
-            for name, integrals in stations:
-                instances[name] = _instance_figures(integrals, span)
             combined_tiers[tier] = tuple(map(sum, zip(*(integrals for _, integrals in stations)))) or (0, 0, 0, 0, 0)
         record.update(tier_figures(combined_tiers, span))
         _derived(record, counts, span)
         record["usd_cumulative"], record["usd_tokens_cumulative"], record["in_flight"] = self.cumulative
         record.update(self.gauges)
         return record
+
+
+    def instances(self) -> dict:
+        """Return {instance name: its figures} (the record's "instances"), without building the rest."""
+        span = self.t_end_s - self.t_start_s
+        return {name: _instance_figures(integrals, span)
+                for stations in self.tiers.values() if stations is not None for name, integrals in stations}
 
 
 class History:
@@ -297,6 +302,23 @@ class History:
 
     def __iter__(self):
         return (self[i] for i in range(len(self._items)))
+
+    def instances_since(self, t: float):
+        """Yield the per-instance figures of each window that closed after `t`, newest first.
+
+        An autoscaler reads these every few seconds; a window not read in full is not made into its record.
+        """
+        items = self._items
+        for index in range(len(items) - 1, -1, -1):
+            item = items[index]
+            if type(item) is _Closed:
+                if item.t_end_s <= t:
+                    return
+                yield item.instances()
+            else:
+                if item["t_end_s"] <= t:
+                    return
+                yield item["instances"]
 
     def __reversed__(self):
         return (self[i] for i in range(len(self._items) - 1, -1, -1))
