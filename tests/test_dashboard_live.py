@@ -245,3 +245,10 @@ def test_the_tiers_chart_draws_wrong_answers_beside_the_hit_rate():
     hits, wrong = semantic["cache hit rate"]["y"], semantic["wrong-answer rate"]["y"]
     assert max(wrong[10:]) > 0.05 and max(hits[10:]) > 0.2  # two lines, in shares of lookups
     assert "wrong-answer rate" not in lines(False)  # an exact cache never answers wrong
+
+
+def test_requests_waiting_are_written_as_decimals_not_with_a_micro_prefix():
+    # A time-averaged line of a fraction of one request read "800µ" on the waiting axis.
+    from dashboard.view.charts import tiers
+
+    assert tiers([], [], "10")["layout"]["yaxis2"]["exponentformat"] == "none"

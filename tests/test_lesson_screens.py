@@ -48,6 +48,11 @@ def frame_of(lesson, index: int, playback: Playback) -> dict:
     shown_from = step.opening_warmup_s() - LEAD_S
     points = {role: [point(w) for w in track.sim.windows if w["t_end_s"] > shown_from]
               for role, track in playback.tracks()}
+    if playback.before is not None and playback.since is not None:
+        # Until the change, the run that really ran is "before" (after a version switch, "now" was
+        # replayed from time 0 as the new version): the player draws that history, and so does this.
+        points["now"] = ([p for p in points["before"] if p["t_end_s"] <= playback.since]
+                         + [p for p in points["now"] if p["t_end_s"] > playback.since])
     return frames.of_playback(playback, points["now"], points.get("before", []), span=step.span,
                               watched=step.watched())
 

@@ -185,8 +185,9 @@ def tiers(now: list[dict], before: list[dict], span: str, *, t0=None, presenter:
                    "ticklabeloverflow": "allow"},
         "yaxis": {"title": {"text": "busy", "standoff": 4}, "range": [0, 1.05], "tickformat": ".0%",
                   "gridcolor": "#eee", "ticklabeloverflow": "allow"},
+        # Requests waiting, time-averaged, are often a fraction of one: 0.0008, never "800µ".
         "yaxis2": {"title": {"text": "waiting", "standoff": 4}, "rangemode": "tozero", "anchor": "x2",
-                   "gridcolor": "#eee", "ticklabeloverflow": "allow"},
+                   "exponentformat": "none", "gridcolor": "#eee", "ticklabeloverflow": "allow"},
     }
     result = layout("Where requests wait: busy (left) and waiting in line (right)", "", presenter=presenter, marks=marks,
                     extra=extra, panels=("x", "x2"))
