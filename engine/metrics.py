@@ -344,6 +344,7 @@ class Recorder:
         self._latency_sketch = LogSketch(relative_accuracy=0.005)
         self._ttft_sketch = LogSketch(relative_accuracy=0.005)
         self._tier_totals: dict[str, tuple] = {}  # tier -> summed station integrals
+        self._unsummed_tiers: list[dict] = []  # closed windows' station integrals not yet in _tier_totals
         self._pending_latencies: list[float] = []  # added to the sketches in batches: numpy has a fixed cost per call
         self._pending_ttfts: list[float] = []
 
@@ -352,6 +353,21 @@ class Recorder:
         self._latency_sketch.add_many(self._pending_latencies)
         self._ttft_sketch.add_many(self._pending_ttfts)
         self._pending_latencies, self._pending_ttfts = [], []
+
+    def _sum_tiers(self) -> dict[str, tuple]:
+        """Add the closed windows' station integrals not yet summed to each tier's totals, and return those."""
+        tier_totals = self._tier_totals
+        for tiers in self._unsummed_tiers:
+            for tier, stations in tiers.items():
+                if stations is None:
+                    continue
+                if not stations:  # the tier is there, with no instance past its warm-up yet
+                    tier_totals.setdefault(tier, (0, 0, 0, 0, 0))
+                for _, integrals in stations:
+                    before = tier_totals.get(tier)
+                    tier_totals[tier] = integrals if before is None else tuple(map(add, before, integrals))
+        self._unsummed_tiers = []
+        return tier_totals
 
     def _sum_up(self) -> list:
         """Add the closed windows' counts not yet summed to the totals since time 0, and return those totals."""
@@ -376,7 +392,7 @@ class Recorder:
         self._latency_sum = self._ttft_sum = 0.0
         self._latency_sketch = LogSketch(relative_accuracy=0.005)
         self._ttft_sketch = LogSketch(relative_accuracy=0.005)
-        self._tier_totals = {}
+        self._tier_totals, self._unsummed_tiers = {}, []
         self._pending_latencies, self._pending_ttfts = [], []
 
     def close(self, now: float, tiers: dict[str, list[tuple] | None], arrivals_so_far: int, gauges: dict) -> None:
@@ -404,23 +420,20 @@ class Recorder:
         self._pending_ttfts += ttfts
         if len(self._pending_latencies) > _SKETCH_BATCH:
             self._flush_sketches()
-        tier_totals = self._tier_totals
-        combined_tiers = {}
-        for tier, stations in tiers.items():
-            if stations is None:
-                combined_tiers[tier] = None
-                continue
-            combined = combined_tiers[tier] = (
-                stations[0][1] if len(stations) == 1 else  # one instance: its own figures
-                tuple(map(sum, zip(*(integrals for _, integrals in stations)))) or (0, 0, 0, 0, 0))
-            before = tier_totals.get(tier)
-            tier_totals[tier] = combined if before is None else tuple(map(add, before, combined))
+        unsummed_tiers = self._unsummed_tiers
+        unsummed_tiers.append(tiers)  # added to the run's tier totals in batches, like the counts
+        if len(unsummed_tiers) >= _SUM_BATCH:
+            self._sum_tiers()
         cumulative = (self._usd_tokens + self._usd_infra, self._usd_tokens, self._arrivals - self._outcomes)
         closed = _Closed(w.t_start_s, now, values, latencies, ttfts, tiers, cumulative, gauges)
         if self.rolling is None:
             self.history.append(closed)
         else:
             record = closed.record()
+            combined_tiers = {tier: None if stations is None else (
+                stations[0][1] if len(stations) == 1 else  # one instance: its own figures
+                tuple(map(sum, zip(*(integrals for _, integrals in stations)))) or (0, 0, 0, 0, 0))
+                for tier, stations in tiers.items()}
             self.rolling.add(now - w.t_start_s, values, combined_tiers, latencies, ttfts)
             record["rolled"] = {s: self.rolling.record(s, record, _derived) for s in self.rolling.record_spans()}
             self.history.append(record)
@@ -437,8 +450,9 @@ class Recorder:
             record[f"{prefix}_mean_s"] = total / sketch.count if sketch.count else None
             for q in (50, 95, 99):
                 record[f"{prefix}_p{q}_s"] = sketch.quantile(q / 100)
+        tier_totals = self._sum_tiers()
         for tier in TIERS:
-            totals = self._tier_totals.get(tier)
+            totals = tier_totals.get(tier)
             record.update(zip(_TIER_KEYS[tier], (None,) * 3 if totals is None else _figures(totals, span)))
         _derived(record, counts, span)
         record["usd_cumulative"] = counts["usd_tokens"] + counts["usd_infra"]

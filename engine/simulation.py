@@ -119,7 +119,8 @@ class Simulation:
         self._clients: deque[Request] = deque()  # requests in arrival order, until their deadline passes
         self._user_done = self.arrivals.user_done if self.arrivals.closed_loop else None  # a user sends the next one
         self._windows_closed = 0
-        self._gauges_versions: tuple = ()  # the fleets' versions when the gauges were last counted
+        self._gauges_versions: list = []  # the fleets' versions when the gauges were last counted
+        self._gauge_fleets: tuple | None = None  # the web fleet and every self-hosted LLM fleet, found at the first count
         self._gauges_counted: dict = {}
         self._arrived = 0
         self._start_step_budget()
@@ -395,10 +396,14 @@ class Simulation:
 
     def _gauges(self) -> dict:
         """Return the levels a window reports as they stand at its end (counted again only after a fleet changed)."""
-        models = [m for m in self.llm_deployments() if not m.hosted]  # a hosted API has no replicas of ours
-        versions = (self.web.fleet.version, *(m.fleet.version for m in models))
+        fleets = self._gauge_fleets
+        if fleets is None:  # the deployments are fixed for the run: found once
+            models = [m for m in self.llm_deployments() if not m.hosted]  # a hosted API has no replicas of ours
+            fleets = self._gauge_fleets = (self.web.fleet, *(m.fleet for m in models))
+        versions = [fleet.version for fleet in fleets]
         if versions == self._gauges_versions:
             return self._gauges_counted
+        models = [m for m in self.llm_deployments() if not m.hosted]
         self._gauges_versions = versions
         self._gauges_counted = {"web_replicas": len(self.web.fleet.serving()), "web_replicas_ready": len(self.web.routable),
                 "llm_replicas": sum(len(m.fleet.serving()) for m in models) if models else None,

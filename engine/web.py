@@ -106,6 +106,10 @@ class WebTier:
 
     def close_window(self) -> list[tuple]:
         """Close every replica's window and return the figures of those past their warm-up; forget drained ones."""
-        stats = [(r.workers.close_window(), r.warming) for r in self.replicas]
+        shown = []
+        for replica in self.replicas:
+            figures = replica.workers.close_window()
+            if not replica.warming:
+                shown.append(figures)
         self.fleet.drop_drained()
-        return [figures for figures, warming in stats if not warming]
+        return shown
