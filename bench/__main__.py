@@ -6,12 +6,14 @@ So every contender runs several times, interleaved round by round (and in a rota
 contender always runs first or last), and the best time of each is kept: the best run is the one
 least disturbed, and comparing best with best inside one process makes the ratios fair even when
 the absolute figures drift from run to run. Seeds are fixed: round r uses seed r for every
-M/M/c contender. A short untimed warm-up first loads the token trace and warms the code paths.
+M/M/c contender. Before each timed run the garbage the previous one left is collected, so no run
+pays for another's. A short untimed warm-up first loads the token trace and warms the code paths.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import os
 import platform
@@ -107,6 +109,7 @@ def time_mmc(n: int, repeats: int) -> dict[str, list[Run]]:
     for round_index in range(repeats):
         shift = round_index % len(contenders)
         for name, run in contenders[shift:] + contenders[:shift]:
+            gc.collect()  # what the last contender left (SimPy's processes, Ciw's nodes) is not this one's to sweep
             runs[name].append(run(n, round_index + 1))
     return runs
 
@@ -119,6 +122,7 @@ def time_full_stack(requests: int, repeats: int) -> dict[str, list[FullRun]]:
     for round_index in range(repeats):
         order = variants if round_index % 2 == 0 else variants[::-1]
         for label, scenario in order:
+            gc.collect()
             runs[label].append(run_full_stack(scenario, requests, label))
     return runs
 
@@ -212,7 +216,11 @@ def time_genai_stack(requests: int, repeats: int) -> list[FullRun]:
     """Run the genai_stack preset (every component on) `repeats` times."""
     scenario = full_stack_scenario(preset="genai_stack")
     run_full_stack(scenario, min(requests, 500), "warm-up")
-    return [run_full_stack(scenario, requests, "genai_stack") for _ in range(repeats)]
+    runs = []
+    for _ in range(repeats):
+        gc.collect()
+        runs.append(run_full_stack(scenario, requests, "genai_stack"))
+    return runs
 
 
 def report_genai_stack(runs: list[FullRun], requests: int, repeats: int) -> list[str]:
@@ -237,6 +245,7 @@ def time_ten_million(repeats: int) -> list[tuple[float, dict]]:
     scenario = derive(load_preset("genai_stack"), TEN_MILLION_USERS)
     runs = []
     for _ in range(repeats):
+        gc.collect()
         sim = Simulation(scenario, Budget(max_requests=10**9, max_wall_s=3600))
         start = time.perf_counter()
         summary = sim.run(60)
