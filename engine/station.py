@@ -5,10 +5,9 @@ its accept queue is the line in front of them; a replica's CPU cores compute han
 threads wait for one; a database node's cores run the CPU part of queries while the others wait.
 When a job arrives and a server is free it starts at once; otherwise it joins the queue, unless the
 queue is full, in which case it is turned away (a 503). When a server is released the next job in
-line starts. At the front door (a web
-replica's accept queue) jobs whose client has already given up are skipped when their turn comes,
-as a real server skips a closed connection; deeper in, a blocked thread does not know its client
-left, so the work goes on.
+line starts. At the front door (a web replica's accept queue) jobs whose client has already given
+up are skipped when their turn comes, as a real server skips a closed connection; deeper in, a
+blocked thread does not know its client left, so the work goes on.
 
 The owner of a station decides how long each job holds its server: it calls `release` when the
 job is done, or, when it knows at the start how long the job will hold the server and nothing
