@@ -137,6 +137,11 @@ def test_presenter_mode_at_1280x720_cuts_nothing_and_its_charts_read_from_the_ba
     page.get_by_test_id("stSidebar").hover()  # its collapse button shows on hover, as for a mouse
     page.get_by_role("button", name="Collapse sidebar").click()  # the sidebar gives way
     expect(page.get_by_test_id("stSidebar")).to_have_attribute("data-collapsed", "true")
+    # The picture shows the page from its top once the sidebar has slid out (not half-way, mid-animation).
+    page.wait_for_function("() => document.querySelector('[data-testid=stSidebar]').getBoundingClientRect().right <= 1",
+                           timeout=5_000)
+    page.evaluate("document.querySelector('[data-testid=stMain]').scrollTo(0, 0)")
+    page.wait_for_timeout(300)
     page.screenshot(path=str(SHOTS / f"presenter-{path}.png"))
     page.close()
 
