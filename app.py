@@ -16,6 +16,9 @@ PRESENTER_CSS = """
 [data-testid="stMain"] [data-testid="stWidgetLabel"] p { font-size: 1.2rem; }
 [data-testid="stMain"] button [data-testid="stMarkdownContainer"] p { font-size: 1.25rem; }
 [data-testid="stMain"] h1 { font-size: 3.2rem; }
+[data-testid="stMain"] input, [data-testid="stMain"] textarea,
+[data-testid="stMain"] [data-baseweb="select"] > div { font-size: 1.2rem; }
+[data-testid="stMain"] [data-testid="stCaptionContainer"] p { font-size: 1.1rem; }
 """
 
 st.set_page_config(page_title="GenAI Scaling Lab", layout="wide")

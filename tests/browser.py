@@ -83,8 +83,9 @@ def blank_charts(page) -> int:
 
 
 def truncated(page) -> list[str]:
-    """Return the buttons, labels and headline texts on screen whose text is cut (scrollWidth > clientWidth)."""
+    """Return the buttons, inputs, labels and headline texts on screen whose text is cut (scrollWidth > clientWidth)."""
     return page.evaluate("""() => Array.from(document.querySelectorAll(
-        'button, [data-testid=stWidgetLabel] p, [data-testid=stSidebarNav] span, .gsl-label, .gsl-value, .gsl-compare'))
+        'button, [data-testid=stWidgetLabel] p, [data-testid=stSidebarNav] span, .gsl-label, .gsl-value, ' +
+        '.gsl-compare, input[type=number], input[type=text]:not([data-baseweb=select] input)'))
         .filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)
-        .map(e => (e.innerText || '').slice(0, 40))""")
+        .map(e => (e.innerText || e.value || '').slice(0, 40))""")

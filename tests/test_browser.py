@@ -128,6 +128,11 @@ def test_presenter_mode_at_1280x720_cuts_nothing_and_its_charts_read_from_the_ba
             '.js-plotly-plot .xtick text, .js-plotly-plot .ytick text, .js-plotly-plot .gtitle'))
             .map(e => parseFloat(getComputedStyle(e).fontSize))""")
         assert sizes and min(sizes) >= 20
+    # What a control is set to is read from the back of the room too (it was 13 px).
+    values = page.evaluate("""() => Array.from(document.querySelectorAll(
+        '[data-testid=stMain] input, [data-testid=stMain] [data-baseweb=select] > div'))
+        .filter(e => e.offsetParent !== null).map(e => parseFloat(getComputedStyle(e).fontSize))""")
+    assert values and min(values) >= 18
     cut = []
     for y in range(0, 6000, 600):  # scroll through the whole page: every part must fit its box
         page.evaluate(f"document.querySelector('[data-testid=stMain]').scrollTo(0, {y})")
