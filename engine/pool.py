@@ -19,13 +19,13 @@ from __future__ import annotations
 from collections import deque
 from typing import Callable
 
-from engine.clock import after
+from engine.deadlines import Deadlines
 
 
 class ConnectionPool:
     """At most `size` connections lent at once, then a FIFO line whose waits end after `timeout_s`."""
 
-    __slots__ = ("env", "size", "timeout_s", "in_use", "waiting", "_connect", "_on_timeout", "_watching")
+    __slots__ = ("env", "size", "timeout_s", "in_use", "waiting", "_connect", "_on_timeout", "_deadlines")
 
     def __init__(self, env, size: int, timeout_s: float, connect: Callable, on_timeout: Callable):
         """Create an empty pool; `connect(request)` sends a query on a lent connection and returns
@@ -37,7 +37,8 @@ class ConnectionPool:
         self.waiting: deque = deque()
         self._connect = connect
         self._on_timeout = on_timeout
-        self._watching = False  # a timer is set for the first wait's deadline
+        # Every wait lasts `timeout_s`: one timer at the earliest deadline watches the whole line.
+        self._deadlines = Deadlines(env, self._timed_out, over=_ended)
 
     def checkout(self, request) -> None:
         """Lend `request` a connection now, or make it wait for one."""
@@ -48,8 +49,7 @@ class ConnectionPool:
             return
         request.pool_deadline = self.env.now + self.timeout_s
         self.waiting.append(request)
-        if not self._watching:
-            self._watch()
+        self._deadlines.watch(request.pool_deadline, (request, request.pool_deadline))
 
     def checkin(self) -> None:
         """A connection came back: lend it to the first request still waiting, or keep it."""
@@ -63,33 +63,21 @@ class ConnectionPool:
                 return
         self.in_use -= 1
 
-    def _watch(self) -> None:
-        """Set one timer for the deadline of the first request still waiting (if any).
-
-        Every wait lasts the same `timeout_s` and the line is first come, first served, so deadlines
-        grow along it: one timer at the front serves the whole line, instead of one per wait.
-        """
+    def _timed_out(self, wait: tuple) -> None:
+        """A request waited its whole `timeout_s` for a connection: it fails (and leaves the line)."""
+        request = wait[0]
+        request.pool_deadline = None
         waiting = self.waiting
         while waiting and waiting[0].pool_deadline is None:
-            waiting.popleft()  # lent a connection or timed out already
-        self._watching = bool(waiting)
-        if waiting:
-            after(self.env, max(waiting[0].pool_deadline - self.env.now, 0.0), self._deadline)
-
-    def _deadline(self, _) -> None:
-        """The first wait's deadline came: every request whose wait is over fails; watch the next one."""
-        now = self.env.now
-        waiting = self.waiting
-        expired = []
-        while waiting and (waiting[0].pool_deadline is None or waiting[0].pool_deadline <= now):
-            request = waiting.popleft()
-            if request.pool_deadline is not None:
-                request.pool_deadline = None
-                expired.append(request)
-        self._watch()
-        for request in expired:
-            self._on_timeout(request)
+            waiting.popleft()  # lent a connection or timed out already: the line keeps only real waits in front
+        self._on_timeout(request)
 
     def queued(self) -> int:
         """Return how many requests wait in line (timed-out ones not yet swept included)."""
         return len(self.waiting)
+
+
+def _ended(wait: tuple) -> bool:
+    """Return True when this wait (request, its deadline) is over: lent a connection, perhaps waiting again since."""
+    request, deadline = wait
+    return request.pool_deadline != deadline

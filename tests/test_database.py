@@ -204,3 +204,25 @@ def test_a_pool_timeout_fails_the_request_in_a_running_app():
     assert summary["failed"] > 0.4 * summary["arrivals"]
     # Nobody waited past the timeout and still got an answer (percentiles are kept to about 1 %).
     assert summary["latency_p95_s"] < 1.02 * (1.0 + 0.2)
+
+
+def test_a_request_that_waits_for_a_connection_again_gets_a_whole_new_timeout():
+    # A request makes several queries: after its first wait ended with a connection, a second wait
+    # must not end at the first wait's deadline.
+    from engine.clock import Clock, after
+    from engine.pool import ConnectionPool
+
+    env, timed_out = Clock(), []
+    pool = ConnectionPool(env, 1, 10.0, connect=lambda request: True,
+                          on_timeout=lambda request: timed_out.append((env.now, request.user)))
+    a, b, c = (Request(user, 0.0, float("inf"), 0, 1, 0, 0) for user in (1, 2, 3))
+    pool.checkout(a)          # t=0: a holds the only connection
+    pool.checkout(b)          # t=0: b waits, until 10 at most
+    after(env, 1, lambda _: pool.checkin())   # a gives it back: b has it
+    after(env, 2, lambda _: pool.checkin())   # b gives it back
+    after(env, 2.5, lambda _: pool.checkout(c))  # c takes it and keeps it
+    after(env, 3, lambda _: pool.checkout(b))    # b's next query waits, until 13 at most
+    env.advance(12)
+    assert timed_out == []  # not at 10, the first wait's deadline
+    env.advance(2)
+    assert timed_out == [(13, 2)] and len(pool.waiting) == 0
