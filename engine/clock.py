@@ -27,7 +27,7 @@ users. Every 10,000 allocations, it still collects the cycles that the rest of t
 
 This is the one module that touches SimPy's internals (its event queue, sequence counter and
 clock), so a new SimPy version can break the engine only here: the simulation runs its clock with
-`run_for`, schedules with `after` and `first`, and reads the time as `env.now`.
+`env.advance`, schedules with `after` and `first`, and reads the time as `env.now`.
 """
 
 import gc
@@ -66,8 +66,11 @@ class Clock(simpy.Environment):
     def advance(self, delay: float) -> None:
         """Run `delay` seconds on: events due at the end run too, except what `first` did not mark.
 
-        SimPy's `step` for every event, without the method call: a timer's callback is called with
-        its value; any other event has its callbacks run and a failure raised exactly as SimPy does.
+        The stop has normal priority, so a window closing at the same instant (scheduled with `first`)
+        closes before the run returns. An exception from a callback (a budget reached) propagates; the
+        abandoned stop has no callbacks, so it cannot end a later run early. Each event is processed as
+        SimPy's `step` would, without the method call: a timer's callback is called with its value; any
+        other event has its callbacks run and a failure raised exactly as SimPy does.
         """
         stop = Event(self)
         stop._ok = True
@@ -139,12 +142,3 @@ def first(env: Clock, delay: float, callback, value=None) -> None:
     """Call `callback(value)` after `delay`, before any normal event due at the same instant (a window close)."""
     heappush(env._queue, (env._now + delay, URGENT, next(env._eid), callback, value))
 
-
-def run_for(env, delay: float) -> None:
-    """Run the clock `delay` seconds on: events due at the end run too, except what `first` did not mark.
-
-    The stop has normal priority, so a window closing at the same instant (scheduled with `first`)
-    closes before the run returns. An exception from a callback (a budget reached) propagates; the
-    abandoned stop has no callbacks, so it cannot end a later run early.
-    """
-    env.advance(delay)

@@ -24,7 +24,7 @@ from engine.autoscaler import Autoscaler
 from engine.balancer import LoadBalancer
 from engine.billing import Billing
 from engine.cache import prompt_key_sampler
-from engine.clock import Clock, after, first, run_for
+from engine.clock import Clock, after, first
 from engine.controls import LiveControls
 from engine.database import Database
 from engine.distributions import sampler
@@ -121,6 +121,7 @@ class Simulation:
         self._windows_closed = 0
         self._gauges_versions: list = []  # the fleets' versions when the gauges were last counted
         self._gauge_fleets: tuple | None = None  # the web fleet and every self-hosted LLM fleet, found at the first count
+        self._gauge_models: list = []  # the self-hosted LLM deployments among them
         self._gauges_counted: dict = {}
         self._arrived = 0
         self._start_step_budget()
@@ -155,7 +156,7 @@ class Simulation:
         boundary = round(target / window_s) * window_s
         if abs(target - boundary) <= 1e-9 * max(1.0, target):
             target = boundary  # ten steps of 0.1 s end on the 1 s window, not a rounding error short of it
-        run_for(self.env, target - self.env.now)  # a window due at the target closes first
+        self.env.advance(target - self.env.now)  # a window due at the target closes first
         return self._windows_closed - closed_before
 
     def run(self, seconds: float | None = None) -> dict:
@@ -396,14 +397,13 @@ class Simulation:
 
     def _gauges(self) -> dict:
         """Return the levels a window reports as they stand at its end (counted again only after a fleet changed)."""
-        fleets = self._gauge_fleets
-        if fleets is None:  # the deployments are fixed for the run: found once
-            models = [m for m in self.llm_deployments() if not m.hosted]  # a hosted API has no replicas of ours
-            fleets = self._gauge_fleets = (self.web.fleet, *(m.fleet for m in models))
-        versions = [fleet.version for fleet in fleets]
+        if self._gauge_fleets is None:  # the deployments are fixed for the run: found once
+            self._gauge_models = [m for m in self.llm_deployments() if not m.hosted]  # a hosted API has no replicas of ours
+            self._gauge_fleets = (self.web.fleet, *(m.fleet for m in self._gauge_models))
+        versions = [fleet.version for fleet in self._gauge_fleets]
         if versions == self._gauges_versions:
             return self._gauges_counted
-        models = [m for m in self.llm_deployments() if not m.hosted]
+        models = self._gauge_models
         self._gauges_versions = versions
         self._gauges_counted = {"web_replicas": len(self.web.fleet.serving()), "web_replicas_ready": len(self.web.routable),
                 "llm_replicas": sum(len(m.fleet.serving()) for m in models) if models else None,

@@ -6,7 +6,7 @@ from simpy.events import Timeout
 
 import pytest
 
-from engine.clock import Clock, after, first, run_for
+from engine.clock import Clock, after, first
 
 
 def test_timers_and_simpy_events_fire_in_time_then_creation_order():
@@ -84,9 +84,9 @@ def test_the_clock_runs_simpy_processes_and_timers_as_simpy_does():
     stepped.run(until=10)
     clock, by_clock = Clock(), []
     _story(clock, by_clock)
-    run_for(clock, 3.5)  # a window due at the end (scheduled with `first`) runs; the run stops there
+    clock.advance(3.5)  # a window due at the end (scheduled with `first`) runs; the run stops there
     assert clock.now == 3.5 and by_clock[-1] == (3.5, "window", "at 3.5")
-    run_for(clock, 6.5)
+    clock.advance(6.5)
     assert by_clock == by_steps
     assert [entry for entry in by_clock if entry[1] not in ("timer", "window")] == by_simpy
     assert len(by_simpy) == 7 and clock.now == plain.now == 10 and by_clock[0] == (0, "failure seen", "ValueError")
@@ -97,7 +97,7 @@ def test_an_undefused_failure_stops_the_clock_as_it_stops_simpy():
     event = clock.event()
     event.fail(ValueError("boom"))
     with pytest.raises(ValueError, match="boom"):
-        run_for(clock, 1)
+        clock.advance(1)
 
 
 def test_a_run_stopped_by_an_error_does_not_end_the_next_run_early():
@@ -109,8 +109,8 @@ def test_a_run_stopped_by_an_error_does_not_end_the_next_run_early():
     after(clock, 1, budget_reached)
     after(clock, 3, lambda value: seen.append(clock.now))
     with pytest.raises(RuntimeError):
-        run_for(clock, 2)  # its stop, at 2, is left behind in the queue
-    run_for(clock, 5)
+        clock.advance(2)  # its stop, at 2, is left behind in the queue
+    clock.advance(5)
     assert seen == [3] and clock.now == 6
 
 
@@ -129,10 +129,10 @@ def test_a_running_clock_collects_garbage_less_often_and_restores_the_setting_af
         raise RuntimeError("budget")
 
     after(clock, 2, budget_reached)
-    run_for(clock, 1.5)
+    clock.advance(1.5)
     assert seen == [(FEWER_COLLECTIONS_EVERY, *original[1:])] and gc.get_threshold() == original
     with pytest.raises(RuntimeError):
-        run_for(clock, 1)
+        clock.advance(1)
     assert gc.get_threshold() == original  # restored when a run stops on an error too
 
     # Runs in two threads (two Streamlit sessions) overlap: the setting comes back when both have stopped.
@@ -144,10 +144,10 @@ def test_a_running_clock_collects_garbage_less_often_and_restores_the_setting_af
 
     one, two = Clock(), Clock()
     after(one, 1, slow)
-    thread = threading.Thread(target=run_for, args=(one, 2))
+    thread = threading.Thread(target=one.advance, args=(2,))
     thread.start()
     first_inside.wait(10)
-    run_for(two, 1)
+    two.advance(1)
     assert gc.get_threshold()[0] == FEWER_COLLECTIONS_EVERY  # the first run still goes on
     second_done.set()
     thread.join(10)

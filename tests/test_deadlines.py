@@ -2,7 +2,7 @@
 
 import random
 
-from engine.clock import Clock, after, run_for
+from engine.clock import Clock, after
 from engine import deadlines as deadlines_module
 from engine.deadlines import Deadlines
 
@@ -34,7 +34,7 @@ def test_each_deadline_fires_at_its_time_unless_over_and_few_timers_fire(monkeyp
         else:
             expected.append((call.deadline, name))
         calls.append(call)
-    run_for(env, 100)
+    env.advance(100)
     assert sorted(fired) == sorted(expected) and fired == sorted(fired)
     assert len(expected) < 50  # (few calls outlive their deadline here)
     assert timers[0] < len(expected) + 100, timers  # not a timer per call: 2,000 calls
@@ -48,5 +48,5 @@ def test_an_earlier_deadline_watched_later_still_fires_on_time():
     deadlines.watch(10.0, _Call("late", 10.0))
     after(env, 1.0, lambda _: deadlines.watch(3.0, _Call("early", 3.0)))
     after(env, 2.0, lambda _: deadlines.watch(1.5, _Call("already past", 1.5)))  # due at once
-    run_for(env, 20)
+    env.advance(20)
     assert fired == [(2.0, "already past"), (3.0, "early"), (10.0, "late")]

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from engine.clock import Clock, after, run_for
+from engine.clock import Clock, after
 from engine.station import Station
 
 
@@ -33,7 +33,7 @@ def _run(lazy: bool, servers: int, jobs: list[tuple[float, float]], window_s: fl
     end = max(at for at, _ in jobs) + 500  # long enough for the line to empty
     t = 0.0
     while t < end:
-        run_for(env, window_s)
+        env.advance(window_s)
         t += window_s
         books.append(station.close_window()[1])
     return starts, books
@@ -63,5 +63,5 @@ def test_a_server_that_frees_itself_schedules_nothing_when_nobody_waits():
     for name in range(2):
         station.arrive(_Job(name, 0.5))
     assert env._queue == []  # no event for either end
-    run_for(env, 1.0)
+    env.advance(1.0)
     assert station.close_window()[1] == pytest.approx((1.0, 2.0, 0.0, 0.0, 2))
