@@ -149,13 +149,13 @@ class Database(Strict):
         "(SQLAlchemy default 30 s)"
     )
     network_rtt_ms: float = Field(
-        0.5, ge=0, le=10_000, description="per query when separate (datacenter round trip, reference-numbers)"
+        0.5, ge=0, le=10_000, description="per query when separate (datacenter round trip, docs/sources.md, Infrastructure)"
     )
     read_replicas: int = Field(0, ge=0, le=100, description="replicas")
     read_from_replicas: bool = Field(True, description="read/write split: reads go to replicas when there are any")
     replication_lag_ms: Distribution = Field(
         default_factory=lambda: Exponential(mean_ms=10.0),
-        description="async replica lag: a few ms to tens of ms (reference-numbers)",
+        description="async replica lag: a few ms to tens of ms (docs/sources.md, Infrastructure)",
     )
     price_per_hour_usd: float | None = Field(None, ge=0, le=10_000, description="USD/h per node; default from size")
     failover_s: float = Field(

@@ -78,12 +78,12 @@ class QueryCosts(NamedTuple):
 
 
 # Relational (PostgreSQL): a client sees an indexed read take 1-2 ms at the median, about 10 ms at
-# p99, and a commit 3-10 ms (reference-numbers: estimates). Its CPU share is sized on pgbench on a
+# p99, and a commit 3-10 ms (docs/sources.md, Infrastructure: estimates). Its CPU share is sized on pgbench on a
 # 4 vCPU SSD server with 16 clients (15,000-25,000 select-only, 2,500-4,000 TPC-B-like transactions
 # a second): 0.15 ms of CPU a read, about 6,700 reads a second per core; 0.8 ms a write (a
 # TPC-B-like transaction of 5 statements), about 1,300 a second per core. Its WAL flush is an fsync
 # on a SATA-class SSD (0.5-2 ms; p99 4 ms an assumption). Key-value (Redis): server work is
-# sub-microsecond and the network dominates (reference-numbers); 10-15 us a command for the
+# sub-microsecond and the network dominates (docs/sources.md, Infrastructure); 10-15 us a command for the
 # system calls is an assumption, and Redis does not wait for the disk on a write (append-only file
 # fsynced once a second). Document and vector figures are assumptions, to be replaced by
 # measurements: a document store close to a relational one; a vector store's top-k search over an

@@ -13,7 +13,7 @@ ENFORCEMENTS = ("azure_windows", "per_minute", "token_bucket")
 
 
 class ProviderLimits(Strict):
-    """A provider's limits on one deployment: the first one reached returns 429 (reference-numbers)."""
+    """A provider's limits on one deployment: the first one reached returns 429 (docs/sources.md, Provider limits)."""
 
     requests_per_minute: int | None = Field(None, ge=1, le=10**9, description="RPM; null = none")
     tokens_per_minute: int | None = Field(
@@ -64,7 +64,7 @@ class HostedLLM(_DeploymentBase):
     kind: Literal["hosted"] = "hosted"
     model: str = Field("gpt-4o", max_length=80, description="label shown to users")
     max_concurrency: int = Field(10_000, ge=1, le=10**7, description="requests in flight before they queue")
-    overhead_ms: float = Field(300.0, ge=0, le=600_000, description="network + API; a few hundred ms is typical (reference-numbers)")
+    overhead_ms: float = Field(300.0, ge=0, le=600_000, description="network + API; a few hundred ms is typical (docs/sources.md, LLM serving)")
     prefill_tokens_per_s: float = Field(12_500.0, gt=0, le=10**8, description="tok/s (NIM Llama-3.3-70B, derived)")
     itl_ms: float = Field(18.6, gt=0, le=10_000, description="ms per output token (NIM Llama-3.3-70B, concurrency 1)")
     price_input_per_m_usd: float = Field(2.50, ge=0, le=10_000, description="USD per 1M input tokens (gpt-4o, checked 2026-11)")
@@ -202,7 +202,7 @@ class ResponseCache(Strict):
     ttl_s: float | None = Field(3600.0, gt=0, le=10**8, description="s an answer stays valid; null = until evicted")
     lookup_ms: Distribution = Field(
         default_factory=lambda: LogNormal(p50_ms=0.25, p99_ms=1.0),
-        description="Redis GET in one availability zone: about 0.2-0.3 ms p50, 1 ms p99 (reference-numbers)",
+        description="Redis GET in one availability zone: about 0.2-0.3 ms p50, 1 ms p99 (docs/sources.md, Infrastructure)",
     )
     size: SizeName = Field("small", description="instance size for the price")
     price_per_hour_usd: float | None = Field(None, ge=0, le=10_000, description="USD/h; default from size")

@@ -5,7 +5,8 @@ similar enough: the cosine similarity of their sentence embeddings is at least a
 the threshold low and rewordings of a cached question hit (good), but so do questions that are
 merely related (a false hit: the user gets the answer to a different question). This script
 measures both on 20,000 labelled Quora question pairs (7,456 duplicates, 12,544 related
-non-duplicates; shared/data/README.md):
+non-duplicates: a sample of GPTCache's copy of Quora Question Pairs, whose origin and
+licence assets/README.md gives):
 
   hit rate(t)       = share of duplicate pairs with similarity >= t
   false-hit rate(t) = share of non-duplicate pairs with similarity >= t

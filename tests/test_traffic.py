@@ -90,7 +90,7 @@ def test_trace_stops_at_its_end_unless_looped():
 
 
 def test_empirical_tokens_follow_the_azure_conversation_trace():
-    # Reference numbers: prompt mean 1155, output mean 211 (Azure conv 2023).
+    # docs/sources.md, Workload traces: prompt mean 1155, output mean 211 (Azure conv 2023).
     scn = scenario({"traffic": {"rate_rps": 100, "client_timeout_s": None},
                     "web": {"workers": 10_000, "accept_queue": None, "db_reads_per_request": 0,
                             "db_writes_per_request": 0},
