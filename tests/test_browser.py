@@ -12,7 +12,7 @@ import pytest
 
 from tests.browser import SHOTS, app_server, blank_charts, launch, settled, skip_without_chromium, truncated
 
-PAGES = ["", "lessons", "glossary", "live", "sandbox", "compare", "capacity", "classroom"]
+PAGES = ["", "lessons", "glossary", "sources", "live", "sandbox", "compare", "capacity", "classroom"]
 
 skip_without_chromium()
 

@@ -54,3 +54,17 @@ def test_the_figures_lessons_quote_are_written_in_docs_sources():
     for figure in ("407 ms", "18.6 ms", "61,680", "1,155", "36.6 %", "2.50", "10.00", "0.15", "0.60",
                    "15,000-25,000", "max_connections", "0.2-0.3 ms", "6 RPM per 1,000 TPM", "31 %"):
         assert figure in text, figure
+
+
+def test_the_sources_page_shows_every_section_and_one_on_its_own():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_string("from dashboard.pages.sources import render_sources\nrender_sources()\n").run()
+    assert not at.exception
+    shown = "\n".join(m.value for m in at.markdown)
+    assert "Every outside number the project uses" in shown
+    assert "61,680" in shown and "15,000-25,000" in shown  # LLM serving and Database capacity, all at once
+    at.selectbox(key="sources_section").set_value("Prices").run()
+    shown = "\n".join(m.value for m in at.markdown)
+    assert "gpt-4o-mini" in shown and "61,680" not in shown
+    assert set(at.selectbox(key="sources_section").options) >= {"LLM serving", "Prices", "Database capacity"}

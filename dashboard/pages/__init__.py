@@ -14,7 +14,8 @@ def sections() -> dict[str, list]:
     return {
         "": [st.Page("dashboard/pages/home.py", title="Home", icon=":material/home:", default=True)],
         "Learn": [st.Page("dashboard/pages/lessons.py", title="Lessons", icon=":material/school:", url_path="lessons"),
-                  st.Page("dashboard/pages/glossary.py", title="Glossary", icon=":material/menu_book:", url_path="glossary")],
+                  st.Page("dashboard/pages/glossary.py", title="Glossary", icon=":material/menu_book:", url_path="glossary"),
+                  st.Page("dashboard/pages/sources.py", title="Sources", icon=":material/format_quote:", url_path="sources")],
         "Build": [st.Page("dashboard/pages/live.py", title="Live simulation", icon=":material/monitoring:", url_path="live"),
                   st.Page("dashboard/pages/sandbox.py", title="Sandbox", icon=":material/tune:", url_path="sandbox"),
                   st.Page("dashboard/pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),

@@ -274,6 +274,7 @@ def render_lessons() -> None:
         st.markdown(lesson.read(lesson.instructor))
     with st.expander("Sources"):
         st.markdown("\n".join(f"- {source}" for source in lesson.sources))
+        st.markdown("docs/sources.md is the app's [Sources](sources) page: every cited figure with its source.")
     scenario = lesson_player.playback.now.scenario
     if scenario.traffic.trace is not None or scenario.traffic.tokens.kind == "empirical":
         st.caption(ATTRIBUTION)
