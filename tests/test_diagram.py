@@ -67,3 +67,15 @@ def test_a_gateway_shows_each_deployment_and_its_429s():
     picture = nodes(drawn("genai_stack"))
     deployments = [node for node in picture.values() if node["title"].endswith("(hosted API)")]
     assert len(deployments) == 2 and "cache" in picture and "answered" in picture["cache"]["lines"][0]
+
+
+@pytest.mark.parametrize("variant", ["1m_users", "1m_users_self_hosted"])
+def test_every_line_fits_its_box(variant):
+    """A node is 160 px wide, about 28 characters: longer lines were cut ("busy on avera")."""
+    from curriculum.format import LESSONS_DIR, load_lesson
+
+    scenario = load_lesson(LESSONS_DIR / "12-millions-of-users").build_scenario(variant)
+    picture = nodes(drawn(scenario, seconds=10.0))
+    lines = [line for node in picture.values() for line in [node["title"], *node["lines"]]]
+    assert any("429" in line for line in lines) or variant.endswith("self_hosted")
+    assert [line for line in lines if len(line) > 28] == []

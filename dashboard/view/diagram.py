@@ -205,12 +205,13 @@ def _llm_nodes(topo: dict, figures: dict, down: set, deployments: dict, rolled: 
             group = _group(own, figures, down, deployment["title"], prefix)
             for node in group:
                 # running calls over what fits: batch slots or KV-cache room, whichever is short
-                node["lines"] = [line.replace("busy", "of batch room busy", 1) for line in node["lines"]]
+                node["lines"] = [line.replace(" busy on average", " of batch room (mean)", 1).replace(" busy", " of batch room", 1)
+                                 for line in node["lines"]]
                 if gateway and gateway["llm_429s"] > 0:
                     node["lines"].append(f"429s: {_rate(gateway['llm_429s'])}")
             nodes += group
     if nodes and per_s["rate_limited"] > 0:
-        nodes[0]["lines"].append(f"refused to users (429): {_rate(per_s['rate_limited'])}")
+        nodes[0]["lines"].append(f"refused (429): {_rate(per_s['rate_limited'])}")
     return nodes
 
 
