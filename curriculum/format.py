@@ -46,6 +46,9 @@ class Expect(BaseModel):
     metric: str
     falls_by_at_least: float | None = Field(None, gt=0, le=1, description="(before - after) / before")
     rises_by_at_least: float | None = Field(None, gt=0, le=1000, description="(after - before) / before")
+    moves_by_at_most: float | None = Field(
+        None, gt=0, le=1, description="|after - before| / before: a claim that something barely moves, in numbers"
+    )
     at_most: float | None = Field(None, description="after the change")
     at_least: float | None = Field(None, description="after the change")
     before_at_most: float | None = None
@@ -72,6 +75,8 @@ class Expect(BaseModel):
         text = label(self.metric)
         if name in ("falls_by_at_least", "rises_by_at_least"):
             return f"{text} {name.split('_')[0]} by at least {value:.0%}"
+        if name == "moves_by_at_most":
+            return f"{text} moves by at most {value:.0%}"
         shown = f"{value:.0%}" if LABELS[self.metric].unit == "share" else f"{value:g}"
         where = {"at_most": "ends at most", "at_least": "ends at least", "before_at_most": "starts at most",
                  "before_at_least": "starts at least"}[name]
@@ -84,6 +89,8 @@ class Expect(BaseModel):
             return before is not None and after is not None and before > 0 and (before - after) / before >= value
         if name == "rises_by_at_least":
             return before is not None and after is not None and before > 0 and (after - before) / before >= value
+        if name == "moves_by_at_most":
+            return before is not None and after is not None and before > 0 and abs(after - before) / before <= value
         measured = before if name.startswith("before") else after
         if measured is None:
             return False

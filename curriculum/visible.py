@@ -44,7 +44,7 @@ def _scaled(expect: Expect, value, claim: Claim, seconds: float):
     if value is None or LABELS[expect.metric].unit not in ("count", "tokens", "usd"):
         return value
     test, _ = expect.test
-    if test in ("falls_by_at_least", "rises_by_at_least"):
+    if test in ("falls_by_at_least", "rises_by_at_least", "moves_by_at_most"):  # relative: no scale
         return value
     return value * claim.measure_s / seconds
 

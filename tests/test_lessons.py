@@ -77,3 +77,13 @@ def test_a_broken_claim_is_a_readable_error(tmp_path):
     message = str(error.value)
     assert "99-broken/lesson.yaml: steps.0.experiment.claim.expect.0: Value error, metric: 'latency_p95' is not allowed" in message
     assert "quiz: Value error, answer: 2 is not allowed: choose 0 to 1" in message
+
+
+def test_a_claim_that_something_barely_moves_has_a_number():
+    from curriculum.format import Expect
+
+    barely = Expect(metric="latency_p50_s", moves_by_at_most=0.05)
+    assert barely.describe() == "median latency moves by at most 5%"
+    assert barely.holds(2.0, 2.09) and barely.holds(2.0, 1.91)
+    assert not barely.holds(2.0, 2.2) and not barely.holds(2.0, 1.8)  # either way
+    assert not barely.holds(None, 2.0) and not barely.holds(0.0, 0.0)  # no baseline, no claim
