@@ -1,4 +1,4 @@
-"""`python -m curriculum [--visible] [LESSON ...]`: check every experiment's claim, or how soon it shows.
+"""`python -m curriculum [--visible | --seeds N] [LESSON ...]`: check every experiment's claim, or how soon it shows.
 
 Without `--visible`, each claim runs before and after its change for its seeds and the figures are
 printed (curriculum/claims.py). With `--visible`, each experiment is played as a learner plays it
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from curriculum.claims import check_claim
+from curriculum.claims import check_claim, spread
 from curriculum.format import LESSONS_DIR, lesson_folders, load_lesson
 from curriculum.visible import REPORT_HEADER, report_line, time_to_effect
 
@@ -20,10 +20,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m curriculum",
                                      description="Run every experiment's claim of the lessons and print the figures.")
     parser.add_argument("lessons", nargs="*", help="lesson folder names (default: every lesson)")
+    parser.add_argument("--seeds", type=int, metavar="N",
+                        help="run every claim on seeds 1..N and print each expectation's spread (default: the claim's own)")
     parser.add_argument("--visible", action="store_true",
                         help="print how soon each step's effect shows on the live view instead (target: 30 s)")
     args = parser.parse_args(argv)
     failed = 0
+    if args.seeds is not None and not 1 <= args.seeds <= 20:
+        parser.error(f"--seeds: {args.seeds} is not allowed: give 1 to 20")
     if args.visible:
         print(REPORT_HEADER)
     for folder in args.lessons or lesson_folders():
@@ -40,6 +44,16 @@ def main(argv: list[str] | None = None) -> int:
                 result = time_to_effect(lesson, index)
                 failed += result.visible_after_s is None
                 print(report_line(folder, index, result))
+                continue
+            if args.seeds:
+                for row in spread(check_claim(lesson, index, args.seeds)):
+                    failed += row["held"] < row["seeds"]
+                    change = ("" if row["change_min"] is None else
+                              f", change {row['change_min']:+.0%} to {row['change_max']:+.0%}")
+                    afters = [f"{v:.4g}" if isinstance(v, float) else str(v) for v in row["afters"]]
+                    print(f"{folder} step {index + 1}: {row['claim']}: held on {row['held']} of {row['seeds']} seeds"
+                          f"{change}; after {' / '.join(afters)}"
+                          f"{'; SIGN FLIPS' if row['sign_flips'] else ''}")
                 continue
             for row in check_claim(lesson, index):
                 failed += not row["holds"]

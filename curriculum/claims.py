@@ -38,13 +38,16 @@ def measure(lesson: Lesson, settings: dict, claim: Claim, seed: int) -> dict:
     return sim.run(claim.measure_s)
 
 
-def check_claim(lesson: Lesson, index: int) -> list[dict]:
-    """Measure step `index`'s claim; return one row per replication and expectation, with whether it held."""
+def check_claim(lesson: Lesson, index: int, seeds: int | None = None) -> list[dict]:
+    """Measure step `index`'s claim; return one row per replication and expectation, with whether it held.
+
+    `seeds` replaces the claim's own number of replications (seeds 1..n), to read the spread.
+    """
     claim = lesson.steps[index].experiment.claim
     before = {**lesson.settings_at(index), **claim.before}
     after = {**before, **claim.after}
     rows = []
-    for seed in range(1, claim.replications + 1):
+    for seed in range(1, (seeds or claim.replications) + 1):
         measured_before, measured_after = measure(lesson, before, claim, seed), measure(lesson, after, claim, seed)
         for expect in claim.expect:
             b, a = measured_before[expect.metric], measured_after[expect.metric]
@@ -58,3 +61,25 @@ NUMBER = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(%)?")
 def numbers_in(text: str) -> list[tuple[float, bool]]:
     """Return the numbers a sentence states, each with whether it is a percentage."""
     return [(float(value.replace(",", "")), bool(percent)) for value, percent in NUMBER.findall(text)]
+
+
+def spread(rows: list[dict]) -> list[dict]:
+    """Sum up check_claim's rows per expectation across seeds: the range of the change and whether it held.
+
+    `change` is (after - before) / before, the relative move a learner reads; `sign_flips` says the
+    direction itself differs between seeds, which no wording of a claim survives.
+    """
+    by_claim: dict[str, list[dict]] = {}
+    for row in rows:
+        by_claim.setdefault(row["claim"], []).append(row)
+    summary = []
+    for claim, group in by_claim.items():
+        changes = [(r["after"] - r["before"]) / r["before"] for r in group
+                   if r["before"] not in (None, 0) and r["after"] is not None]
+        signs = {(c > 0) - (c < 0) for c in changes if abs(c) > 1e-9}
+        summary.append({"claim": claim, "seeds": len(group), "held": sum(r["holds"] for r in group),
+                        "afters": [r["after"] for r in group],
+                        "change_min": min(changes) if changes else None,
+                        "change_max": max(changes) if changes else None,
+                        "sign_flips": len(signs) > 1})
+    return summary

@@ -87,3 +87,14 @@ def test_a_claim_that_something_barely_moves_has_a_number():
     assert barely.holds(2.0, 2.09) and barely.holds(2.0, 1.91)
     assert not barely.holds(2.0, 2.2) and not barely.holds(2.0, 1.8)  # either way
     assert not barely.holds(None, 2.0) and not barely.holds(0.0, 0.0)  # no baseline, no claim
+
+
+def test_the_spread_across_seeds_names_a_direction_that_flips():
+    from curriculum.claims import spread
+
+    rows = [{"seed": s, "claim": "p50 rises", "before": 1.0, "after": a, "holds": a > 1.2} for s, a in ((1, 1.5), (2, 0.9))]
+    rows += [{"seed": s, "claim": "errors", "before": 0.1, "after": a, "holds": True} for s, a in ((1, 0.05), (2, 0.02))]
+    summary = {row["claim"]: row for row in spread(rows)}
+    assert summary["p50 rises"]["sign_flips"] and summary["p50 rises"]["held"] == 1
+    assert summary["p50 rises"]["change_min"] == pytest.approx(-0.1) and summary["p50 rises"]["change_max"] == pytest.approx(0.5)
+    assert not summary["errors"]["sign_flips"] and summary["errors"]["held"] == 2
