@@ -26,7 +26,7 @@ class Label(NamedTuple):
 # Units a metric can have, and how a number in each is written (see format_value).
 UNITS = ("s", "req/s", "/s", "share", "usd", "usd/month", "count", "tokens", "replicas", "requests", "")
 
-_TIER_NAMES = {"web": "web tier", "db_primary": "database primary", "db_replica": "database replicas",
+_TIER_NAMES = {"web": "web tier", "web_cpu": "web CPU", "db_primary": "database primary", "db_replica": "database replicas",
                "llm": "LLM"}
 
 LABELS: dict[str, Label] = {

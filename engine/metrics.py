@@ -20,7 +20,7 @@ import numpy as np
 from engine.rolling import Rolling
 from engine.sketch import LogSketch
 
-TIERS = ("web", "db_primary", "db_replica", "llm")
+TIERS = ("web", "web_cpu", "db_primary", "db_replica", "llm")  # web_cpu: the web replicas' CPU cores
 
 METRICS: dict[str, str] = {
     "t_start_s": "simulated time the window (or run) starts, s",

@@ -382,7 +382,8 @@ class Simulation:
                 if not request.finished and not request.abandoned:
                     self._client_left(request)
         self.billing.charge()
-        tiers = {"web": self.web.close_window(), "db_primary": None, "db_replica": None, "llm": None}
+        workers, cores = self.web.close_window()
+        tiers = {"web": workers, "web_cpu": cores, "db_primary": None, "db_replica": None, "llm": None}
         if self.database is not None:
             tiers["db_primary"], tiers["db_replica"] = self.database.close_window()
         if self.llm is not None:

@@ -104,12 +104,18 @@ class WebTier:
         """The load balancer's health check has seen the change."""
         self.fleet.refresh()
 
-    def close_window(self) -> list[tuple]:
-        """Close every replica's window and return the figures of those past their warm-up; forget drained ones."""
-        shown = []
+    def close_window(self) -> tuple[list[tuple], list[tuple]]:
+        """Close every replica's window; return the figures of its workers and of its CPU cores for those past their
+        warm-up, and forget drained replicas.
+
+        Workers and cores are two limits: a thread server waiting on the LLM runs out of workers with idle
+        cores, a CPU-bound handler runs out of cores with workers to spare. Each is shown as its own tier.
+        """
+        workers, cores = [], []
         for replica in self.replicas:
-            figures = replica.workers.close_window()
+            figures, cpu = replica.workers.close_window(), replica.cpu.close_window()
             if not replica.warming:
-                shown.append(figures)
+                workers.append(figures)
+                cores.append(cpu)
         self.fleet.drop_drained()
-        return shown
+        return workers, cores

@@ -67,7 +67,7 @@ def test_removed_replicas_drain_without_losing_requests():
     assert summary["errors"] == 0
     assert sum(r.workers.in_system() for r in sim.web.replicas) == summary["in_flight"] > 0
     assert len(sim.web.replicas) == 1  # the drained three have left
-    assert set(windows[-1]["instances"]) == {"web-0", "db-primary", "db-replica-0", "llm-0"}
+    assert set(windows[-1]["instances"]) == {"web-0", "web-0-cpu", "db-primary", "db-replica-0", "llm-0"}  # workers and cores
 
 
 def test_balancer_skips_a_replica_that_is_down_and_uses_it_again_when_back():

@@ -55,3 +55,18 @@ def test_a_live_change_of_workers_past_the_cores_makes_handlers_take_turns():
     sim.advance(120)
     windows = list(sim.windows)[-60:]
     assert sum(w["completions"] for w in windows) / 60 == pytest.approx(80, rel=0.03)
+
+
+def test_the_cores_are_a_tier_of_their_own_so_a_cpu_bound_server_shows_where_it_is_full():
+    # 30 req/s of 100 ms CPU on 8 cores: 3 of 8 cores busy (0.375), while 17 workers each hold a
+    # request only while it computes (async: none waits on I/O here), about 3 of 17.
+    large = run(cpu_bound(30, size="large", async_io=True), 300)
+    assert large["web_cpu_utilisation"] == pytest.approx(30 * 0.1 / 8, rel=0.05)
+    assert large["web_utilisation"] < large["web_cpu_utilisation"]
+    # A thread server waiting on a slow dependency is the opposite: every worker busy, the cores idle.
+    waiting = run(scenario(traffic={"rate_rps": 4, "client_timeout_s": None,  # answers of 500 tokens: about 10 s each
+                                    "tokens": {"kind": "fixed", "prompt_tokens": 1000, "output_tokens": 500}},
+                           web={"replicas": 1, "size": "small", "accept_queue": None,
+                                "handler_ms": {"dist": "constant", "value_ms": 1}},
+                           llm={"kind": "hosted"}), 300)
+    assert waiting["web_utilisation"] > 0.9 and waiting["web_cpu_utilisation"] < 0.05

@@ -23,7 +23,7 @@ HEIGHT, PRESENTER_HEIGHT = 270, 380  # px, the plot; its legend is drawn below i
 FONT, PRESENTER_FONT = 12, 20  # px: chart text; presenter mode must be readable from the back of a room
 BEFORE_OPACITY = 0.45
 RAW_OPACITY = 0.22
-TIER_COLOURS = {"web": "#1f77b4", "db_primary": "#2ca02c", "db_replica": "#9467bd", "llm": "#d62728"}
+TIER_COLOURS = {"web": "#1f77b4", "web_cpu": "#17becf", "db_primary": "#2ca02c", "db_replica": "#9467bd", "llm": "#d62728"}
 COLOURS = {"p50": "#2ca02c", "p95": "#1f77b4", "p99": "#d62728", "mean": "#7f7f7f", "completions": "#1f77b4",
            "cache": "#ff7f0e", "wrong": "#8c564b", "tokens": "#ff7f0e", "instances": "#1f77b4", "theory": "#555555",
            "dropped": "#e377c2", "timed_out": "#ff7f0e", "failed": "#d62728", "rate_limited": "#8c564b"}
