@@ -76,7 +76,7 @@ def spread(rows: list[dict]) -> list[dict]:
     for claim, group in by_claim.items():
         changes = [(r["after"] - r["before"]) / r["before"] for r in group
                    if r["before"] not in (None, 0) and r["after"] is not None]
-        signs = {(c > 0) - (c < 0) for c in changes if abs(c) > 1e-9}
+        signs = {(c > 0) - (c < 0) for c in changes if abs(c) > 0.01}  # a move under 1 % has no direction to flip
         summary.append({"claim": claim, "seeds": len(group), "held": sum(r["holds"] for r in group),
                         "afters": [r["after"] for r in group],
                         "change_min": min(changes) if changes else None,

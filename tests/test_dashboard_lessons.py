@@ -162,12 +162,12 @@ def test_reset_opens_the_step_again_warm_and_paused_with_its_settings():
 
 
 def test_going_back_undoes_what_a_later_step_changed():
-    # Lesson 3, step 4 takes the server down; step 3 offers no way to bring it back, so opening it must.
+    # Lesson 3, step 5 takes the server down; step 4 offers no way to bring it back, so opening it must.
     lesson = load_lesson(LESSONS_DIR / "03-vertical-scaling")
     at = page("03-vertical-scaling")
-    for _ in range(3):
+    for _ in range(4):
         at.button(key="lesson_next").click().run()
     at.multiselect(key="lesson_down").select("web-0").run()
     assert _playback(at).settings()["down"] == ["web-0"]
     at.button(key="lesson_back").click().run()
-    assert _playback(at).settings()["down"] == [] and "down" not in lesson.steps[2].controls
+    assert _playback(at).settings()["down"] == [] and "down" not in lesson.steps[3].controls
