@@ -12,7 +12,7 @@ This package is plain Python (no Streamlit): the lesson player, the tests and th
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -109,11 +109,30 @@ class Claim(BaseModel):
     replications: int = Field(2, ge=1, le=10, description="seeds 1..n; every expectation must hold for each")
 
 
+class Prediction(BaseModel):
+    """What the learner predicts before making the change: a few choices, the right one, and one sentence on why."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    question: str = Field(min_length=1, max_length=200)
+    choices: list[Annotated[str, Field(min_length=1, max_length=80)]] = Field(min_length=2, max_length=4)
+    answer: int = Field(ge=0, description="index of the right choice")
+    why: str = Field(min_length=1, max_length=300, description="one sentence, shown with the measured figures")
+
+    @model_validator(mode="after")
+    def _answer_is_a_choice(self) -> "Prediction":
+        if self.answer >= len(self.choices):
+            raise ValueError(f"answer: {self.answer} is not allowed: choose 0 to {len(self.choices) - 1}")
+        if len(set(self.choices)) != len(self.choices):
+            raise ValueError("choices: two choices are the same")
+        return self
+
+
 class Experiment(BaseModel):
-    """What the learner changes, what to watch, and what they should see (with the claim that proves it)."""
+    """What the learner changes, predicts, watches, and should see (with the claim that proves it)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     do: str = Field(min_length=1, max_length=500)
+    predict: Prediction
     watch: str = Field(min_length=1, max_length=300)
     see: str = Field(min_length=1, max_length=600)
     claim: Claim

@@ -66,6 +66,22 @@ def _at(record: dict, span) -> dict | None:
     return record if span == 1.0 else record["rolled"].get(span)
 
 
+def live_figures(claim: Claim, playback: Playback, span: str) -> list[tuple[str, float | None, float | None]] | None:
+    """Return (metric, before, now) for each metric the claim names, as the live view reads them at `span`.
+
+    None until the learner has made a change (no run goes on as "before") or a span has data on both
+    sides. The values are the span's own, as the headline shows them (not rescaled to the claim's window).
+    """
+    if playback.before is None or not playback.now.sim.windows or not playback.before.sim.windows:
+        return None
+    key = "since" if span == "since" else float(span)
+    now, before = (_at(track.sim.windows[-1], key) for track in (playback.now, playback.before))
+    if now is None or before is None:
+        return None
+    metrics = list(dict.fromkeys(expect.metric for expect in claim.expect))
+    return [(metric, before.get(metric), now.get(metric)) for metric in metrics]
+
+
 def opened(lesson: Lesson, index: int) -> Playback:
     """Return step `index` as the lesson player opens it, warmed up (no Streamlit)."""
     settings = lesson.opening_at(index)

@@ -40,6 +40,9 @@ def test_every_lesson_plays_every_step_to_its_question(folder):
         assert _playback(at).t == step.opening_warmup_s()  # each step opens warm, paused
         if step.experiment is not None:
             assert step.experiment.do in texts(at)
+            assert step.experiment.see not in texts(at)  # predict first: what to expect is not shown yet
+            at.radio(key=f"predict_{folder}_{index}").set_value(step.experiment.predict.answer).run()
+            assert step.experiment.see in texts(at)
             assert any(e.describe() in " ".join(c.value for c in at.caption) for e in step.experiment.claim.expect)
             watched = [c for c in frame(at)["headline"] if c["watched"]]
             assert len(watched) == len({shown_as(m) for m in step.watched()}) > 0
@@ -92,6 +95,28 @@ def test_the_experiments_change_shows_as_before_and_now_with_the_sign_the_step_c
     latency = chart(frame(at), "latency")
     assert {"p95", "p95 before"} <= set(names(latency))
     assert trace(latency, "p95")["y"][-1] < 0.3 * trace(latency, "p95 before")["y"][-1]  # falls by at least 70 %
+
+
+def test_after_the_change_the_measured_effect_shows_beside_the_prediction_and_why():
+    # Lesson 4, step 1: one replica, then four. The learner predicts wrong; the reveal names the answer.
+    lesson = load_lesson(LESSONS_DIR / "04-horizontal-scaling")
+    predict = lesson.steps[0].experiment.predict
+    wrong = (predict.answer + 1) % len(predict.choices)
+    at = page("04-horizontal-scaling")
+    at.radio(key="predict_04-horizontal-scaling_0").set_value(wrong).run()
+    at.button(key="lesson_start").click().run()
+    assert not any("What happened" in box.value for box in [*at.success, *at.warning, *at.info])  # nothing changed yet
+    at.number_input(key="lesson_web_replicas").set_value(4).run()
+    for _ in range(40):
+        at.run()
+    shown = [box.value for box in at.warning if "What happened" in box.value]
+    assert shown, [box.value for box in [*at.success, *at.info]]
+    assert f"You predicted “{predict.choices[wrong]}”" in shown[0] and f"the answer: “{predict.choices[predict.answer]}”" in shown[0]
+    assert predict.why in shown[0] and "p95 latency" in shown[0] and "→" in shown[0]
+    # The same step predicted right says so.
+    at.radio(key="predict_04-horizontal-scaling_0").set_value(predict.answer).run()
+    at.run()
+    assert any("right." in box.value and predict.why in box.value for box in at.success)
 
 
 def test_switching_the_version_continues_the_time_axis_with_the_old_version_faded():

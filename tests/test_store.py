@@ -222,3 +222,42 @@ def test_a_state_from_another_room_is_refused_even_when_genuine(store):
     store.redis.set(f"gsl:room:{second}:state", store.redis.get(f"gsl:room:{first}:state"))
     learner.poll()
     assert learner.state is None and "is not allowed here" in learner.refused[0]
+
+
+def test_a_rooms_predictions_are_counted_once_per_learner_and_only_as_counts(store):
+    code, _ = store.open_room("123456")
+    store.predict(code, "learner-aaaaaaaa", "03-vertical-scaling", 0, 1)
+    store.predict(code, "learner-bbbbbbbb", "03-vertical-scaling", 0, 1)
+    store.predict(code, "learner-cccccccc", "03-vertical-scaling", 0, 2)
+    store.predict(code, "learner-cccccccc", "03-vertical-scaling", 0, 0)  # changed their mind: counted once
+    assert store.tally(code, "03-vertical-scaling", 0, 3) == [1, 2, 0]
+    assert store.tally(code, "03-vertical-scaling", 1, 3) == [0, 0, 0]  # another experiment
+    # Anything else in the hash (written by someone else) is not counted, whatever it is.
+    key = f"gsl:room:{code}:predict:03-vertical-scaling:0"
+    store.redis.hset(key, mapping={"x1": "7", "x2": "-1", "x3": "²", "x4": "<b>1</b>", "x5": "11"})
+    assert store.tally(code, "03-vertical-scaling", 0, 3) == [1, 2, 0]
+    assert 0 < store.redis.ttl(key) <= 2 * 3600  # it leaves with the room
+
+
+@pytest.mark.parametrize("field, value", [("learner", "short"), ("learner", "a" * 41), ("lesson", "../x"),
+                                          ("step", -1), ("step", True), ("choice", 10), ("choice", "1")])
+def test_a_prediction_with_a_bad_field_is_refused_naming_it(store, field, value):
+    code, _ = store.open_room("123456")
+    args = {"learner": "learner-aaaaaaaa", "lesson": "03-vertical-scaling", "step": 0, "choice": 1, field: value}
+    with pytest.raises(StoreRejected, match=f"prediction: {field} .* is not allowed"):
+        store.predict(code, args["learner"], args["lesson"], args["step"], args["choice"])
+    with pytest.raises(StoreRejected, match="not found"):
+        store.predict("ZZZZZZ", "learner-aaaaaaaa", "03-vertical-scaling", 0, 1)  # no such room
+
+
+def test_a_room_counts_a_bounded_number_of_learners_per_experiment(store, monkeypatch):
+    import dashboard.classroom.store as module
+
+    monkeypatch.setattr(module, "MAX_PREDICTIONS", 3)
+    code, _ = store.open_room("123456")
+    for n in range(3):
+        store.predict(code, f"learner-{n:08d}", "01-one-server", 0, 0)
+    with pytest.raises(StoreRejected, match="already counts 3 learners"):
+        store.predict(code, "learner-99999999", "01-one-server", 0, 0)
+    store.predict(code, "learner-00000001", "01-one-server", 0, 1)  # one already counted may change their mind
+    assert store.tally(code, "01-one-server", 0, 2) == [2, 1]

@@ -27,6 +27,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import time
 from typing import Any
@@ -43,6 +44,9 @@ ROOM_HISTORY = 600  # chart points (one per window) kept per room: what a learne
 PIN_ATTEMPTS, PIN_LOCK_S = 5, 60  # wrong PINs allowed per room per minute
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O or 1/I: codes are read aloud and typed
 ID_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+MAX_PREDICTIONS = 1000  # learners counted per experiment in one room
+LEARNER_ID = re.compile(r"^[A-Za-z0-9_-]{8,40}$")
+LESSON_SLUG = re.compile(r"^[0-9a-z-]{1,60}$")
 
 
 class StoreUnavailable(RuntimeError):
@@ -281,6 +285,46 @@ class Store:
     def open_value(self, raw: str | None, kind: str, scope: str) -> tuple[Any, int] | None:
         """Return (body, seq) of a signed value read from Redis, None if absent; raise StoreRejected if bad."""
         return self._open(raw, kind, scope)
+
+    def predict(self, code: str, learner: str, lesson: str, step: int, choice: int) -> None:
+        """Count a learner's prediction for one experiment of the room (a later choice replaces an earlier one).
+
+        Only counts are ever read back (`tally`), never shown as text, so nothing here needs signing;
+        the arguments are checked, and a room counts at most MAX_PREDICTIONS learners per experiment.
+        """
+        code = check_code(code)
+        for name, value, ok in (("learner", learner, isinstance(learner, str) and LEARNER_ID.match(learner)),
+                                ("lesson", lesson, isinstance(lesson, str) and LESSON_SLUG.match(lesson)),
+                                ("step", step, type(step) is int and 0 <= step < 100),
+                                ("choice", choice, type(choice) is int and 0 <= choice < 10)):
+            if not ok:
+                raise StoreRejected(f"prediction: {name} {shown(str(value))!r} is not allowed")
+        record = self._room(code)
+        key = self._room_key(code, f"predict:{lesson}:{step}")
+        with self.redis.pipeline() as pipe:
+            pipe.hlen(key)
+            pipe.hexists(key, learner)
+            counted, known = self._call(pipe.execute)
+        if counted >= MAX_PREDICTIONS and not known:
+            raise StoreRejected(f"prediction: room {code} already counts {MAX_PREDICTIONS:,} learners for this step")
+        with self.redis.pipeline() as pipe:
+            pipe.hset(key, learner, choice)
+            pipe.expire(key, int(record["idle_s"]))
+            self._call(pipe.execute)
+
+    def tally(self, code: str, lesson: str, step: int, choices: int) -> list[int]:
+        """Return how many of the room's learners chose each of `choices` choices for one experiment.
+
+        A value that is not one of the choices (written by anyone but `predict`) is not counted.
+        """
+        code = check_code(code)
+        if not (isinstance(lesson, str) and LESSON_SLUG.match(lesson)) or type(step) is not int:
+            return [0] * choices
+        counts = [0] * choices
+        for value in self._call(self.redis.hvals, self._room_key(code, f"predict:{lesson}:{step}")):
+            if isinstance(value, str) and len(value) == 1 and value in "0123456789" and int(value) < choices:
+                counts[int(value)] += 1
+        return counts
 
     def close_room(self, code: str, token: str) -> None:
         """As the presenter, close the room: learners are told it closed."""

@@ -14,6 +14,7 @@ run is played again from its changes and goes on where it was, and the learners'
 from __future__ import annotations
 
 import io
+import secrets
 
 import segno
 import streamlit as st
@@ -27,6 +28,7 @@ from dashboard.view.player import TICK_S
 from dashboard.view.text import as_text
 
 FOLLOW, DETACHED, ERROR = "class_follower", "class_detached", "class_error"
+LEARNER = "class_learner"
 MAX_ROOMS = 5  # rooms one session may open: each takes shared memory until it expires
 
 
@@ -201,10 +203,43 @@ def _follow_view() -> None:
     st.markdown(lesson.read(lesson.steps[index].text))
     experiment = lesson.steps[index].experiment
     if experiment is not None:
-        st.info(f"**Try it.** {experiment.do}\n\n**Watch:** {experiment.watch}\n\n**You should see:** {experiment.see}")
+        _room_experiment(follower.code, lesson, index)
     frame = room_frame(follower, bool(st.session_state.get("presenter")))
     if frame is not None:
         live_view.draw(frame, key="room_view")
+
+
+def learner_id() -> str:
+    """Return this session's anonymous id in rooms (it counts one prediction per experiment, nothing else)."""
+    if LEARNER not in st.session_state:
+        st.session_state[LEARNER] = secrets.token_urlsafe(12)
+    return st.session_state[LEARNER]
+
+
+def _send_prediction(code: str, slug: str, index: int, key: str) -> None:
+    """Count the learner's prediction in the room's tally (the presenter sees the counts)."""
+    choice = st.session_state.get(key)
+    if choice is None:
+        return
+    try:
+        shared_store().predict(code, learner_id(), slug, index, int(choice))
+    except (StoreUnavailable, StoreRejected) as exc:
+        st.session_state[ERROR] = f"Your prediction was not counted: {exc}"
+
+
+def _room_experiment(code: str, lesson, index: int) -> None:
+    """Show the presenter's experiment: predict first (counted in the room's tally), then what to expect."""
+    experiment = lesson.steps[index].experiment
+    predict = experiment.predict
+    key = f"room_predict_{code}_{lesson.slug}_{index}"
+    with st.container(border=True):
+        st.markdown(f":material/science: **Try it.** {experiment.do}")
+        choice = st.radio(f"**Predict first.** {predict.question}", range(len(predict.choices)),
+                          format_func=predict.choices.__getitem__, index=None, key=key,
+                          on_change=_send_prediction, args=(code, lesson.slug, index, key))
+        st.markdown(f"**Watch:** {experiment.watch}")
+        if choice is not None:
+            st.markdown(f"**You should see:** {experiment.see}")
 
 
 def _learner() -> None:

@@ -17,8 +17,10 @@ import streamlit as st
 
 from curriculum.format import LESSONS_DIR, Lesson, lesson_folders, load_lesson
 from curriculum.playback import HISTORY_WINDOWS, SPANS, SPEEDS, Playback
+from curriculum.visible import live_figures
 from dashboard.classroom.room import NOTICE, presenting, publish
-from dashboard.classroom.store import StoreRejected, check_code, shown
+from dashboard.classroom.shared import shared_store
+from dashboard.classroom.store import StoreRejected, StoreUnavailable, check_code, shown
 from dashboard.pages import page
 from dashboard.pages.live import ATTRIBUTION
 from dashboard.view.controls import draw_controls, show_running
@@ -26,6 +28,7 @@ from dashboard.view.player import Player
 from dashboard.view.text import as_text
 from engine import ScenarioError
 from engine.controls import CONTROLS
+from engine.labels import describe_change, label
 
 KEY, CHOSEN, STEP, ERROR = "lesson", "lesson_chosen", "lesson_step", "lesson_error"
 VARIANT = "lesson_variant"
@@ -161,19 +164,67 @@ def _playback_with(lesson: Lesson, settings: dict) -> Playback:
     return Playback(scenario_of(lesson, variant), variant, settings)
 
 
+def _prediction_key(lesson: Lesson, index: int) -> str:
+    """Return the session key of the learner's prediction for step `index`."""
+    return f"predict_{lesson.slug}_{index}"
+
+
 def _experiment(lesson: Lesson, index: int) -> None:
-    """Show the step's experiment: what to do, what to watch, what to expect, and what the tests check."""
+    """Show the step's experiment: what to do, a prediction to make first, what to watch; what to expect once predicted."""
     experiment = lesson.steps[index].experiment
     if experiment is None:
         return
+    predict = experiment.predict
     with st.container(border=True):
-        st.markdown(f":material/science: **Try it.** {experiment.do}\n\n"
-                    f"**Watch:** {experiment.watch}\n\n**You should see:** {experiment.see}")
+        st.markdown(f":material/science: **Try it.** {experiment.do}")
+        choice = st.radio(f"**Predict first.** {predict.question}", range(len(predict.choices)),
+                          format_func=predict.choices.__getitem__, index=None, key=_prediction_key(lesson, index))
+        st.markdown(f"**Watch:** {experiment.watch}")
+        if choice is None:
+            st.caption("Choose your prediction, then make the change: what happened shows beside your guess.")
+            return
+        st.markdown(f"**You should see:** {experiment.see}")
         claim = experiment.claim
         st.caption(f"Checked by the test suite on identical traffic ({claim.replications} seeds, "
                    f"{claim.measure_s:g} s measured after {claim.warmup_s:g} s of warm-up): "
                    + "; ".join(e.describe() for e in claim.expect) + ". The headline shows these as "
                    "before → now once you make the change.")
+
+
+def _room_tally(code: str, lesson: Lesson, index: int) -> None:
+    """As the presenter, show how the room predicted this experiment (counts only), to discuss before the change."""
+    predict = lesson.steps[index].experiment.predict
+    try:
+        counts = shared_store().tally(code, lesson.slug, index, len(predict.choices))
+    except (StoreUnavailable, StoreRejected) as exc:
+        st.caption(f"The room's predictions cannot be read: {as_text(exc)}")
+        return
+    total = sum(counts)
+    shown = " · ".join(f"{choice}: {count}" for choice, count in zip(predict.choices, counts))
+    st.caption(f":material/how_to_vote: The room predicted ({total} {'learner' if total == 1 else 'learners'}): {shown}")
+
+
+def _reveal(lesson: Lesson, index: int, lesson_player: Player) -> None:
+    """Once the change is made, show what the live run measured, beside the learner's prediction and why."""
+    experiment = lesson.steps[index].experiment
+    if experiment is None:
+        return
+    predict = experiment.predict
+    if presenting():
+        _room_tally(presenting(), lesson, index)
+    figures = live_figures(experiment.claim, lesson_player.playback, lesson_player.span)
+    if figures is None:
+        return
+    measured = "; ".join(f"{label(metric)} {describe_change(metric, before, now)}" for metric, before, now in figures)
+    choice = st.session_state.get(_prediction_key(lesson, index))
+    right = predict.choices[predict.answer]
+    if choice is None:
+        verdict, box = f"The answer: “{right}”.", st.info
+    elif choice == predict.answer:
+        verdict, box = f"You predicted “{right}”: right.", st.success
+    else:
+        verdict, box = f"You predicted “{predict.choices[choice]}”; the answer: “{right}”.", st.warning
+    box(f"**What happened:** {measured}. {verdict} {predict.why}", icon=":material/lightbulb:")
 
 
 def _quiz(lesson: Lesson) -> None:
@@ -207,6 +258,7 @@ def _step_controls(lesson: Lesson, step, lesson_player: Player) -> None:
                                  help="Switching plays the chosen version on the same traffic; the one you had goes "
                                       "on faded, as 'before'.")
         draw_controls(lesson_player, [c for c in step.controls if c != "variant"])
+    _reveal(lesson, st.session_state[STEP], lesson_player)
 
 
 def _after_tick(lesson_player: Player, frame: dict) -> None:
