@@ -66,11 +66,12 @@ def _at(record: dict, span) -> dict | None:
     return record if span == 1.0 else record["rolled"].get(span)
 
 
-def live_figures(claim: Claim, playback: Playback, span: str) -> list[tuple[str, float | None, float | None]] | None:
-    """Return (metric, before, now) for each metric the claim names, as the live view reads them at `span`.
+def live_figures(claim: Claim, playback: Playback, span: str) -> tuple[bool, list[tuple[str, float | None, float | None]]] | None:
+    """Return whether the claim holds on the live run now, and (metric, before, now) for each metric it names.
 
-    None until the learner has made a change (no run goes on as "before") or a span has data on both
-    sides. The values are the span's own, as the headline shows them (not rescaled to the claim's window).
+    Read as the live view reads them at `span`; the figures are the span's own, as the headline shows
+    them. None until the learner has made a change (no run goes on as "before") or the span has data
+    on both sides.
     """
     if playback.before is None or not playback.now.sim.windows or not playback.before.sim.windows:
         return None
@@ -78,8 +79,9 @@ def live_figures(claim: Claim, playback: Playback, span: str) -> list[tuple[str,
     now, before = (_at(track.sim.windows[-1], key) for track in (playback.now, playback.before))
     if now is None or before is None:
         return None
+    holds, _ = _holds(claim, before, now)
     metrics = list(dict.fromkeys(expect.metric for expect in claim.expect))
-    return [(metric, before.get(metric), now.get(metric)) for metric in metrics]
+    return holds, [(metric, before.get(metric), now.get(metric)) for metric in metrics]
 
 
 def opened(lesson: Lesson, index: int) -> Playback:

@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from curriculum.format import LESSONS_DIR, load_lesson
 from tests.browser import SHOTS, app_server, blank_charts, launch, settled, skip_without_chromium, truncated
 
 PAGES = ["", "lessons", "glossary", "sources", "live", "sandbox", "compare", "capacity", "classroom"]
@@ -66,6 +67,11 @@ def test_a_lesson_plays_and_a_change_is_drawn_against_the_run_before_it(server, 
     settled(page)
     warm = view_time(page)
     assert warm == 60  # the step opens warm
+    lesson = load_lesson(LESSONS_DIR / "01-one-server")
+    predict = lesson.steps[1].experiment.predict
+    expect(page.get_by_text("You should see:")).to_have_count(0)  # predict first
+    page.get_by_text(predict.choices[predict.answer], exact=True).click()
+    expect(page.get_by_text("You should see:")).to_be_visible(timeout=5_000)
     page.get_by_role("button", name="Start").click()
     page.wait_for_timeout(1_500)
     first = view_time(page)
@@ -77,6 +83,10 @@ def test_a_lesson_plays_and_a_change_is_drawn_against_the_run_before_it(server, 
     expect(page.locator(".annotation-text", has_text="Arrival rate = 2.5").first).to_be_visible(timeout=5_000)
     expect(page.locator(".gsl-legend-item", has_text="p95 before").first).to_be_visible(timeout=5_000)
     expect(page.locator(".gsl-cell.gsl-watched .gsl-before").first).to_be_visible(timeout=5_000)
+    revealed = page.locator("[data-testid='stAlertContainer']", has_text="What happened")
+    expect(revealed).to_be_visible(timeout=10_000)  # the measured effect, beside the prediction and why
+    expect(revealed).to_contain_text(f"You predicted “{predict.choices[predict.answer]}”: right.")
+    expect(revealed).to_contain_text(predict.why)
     page.wait_for_timeout(3_000)
     page.screenshot(path=str(SHOTS / "lesson-playing.png"), full_page=True)
     page.close()

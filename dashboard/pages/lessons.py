@@ -212,9 +212,10 @@ def _reveal(lesson: Lesson, index: int, lesson_player: Player) -> None:
     predict = experiment.predict
     if presenting():
         _room_tally(presenting(), lesson, index)
-    figures = live_figures(experiment.claim, lesson_player.playback, lesson_player.span)
-    if figures is None:
+    live = live_figures(experiment.claim, lesson_player.playback, lesson_player.span)
+    if live is None:
         return
+    holds, figures = live
     measured = "; ".join(f"{label(metric)} {describe_change(metric, before, now)}" for metric, before, now in figures)
     choice = st.session_state.get(_prediction_key(lesson, index))
     right = predict.choices[predict.answer]
@@ -224,7 +225,8 @@ def _reveal(lesson: Lesson, index: int, lesson_player: Player) -> None:
         verdict, box = f"You predicted “{right}”: right.", st.success
     else:
         verdict, box = f"You predicted “{predict.choices[choice]}”; the answer: “{right}”.", st.warning
-    box(f"**What happened:** {measured}. {verdict} {predict.why}", icon=":material/lightbulb:")
+    building = "" if holds else " The effect is still building: keep watching."
+    box(f"**What happened:** {measured}.{building} {verdict} {predict.why}", icon=":material/lightbulb:")
 
 
 def _quiz(lesson: Lesson) -> None:
