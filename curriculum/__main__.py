@@ -1,4 +1,4 @@
-"""`python -m curriculum [--visible | --seeds N] [LESSON ...]`: check every experiment's claim, or how soon it shows.
+"""`python -m curriculum [--visible | --seeds N | --challenges] [LESSON ...]`: check every experiment's claim, or how soon it shows.
 
 Without `--visible`, each claim runs before and after its change for its seeds and the figures are
 printed (curriculum/claims.py). With `--visible`, each experiment is played as a learner plays it
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from curriculum.challenges import score, shown, solution_scenario, start_scenario
 from curriculum.claims import check_claim, spread
 from curriculum.format import LESSONS_DIR, lesson_folders, load_lesson
 from curriculum.visible import REPORT_HEADER, report_line, time_to_effect
@@ -22,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("lessons", nargs="*", help="lesson folder names (default: every lesson)")
     parser.add_argument("--seeds", type=int, metavar="N",
                         help="run every claim on seeds 1..N and print each expectation's spread (default: the claim's own)")
+    parser.add_argument("--challenges", action="store_true",
+                        help="score each lesson's challenge on its starting architecture and on its reference solution")
     parser.add_argument("--visible", action="store_true",
                         help="print how soon each step's effect shows on the live view instead (target: 30 s)")
     args = parser.parse_args(argv)
@@ -36,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             print(exc)
             failed += 1
+            continue
+        if args.challenges:
+            failed += not _check_challenge(folder, lesson)
             continue
         for index, step in enumerate(lesson.steps):
             if step.experiment is None:
@@ -61,6 +67,20 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{folder} step {index + 1} seed {row['seed']}: {row['claim']}: "
                       f"before {shown[0]}, after {shown[1]}: {'holds' if row['holds'] else 'FAILS'}")
     return 1 if failed else 0
+
+
+def _check_challenge(folder: str, lesson) -> bool:
+    """Print the challenge's scorecards for its start and its solution; return whether only the solution passes."""
+    if lesson.challenge is None:
+        print(f"{folder}: no challenge")
+        return False
+    cards = {"start": score(lesson, start_scenario(lesson)),
+             "solution": score(lesson, solution_scenario(lesson))}
+    for name, card in cards.items():
+        rows = "; ".join(f"{row.describe()}: worst {shown(row.target.metric, row.worst)} "
+                         f"{'met' if row.met else 'MISSED'}" for row in card.rows)
+        print(f"{folder} challenge, {name}: {'passes' if card.passed else 'fails'}: {rows}")
+    return cards["solution"].passed and not cards["start"].passed
 
 
 if __name__ == "__main__":

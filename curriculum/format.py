@@ -154,6 +154,59 @@ class Quiz(BaseModel):
         return self
 
 
+PER_USER = "usd_per_user_per_month"  # a challenge's own figure: USD per month / daily active users
+
+
+class Target(BaseModel):
+    """One figure a challenge's answer must reach on every seed: a metric at most or at least a value."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    metric: str
+    at_most: float | None = None
+    at_least: float | None = None
+
+    @model_validator(mode="after")
+    def _one_test(self) -> "Target":
+        if self.metric not in METRICS and self.metric != PER_USER:
+            raise ValueError(f"metric: {self.metric!r} is not allowed: choose a metric `python -m engine metrics` "
+                             f"lists, or {PER_USER}")
+        if (self.at_most is None) == (self.at_least is None):
+            raise ValueError("give exactly one of at_most and at_least")
+        return self
+
+    @property
+    def bound(self) -> float:
+        """Return the target's threshold."""
+        return self.at_most if self.at_most is not None else self.at_least
+
+    def met(self, value: float | None) -> bool:
+        """Return whether a measured value reaches the target (a missing one does not)."""
+        if value is None:
+            return False
+        return value <= self.at_most if self.at_most is not None else value >= self.at_least
+
+
+class Challenge(BaseModel):
+    """The lesson's closing challenge: a goal under fixed traffic, scored by the engine on fixed seeds.
+
+    The learner starts from the lesson's scenario (or one of its variants) and builds an answer in
+    the Sandbox; every answer is scored on the challenge's own traffic, whatever traffic it carries.
+    `solution` is a reference answer, as changes to the start: the tests prove it meets every target
+    and that the start does not.
+    """
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    goal: str = Field(min_length=1, max_length=400)
+    start: str | None = Field(None, description="a variant of the lesson; null = the lesson's own scenario")
+    traffic: dict = Field(description="the traffic every answer is scored on (merged into its traffic section)")
+    targets: list[Target] = Field(min_length=1, max_length=5)
+    solution: dict = Field(description="a reference answer: changes to the start scenario")
+    hint: str = Field(min_length=1, max_length=300)
+    seeds: int = Field(3, ge=1, le=5)
+    warmup_s: float = Field(60.0, ge=0, le=3600)
+    measure_s: float = Field(120.0, gt=0, le=3600)
+
+
 class Step(BaseModel):
     """One step of a lesson: a text, the controls it offers, the settings it starts from, maybe an experiment."""
 
@@ -190,6 +243,7 @@ class Lesson(BaseModel):
     variants: dict[str, dict] = Field(default_factory=dict, description="name: changes to the scenario")
     steps: list[Step] = Field(min_length=1, max_length=50)
     quiz: Quiz
+    challenge: Challenge | None = None
     instructor: str = Field("instructor.md", pattern=r"^[A-Za-z0-9_.-]+\.md$")
     sources: list[str] = Field(min_length=1, max_length=20)
     folder: Path = Field(exclude=True)
@@ -209,6 +263,9 @@ class Lesson(BaseModel):
                 if variant is not None and variant not in self.variants:
                     problems.append(f"steps.{index}: variant {variant!r} is not allowed: choose one of "
                                     f"{', '.join(self.variants) or '(none defined)'}")
+        if self.challenge is not None and self.challenge.start is not None and self.challenge.start not in self.variants:
+            problems.append(f"challenge.start: variant {self.challenge.start!r} is not allowed: choose one of "
+                            f"{', '.join(self.variants) or '(none defined)'}")
         if problems:
             raise ValueError("\n".join(problems))
         return self

@@ -150,3 +150,28 @@ def test_one_session_cannot_fill_shared_memory_with_saves(monkeypatch):
     for _ in range(3):
         at.button(key="sandbox_save").click().run()
     assert "Not saved: 2 saves is the most one session may make" in errors(at)[0]
+
+
+def test_a_lessons_challenge_starts_from_its_architecture_and_scores_an_answer():
+    import yaml
+
+    from curriculum.challenges import solution_scenario, start_scenario
+    from curriculum.format import LESSONS_DIR, load_lesson
+    from engine import scenario_to_data
+
+    lesson = load_lesson(LESSONS_DIR / "12-millions-of-users")
+    at = AppTest.from_string(PAGE, default_timeout=60)
+    at.query_params["challenge"] = "12-millions-of-users"  # the lesson's link opens its challenge
+    at.run()
+    assert at.selectbox(key="sandbox_challenge").value == "12-millions-of-users"
+    assert any(lesson.challenge.goal.strip() in m.value for m in at.markdown)
+    at.button(key="sandbox_challenge_start").click().run()
+    assert running(at).scenario == start_scenario(lesson)
+    at.button(key="sandbox_challenge_score").click().run()
+    assert any(w.value.startswith("Not yet: 1 of 3 targets") for w in at.warning)  # p95 holds; errors and cost do not
+    assert any("error rate at most 1 %" in m.value for m in at.markdown)
+    at.text_area(key="sandbox_text").set_value(yaml.safe_dump(scenario_to_data(solution_scenario(lesson)))).run()
+    at.button(key="sandbox_apply").click().run()
+    at.button(key="sandbox_challenge_score").click().run()
+    assert any(s.value.startswith("Challenge met: all 3 targets") for s in at.success), [w.value for w in at.warning]
+    assert not at.exception

@@ -324,6 +324,11 @@ def render_lessons() -> None:
                             controls=lambda: _step_controls(lesson, step, lesson_player))
     if index == len(lesson.steps) - 1:
         _quiz(lesson)
+        if lesson.challenge is not None:
+            with st.container(border=True):
+                st.markdown(f":material/emoji_events: **Challenge.** {lesson.challenge.goal}\n\n"
+                            f"Build your answer in the Sandbox, starting from this lesson's architecture: "
+                            f"[open the challenge](sandbox?challenge={lesson.slug}). The engine scores it on fixed seeds.")
     with st.expander("Instructor notes"):
         st.markdown(lesson.read(lesson.instructor))
     with st.expander("Sources"):

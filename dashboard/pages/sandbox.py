@@ -27,6 +27,7 @@ import zlib
 import streamlit as st
 import yaml
 
+from curriculum.challenges import score, shown as shown_figure, start_scenario
 from curriculum.playback import Playback
 from dashboard.classroom.shared import shared_store
 from dashboard.classroom.store import StoreRejected, StoreUnavailable
@@ -46,6 +47,7 @@ MAX_TEXT_BYTES = 200_000
 MAX_SAVES = 20  # saved scenarios one session may make: each stays in shared memory for 30 days
 KEY, ERROR, TEXT = "sandbox", "sandbox_error", "sandbox_text"
 FORM, SAVED, NEXT = "sandbox_form", "sandbox_saved", "sandbox_next"  # the form's generation; the last save; what to start
+CHALLENGE, SCORE = "sandbox_challenge", "sandbox_challenge_score_card"
 WARM_UP_S = 60.0  # the sandbox opens a minute into its run, past the start-up of an empty system
 
 
@@ -195,6 +197,68 @@ def _form(scenario) -> None:
                    on_click=lambda: st.session_state.update({FORM: st.session_state[FORM] + 1}), width="stretch")
 
 
+def _challenge_lessons() -> dict[str, str]:
+    """Return {lesson folder: its title} for every lesson that ends with a challenge."""
+    from dashboard.pages.lessons import lesson_named, lesson_titles
+
+    found = {}
+    for slug, title in lesson_titles().items():
+        try:
+            if lesson_named(slug).challenge is not None:
+                found[slug] = title
+        except ValueError:
+            continue
+    return found
+
+
+def _scorecard(card) -> None:
+    """Show a challenge's scorecard: each target, the worst seed's figure, met or not."""
+    rows = "\n".join(f"| {':material/check_circle:' if row.met else ':material/cancel:'} {row.describe()} "
+                     f"| {shown_figure(row.target.metric, row.worst)} |" for row in card.rows)
+    st.markdown("| target | worst seed |\n|---|---|\n" + rows)
+    met = sum(row.met for row in card.rows)
+    if card.passed:
+        st.success(f"Challenge met: all {met} targets on every seed.", icon=":material/emoji_events:")
+    else:
+        st.warning(f"Not yet: {met} of {len(card.rows)} targets met on every seed.")
+
+
+def _challenge_panel(sandbox: Player) -> None:
+    """Offer the lessons' challenges: start from a lesson's architecture, build an answer here, score it."""
+    from dashboard.pages.lessons import lesson_named
+
+    lessons = _challenge_lessons()
+    if not lessons:
+        return
+    wanted = st.query_params.get("challenge")
+    if wanted in lessons and st.session_state.get("sandbox_challenge_link") != wanted:
+        st.session_state["sandbox_challenge_link"] = wanted  # a link from a lesson opens its challenge, once
+        st.session_state[CHALLENGE] = wanted
+    with st.expander("Challenges: build an architecture that meets a goal", expanded=wanted in lessons):
+        slug = st.selectbox("Challenge", list(lessons), format_func=lessons.get, key=CHALLENGE)
+        lesson = lesson_named(slug)
+        challenge = lesson.challenge
+        st.markdown(f"**Goal:** {challenge.goal}")
+        st.caption(f"Scored on the challenge's own traffic, {challenge.seeds} seeds, {challenge.measure_s:g} s measured "
+                   f"after {challenge.warmup_s:g} s of warm-up; every target must hold on every seed. "
+                   f"Hint: {challenge.hint}")
+        begin, judge = st.columns(2)
+        begin.button("Start from the lesson's architecture", key="sandbox_challenge_start", width="stretch",
+                     on_click=lambda: _start(start_scenario(lesson)))
+        if judge.button("Score the architecture running here", key="sandbox_challenge_score", type="primary",
+                        width="stretch"):
+            playback = sandbox.playback
+            with st.spinner("Scoring on fixed seeds…"):
+                try:
+                    st.session_state[SCORE] = (slug, score(lesson, playback.now.scenario, playback.settings()))
+                except (ScenarioError, ValueError) as exc:
+                    st.session_state[SCORE] = (slug, None)
+                    st.error(as_text(f"This architecture cannot take the challenge's traffic: {exc}"))
+        scored = st.session_state.get(SCORE)
+        if scored is not None and scored[0] == slug and scored[1] is not None:
+            _scorecard(scored[1])
+
+
 def render_sandbox() -> None:
     """Render the sandbox."""
     st.title("Sandbox")
@@ -216,6 +280,7 @@ def render_sandbox() -> None:
     if sandbox.playback is None:
         return
     sim = sandbox.playback.now.sim
+    _challenge_panel(sandbox)
     # Drawn only when asked for: a hundred widgets make every update of the page heavier for the browser.
     if st.toggle("Edit every setting", key="sandbox_show_form"):
         with st.container(border=True):
