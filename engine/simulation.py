@@ -300,7 +300,7 @@ class Simulation:
         request.abandoned = True
         self.recorder.window.timed_out += 1
         if self._user_done is not None:
-            self._user_done()
+            self._user_done(True)
 
     def _web_crashed(self, replica) -> None:
         """A web server crashed: every request it held fails now, and its workers and cores start empty."""
@@ -342,7 +342,7 @@ class Simulation:
         window = self.recorder.window
         now = self.env.now
         if self._user_done is not None:
-            self._user_done()  # closed-loop traffic: this user's outcome is known, the next request follows
+            self._user_done(outcome != "ok")  # closed-loop traffic: this user's outcome is known, the next request follows
         if now > request.deadline:  # the client left before this outcome; the window sweep has not seen it yet
             request.abandoned = True
             window.timed_out += 1

@@ -33,6 +33,8 @@ from engine.paths import ASSETS_DIR
 from engine.randomness import BLOCK, endless, stream
 from engine.scenario import FixedTokens, Traffic
 
+ERROR_BACKOFF_S = 0.5  # the official SDKs' first back-off before a retry (docs/sources.md, Provider limits)
+
 TRACE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 
 
@@ -207,9 +209,15 @@ class Arrivals:
         else:
             self._schedule_next()
 
-    def user_done(self) -> None:
-        """Closed loop: a request has its outcome; its user sends the next one after the think time."""
-        after(self.env, self.traffic.closed_loop.think_time_s, self._closed_arrival)
+    def user_done(self, error: bool = False) -> None:
+        """Closed loop: a request has its outcome; its user sends the next one after the think time.
+
+        After an error the user backs off first, at least ERROR_BACKOFF_S, as the official SDKs do
+        before a retry: a request refused at once (a full accept queue) would otherwise be followed
+        by the next at the same instant, forever, and simulated time would never move.
+        """
+        think = self.traffic.closed_loop.think_time_s
+        after(self.env, max(think, ERROR_BACKOFF_S) if error else think, self._closed_arrival)
 
     def _closed_arrival(self, _) -> None:
         """A closed-loop user sends a request."""

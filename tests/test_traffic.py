@@ -172,3 +172,17 @@ def test_closed_loop_users_think_between_requests():
                    llm={"kind": "hosted", "overhead_ms": 500, "prefill_tokens_per_s": 1e8})
     summary = Simulation(scn).run(60)
     assert summary["throughput_rps"] == pytest.approx(10 / 1.5, rel=0.02)  # 0.5 s answer + 1 s thinking per user
+
+
+def test_a_closed_loop_user_refused_at_once_backs_off_instead_of_spinning_at_one_instant():
+    # 150 users against 9 workers and a queue of 100: 41 are refused (503) the moment they arrive.
+    # Each waits the SDK's first back-off before trying again, so time moves and the run ends.
+    from engine import Budget, Simulation
+    from engine.traffic import ERROR_BACKOFF_S
+
+    scn = scenario(traffic={"rate_rps": None, "closed_loop": {"users": 150}, "client_timeout_s": None},
+                   web={"replicas": 1, "size": "medium", "accept_queue": 100, "handler_ms": {"dist": "constant", "value_ms": 1000}})
+    summary = Simulation(scn, Budget(max_requests=200_000, max_wall_s=30)).run(20)
+    assert summary["dropped"] > 0 and summary["completions"] > 0
+    # at most one try per refused user per back-off: 41 users x 20 s / 0.5 s, plus the answered ones
+    assert summary["arrivals"] <= 41 * 20 / ERROR_BACKOFF_S + summary["completions"] + 150
