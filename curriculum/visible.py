@@ -41,8 +41,8 @@ class Visibility:
 
 def _scaled(expect: Expect, value, claim: Claim, seconds: float):
     """Return a live value on the scale of the claim's threshold (counts and money over the claim's window)."""
-    if value is None or LABELS[expect.metric].unit not in ("count", "tokens", "usd"):
-        return value
+    if value is None or LABELS[expect.metric].unit not in ("count", "tokens", "usd") or "_per_" in expect.metric:
+        return value  # a level or a ratio (USD per 1,000 requests) reads the same over any span
     test, _ = expect.test
     if test in ("falls_by_at_least", "rises_by_at_least", "moves_by_at_most"):  # relative: no scale
         return value
