@@ -68,3 +68,14 @@ def test_the_sources_page_shows_every_section_and_one_on_its_own():
     shown = "\n".join(m.value for m in at.markdown)
     assert "gpt-4o-mini" in shown and "61,680" not in shown
     assert set(at.selectbox(key="sources_section").options) >= {"LLM serving", "Prices", "Database capacity"}
+
+
+def test_lessons_name_only_what_the_screen_shows():
+    """Names a learner would look for in vain (the read-through found each of these in a lesson)."""
+    gone = re.compile(r"[Ww]eb busy|db primary busy|[Uu]tilisation chart|\"Requests waiting in line\"|completions line|"
+                      r"[Ee]rror bars|headline strip|charts' time span")
+    lessons = ROOT / "lessons"
+    offenders = [f"{path.relative_to(ROOT)}:{number}: {gone.search(line).group(0)}"
+                 for path in sorted(lessons.rglob("*")) if path.suffix in (".md", ".yaml")
+                 for number, line in enumerate(path.read_text().splitlines(), 1) if gone.search(line)]
+    assert offenders == []
