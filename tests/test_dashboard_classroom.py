@@ -204,3 +204,22 @@ def test_a_malformed_room_message_is_left_out_and_never_stops_the_learner():
     assert frame["diagram"]["columns"] == [[{"id": "a", "title": "", "state": "idle", "bottleneck": False, "lines": []}]]
     learner.run()
     assert not learner.exception
+
+
+def test_learners_predict_in_the_room_and_the_presenter_sees_the_tally_before_the_change():
+    lesson = load_lesson(LESSONS_DIR / "01-one-server")
+    predict = lesson.steps[1].experiment.predict
+    teacher, code = presenter()
+    teacher.button(key="lesson_next").click().run()
+    first, second = session(code), session(code)
+    for learner in (first, second):
+        learner.run()
+        assert lesson.steps[1].experiment.see not in "\n".join(m.value for m in learner.markdown)  # predict first
+    key = f"room_predict_{code}_01-one-server_1"
+    first.radio(key=key).set_value(predict.answer).run()
+    second.radio(key=key).set_value((predict.answer + 1) % len(predict.choices)).run()
+    assert lesson.steps[1].experiment.see in "\n".join(m.value for m in first.markdown)
+    teacher.run()
+    tally = next(c.value for c in teacher.caption if "The room predicted" in c.value)
+    assert "(2 learners)" in tally and f"{predict.choices[predict.answer]}: 1" in tally
+    assert not first.exception and not second.exception and not teacher.exception
