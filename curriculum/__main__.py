@@ -56,17 +56,22 @@ def main(argv: list[str] | None = None) -> int:
                     failed += row["held"] < row["seeds"]
                     change = ("" if row["change_min"] is None else
                               f", change {row['change_min']:+.0%} to {row['change_max']:+.0%}")
-                    afters = [f"{v:.4g}" if isinstance(v, float) else str(v) for v in row["afters"]]
+                    afters = [_figure(v) for v in row["afters"]]
                     print(f"{folder} step {index + 1}: {row['claim']}: held on {row['held']} of {row['seeds']} seeds"
                           f"{change}; after {' / '.join(afters)}"
                           f"{'; SIGN FLIPS' if row['sign_flips'] else ''}")
                 continue
             for row in check_claim(lesson, index):
                 failed += not row["holds"]
-                shown = [f"{v:.4g}" if isinstance(v, float) else str(v) for v in (row["before"], row["after"])]
+                shown = [_figure(row["before"]), _figure(row["after"])]
                 print(f"{folder} step {index + 1} seed {row['seed']}: {row['claim']}: "
                       f"before {shown[0]}, after {shown[1]}: {'holds' if row['holds'] else 'FAILS'}")
     return 1 if failed else 0
+
+
+def _figure(value) -> str:
+    """Write a measured figure briefly (4 significant digits)."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _check_challenge(folder: str, lesson) -> bool:

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from curriculum.playback import SPANS, SPEEDS
+from curriculum.playback import SPANS, SPEEDS, Playback
 from engine import ScenarioError, load_preset, load_scenario, parse_scenario, scenario_to_data
 from engine.controls import CONTROLS
 from engine.labels import LABELS, label
@@ -109,22 +109,30 @@ class Claim(BaseModel):
     replications: int = Field(2, ge=1, le=10, description="seeds 1..n; every expectation must hold for each")
 
 
-class Prediction(BaseModel):
-    """What the learner predicts before making the change: a few choices, the right one, and one sentence on why."""
+class MultipleChoice(BaseModel):
+    """A question with a few choices, the right one, and why: the lesson's quiz and each experiment's prediction."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    question: str = Field(min_length=1, max_length=200)
-    choices: list[Annotated[str, Field(min_length=1, max_length=80)]] = Field(min_length=2, max_length=4)
+    question: str = Field(min_length=1, max_length=600)
+    choices: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(min_length=2, max_length=6)
     answer: int = Field(ge=0, description="index of the right choice")
-    why: str = Field(min_length=1, max_length=300, description="one sentence, shown with the measured figures")
+    why: str = Field(min_length=1, max_length=1500)
 
     @model_validator(mode="after")
-    def _answer_is_a_choice(self) -> "Prediction":
+    def _answer_is_a_choice(self) -> "MultipleChoice":
         if self.answer >= len(self.choices):
             raise ValueError(f"answer: {self.answer} is not allowed: choose 0 to {len(self.choices) - 1}")
         if len(set(self.choices)) != len(self.choices):
             raise ValueError("choices: two choices are the same")
         return self
+
+
+class Prediction(MultipleChoice):
+    """What the learner predicts before making the change: a few short choices and one sentence on why."""
+
+    question: str = Field(min_length=1, max_length=200)
+    choices: list[Annotated[str, Field(min_length=1, max_length=80)]] = Field(min_length=2, max_length=4)
+    why: str = Field(min_length=1, max_length=300, description="one sentence, shown with the measured figures")
 
 
 class Experiment(BaseModel):
@@ -138,20 +146,8 @@ class Experiment(BaseModel):
     claim: Claim
 
 
-class Quiz(BaseModel):
-    """A check-your-understanding question with the answer explained."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    question: str = Field(min_length=1, max_length=600)
-    choices: list[str] = Field(min_length=2, max_length=6)
-    answer: int = Field(ge=0, description="index of the right choice")
-    why: str = Field(min_length=1, max_length=1500)
-
-    @model_validator(mode="after")
-    def _answer_is_a_choice(self) -> "Quiz":
-        if self.answer >= len(self.choices):
-            raise ValueError(f"answer: {self.answer} is not allowed: choose 0 to {len(self.choices) - 1}")
-        return self
+class Quiz(MultipleChoice):
+    """A check-your-understanding question at the end of a lesson, with the answer explained."""
 
 
 PER_USER = "usd_per_user_per_month"  # a challenge's own figure: USD per month / daily active users
@@ -190,7 +186,8 @@ class Challenge(BaseModel):
     """The lesson's closing challenge: a goal under fixed traffic, scored by the engine on fixed seeds.
 
     The learner starts from the lesson's scenario (or one of its variants) and builds an answer in
-    the Sandbox; every answer is scored on the challenge's own traffic, whatever traffic it carries.
+    the Sandbox; every answer is scored on the challenge's traffic (the start's, with `traffic`'s
+    changes), whatever traffic it carries.
     `solution` is a reference answer, as changes to the start: the tests prove it meets every target
     and that the start does not.
     """
@@ -198,7 +195,8 @@ class Challenge(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     goal: str = Field(min_length=1, max_length=400)
     start: str | None = Field(None, description="a variant of the lesson; null = the lesson's own scenario")
-    traffic: dict = Field(description="the traffic every answer is scored on (merged into its traffic section)")
+    traffic: dict = Field(description="changes to the start's traffic section: the whole result replaces every "
+                          "answer's own traffic when it is scored")
     targets: list[Target] = Field(min_length=1, max_length=5)
     solution: dict = Field(description="a reference answer: changes to the start scenario")
     hint: str = Field(min_length=1, max_length=300)
@@ -294,6 +292,12 @@ class Lesson(BaseModel):
         for step in self.steps[: index + 1]:
             settings.update(step.changes)
         return settings
+
+    def playback(self, settings: dict) -> Playback:
+        """Return the lesson's run at time 0 with these control settings (a variant among them), paused."""
+        settings = dict(settings)
+        variant = settings.pop("variant", None) or ""
+        return Playback(self.build_scenario(variant or None), variant, settings)
 
     def opening_at(self, index: int) -> dict:
         """Return the settings step `index` opens with: the earlier steps' and its claim's starting point.

@@ -86,9 +86,7 @@ def live_figures(claim: Claim, playback: Playback, span: str) -> tuple[bool, lis
 
 def opened(lesson: Lesson, index: int) -> Playback:
     """Return step `index` as the lesson player opens it, warmed up (no Streamlit)."""
-    settings = lesson.opening_at(index)
-    variant = settings.pop("variant", None) or ""
-    playback = Playback(lesson.build_scenario(variant or None), variant, settings)
+    playback = lesson.playback(lesson.opening_at(index))
     playback.warm_up(lesson.steps[index].opening_warmup_s())
     return playback
 

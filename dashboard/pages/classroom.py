@@ -25,6 +25,7 @@ from dashboard.classroom.shared import shared_store
 from dashboard.classroom.store import Follower, StoreRejected, StoreUnavailable, check_code, check_pin
 from dashboard.view import frame as frames, live_view
 from dashboard.view.player import TICK_S
+from dashboard.view.prediction import ask
 from dashboard.view.text import as_text
 
 FOLLOW, DETACHED, ERROR = "class_follower", "class_detached", "class_error"
@@ -229,17 +230,9 @@ def _send_prediction(code: str, slug: str, index: int, key: str) -> None:
 
 def _room_experiment(code: str, lesson, index: int) -> None:
     """Show the presenter's experiment: predict first (counted in the room's tally), then what to expect."""
-    experiment = lesson.steps[index].experiment
-    predict = experiment.predict
     key = f"room_predict_{code}_{lesson.slug}_{index}"
     with st.container(border=True):
-        st.markdown(f":material/science: **Try it.** {experiment.do}")
-        choice = st.radio(f"**Predict first.** {predict.question}", range(len(predict.choices)),
-                          format_func=predict.choices.__getitem__, index=None, key=key,
-                          on_change=_send_prediction, args=(code, lesson.slug, index, key))
-        st.markdown(f"**Watch:** {experiment.watch}")
-        if choice is not None:
-            st.markdown(f"**You should see:** {experiment.see}")
+        ask(lesson.steps[index].experiment, key, on_change=_send_prediction, args=(code, lesson.slug, index, key))
 
 
 def _learner() -> None:

@@ -20,12 +20,12 @@ def tour() -> Tour:
 
 def _tour_player(the_tour: Tour) -> Player:
     """Return the tour's player: the lesson step it names, opened as the lesson page opens it."""
-    from dashboard.pages.lessons import _playback_with, lesson_named
+    from dashboard.pages.lessons import lesson_named
 
     if TOUR_PLAYER not in st.session_state:
         lesson = lesson_named(the_tour.live.lesson)
         step = lesson.steps[the_tour.live.step]
-        build = lambda: _playback_with(lesson, lesson.opening_at(the_tour.live.step))  # noqa: E731
+        build = lambda: lesson.playback(lesson.opening_at(the_tour.live.step))  # noqa: E731
         player = Player(TOUR_PLAYER, build, warm_up_s=step.opening_warmup_s(), speed=step.speed)
         player.watched = tuple(step.watched())
         st.session_state[TOUR_PLAYER] = player

@@ -25,6 +25,7 @@ from dashboard.pages import page
 from dashboard.pages.live import ATTRIBUTION
 from dashboard.view.controls import draw_controls, show_running
 from dashboard.view.player import Player
+from dashboard.view.prediction import ask
 from dashboard.view.text import as_text
 from engine import ScenarioError
 from engine.controls import CONTROLS
@@ -63,7 +64,7 @@ def scenario_of(lesson: Lesson, label: str):
 
 def _step_playback(lesson: Lesson, index: int) -> Playback:
     """Return step `index` of `lesson` as it opens: its configuration at time 0, paused."""
-    return _playback_with(lesson, lesson.opening_at(index))
+    return lesson.playback(lesson.opening_at(index))
 
 
 def _lesson_player() -> Player:
@@ -146,7 +147,7 @@ def open_at(slug: str, state: dict, progress=None, replay: bool = True) -> bool:
             lesson_player.errors.append(f"The room's run could not be played again ({exc}); the step opens afresh.")
     if not resumed:
         opening = {**lesson.opening_at(index), **settings, **({"variant": variant} if variant else {})}
-        lesson_player.build = lambda: _playback_with(lesson, opening)
+        lesson_player.build = lambda: lesson.playback(opening)
         lesson_player.settle()
     if state.get("speed") in SPEEDS:
         lesson_player.speed = state["speed"]
@@ -155,13 +156,6 @@ def open_at(slug: str, state: dict, progress=None, replay: bool = True) -> bool:
     if state.get("running"):
         lesson_player.start()
     return resumed
-
-
-def _playback_with(lesson: Lesson, settings: dict) -> Playback:
-    """Return the lesson's run at time 0 with these settings (a variant among them), paused."""
-    settings = dict(settings)
-    variant = settings.pop("variant", None) or BASE
-    return Playback(scenario_of(lesson, variant), variant, settings)
 
 
 def _prediction_key(lesson: Lesson, index: int) -> str:
@@ -174,16 +168,10 @@ def _experiment(lesson: Lesson, index: int) -> None:
     experiment = lesson.steps[index].experiment
     if experiment is None:
         return
-    predict = experiment.predict
     with st.container(border=True):
-        st.markdown(f":material/science: **Try it.** {experiment.do}")
-        choice = st.radio(f"**Predict first.** {predict.question}", range(len(predict.choices)),
-                          format_func=predict.choices.__getitem__, index=None, key=_prediction_key(lesson, index))
-        st.markdown(f"**Watch:** {experiment.watch}")
-        if choice is None:
+        if ask(experiment, _prediction_key(lesson, index)) is None:
             st.caption("Choose your prediction, then make the change: what happened shows beside your guess.")
             return
-        st.markdown(f"**You should see:** {experiment.see}")
         claim = experiment.claim
         st.caption(f"Checked by the test suite on identical traffic ({claim.replications} seeds, "
                    f"{claim.measure_s:g} s measured after {claim.warmup_s:g} s of warm-up): "
@@ -210,8 +198,9 @@ def _reveal(lesson: Lesson, index: int, lesson_player: Player) -> None:
     if experiment is None:
         return
     predict = experiment.predict
-    if presenting():
-        _room_tally(presenting(), lesson, index)
+    code = presenting()
+    if code is not None:
+        _room_tally(code, lesson, index)
     live = live_figures(experiment.claim, lesson_player.playback, lesson_player.span)
     if live is None:
         return
