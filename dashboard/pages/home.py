@@ -18,12 +18,9 @@ def tour() -> Tour:
     return load_tour()
 
 
-def _tour_player(the_tour: Tour) -> Player:
+def _tour_player(the_tour: Tour, lesson) -> Player:
     """Return the tour's player: the lesson step it names, opened as the lesson page opens it."""
-    from dashboard.pages.lessons import lesson_named
-
     if TOUR_PLAYER not in st.session_state:
-        lesson = lesson_named(the_tour.live.lesson)
         step = lesson.steps[the_tour.live.step]
         build = lambda: lesson.playback(lesson.opening_at(the_tour.live.step))  # noqa: E731
         player = Player(TOUR_PLAYER, build, warm_up_s=step.opening_warmup_s(), speed=step.speed)
@@ -49,10 +46,12 @@ def _draw_tour(the_tour: Tour) -> None:
         st.subheader(step.title)
         st.markdown(step.text)
         if step.live:
-            player = _tour_player(the_tour)
-            lesson_step = _live_step(the_tour)
+            from dashboard.pages.lessons import lesson_named
+
+            lesson = lesson_named(the_tour.live.lesson)
+            player = _tour_player(the_tour, lesson)
             player.draw_buttons()
-            player.draw_view(controls=lambda: draw_controls(player, lesson_step.controls))
+            player.draw_view(controls=lambda: draw_controls(player, lesson.steps[the_tour.live.step].controls))
         with st.container(horizontal=True):
             if index < len(the_tour.steps) - 1:
                 st.button("Next", key="tour_next", type="primary", icon=":material/arrow_forward:",
@@ -60,13 +59,6 @@ def _draw_tour(the_tour: Tour) -> None:
                 st.button("Skip the tour", key="tour_skip", on_click=_end_tour)
             else:
                 st.button("Finish the tour", key="tour_finish", type="primary", on_click=_end_tour)
-
-
-def _live_step(the_tour: Tour):
-    """Return the lesson step the tour plays live."""
-    from dashboard.pages.lessons import lesson_named
-
-    return lesson_named(the_tour.live.lesson).steps[the_tour.live.step]
 
 
 def render_home() -> None:
