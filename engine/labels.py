@@ -33,6 +33,7 @@ LABELS: dict[str, Label] = {
     "t_start_s": Label("window start", "s"),
     "t_end_s": Label("simulated time", "s"),
     "arrivals": Label("requests arrived", "count"),
+    "retries": Label("client retries", "count", True),
     "completions": Label("requests answered", "count"),
     "dropped": Label("dropped (503)", "count", True),
     "timed_out": Label("timed out", "count", True),

@@ -25,7 +25,9 @@ TIERS = ("web", "web_cpu", "db_primary", "db_replica", "llm")  # web_cpu: the we
 METRICS: dict[str, str] = {
     "t_start_s": "simulated time the window (or run) starts, s",
     "t_end_s": "simulated time the window (or run) ends, s",
-    "arrivals": "requests that arrived",
+    "arrivals": "requests that arrived (a client's retries are not new arrivals: see retries)",
+    "retries": "attempts a client sent again after a failure or its timeout (traffic.retries); the outcome counts "
+               "below count each request once, by its last attempt",
     "completions": "requests answered before their client gave up",
     "dropped": "requests refused at a full accept queue (HTTP 503)",
     "timed_out": "requests whose client gave up (client_timeout_s) before the answer",
@@ -94,7 +96,7 @@ METRICS: dict[str, str] = {
 
 _SKETCH_BATCH = 8192
 _SUM_BATCH = 256  # windows' counts are added to the run's totals this many at a time
-_COUNTERS = ("arrivals", "completions", "dropped", "timed_out", "failed", "rate_limited", "truncated",
+_COUNTERS = ("arrivals", "retries", "completions", "dropped", "timed_out", "failed", "rate_limited", "truncated",
              "input_tokens", "output_tokens",
              "db_reads_primary", "db_reads_replica", "db_writes", "stale_reads",
              "cache_hits", "semantic_hits", "false_hits", "cache_misses", "cache_evictions", "tokens_saved",

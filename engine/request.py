@@ -3,7 +3,8 @@
 It arrives with a user id, a prompt and an expected answer length, waits for a web worker, runs
 its handler, reads from the database, calls the LLM, writes the answer back, and returns. Along the
 way it notes the times a learner cares about: when it arrived, when it queued, when its first
-token came back. Its client waits until `deadline` and no longer; after that whatever happens to
+token came back. Its client waits until `deadline` and no longer (each attempt has its own, when the
+client retries; `t_arrival` stays the first attempt's, so latency is what the user waited); after that whatever happens to
 the request counts as timed out, and the servers may still be working on it, as real servers are
 after a client disconnects (an LLM call is aborted, unless its deployment keeps such calls).
 """
@@ -16,7 +17,7 @@ class Request:
         "user", "t_arrival", "deadline", "prompt_tokens", "output_tokens", "t_queued", "t_first_token",
         "abandoned", "finished", "replica", "holds_worker", "reads_left", "writes_left", "llm_called", "llm_seq",
         "db_node", "db_is_write", "db_pool", "pool_deadline", "llm_replica", "prompt_key", "reworded",
-        "reserved", "llm_call",
+        "reserved", "llm_call", "attempt",
     )
 
     def __init__(self, user: int, t_arrival: float, deadline: float, prompt_tokens: int, output_tokens: int,
@@ -41,6 +42,7 @@ class Request:
         self.finished = False
         self.holds_worker = False
         self.llm_called = False
+        self.attempt = 1  # a client's retry is a new Request with the first one's t_arrival and the next number
 
 
 class Outcomes:

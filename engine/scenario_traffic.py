@@ -118,6 +118,31 @@ class HeavyUsers(Strict):
     prompt_multiplier: float = Field(4.0, ge=1, le=1000, description="x the prompt tokens of an ordinary request")
 
 
+class RetryBudget(Strict):
+    """gRPC's retry throttling: a bucket of tokens that failures drain and successes refill.
+
+    It starts full. Each failed attempt takes 1 token, each success gives back `token_ratio`;
+    a retry is sent only while more than half of `max_tokens` is left. In steady failure that
+    allows about `token_ratio` retries per success, and none once most attempts fail (docs/sources.md,
+    Overload and retries).
+    """
+
+    max_tokens: float = Field(10.0, gt=0, le=1000, description="tokens when full (gRPC's example: 10)")
+    token_ratio: float = Field(0.1, gt=0, le=1, description="tokens a success gives back: about the share of "
+                               "retries allowed (the SRE book's per-client budget: 10 %)")
+
+
+class Retries(Strict):
+    """The client sends a failed or timed-out request again, after a randomised exponential back-off."""
+
+    max_attempts: int = Field(3, ge=2, le=10, description="attempts in all, the first included (OpenAI's SDK: 3; "
+                              "the SRE book: at most 3)")
+    backoff_s: float = Field(0.5, gt=0, le=3600, description="s, the first retry waits a uniform draw below this "
+                             "(full jitter); each retry doubles it (OpenAI's SDK: 0.5 s)")
+    max_backoff_s: float = Field(8.0, gt=0, le=86_400, description="s, the doubling stops here (OpenAI's SDK: 8 s)")
+    budget: RetryBudget | None = Field(None, description="null = every failure is retried while attempts remain")
+
+
 class Traffic(Strict):
     """Who sends requests, how fast, how big, and how long they wait for an answer."""
 
@@ -136,6 +161,8 @@ class Traffic(Strict):
     )
     prompt_keys: PromptKeys | None = Field(None, description="needed by a response cache; null = every prompt unique")
     heavy_users: HeavyUsers | None = Field(None, description="null = every user alike")
+    retries: Retries | None = Field(None, description="the client tries a failed or timed-out request again; "
+                                    "null = it never does")
 
     @model_validator(mode="after")
     def _one_rate_source(self) -> "Traffic":

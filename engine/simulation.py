@@ -33,6 +33,7 @@ from engine.llm import LLMDeployment
 from engine.metrics import COUNTER_NAMES as _COUNTER_NAMES, TIERS, Recorder
 from engine.randomness import stream
 from engine.request import Outcomes, Request
+from engine.retries import RetryPolicy
 from engine.rolling import Rolling
 from engine.router import Router
 from engine.scenario import Scenario
@@ -117,6 +118,8 @@ class Simulation:
         self._timeout_s = scenario.traffic.client_timeout_s
         self._patience_s = self._timeout_s if self._timeout_s is not None else math.inf
         self._clients: deque[Request] = deque()  # requests in arrival order, until their deadline passes
+        retries = scenario.traffic.retries
+        self.retries = RetryPolicy(retries, seed) if retries is not None else None
         self._user_done = self.arrivals.user_done if self.arrivals.closed_loop else None  # a user sends the next one
         self._windows_closed = 0
         self._gauges_versions: list = []  # the fleets' versions when the gauges were last counted
@@ -201,6 +204,21 @@ class Simulation:
         self._arrived += 1
         if self._next_key is not None:
             request.prompt_key = self._next_key()
+        self._admit(request)
+
+    def _retry(self, failed: Request) -> None:
+        """The client sends a failed request again: the same question, the same user, its own deadline."""
+        now = self.env.now
+        request = Request(failed.user, failed.t_arrival, now + self._patience_s, failed.prompt_tokens,
+                          failed.output_tokens, self._reads, self._writes)
+        request.attempt = failed.attempt + 1
+        if self._next_key is not None:
+            request.prompt_key = failed.prompt_key
+        self.recorder.window.retries += 1
+        self._admit(request)
+
+    def _admit(self, request: Request) -> None:
+        """Route an attempt to a web replica, then count it against the step's budget."""
         if self._timeout_s is not None:
             self._clients.append(request)
         routable = self.web.routable
@@ -296,11 +314,26 @@ class Simulation:
             self._finish(request, "ok")
 
     def _client_left(self, request: Request) -> None:
-        """The client gave up waiting: count it as timed out, and let a closed-loop user send the next one."""
+        """The client gave up waiting: it tries again, or it counts as timed out and a closed-loop user sends the next one.
+
+        Servers may still be working on the attempt it left: that work is wasted.
+        """
         request.abandoned = True
+        if self._retried(request, at=request.deadline):
+            return
         self.recorder.window.timed_out += 1
         if self._user_done is not None:
             self._user_done(True)
+
+    def _retried(self, request: Request, at: float) -> bool:
+        """An attempt failed at time `at`: return True if the client will try again (scheduled here)."""
+        if self.retries is None:
+            return False
+        wait = self.retries.retry_after(request.attempt)
+        if wait is None:
+            return False
+        after(self.env, max(at + wait - self.env.now, 0.0), self._retry, request)
+        return True
 
     def _web_crashed(self, replica) -> None:
         """A web server crashed: every request it held fails now, and its workers and cores start empty."""
@@ -341,15 +374,20 @@ class Simulation:
             return  # counted as timed out when its client left
         window = self.recorder.window
         now = self.env.now
-        if self._user_done is not None:
-            self._user_done(outcome != "ok")  # closed-loop traffic: this user's outcome is known, the next request follows
         if now > request.deadline:  # the client left before this outcome; the window sweep has not seen it yet
-            request.abandoned = True
-            window.timed_out += 1
+            self._client_left(request)
             return
         if outcome != "ok":
+            if self._retried(request, at=now):
+                return  # the client tries again: the user has no outcome yet
+            if self._user_done is not None:
+                self._user_done(True)  # closed-loop traffic: this user's outcome is known, the next request follows
             setattr(window, outcome, getattr(window, outcome) + 1)
             return
+        if self._user_done is not None:
+            self._user_done(False)
+        if self.retries is not None:
+            self.retries.succeeded()
         latency = now - request.t_arrival
         window.completions += 1
         window.latencies.append(latency)

@@ -191,12 +191,13 @@ def test_a_malformed_room_message_is_left_out_and_never_stops_the_learner():
     good = room_frame(follower, False)
     assert good is not None and good["charts"]
     follower.state = {**follower.state, "now": float("inf"), "since": 1e308, "marks": [[1, 2, 3], "x", [65.0, "ok"]],
-                      "watched": 5, "step": "two", "span": "forever", "theory_s": "1",
+                      "watched": 5, "step": "two", "span": "forever",
+                      "theory": {"servers": True, "service_s": float("nan"), "rate_rps": 1},
                       "diagram": {"columns": [[{"id": "a", "lines": "not a list"}, 7]], "edges": [5]}}
     follower.windows = [*follower.windows, {"t_end_s": float("nan"), "now": {"1": [1]}},
                         {"t_end_s": 9e9, "now": {"t_end_s": 9e9, "1": [10 ** 1000] * 60}}]
     state = readable_state(follower.state)
-    assert (state["now"], state["since"], state["marks"], state["watched"], state["span"], state["theory_s"]) == \
+    assert (state["now"], state["since"], state["marks"], state["watched"], state["span"], state["theory"]) == \
         (0.0, None, [(65.0, "ok")], (), "10", None)
     frame = room_frame(follower, False)
     assert frame is not None and len(chart(frame, "latency")["data"][0]["x"]) == len(good["charts"][0]["figure"]

@@ -15,7 +15,7 @@ import streamlit as st
 
 from dashboard.classroom.shared import shared_store
 from dashboard.classroom.store import StoreRejected, StoreUnavailable
-from dashboard.view.frame import theory_mean_latency_s
+from dashboard.view.frame import theory_queue
 from dashboard.view.text import as_text
 
 CODE, TOKEN = "room_code", "room_token"  # the room this session presents, and its control token
@@ -79,7 +79,7 @@ def publish(player, frame: dict, position: dict) -> None:
     points = room_points(player, st.session_state[SENT])
     state = {**position, "run": st.session_state[RUN], "now": playback.t, "marks": playback.marks,
              "since": playback.since, "diagram": frame.get("diagram"),
-             "theory_s": theory_mean_latency_s(playback.now.sim)}
+             "theory": theory_queue(playback.now.sim)}
     try:
         shared_store().publish(code, st.session_state[TOKEN], state, points)
     except StoreUnavailable as exc:
@@ -167,6 +167,18 @@ def readable_diagram(diagram) -> dict | None:
     return {"columns": columns, "edges": edges}
 
 
+def readable_theory(theory) -> dict | None:
+    """Return a published M/M/c queue {servers, service_s, rate_rps} if every figure is in range, else None."""
+    if not isinstance(theory, dict):
+        return None
+    servers = theory.get("servers")
+    service_s, rate = _number(theory.get("service_s"), 1e-6, 1e6), _number(theory.get("rate_rps"), 0, 1e9)
+    if not isinstance(servers, int) or isinstance(servers, bool) or not 1 <= servers <= 10_000 \
+            or service_s is None or not service_s > 0 or rate is None:
+        return None
+    return {"servers": servers, "service_s": service_s, "rate_rps": rate}
+
+
 def readable_state(state: dict) -> dict:
     """Return the fields of a room's state the live view draws from, each checked (defaults where not)."""
     from curriculum.playback import MAX_MARKS, SPANS, SPEEDS
@@ -179,7 +191,7 @@ def readable_state(state: dict) -> dict:
                 and isinstance(mark[1], str):
             marks.append((float(mark[0]), mark[1][:120]))
     watched = state.get("watched") if isinstance(state.get("watched"), list) else []
-    return {"now": now, "since": since, "marks": marks, "theory_s": _number(state.get("theory_s"), 0, 1e9),
+    return {"now": now, "since": since, "marks": marks, "theory": readable_theory(state.get("theory")),
             "span": state.get("span") if state.get("span") in SPANS else "10",
             "speed": state.get("speed") if state.get("speed") in SPEEDS else None,
             "watched": tuple(m[:40] for m in watched[:10] if isinstance(m, str)),

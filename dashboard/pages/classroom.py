@@ -166,7 +166,7 @@ def room_frame(follower: Follower, presenter: bool) -> dict | None:
     before = [pair[1] for pair in pairs if pair[1] is not None]
     try:
         return frames.frame(now, before, span=state["span"], t_s=state["now"], marks=state["marks"],
-                            t0=state["since"], theory_s=state["theory_s"], diagram=state["diagram"],
+                            t0=state["since"], theory=state["theory"], diagram=state["diagram"],
                             watched=state["watched"], presenter=presenter)
     except (KeyError, TypeError, ValueError, IndexError, ArithmeticError) as exc:
         follower.refused.append(f"room {follower.code}: a point could not be drawn ({type(exc).__name__})")

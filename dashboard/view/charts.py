@@ -6,6 +6,8 @@
   near 100 % busy with a line forming is the bottleneck.
 - What does it cost? Spend per month at the current rate, instances and tokens.
 - Did the fleet move? Replicas billed and ready (drawn only when they change).
+- How close to the knee is it? Where the queue is one theory predicts (M/M/c), Erlang C's mean
+  latency against utilisation, with the run's own windows on it.
 
 Every line shows the rolling span the learner chose (10 s by default), with the raw per-second
 line faint behind it. While a comparison runs (curriculum/playback.py) the run as it was before
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 from dashboard.view.series import ERROR_KINDS, column, series_label
 from engine.metrics import TIERS
+from engine.theory import erlang_c
 
 HEIGHT, PRESENTER_HEIGHT = 270, 380  # px, the plot; its legend is drawn below it
 FONT, PRESENTER_FONT = 12, 20  # px: chart text; presenter mode must be readable from the back of a room
@@ -230,3 +233,38 @@ def replicas_move(points: list[dict]) -> bool:
     return any(len(set(values)) > 1 for values in columns.values()) or any(
         a != b for pair in (("web_replicas", "web_replicas_ready"), ("llm_replicas", "llm_replicas_ready"))
         for a, b in zip(columns[pair[0]], columns[pair[1]]))
+
+
+def knee_curve(servers: int, service_s: float, points: int = 60) -> tuple[list[float], list[float]]:
+    """Return Erlang C's mean time in system (s) against utilisation (0 to 0.99) for `servers` servers."""
+    utilisations = [0.99 * i / (points - 1) for i in range(points)]
+    latency = [service_s * (1 + erlang_c(servers, servers * rho) / (servers * (1 - rho))) if rho > 0 else service_s
+               for rho in utilisations]
+    return utilisations, latency
+
+
+def knee(now: list[dict], span: str, theory: dict, *, presenter: bool = False) -> dict:
+    """The utilisation knee: Erlang C's mean latency against utilisation, and where the run's windows sit on it.
+
+    Utilisation is the arrival rate over what the servers can finish (rate x service time / servers),
+    so a learner sees why the last 10 % of capacity costs more latency than the first 80 %.
+    """
+    servers, service_s = theory["servers"], theory["service_s"]
+    x, y = knee_curve(servers, service_s)
+    ceiling = service_s * 12
+    traces = [_line(x, y, f"mean latency, M/M/{servers} theory (Erlang C)", COLOURS["theory"], dash="dot")]
+    rates = column(now[-60:], span, "arrivals_per_s")
+    means = column(now[-60:], span, "latency_mean_s")
+    seen = [(rate * service_s / servers, mean) for rate, mean in zip(rates, means) if rate is not None and mean is not None]
+    if seen:
+        traces.append({"type": "scatter", "mode": "markers", "name": "measured, last minute", "x": [p[0] for p in seen[:-1]],
+                       "y": [min(p[1], ceiling) for p in seen[:-1]],
+                       "marker": {"color": COLOURS["mean"], "size": 6, "opacity": 0.35}})
+        rho, mean = seen[-1]
+        traces.append({"type": "scatter", "mode": "markers", "name": "measured, now", "x": [rho], "y": [min(mean, ceiling)],
+                       "marker": {"color": COLOURS["p95"], "size": 14, "symbol": "diamond"}})
+    result = layout("Mean latency against utilisation: the knee", "mean latency, seconds", presenter=presenter)
+    result["xaxis"] = {"tickformat": ".0%", "range": [0, 1.05], "ticklabeloverflow": "allow"}
+    result["yaxis"] = {**result["yaxis"], "range": [0, ceiling]}
+    result["hovermode"] = "closest"
+    return {"data": traces, "layout": result}

@@ -23,24 +23,32 @@ HEADLINE = ("latency_p95_s", "throughput_rps", "error_rate", "usd_per_month", "u
 SIMULATED_TIME = "Simulated time"
 
 
-def theory_mean_latency_s(sim: Simulation) -> float | None:
-    """Return the M/M/c mean time in system when the running configuration is one theory predicts, else None.
+def theory_queue(sim: Simulation) -> dict | None:
+    """Return the M/M/c queue the running configuration is, when it is one theory predicts, else None.
 
     That is a single web replica with an unbounded queue and exponential handler times, steady
-    Poisson arrivals, nothing behind it, and a load below its capacity: Erlang C's Wq plus 1/mu.
+    Poisson arrivals, nothing behind it and patient clients: {"servers": c, "service_s": the mean
+    handler time, "rate_rps": the arrival rate}. A CPU-bound handler's servers are the cores it runs on.
     """
     scenario = sim.scenario
     web, traffic = scenario.web, scenario.traffic
     settings = sim.controls.settings()
     if (scenario.database or scenario.llm or scenario.cache or traffic.trace or traffic.pattern.kind != "steady"
-            or web.handler_ms.dist != "exponential" or web.accept_queue is not None or web.async_io
-            or settings["web_replicas"] != 1 or settings["down"] or traffic.client_timeout_s is not None):
+            or traffic.closed_loop or web.handler_ms.dist != "exponential" or web.accept_queue is not None
+            or web.async_io or settings["web_replicas"] != 1 or settings["down"] or traffic.client_timeout_s is not None):
         return None
-    rate, workers = settings["rate_rps"], min(settings["web_workers"], web.cores_per_replica())  # CPU-bound: c = cores
-    service_rate = 1 / (web.handler_ms.mean_s() / web.speed())
-    if rate >= workers * service_rate:
+    return {"servers": min(settings["web_workers"], web.cores_per_replica()),
+            "service_s": web.handler_ms.mean_s() / web.speed(), "rate_rps": settings["rate_rps"]}
+
+
+def theory_mean_latency_s(theory: dict | None) -> float | None:
+    """Return the M/M/c mean time in system, Erlang C's Wq plus the service time (None if overloaded or no theory)."""
+    if theory is None:
+        return None
+    servers, service_rate = theory["servers"], 1 / theory["service_s"]
+    if theory["rate_rps"] >= servers * service_rate:
         return None  # overloaded: the queue grows without bound, there is no steady state to predict
-    return mmc_wait(rate, service_rate, workers) + 1 / service_rate
+    return mmc_wait(theory["rate_rps"], service_rate, servers) + theory["service_s"]
 
 
 def span_windows(sim: Simulation, span: str, since: float | None) -> tuple[list[dict], dict | None]:
@@ -61,7 +69,7 @@ def of_playback(playback, now: list[dict], before: list[dict], *, span: str, wat
     sim = playback.now.sim
     windows, rolled = span_windows(sim, span, playback.since)
     return frame(now, before, span=span, t_s=playback.t, marks=playback.marks, t0=playback.since,
-                 theory_s=theory_mean_latency_s(sim), diagram=diagram(topology(sim), windows, rolled),
+                 theory=theory_queue(sim), diagram=diagram(topology(sim), windows, rolled),
                  watched=tuple(watched), presenter=presenter, notices=tuple(notices))
 
 
@@ -149,7 +157,7 @@ def _revision(figure: dict) -> str:
 
 
 def frame(now: list[dict], before: list[dict], *, span: str, t_s: float, marks=(), t0: float | None = None,
-          theory_s: float | None = None, diagram: dict | None = None, watched: tuple[str, ...] = (),
+          theory: dict | None = None, diagram: dict | None = None, watched: tuple[str, ...] = (),
           presenter: bool = False, notices: tuple[str, ...] = ()) -> dict:
     """Return everything the live view shows, as data: headline, charts, diagram, counts, notices."""
     if span == "since" and t0 is None:
@@ -162,11 +170,13 @@ def frame(now: list[dict], before: list[dict], *, span: str, t_s: float, marks=(
     shown_marks = [(t, text) for t, text in marks if x_range and x_range[0] <= t <= x_range[1]]
     style = {"presenter": presenter, "marks": shown_marks, "x_range": x_range}
     figures = [
-        ("latency", charts.latency(now, before, span, t0=t0, theory_s=theory_s, **style), True),
+        ("latency", charts.latency(now, before, span, t0=t0, theory_s=theory_mean_latency_s(theory), **style), True),
         ("throughput", charts.throughput(now, before, span, t0=t0, **style), True),
         ("tiers", charts.tiers(now, before, span, t0=t0, **style), True),
         ("spend", charts.spend(now, before, span, t0=t0, **style), False),
     ]
+    if theory is not None and now:
+        figures.append(("knee", charts.knee(now, span, theory, presenter=presenter), False))
     if now and charts.replicas_move(now):
         figures.append(("replicas", charts.replicas(now, span, **style), False))
     return {

@@ -19,7 +19,7 @@ FALLBACK = {"since": "10"}  # before a comparison starts there is no change to c
 # Per-second rates of the error kinds, derived from counts over the span.
 ERROR_KINDS = {kind: LABELS[kind].text for kind in ("dropped", "timed_out", "failed", "rate_limited")}
 # Counts the learner may be asked about that have no chart of their own (rates per second over the span).
-COUNTED = ("arrivals", "completions", "dropped", "timed_out", "failed", "rate_limited", "llm_429s", "llm_retries",
+COUNTED = ("arrivals", "retries", "completions", "dropped", "timed_out", "failed", "rate_limited", "llm_429s", "llm_retries",
            "llm_fallbacks", "cache_hits", "semantic_hits", "false_hits", "stale_reads", "truncated", "output_tokens")
 
 METRICS: tuple[str, ...] = (
