@@ -12,6 +12,8 @@ gives up while the model works has its call aborted at that moment (vLLM frees i
 
 from __future__ import annotations
 
+import math
+
 from engine.cache import Cache
 from engine.clock import after
 from engine.deadlines import Deadlines
@@ -158,5 +160,6 @@ class GenAILeg:
 
 
 def _settled(request: Request) -> bool:
-    """Return True when the request needs no deadline any more: it ended, or its client was already counted gone."""
-    return request.finished or request.abandoned
+    """Return True when the request needs no deadline any more: it ended, its client was already counted gone, or
+    its answer is streaming (the client reads on to the last token)."""
+    return request.finished or request.abandoned or request.deadline == math.inf

@@ -44,6 +44,8 @@ LABELS: dict[str, Label] = {
     "llm_fallbacks": Label("fallbacks", "count", True),
     "retrievals": Label("retrievals", "count"),
     "truncated": Label("answers cut at the output cap", "count", True),
+    "too_long": Label("calls over the context window", "count", True),
+    "history_tokens": Label("history tokens re-sent", "tokens"),
     "errors": Label("errors", "count", True),
     "error_rate": Label("error rate", "share", True),
     "throughput_rps": Label("throughput", "req/s", False),

@@ -48,7 +48,8 @@ class LLMDeployment:
         self._overhead_s = spec.overhead_ms / 1000
         self._cached_share = spec.prompt_cache_share
         self._error_rate = getattr(spec, "error_rate", 0.0)
-        self._kv_capacity = math.inf if self.hosted else spec.kv_cache_tokens
+        # The longest call it takes: the model's context window, and for a replica of ours its whole KV cache.
+        self._max_call_tokens = min(spec.context_window_tokens, math.inf if self.hosted else spec.kv_cache_tokens)
         if self._error_rate:
             rng = stream(seed, f"llm.errors.{spec.name}")
             self._coin = endless(lambda: rng.random(BLOCK).tolist())
@@ -101,9 +102,12 @@ class LLMDeployment:
             self._on_gone(request)  # the client left while the call was on its way
             return
         routable = self.fleet.routable
-        if (not routable or (self._error_rate and self._coin() < self._error_rate)
-                or request.prompt_tokens + request.output_tokens > self._kv_capacity):
-            self._on_fail(request)  # (a call longer than the whole KV cache is refused, as vLLM refuses it)
+        if request.prompt_tokens + request.output_tokens > self._max_call_tokens:
+            self._window_of().too_long += 1  # refused at once: OpenAI's 400 context_length_exceeded, vLLM's refusal
+            self._on_fail(request)
+            return
+        if not routable or (self._error_rate and self._coin() < self._error_rate):
+            self._on_fail(request)
             return
         replica = routable[0] if len(routable) == 1 else min(routable, key=_load)
         request.llm_replica = replica

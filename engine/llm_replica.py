@@ -216,6 +216,8 @@ class LLMReplica:
         request = entry[2]
         self.n_prefill -= 1
         request.t_first_token = self.env.now
+        if request.streams:
+            request.deadline = math.inf  # the first token reached the client, which now reads on to the last
         remaining = request.output_tokens - 1
         if remaining > 0:
             entry[0] = self._clock + remaining

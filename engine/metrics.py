@@ -38,6 +38,9 @@ METRICS: dict[str, str] = {
     "llm_fallbacks": "LLM calls sent to a fallback deployment once the retries were spent",
     "retrievals": "vector searches that added retrieved context to a prompt (retrieval-augmented generation)",
     "truncated": "answers cut at token_limits.max_output_tokens",
+    "too_long": "LLM calls refused because prompt + answer exceed the model's context window (or a self-hosted "
+                "replica's whole KV cache); each is a failed request",
+    "history_tokens": "prompt tokens that were a conversation's earlier questions and answers, sent again",
     "errors": "dropped + timed_out + failed + rate_limited",
     "error_rate": "errors / (completions + errors)",
     "throughput_rps": "completions per simulated second",
@@ -97,6 +100,7 @@ METRICS: dict[str, str] = {
 _SKETCH_BATCH = 8192
 _SUM_BATCH = 256  # windows' counts are added to the run's totals this many at a time
 _COUNTERS = ("arrivals", "retries", "completions", "dropped", "timed_out", "failed", "rate_limited", "truncated",
+             "too_long", "history_tokens",
              "input_tokens", "output_tokens",
              "db_reads_primary", "db_reads_replica", "db_writes", "stale_reads",
              "cache_hits", "semantic_hits", "false_hits", "cache_misses", "cache_evictions", "tokens_saved",

@@ -19,12 +19,12 @@ from engine.scenario_base import (DATABASE_KINDS, INSTANCE_FAMILIES, INSTANCE_PR
                                   Autoscale, FamilyName, QueryCosts, SizeName, Strict)
 from engine.scenario_llm import (LLM, STRATEGIES, Deployment, HostedLLM, LLMRouter, ProviderLimits, ResponseCache,
                                  Retrieval, SelfHostedLLM, SemanticLookup, TokenLimits)
-from engine.scenario_traffic import (ClosedLoop, Diurnal, EmpiricalTokens, FixedTokens, HeavyUsers, Pattern, PromptKeys, Ramp,
+from engine.scenario_traffic import (ClosedLoop, Conversation, Diurnal, EmpiricalTokens, FixedTokens, HeavyUsers, Pattern, PromptKeys, Ramp,
                                      RetryBudget, Retries, Spike, Steady, Tokens, TraceReplay, Traffic, Users)
 
 __all__ = [  # the whole format, importable from one place
     "DATABASE_KINDS", "INSTANCE_FAMILIES", "INSTANCE_PRICES_CHECKED", "INSTANCE_SIZES", "LLM", "STRATEGIES", "AssetCsv",
-    "Autoscale", "ClosedLoop",
+    "Autoscale", "ClosedLoop", "Conversation",
     "Database", "Deployment", "Diurnal", "EmpiricalTokens", "Failure", "FixedTokens", "HeavyUsers", "HostedLLM",
     "LLMRouter", "LoadBalancer", "Pattern", "PromptKeys", "ProviderLimits", "QueryCosts", "Ramp", "ResponseCache",
     "Retrieval", "Retries", "RetryBudget", "Scenario", "SelfHostedLLM", "SemanticLookup", "SizeName", "Spike", "Steady", "Strict", "TokenLimits", "Tokens",

@@ -45,6 +45,10 @@ class _DeploymentBase(Strict):
         "length in advance (Azure OpenAI infers the largest possible value when max_tokens is not given, Microsoft "
         "Q&A 2023-10); 16,384 is gpt-4o's (LiteLLM's model map)"
     )
+    context_window_tokens: int = Field(
+        128_000, ge=1, le=10**8, description="prompt + answer the model can hold; a longer call is refused (OpenAI's "
+        "400 context_length_exceeded); gpt-4o and Llama-3.3-70B: 128,000"
+    )
     prompt_cache_share: float = Field(
         0.0, ge=0, le=1, description="share of each prompt already in the serving side's prefix cache: it skips "
         "prefill (and, hosted, is billed at the cached price); the Mooncake trace repeats 36.6 % of its "

@@ -143,6 +143,25 @@ class Retries(Strict):
     budget: RetryBudget | None = Field(None, description="null = every failure is retried while attempts remain")
 
 
+class Conversation(Strict):
+    """Chat users: each conversation sends `turns` questions, one after another, each with the conversation so far.
+
+    An LLM keeps no memory between calls, so a chat app sends the whole history with every new
+    question: turn k's prompt is its own question plus every earlier question and answer. Prompts
+    grow with each turn, and a conversation's prompt tokens grow with the square of its turns.
+    Conversations start at rate_rps / turns per second, so their questions arrive at about rate_rps.
+    """
+
+    turns: int = Field(8, ge=1, le=1000, description="questions per conversation")
+    think_time_s: float = Field(
+        20.0, ge=0, le=86_400, description="s a user reads the answer and types the next question (assumption)"
+    )
+    keep_history_tokens: int | None = Field(
+        None, ge=0, le=10_000_000, description="the app sends at most this many tokens of history, dropping the "
+        "oldest first (a sliding window, as LangChain's trim_messages does); null = all of it"
+    )
+
+
 class Traffic(Strict):
     """Who sends requests, how fast, how big, and how long they wait for an answer."""
 
@@ -161,6 +180,11 @@ class Traffic(Strict):
     )
     prompt_keys: PromptKeys | None = Field(None, description="needed by a response cache; null = every prompt unique")
     heavy_users: HeavyUsers | None = Field(None, description="null = every user alike")
+    conversation: Conversation | None = Field(None, description="null = every request stands alone")
+    streaming: bool = Field(
+        False, description="answers are streamed token by token: the client's timeout runs until the first token "
+        "(an idle timeout, as a proxy's is), then it reads on to the last; false = it waits for the whole answer"
+    )
     retries: Retries | None = Field(None, description="the client tries a failed or timed-out request again; "
                                     "null = it never does")
 
@@ -175,6 +199,9 @@ class Traffic(Strict):
             raise ValueError("a trace brings its own arrival pattern: leave pattern as steady")
         if self.closed_loop is not None and self.pattern.kind != "steady":
             raise ValueError("closed_loop traffic has no rate to shape: leave pattern as steady")
+        if self.conversation is not None and (self.trace is not None or self.closed_loop is not None):
+            raise ValueError("conversation: is not allowed with a trace or closed_loop (conversations start at "
+                             "rate_rps / turns per second: give rate_rps or users)")
         if self.heavy_users is not None and self.population() < 2:
             raise ValueError(f"heavy_users: is not allowed with {self.population()} user: it needs at least 2 "
                              "(some heavy, some not); raise user_population or users.daily_active")

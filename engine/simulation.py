@@ -121,6 +121,7 @@ class Simulation:
         retries = scenario.traffic.retries
         self.retries = RetryPolicy(retries, seed) if retries is not None else None
         self._user_done = self.arrivals.user_done if self.arrivals.closed_loop else None  # a user sends the next one
+        self._streaming = scenario.traffic.streaming
         self._windows_closed = 0
         self._gauges_versions: list = []  # the fleets' versions when the gauges were last counted
         self._gauge_fleets: tuple | None = None  # the web fleet and every self-hosted LLM fleet, found at the first count
@@ -197,11 +198,15 @@ class Simulation:
         """Return the metrics window being filled."""
         return self.recorder.window
 
-    def _arrive(self, prompt_tokens: int, output_tokens: int, user: int) -> None:
-        """A request arrives: route it to a web replica, then count it against the step's budget."""
+    def _arrive(self, prompt_tokens: int, output_tokens: int, user: int, conversation=None, history: int = 0) -> None:
+        """A request arrives (in a conversation: with `history` tokens of it in the prompt): route it to a web replica."""
         now = self.env.now
         request = Request(user, now, now + self._patience_s, prompt_tokens, output_tokens, self._reads, self._writes)
         self._arrived += 1
+        request.streams = self._streaming
+        if conversation is not None:
+            request.conversation = conversation
+            self.recorder.window.history_tokens += history
         if self._next_key is not None:
             request.prompt_key = self._next_key()
         self._admit(request)
@@ -212,6 +217,7 @@ class Simulation:
         request = Request(failed.user, failed.t_arrival, now + self._patience_s, failed.prompt_tokens,
                           failed.output_tokens, self._reads, self._writes)
         request.attempt = failed.attempt + 1
+        request.conversation, request.streams = failed.conversation, failed.streams
         if self._next_key is not None:
             request.prompt_key = failed.prompt_key
         self.recorder.window.retries += 1
@@ -322,8 +328,14 @@ class Simulation:
         if self._retried(request, at=request.deadline):
             return
         self.recorder.window.timed_out += 1
+        self._user_has_outcome(request, False)
+
+    def _user_has_outcome(self, request: Request, answered: bool) -> None:
+        """The user knows how the request ended: a closed-loop user or a conversation sends its next one."""
         if self._user_done is not None:
-            self._user_done(True)
+            self._user_done(not answered)
+        if request.conversation is not None:
+            self.arrivals.turn_done(request.conversation, answered)
 
     def _retried(self, request: Request, at: float) -> bool:
         """An attempt failed at time `at`: return True if the client will try again (scheduled here)."""
@@ -380,12 +392,10 @@ class Simulation:
         if outcome != "ok":
             if self._retried(request, at=now):
                 return  # the client tries again: the user has no outcome yet
-            if self._user_done is not None:
-                self._user_done(True)  # closed-loop traffic: this user's outcome is known, the next request follows
+            self._user_has_outcome(request, False)
             setattr(window, outcome, getattr(window, outcome) + 1)
             return
-        if self._user_done is not None:
-            self._user_done(False)
+        self._user_has_outcome(request, True)
         if self.retries is not None:
             self.retries.succeeded()
         latency = now - request.t_arrival
@@ -415,9 +425,10 @@ class Simulation:
         window = self.recorder.window
         if self._timeout_s is not None:
             clients = self._clients
-            while clients and clients[0].deadline < now:
+            # In deadline order; a streamed answer under way has no deadline any more (math.inf) and leaves the line.
+            while clients and (clients[0].deadline < now or clients[0].deadline == math.inf):
                 request = clients.popleft()
-                if not request.finished and not request.abandoned:
+                if not request.finished and not request.abandoned and request.deadline < now:
                     self._client_left(request)
         self.billing.charge()
         workers, cores = self.web.close_window()

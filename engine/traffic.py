@@ -168,6 +168,20 @@ def peak_multiplier(pattern) -> float:
     return 1.0
 
 
+class Chat:
+    """One conversation: its user, every turn's own question and answer lengths (drawn when it starts, so the
+    traffic is the same whatever the architecture), the next turn, and the history the app re-sends."""
+
+    __slots__ = ("user", "turns", "next", "history")
+
+    def __init__(self, user: int, turns: list[tuple[int, int]]):
+        """Start a conversation of `turns` (prompt tokens, output tokens) pairs."""
+        self.user = user
+        self.turns = turns
+        self.next = 0
+        self.history = 0  # tokens of the earlier questions and answers
+
+
 class Arrivals:
     """Generates arrivals into `on_arrival(prompt_tokens, output_tokens, user)` as simulated time passes."""
 
@@ -189,10 +203,13 @@ class Arrivals:
         self._coin = endless(lambda: coin_rng.random(BLOCK).tolist())
         self.base_rate_rps = traffic.base_rate_rps()
         self.closed_loop = traffic.closed_loop is not None
+        self.conversation = traffic.conversation
+        # Conversations start at rate / turns, so their questions arrive at about the rate.
+        self._per_start = traffic.conversation.turns if traffic.conversation is not None else 1
         self._peak = peak_multiplier(traffic.pattern)
         self._thinned = traffic.pattern.kind != "steady"
         # Candidates come at the pattern's peak rate; thinning keeps rate(t) / peak of them.
-        self._envelope_rps = (self.base_rate_rps or 0.0) * self._peak
+        self._envelope_rps = (self.base_rate_rps or 0.0) * self._peak / self._per_start
         if traffic.trace is not None:
             self._trace_times, self._trace_prompts, self._trace_outputs = load_trace(traffic.trace.file)
             self.speedup = traffic.trace.speedup
@@ -235,7 +252,7 @@ class Arrivals:
             self.speedup = rate_rps / self.base_rate_rps
         else:
             self.base_rate_rps = rate_rps
-            self._envelope_rps = rate_rps * self._peak
+            self._envelope_rps = rate_rps * self._peak / self._per_start
         self._schedule_next()
 
     def rate_setting_rps(self) -> float:
@@ -280,8 +297,33 @@ class Arrivals:
         after(self.env, self._unit_gap() / self._envelope_rps, self._poisson_arrival, self._generation)
         if self._thinned and self._coin() * self._peak > rate_multiplier(self.traffic.pattern, self.env.now):
             return
+        if self.conversation is not None:
+            first = self._next_request()
+            turns = [first[:2]] + [self._next_request()[:2] for _ in range(self.conversation.turns - 1)]
+            self._ask(Chat(first[2], turns))
+            return
         prompt, output, user = self._next_request()
         self.on_arrival(prompt, output, user)
+
+    def _ask(self, chat: Chat) -> None:
+        """The conversation's next question goes out, with as much of the history as the app keeps."""
+        prompt, output = chat.turns[chat.next]
+        chat.next += 1
+        keep = self.conversation.keep_history_tokens
+        history = chat.history if keep is None else min(chat.history, keep)
+        self.on_arrival(prompt + history, output, chat.user, chat, history)
+
+    def turn_done(self, chat: Chat, answered: bool) -> None:
+        """A conversation's question has its outcome: an answer joins the history; the user asks the next after thinking."""
+        if answered:
+            prompt, output = chat.turns[chat.next - 1]
+            chat.history += prompt + output
+        if chat.next < len(chat.turns):
+            after(self.env, self.conversation.think_time_s, self._next_turn, chat)
+
+    def _next_turn(self, chat) -> None:
+        """The user has read the answer and typed the next question."""
+        self._ask(chat)
 
     def _trace_arrival(self, generation) -> None:
         """Deliver the trace's next row and schedule the one after."""

@@ -147,7 +147,7 @@ def test_every_field_is_documented():
     models = [getattr(module, name) for name in ("Scenario", "Traffic", "Users", "TraceReplay", "Web", "Database",
                                                  "HostedLLM", "SelfHostedLLM", "LoadBalancer", "FixedTokens",
                                                  "Ramp", "Spike", "Diurnal", "PromptKeys", "ResponseCache", "SemanticLookup", "HeavyUsers", "TokenLimits", "Autoscale", "Failure", "ProviderLimits",
-                                                 "LLMRouter", "Retrieval")]
+                                                 "LLMRouter", "Retrieval", "Conversation", "Retries", "RetryBudget")]
     missing = [f"{m.__name__}.{f}" for m in models for f in m.model_fields if f"`{f}`" not in text and f not in text]
     assert missing == []
 

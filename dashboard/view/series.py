@@ -20,7 +20,8 @@ FALLBACK = {"since": "10"}  # before a comparison starts there is no change to c
 ERROR_KINDS = {kind: LABELS[kind].text for kind in ("dropped", "timed_out", "failed", "rate_limited")}
 # Counts the learner may be asked about that have no chart of their own (rates per second over the span).
 COUNTED = ("arrivals", "retries", "completions", "dropped", "timed_out", "failed", "rate_limited", "llm_429s", "llm_retries",
-           "llm_fallbacks", "cache_hits", "semantic_hits", "false_hits", "stale_reads", "truncated", "output_tokens")
+           "llm_fallbacks", "cache_hits", "semantic_hits", "false_hits", "stale_reads", "truncated", "too_long", "input_tokens",
+           "history_tokens", "output_tokens")
 
 METRICS: tuple[str, ...] = (
     "latency_p50_s", "latency_p95_s", "latency_p99_s", "latency_mean_s", "ttft_p95_s",
