@@ -96,6 +96,36 @@ class LiveControls:
         if self.sim.cache is not None:
             self.sim.cache.keys = keys
 
+    def set_client_retries(self, retries: int) -> None:
+        """Make clients send a failed or timed-out request again up to `retries` times from now on (0 = never)."""
+        from engine.retries import RetryPolicy
+        from engine.scenario import Retries
+
+        self._check_range("client_retries", retries)
+        if retries == 0:
+            self.sim.retries = None
+            return
+        current = self.sim.retries.spec if self.sim.retries is not None else self.sim.scenario.traffic.retries
+        spec = Retries.model_validate({**(current.model_dump() if current is not None else {}),
+                                       "max_attempts": retries + 1})
+        self.sim.retries = RetryPolicy(spec, self.sim.scenario.seed)
+
+    def set_retry_budget(self, choice: str) -> None:
+        """Give the retrying clients gRPC's retry budget ("on", full from now) or take it away ("off")."""
+        from engine.retries import RetryPolicy
+        from engine.scenario import RetryBudget
+
+        if choice not in ("off", "on"):
+            raise ValueError(f"traffic.retries.budget: {_shown(choice)} is not allowed: choose off or on")
+        if self.sim.retries is None:
+            raise ValueError("traffic.retries.budget: is not allowed while clients do not retry (set client_retries first)")
+        budget = None
+        if choice == "on":
+            budget = (self.sim.scenario.traffic.retries.budget if self.sim.scenario.traffic.retries is not None
+                      and self.sim.scenario.traffic.retries.budget is not None else RetryBudget())
+        spec = type(self.sim.retries.spec).model_validate({**self.sim.retries.spec.model_dump(), "budget": budget})
+        self.sim.retries = RetryPolicy(spec, self.sim.scenario.seed)
+
     def set_component_up(self, name: str, up: bool) -> None:
         """Take component `name` (see `component_names`) down or bring it back."""
         if not isinstance(up, bool):
@@ -120,6 +150,8 @@ class LiveControls:
             "llm_replicas": None if llm is None else sum(1 for r in llm.replicas if not r.draining),
             "down": [name for name, up in self._component_states() if not up],
             "prompt_keys": None if self.sim._live_prompt_keys is None else self.sim._live_prompt_keys.model_dump(),
+            "client_retries": 0 if self.sim.retries is None else self.sim.retries.spec.max_attempts - 1,
+            "retry_budget": None if self.sim.retries is None else ("on" if self.sim.retries.spec.budget else "off"),
         }
 
     def _component_states(self) -> list[tuple[str, bool]]:
@@ -211,7 +243,7 @@ class Control:
 
 def _controls() -> dict[str, Control]:
     """Build the registry; bounds are read from the schema once, here."""
-    from engine.scenario import Database, PromptKeys, SelfHostedLLM, Traffic, Web
+    from engine.scenario import Database, PromptKeys, Retries, SelfHostedLLM, Traffic, Web
 
     controls = [
         Control("rate_rps", "Arrival rate", "req/s", "number", "traffic.rate_rps",
@@ -246,6 +278,16 @@ def _controls() -> dict[str, Control]:
                 lambda sim: sim.controls.settings()["llm_replicas"] if _self_hosted(sim) else None,
                 help="Self-hosted model servers (GPU instances).",
                 **_schema_bounds(SelfHostedLLM, "replicas")),
+        Control("client_retries", "Client retries", "per request", "integer", "traffic.retries",
+                lambda sim, v: sim.controls.set_client_retries(v), lambda sim: sim.controls.settings()["client_retries"],
+                help="Times a client sends a failed or timed-out request again (0 = never), after a jittered "
+                     "back-off; its attempts in all are one more.",
+                # attempts in all less the first; 0 = no retries (the schema's own minimum is 2 attempts)
+                bounds=(0, _schema_bounds(Retries, "max_attempts")["bounds"][1] - 1)),
+        Control("retry_budget", "Retry budget", "", "choice", "traffic.retries.budget",
+                lambda sim, v: sim.controls.set_retry_budget(v), lambda sim: sim.controls.settings()["retry_budget"],
+                help="gRPC's retry throttling: retries stop while failures outnumber successes (about 10 % "
+                     "retries allowed).", choices=("off", "on")),
         Control("down", "Components down", "", "components", "failures",
                 _set_down, lambda sim: sim.controls.settings()["down"],
                 help="Take a component down; remove it here to bring it back."),

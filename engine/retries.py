@@ -8,7 +8,7 @@ times the traffic, more of it fails, and more is retried. The overload can outla
 started it (a metastable failure). So clients wait before a retry, a random time below a cap that
 doubles with each attempt (exponential back-off with full jitter), stop after a few attempts, and
 keep a budget: gRPC's retry throttling sends a retry only while recent successes outnumber
-failures by enough (engine/scenario_traffic.py, RetryBudget; docs/sources.md, Overload and retries).
+failures by enough (engine/scenario_traffic.py, RetryBudget; docs/sources.md, Retries under overload).
 """
 
 from __future__ import annotations

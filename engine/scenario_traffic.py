@@ -124,7 +124,7 @@ class RetryBudget(Strict):
     It starts full. Each failed attempt takes 1 token, each success gives back `token_ratio`;
     a retry is sent only while more than half of `max_tokens` is left. In steady failure that
     allows about `token_ratio` retries per success, and none once most attempts fail (docs/sources.md,
-    Overload and retries).
+    Retries under overload).
     """
 
     max_tokens: float = Field(10.0, gt=0, le=1000, description="tokens when full (gRPC's example: 10)")

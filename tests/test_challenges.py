@@ -25,7 +25,7 @@ def test_every_lesson_ends_with_a_challenge():
 
 
 def test_an_answer_is_scored_on_the_challenges_whole_traffic_not_its_own():
-    lesson = load_lesson(LESSONS_DIR / "13-millions-of-users")
+    lesson = load_lesson(LESSONS_DIR / "15-millions-of-users")
     easier = derive(solution_scenario(lesson), {"traffic": {"users": {"daily_active": 1000}, "client_timeout_s": 600,
                                                             "tokens": {"kind": "fixed", "prompt_tokens": 1, "output_tokens": 1}}},
                     "fewer users, shorter answers, more patient clients")
@@ -35,7 +35,7 @@ def test_an_answer_is_scored_on_the_challenges_whole_traffic_not_its_own():
 
 
 def test_live_settings_count_but_not_the_traffic_and_a_target_reads_per_user_cost():
-    lesson = load_lesson(LESSONS_DIR / "13-millions-of-users")
+    lesson = load_lesson(LESSONS_DIR / "15-millions-of-users")
     card = score(lesson, solution_scenario(lesson), {"rate_rps": 1.0}, seeds=1)  # a live rate does not lower the traffic
     per_user = next(row for row in card.rows if row.target.metric == PER_USER)
     assert card.passed and 0.1 < per_user.worst < 0.25  # gpt-4o-mini at a million users: about 0.18 USD each a month

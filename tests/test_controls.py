@@ -37,7 +37,8 @@ def test_reading_every_control_and_which_ones_apply():
     values = read_controls(sim)
     assert values["web_replicas"] == 1 and values["load_balancer"] is None and values["db_read_replicas"] is None
     assert [name for name, c in CONTROLS.items() if c.applies(sim)] == ["rate_rps", "web_replicas", "load_balancer",
-                                                                        "web_workers", "down"]
+                                                                        "web_workers", "client_retries",
+                                                                        "down"]
 
 
 def test_a_bad_value_or_name_is_refused_naming_the_field_and_the_range():

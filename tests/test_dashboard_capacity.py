@@ -98,10 +98,10 @@ def test_a_lesson_scenario_and_the_sandbox_scenario_can_be_swept():
             "(render_sandbox if st.session_state.get('page') == 'sandbox' else render_capacity)()\n")
     at = AppTest.from_string(page, default_timeout=60).run()
     options = at.selectbox(key="capacity_preset").options
-    assert "Lesson 13: Millions of users, the quota and the bill" in options and not any(o.startswith("Sandbox") for o in options)
-    at.selectbox(key="capacity_preset").select("lesson:13-millions-of-users").run()
+    assert "Lesson 15: Millions of users, the quota and the bill" in options and not any(o.startswith("Sandbox") for o in options)
+    at.selectbox(key="capacity_preset").select("lesson:15-millions-of-users").run()
     at.button(key="capacity_start").click().run()
-    lesson = load_lesson(LESSONS_DIR / "13-millions-of-users")
+    lesson = load_lesson(LESSONS_DIR / "15-millions-of-users")
     assert at.session_state["capacity"]["scenario"] == lesson.build_scenario()
     at.button(key="capacity_cancel").click().run()
     at.session_state["page"] = "sandbox"

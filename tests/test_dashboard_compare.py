@@ -224,7 +224,7 @@ def test_any_two_presets_lesson_scenarios_or_user_scenarios_compare_or_say_why_n
 
 def test_compare_runs_lesson_and_user_scenarios_side_by_side():
     scenarios = _every_kind_of_scenario()
-    pairs = [("13-millions-of-users", "user: a trace on a partitioned key-value store behind a token-bucket quota"),
+    pairs = [("15-millions-of-users", "user: a trace on a partitioned key-value store behind a token-bucket quota"),
              ("user: closed loop on a self-hosted model", "09-token-limits"),
              ("docs/example.yaml", "07-semantic-caching")]
     for a_name, b_name in pairs:

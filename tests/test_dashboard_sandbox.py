@@ -159,11 +159,11 @@ def test_a_lessons_challenge_starts_from_its_architecture_and_scores_an_answer()
     from curriculum.format import LESSONS_DIR, load_lesson
     from engine import scenario_to_data
 
-    lesson = load_lesson(LESSONS_DIR / "13-millions-of-users")
+    lesson = load_lesson(LESSONS_DIR / "15-millions-of-users")
     at = AppTest.from_string(PAGE, default_timeout=60)
-    at.query_params["challenge"] = "13-millions-of-users"  # the lesson's link opens its challenge
+    at.query_params["challenge"] = "15-millions-of-users"  # the lesson's link opens its challenge
     at.run()
-    assert at.selectbox(key="sandbox_challenge").value == "13-millions-of-users"
+    assert at.selectbox(key="sandbox_challenge").value == "15-millions-of-users"
     assert any(lesson.challenge.goal.strip() in m.value for m in at.markdown)
     at.button(key="sandbox_challenge_start").click().run()
     assert running(at).scenario == start_scenario(lesson)

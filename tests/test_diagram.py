@@ -74,7 +74,7 @@ def test_every_line_fits_its_box(variant):
     """A node is 160 px wide, about 28 characters: longer lines were cut ("busy on avera")."""
     from curriculum.format import LESSONS_DIR, load_lesson
 
-    scenario = load_lesson(LESSONS_DIR / "13-millions-of-users").build_scenario(variant)
+    scenario = load_lesson(LESSONS_DIR / "15-millions-of-users").build_scenario(variant)
     picture = nodes(drawn(scenario, seconds=10.0))
     lines = [line for node in picture.values() for line in [node["title"], *node["lines"]]]
     assert any("429" in line for line in lines) or variant.endswith("self_hosted")

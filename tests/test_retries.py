@@ -107,3 +107,37 @@ def test_retries_are_validated_at_the_door():
         scenario(traffic={"rate_rps": 1, "retries": {"max_attempts": 1}})
     with pytest.raises(ScenarioError, match="token_ratio"):
         scenario(traffic={"rate_rps": 1, "retries": {"budget": {"token_ratio": 2}}})
+
+
+def test_retries_and_their_budget_are_live_controls_acting_from_the_moment_they_are_set():
+    """The lesson's path: retries turned on in a calm trough start a storm at the next crest; the budget,
+    turned on in the middle of the storm, ends it within a wave."""
+    sim = Simulation(scenario(traffic=waves(72), web=SERVER))
+    calm = sim.advance(60)
+    sim.controls.set_client_retries(2)
+    assert sim.controls.settings()["client_retries"] == 2 and sim.controls.settings()["retry_budget"] == "off"
+    storm = sim.advance(120)
+    sim.controls.set_retry_budget("on")
+    sim.advance(60)  # a wave for the backlog to clear
+    after = sim.advance(120)
+
+    def error_rate(windows):
+        errors = sum(w["errors"] for w in windows)
+        return errors / (errors + sum(w["completions"] for w in windows))
+
+    assert sum(w["retries"] for w in calm) == 0
+    assert error_rate(storm[60:]) > 0.7 and sum(w["retries"] for w in storm) > 1000
+    assert error_rate(after) < 0.25
+    sim.controls.set_client_retries(0)
+    assert sim.controls.settings()["retry_budget"] is None and sim.retries is None
+
+
+def test_the_retry_controls_refuse_what_they_cannot_do():
+    sim = Simulation(scenario(traffic=waves(72), web=SERVER))
+    with pytest.raises(ValueError, match=r"traffic.retries: 10 is not allowed"):
+        sim.controls.set_client_retries(10)
+    with pytest.raises(ValueError, match=r"traffic.retries.budget: is not allowed while clients do not retry"):
+        sim.controls.set_retry_budget("on")
+    sim.controls.set_client_retries(1)
+    with pytest.raises(ValueError, match=r"traffic.retries.budget: 'maybe' is not allowed: choose off or on"):
+        sim.controls.set_retry_budget("maybe")
