@@ -224,3 +224,21 @@ def test_learners_predict_in_the_room_and_the_presenter_sees_the_tally_before_th
     tally = next(c.value for c in teacher.caption if "The room predicted" in c.value)
     assert "(2 learners)" in tally and f"{predict.choices[predict.answer]}: 1" in tally
     assert not first.exception and not second.exception and not teacher.exception
+
+
+def test_a_room_carries_the_queue_theory_so_learners_draw_the_same_knee():
+    from dashboard.classroom.room import readable_theory
+    from dashboard.view.frame import frame as draw
+
+    good = {"servers": 8, "service_s": 0.1, "rate_rps": 56.0}
+    assert readable_theory(good) == good
+    for bad in (None, [], {"servers": 0, "service_s": 0.1, "rate_rps": 1}, {"servers": 8, "service_s": -1, "rate_rps": 1},
+                {"servers": 8.5, "service_s": 0.1, "rate_rps": 1}, {"servers": 8, "service_s": 0.1, "rate_rps": "x"}):
+        assert readable_theory(bad) is None
+    from dashboard.view.series import point
+    from engine import Simulation, load_preset
+
+    points = [point(w) for w in Simulation(load_preset("mmc_queue"), rolling_s=(10.0, 60.0)).advance(20)]
+    drawn = draw(points, [], span="10", t_s=20.0, theory=readable_theory(good))
+    assert "knee" in [c["id"] for c in drawn["charts"]]
+    assert "knee" not in [c["id"] for c in draw(points, [], span="10", t_s=20.0, theory=None)["charts"]]

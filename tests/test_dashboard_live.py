@@ -201,6 +201,26 @@ def test_a_queue_theory_can_predict_gets_its_prediction_drawn():
     assert "mean, M/M/c theory" not in names(chart(frame(at), "latency"))
 
 
+def test_the_knee_chart_draws_erlang_c_and_puts_the_run_where_its_load_is():
+    """M/M/10 at 8 req/s and 1 s each: the curve is Erlang C's mean time at every utilisation, the diamond sits
+    at the measured load (about 80 %), and the chart goes when the configuration is no longer one theory solves."""
+    from engine.theory import mmc_wait
+
+    at = _started("mmc_queue", ticks=12)
+    knee = chart(frame(at), "knee")
+    curve = trace(knee, "mean latency, M/M/10 theory (Erlang C)")
+    middle = len(curve["x"]) // 2
+    rho = curve["x"][middle]
+    assert curve["y"][middle] == pytest.approx(mmc_wait(10 * rho, 1.0, 10) + 1.0)
+    assert curve["y"][0] == pytest.approx(1.0) and curve["y"][-1] > 5  # flat at first, then the knee
+    now = trace(knee, "measured, now")
+    assert 0.5 < now["x"][0] < 1.1
+    at.selectbox(key="live_load_balancer").select("round_robin").run()
+    at.number_input(key="live_web_replicas").set_value(2).run()  # two replicas behind a balancer: no longer M/M/c
+    assert not at.exception
+    assert "knee" not in [c["id"] for c in frame(at)["charts"]]
+
+
 def test_counts_and_the_replicas_chart_show_what_has_no_chart_of_its_own():
     at = _started("genai_stack", ticks=4)
     view = frame(at)
