@@ -20,7 +20,7 @@ from pathlib import Path
 from engine.labels import format_metric, label
 from engine.metrics import METRICS
 from engine.loading import ScenarioError, derive, list_presets, load_preset, load_scenario
-from engine.scenario import Scenario
+from engine.scenario import MAX_SEED, Scenario
 from engine.simulation import Budget, BudgetExceeded, Simulation
 
 EXIT_INVALID = 2
@@ -47,13 +47,16 @@ def _scenario(source: str) -> Scenario:
 
 def _number(text: str, kind, low, high, name: str):
     """Parse a command-line number in [low, high] with a message naming the option."""
+    shown = repr(text) if len(text) <= 40 else repr(text[:37] + "...")  # repr: control characters escaped
     try:
-        value = kind(text)
+        value = kind(text) if len(text) <= 40 else None
     except ValueError:
+        value = None
+    if value is None:
         expected = "an integer" if kind is int else "a number"
-        raise argparse.ArgumentTypeError(f"{name}: {text!r} is not allowed: expected {expected}") from None
+        raise argparse.ArgumentTypeError(f"{name}: {shown} is not allowed: expected {expected}") from None
     if not (low <= value <= high) or (isinstance(value, float) and not math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"{name}: {text!r} is not allowed: must be between {low} and {high}")
+        raise argparse.ArgumentTypeError(f"{name}: {shown} is not allowed: must be between {low:,} and {high:,}")
     return value
 
 
@@ -65,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("scenario", help="a YAML/JSON scenario file or a preset name")
     run.add_argument("--duration", type=lambda t: _number(t, float, 0.001, 604_800, "--duration"),
                      help="simulated seconds (default: the scenario's duration_s)")
-    run.add_argument("--seed", type=lambda t: _number(t, int, 0, 2**63 - 1, "--seed"), help="override the seed")
+    run.add_argument("--seed", type=lambda t: _number(t, int, 0, MAX_SEED, "--seed"), help="override the seed")
     run.add_argument("--json", action="store_true", help="print one JSON object with the whole-run metrics")
     run.add_argument("--max-requests", type=lambda t: _number(t, int, 1, 10**12, "--max-requests"),
                      default=Budget.max_requests, help="work budget: simulated requests (default %(default)s)")

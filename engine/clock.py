@@ -40,14 +40,23 @@ from simpy.core import NORMAL, URGENT, EmptySchedule
 from simpy.events import Event
 
 
+WATCH_EVERY = 8192  # events between two calls of a clock's watchdog
+
+
 class Clock(simpy.Environment):
-    """SimPy's environment, with `now` a plain attribute and timers called on a short path."""
+    """SimPy's environment, with `now` a plain attribute and timers called on a short path.
+
+    `watchdog`, if set, is called every WATCH_EVERY events while the clock runs: however a run
+    spends its events (many at one instant, none moving time on), its owner gets to check the
+    wall clock and stop it by raising.
+    """
 
     now = 0.0  # shadows SimPy's property: the instance attribute, kept equal to `_now`, is read instead
 
-    def __init__(self, initial_time: float = 0.0):
+    def __init__(self, initial_time: float = 0.0, watchdog=None):
         super().__init__(initial_time)
         self.now = self._now
+        self.watchdog = watchdog
 
     def step(self) -> None:
         """Process the next event or timer (for callers that step by hand, and SimPy's own `run`)."""
@@ -81,9 +90,16 @@ class Clock(simpy.Environment):
             self._run_until(stop)
 
     def _run_until(self, stop: Event) -> None:
-        """Process events until `stop` comes up (see `advance`)."""
+        """Process events until `stop` comes up (see `advance`), calling the watchdog every WATCH_EVERY events."""
         queue = self._queue
+        watchdog = self.watchdog
+        countdown = WATCH_EVERY
         while True:
+            countdown -= 1
+            if not countdown:  # before the next event is taken: a watchdog that raises leaves the queue whole
+                countdown = WATCH_EVERY
+                if watchdog is not None:
+                    watchdog()
             try:
                 entry = heappop(queue)
             except IndexError:

@@ -23,7 +23,7 @@ _Z99 = 2.3263478740408408  # standard normal quantile at 0.99
 
 
 class _Dist(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True)
 
 
 class Exponential(_Dist):
@@ -41,13 +41,16 @@ class LogNormal(_Dist):
     """Skewed service time fixed by its median and 99th percentile."""
 
     dist: Literal["lognormal"] = "lognormal"
-    p50_ms: float = Field(gt=0, le=10**8, description="ms")
-    p99_ms: float = Field(gt=0, le=10**8, description="ms, greater than p50_ms")
+    p50_ms: float = Field(ge=1e-6, le=10**8, description="ms")
+    p99_ms: float = Field(ge=1e-6, le=10**8, description="ms, greater than p50_ms, at most 10,000 x p50_ms")
 
     @model_validator(mode="after")
     def _p99_above_p50(self) -> "LogNormal":
         if self.p99_ms <= self.p50_ms:
             raise ValueError(f"p99_ms ({self.p99_ms}) must be greater than p50_ms ({self.p50_ms})")
+        if self.p99_ms > 10_000 * self.p50_ms:
+            raise ValueError(f"p99_ms ({self.p99_ms:g}) is not allowed: at most 10,000 x p50_ms ({self.p50_ms:g}); "
+                             "a wider spread is not a service time")
         return self
 
     def sigma(self) -> float:

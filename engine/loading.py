@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import reprlib
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from engine.distributions import DISTRIBUTIONS
 from engine.paths import PRESETS_DIR
+from engine.scenario_base import CONTROL_CHARACTERS
 from engine.scenario import (DATABASE_KINDS, Diurnal, EmpiricalTokens, FixedTokens, HostedLLM, LLMRouter, Ramp, Scenario,
                              SelfHostedLLM, Spike, Steady)
 
@@ -82,8 +84,35 @@ _SHORT.maxlist = _SHORT.maxdict = 6
 _SHORT.maxlevel = 2
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """YAML's safe loader, refusing anchors and aliases: a few hundred bytes of nested aliases expand to gigabytes."""
+MAX_SCENARIO_BYTES = 200_000  # the largest preset is a few kB; this bounds parsing time and memory
+MAX_DEPTH = 24  # mappings and lists inside each other; a scenario needs 5
+MAX_INDENT = 100  # spaces before a line's text: deeper block nesting than any scenario needs
+_MAX_DIGITS = 40  # in one number written in a scenario; Python refuses past 4,300, with a traceback
+
+
+def _yaml_1_2(loader: type[yaml.SafeLoader]) -> None:
+    """Make `loader` read plain scalars as YAML 1.2's core schema does, not as YAML 1.1.
+
+    YAML 1.1 (PyYAML's default) reads `yes`, `no`, `on` and `off` as booleans, `1:30` as 90
+    (base 60) and `010` as 8 (octal): a scenario saying `client_timeout_s: 1:30` would get 90 s.
+    In YAML 1.2, and here, only true/false are booleans, and numbers are decimal (or 0o, 0x).
+    """
+    loader.yaml_implicit_resolvers = {}
+    for tag, pattern, first in (
+            ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+            ("tag:yaml.org,2002:int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+            ("tag:yaml.org,2002:float", r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+                                        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", "-+0123456789."),
+            ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""])):
+        loader.add_implicit_resolver(tag, re.compile(pattern), list(first))
+
+
+class _ScenarioLoader(yaml.SafeLoader):
+    """YAML's safe loader with YAML 1.2 scalars, refusing aliases, duplicate keys and over-long numbers.
+
+    Aliases: a few hundred bytes of nested aliases expand to gigabytes. A key written twice would
+    otherwise silently keep the last value.
+    """
 
     def compose_node(self, parent, index):
         """Compose a node, unless it is an alias."""
@@ -93,16 +122,160 @@ class _NoAliasLoader(yaml.SafeLoader):
                                               event.start_mark)
         return super().compose_node(parent, index)
 
+    def construct_mapping(self, node, deep=False):
+        """Build a mapping, refusing a key written twice."""
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, (str, int, float, bool)) or key is None:
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(None, None, f"{_SHORT.repr(key)} is written twice "
+                                                            "(a key may appear once)", key_node.start_mark)
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_int(self, node):
+        """Read a decimal, 0o or 0x integer of at most 40 digits."""
+        text = self.construct_scalar(node).replace("_", "")
+        if len(text) > _MAX_DIGITS:
+            raise yaml.constructor.ConstructorError(None, None, f"a number of {len(text):,} digits is not allowed: "
+                                                    f"at most {_MAX_DIGITS}", node.start_mark)
+        sign, digits = (-1, text[1:]) if text[0] == "-" else (1, text.lstrip("+"))
+        base = 8 if digits.startswith("0o") else 16 if digits.startswith("0x") else 10
+        return sign * int(digits[2:] if base != 10 else digits, base)
+
+    def construct_yaml_float(self, node):
+        """Read a float of at most 40 characters."""
+        text = self.construct_scalar(node)
+        if len(text) > _MAX_DIGITS:
+            raise yaml.constructor.ConstructorError(None, None, f"a number of {len(text):,} characters is not "
+                                                    f"allowed: at most {_MAX_DIGITS}", node.start_mark)
+        return super().construct_yaml_float(node)
+
+
+_yaml_1_2(_ScenarioLoader)
+_ScenarioLoader.add_constructor("tag:yaml.org,2002:int", _ScenarioLoader.construct_yaml_int)
+_ScenarioLoader.add_constructor("tag:yaml.org,2002:float", _ScenarioLoader.construct_yaml_float)
+
 
 def read_yaml(text: str) -> Any:
-    """Return the data in YAML (or JSON) `text`, safely: no Python objects, no aliases; raise yaml.YAMLError."""
-    return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+    """Return the data in YAML (or JSON) `text`, safely: no Python objects, no aliases, YAML 1.2 scalars; raise
+    yaml.YAMLError."""
+    return yaml.load(text, Loader=_ScenarioLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+def _where(text: str, index: int) -> str:
+    """Return 'line L, column C' of character `index` in `text`."""
+    line = text.count("\n", 0, index) + 1
+    return f"line {line}, column {index - (text.rfind(chr(10), 0, index) + 1) + 1}"
+
+
+def _flow_depth(text: str) -> int:
+    """Return how deep [ and { nest in `text`, outside quoted strings and comments (a scan, before any parser)."""
+    depth = deepest = 0
+    quote = None
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if quote is not None:
+            if c == "\\" and quote == '"':
+                i += 1
+            elif c == quote:
+                quote = None
+        elif c in "\"'":
+            quote = c
+        elif c == "#" and (i == 0 or text[i - 1] in " \t\n"):
+            newline = text.find("\n", i)
+            i = n if newline < 0 else newline
+            continue
+        elif c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth = max(depth - 1, 0)
+        i += 1
+    return deepest
+
+
+def _data_depth(data: Any) -> int:
+    """Return how deep mappings and lists nest in parsed data (without recursion)."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        if children:
+            deepest = max(deepest, depth)
+            if depth > MAX_DEPTH:
+                return depth
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def read_scenario_text(raw: bytes | str, source: str = "scenario", *, json_only: bool = False) -> Any:
+    """Return the data of a scenario's text, checked before any parser sees it: the one door for text.
+
+    Every way a scenario arrives as text (a file, the sandbox's box, an upload, a share link) comes
+    through here. In order: its size, its encoding (UTF-8, strictly), control characters, how deep
+    it nests, then the parse itself (YAML 1.2, or JSON with `json_only`). Each refusal is a
+    ScenarioError naming the problem and where it is, never a traceback.
+    """
+    size = len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_SCENARIO_BYTES:
+        raise ScenarioError([f"(file): {size:,} bytes is not allowed: at most {MAX_SCENARIO_BYTES:,}"], source)
+    if isinstance(raw, bytes):
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise ScenarioError(["(file): UTF-16 text is not allowed: save the scenario as UTF-8"], source)
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ScenarioError([f"(file): byte 0x{raw[exc.start]:02x} at offset {exc.start:,} is not allowed: a "
+                                 "scenario is UTF-8 text (save it as UTF-8)"], source) from None
+    else:
+        text = raw
+    bad = CONTROL_CHARACTERS.search(text) or re.search("[\ud800-\udfff]", text)
+    if bad:
+        raise ScenarioError([f"(file): control character U+{ord(bad.group()):04X} at {_where(text, bad.start())} is "
+                             "not allowed: only tabs and line breaks"], source)
+    deepest = _flow_depth(text)
+    if deepest > MAX_DEPTH:
+        raise ScenarioError([f"(file): brackets nested {deepest} deep are not allowed: at most {MAX_DEPTH}"], source)
+    indent = max((len(line) - len(line.lstrip(" ")) for line in text.splitlines() if line.strip()), default=0)
+    if indent > MAX_INDENT:
+        raise ScenarioError([f"(file): a line indented {indent} spaces is not allowed: at most {MAX_INDENT}"], source)
+    try:
+        data = _json_data(text) if json_only else read_yaml(text)
+    except (yaml.YAMLError, ValueError) as exc:
+        kind = "JSON" if json_only else "YAML or JSON"
+        raise ScenarioError([f"not valid {kind}: {_SHORT.repr(str(exc)) if len(str(exc)) > 300 else exc}"],
+                            source) from None
+    except RecursionError:  # (the checks above keep a parser far from Python's recursion limit)
+        raise ScenarioError([f"(file): nested too deep to read: at most {MAX_DEPTH} levels"], source) from None
+    return data
+
+
+def _json_data(text: str) -> Any:
+    """Parse JSON, refusing duplicate keys, NaN and infinities; raise ValueError."""
+    def pairs(items):
+        keys = [k for k, _ in items]
+        if len(set(keys)) != len(keys):
+            twice = next(k for k in keys if keys.count(k) > 1)
+            raise ValueError(f"{_SHORT.repr(twice)} is written twice (a key may appear once)")
+        return dict(items)
+
+    def constant(name):
+        raise ValueError(f"{name} is not allowed: a number must be finite")
+
+    return json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
 
 
 def parse_scenario(data: Any, source: str = "scenario") -> Scenario:
     """Validate plain data into a Scenario or raise ScenarioError listing every problem."""
     if not isinstance(data, dict):
         raise ScenarioError([f"(top level): expected a mapping of fields, got {type(data).__name__}"], source)
+    depth = _data_depth(data)
+    if depth > MAX_DEPTH:
+        raise ScenarioError([f"(top level): mappings and lists nested more than {MAX_DEPTH} deep are not allowed: "
+                             f"at most {MAX_DEPTH}"], source)
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
@@ -110,17 +283,22 @@ def parse_scenario(data: Any, source: str = "scenario") -> Scenario:
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read a scenario from a YAML or JSON file (JSON is YAML) and validate it."""
+    """Read a scenario from a YAML or JSON file (JSON is YAML) and validate it.
+
+    Only a regular file is read, and no more of it than a scenario may hold: a pipe would block
+    and a device (/dev/zero) would never end.
+    """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise ScenarioError(["(file): is not allowed: not a regular file (a pipe, a device or a folder)"],
+                                str(path))
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_SCENARIO_BYTES + 1)
     except OSError as exc:
         raise ScenarioError([f"cannot read file: {exc.strerror}"], str(path)) from None
-    try:
-        data = read_yaml(text)
-    except yaml.YAMLError as exc:
-        raise ScenarioError([f"not valid YAML or JSON: {exc}"], str(path)) from None
-    return parse_scenario(data, str(path))
+    return parse_scenario(read_scenario_text(raw, str(path)), str(path))
 
 
 _TAGS = ("kind", "dist")  # the fields that say which kind of part a mapping is

@@ -7,6 +7,8 @@ themselves live in engine/scenario_traffic.py, engine/scenario_llm.py and engine
 
 from __future__ import annotations
 
+import re
+
 from typing import Annotated, Any, Literal, NamedTuple
 
 import yaml
@@ -31,10 +33,24 @@ AssetCsv = Annotated[
 ]
 
 
+# Control characters a terminal or a page would act on (escape sequences, NUL, bidirectional overrides);
+# tab, line feed and carriage return are text.
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def plain_text(value: str) -> str:
+    """Return `value` if it holds no control character, else raise ValueError saying which and where."""
+    bad = CONTROL_CHARACTERS.search(value)
+    if bad:
+        raise ValueError(f"control character U+{ord(bad.group()):04X} at position {bad.start() + 1} is not allowed: "
+                         "plain text only")
+    return value
+
+
 class Strict(BaseModel):
     """Base for every scenario part: unknown keys are errors, assignments are validated."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True)
 
 
 class Autoscale(Strict):
@@ -46,7 +62,8 @@ class Autoscale(Strict):
         "utilisation", description="per ready replica: busy workers / workers, or requests waiting"
     )
     target: float = Field(0.7, gt=0, le=100_000, description="the metric's value to hold")
-    evaluate_every_s: float = Field(15.0, gt=0, le=86_400, description="s (HPA's default sync period)")
+    evaluate_every_s: float = Field(15.0, ge=1, le=86_400, description="s (HPA's default sync period); at least 1 s, "
+                                    "so a run's events stay bounded")
     scale_down_cooldown_s: float = Field(
         300.0, ge=0, le=86_400, description="s: the tier shrinks only to the largest size recommended in this "
         "window (HPA's default scale-down stabilisation window)"

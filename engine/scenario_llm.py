@@ -30,6 +30,8 @@ class ProviderLimits(Strict):
     )
 
 
+MAX_LLM_REPLICAS = 10_000  # self-hosted replicas over every deployment of a gateway, autoscaled ones at their maximum
+
 DeploymentName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,30}$", description="lower case, digits, _")]
 
 
@@ -174,6 +176,11 @@ class LLMRouter(Strict):
         if names and all(name in self.fallbacks for name in names):
             problems.append("fallbacks: is not allowed to name every deployment: at least one must take the "
                             "normal traffic")
+        replicas = sum(max(getattr(d, "replicas", 1), getattr(getattr(d, "autoscale", None), "max_replicas", 1))
+                       for d in self.deployments)
+        if replicas > MAX_LLM_REPLICAS:
+            problems.append(f"deployments: {replicas:,} replicas in all is not allowed: at most {MAX_LLM_REPLICAS:,} "
+                            "(each is simulated; building more would take longer than any run)")
         if problems:
             raise ValueError("\n".join(problems))
         return self

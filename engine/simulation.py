@@ -45,10 +45,12 @@ _WALL_CHECK_EVERY = 1024
 
 @dataclass(frozen=True)
 class Budget:
-    """Work one `advance` call may do before it stops: simulated arrivals and wall-clock seconds."""
+    """Work one `advance` call may do before it stops: simulated arrivals and wall-clock seconds; and how many
+    requests may be inside the architecture at once (each holds memory: about 300 bytes)."""
 
     max_requests: int = 20_000_000
     max_wall_s: float = 300.0
+    max_in_system: int = 500_000
 
 
 class BudgetExceeded(RuntimeError):
@@ -81,7 +83,7 @@ class Simulation:
         """
         self.scenario = scenario
         self.budget = budget
-        self.env = env = Clock()
+        self.env = env = Clock(watchdog=self._watchdog)
         rolling = Rolling(tuple(rolling_s), scenario.window_s, _COUNTER_NAMES, TIERS) if rolling_s else None
         self.recorder = Recorder(0.0, history_windows, rolling)
         seed = scenario.seed
@@ -128,6 +130,7 @@ class Simulation:
         self._gauge_models: list = []  # the self-hosted LLM deployments among them
         self._gauges_counted: dict = {}
         self._arrived = 0
+        self._inside = 0  # attempts admitted and not finished: what holds memory in the servers' queues
         self._start_step_budget()
         self.billing = Billing(env, scenario, self.recorder, self.web, self.database, self.llm)
         self.controls = LiveControls(self)
@@ -225,6 +228,7 @@ class Simulation:
 
     def _admit(self, request: Request) -> None:
         """Route an attempt to a web replica, then count it against the step's budget."""
+        self._inside += 1
         if self._timeout_s is not None:
             self._clients.append(request)
         routable = self.web.routable
@@ -265,6 +269,15 @@ class Simulation:
                 "max_requests")
         self._check_wall()
         self._next_checkpoint()
+
+    def _watchdog(self) -> None:
+        """Every few thousand events: stop the step if it has used its wall clock or holds too many requests."""
+        self._check_wall()
+        if self._inside > self.budget.max_in_system:
+            raise BudgetExceeded(
+                f"stopped at t={self.env.now:.1f} s: {self._inside:,} requests are inside the architecture at once, "
+                f"more than its budget of {self.budget.max_in_system:,} (max_in_system): a queue is growing "
+                "without bound; shorten the step or add capacity", "max_in_system")
 
     def _check_wall(self) -> None:
         """Stop the step if it has used its wall-clock budget."""
@@ -376,6 +389,7 @@ class Simulation:
         if request.finished:
             return  # it failed when its web server crashed; what was still under way ends here
         request.finished = True
+        self._inside -= 1
         replica = request.replica
         if replica is not None:
             replica.inside.pop(request, None)

@@ -61,7 +61,7 @@ def test_invalid_scenario_exits_2_with_one_line_per_problem(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["run", "nope"], "'nope' is not allowed: choose one of"),
-    (["run", "mmc_queue", "--duration", "-5"], "--duration: '-5' is not allowed: must be between 0.001 and 604800"),
+    (["run", "mmc_queue", "--duration", "-5"], "--duration: '-5' is not allowed: must be between 0.001 and 604,800"),
     (["run", "mmc_queue", "--seed", "x"], "--seed: 'x' is not allowed: expected an integer"),
     (["validate", "/nonexistent.yaml"], "cannot read file"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),

@@ -186,15 +186,19 @@ def test_a_step_stops_at_its_wall_clock_budget():
 def test_settings_report_every_live_change():
     sim = Simulation(load_preset("horizontal_load_balancer"))
     assert sim.controls.settings() == {"rate_rps": 5.5, "web_replicas": 4, "web_workers": 9, "load_balancer": "round_robin",
-                              "db_read_replicas": 1, "llm_replicas": 1, "down": [], "prompt_keys": None}
+                              "db_read_replicas": 1, "llm_replicas": 1, "down": [], "prompt_keys": None,
+                              "client_retries": 0, "retry_budget": None}
     sim.controls.set_arrival_rate(9)
     sim.controls.set_web_replicas(2)
     sim.controls.set_load_balancer("power_of_two")
     sim.controls.set_db_read_replicas(3)
     sim.controls.set_component_up("db-replica-0", False)
+    sim.controls.set_client_retries(2)
+    sim.controls.set_retry_budget("on")
     sim.advance(1)
     assert sim.controls.settings() == {"rate_rps": 9, "web_replicas": 2, "web_workers": 9, "load_balancer": "power_of_two",
-                              "db_read_replicas": 3, "llm_replicas": 1, "down": ["db-replica-0"], "prompt_keys": None}
+                              "db_read_replicas": 3, "llm_replicas": 1, "down": ["db-replica-0"], "prompt_keys": None,
+                              "client_retries": 2, "retry_budget": "on"}
 
 
 def test_workers_set_live_apply_to_replicas_added_later():

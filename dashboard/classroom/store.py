@@ -93,6 +93,33 @@ def safe_url(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}"
 
 
+MAX_JSON_DEPTH = 32  # a room's state nests 6 deep; a value nested deeper is refused before json reads it
+
+
+def _loads(raw) -> Any:
+    """Parse JSON read from Redis, refusing a value nested deeper than MAX_JSON_DEPTH; raise ValueError."""
+    text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    depth = 0
+    in_string = escaped = False
+    for c in text:  # brackets outside strings: a few hundred kB at most (MAX_VALUE_BYTES)
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise ValueError(f"nested deeper than {MAX_JSON_DEPTH}")
+        elif c in "]}":
+            depth -= 1
+    return json.loads(text)
+
+
 class Store:
     """Saved scenarios and rooms in one Redis database."""
 
@@ -148,18 +175,24 @@ class Store:
         if len(raw) > MAX_VALUE_BYTES:
             raise StoreRejected(f"{kind}: {len(raw):,} bytes is not allowed: at most {MAX_VALUE_BYTES:,}")
         try:
-            outer = json.loads(raw)
+            outer = _loads(raw)
             payload, mac = outer["payload"], outer["mac"]
             expected = hmac.new(self._secret, payload.encode(), hashlib.sha256).hexdigest()
         except (ValueError, KeyError, TypeError, AttributeError):
             raise StoreRejected(f"{kind}: is not allowed: not a value this app wrote (malformed)") from None
         if not isinstance(mac, str) or not hmac.compare_digest(mac, expected):
             raise StoreRejected(f"{kind}: is not allowed: its signature does not match (written by something else)")
-        inner = json.loads(payload)
+        try:
+            inner = _loads(payload)
+        except ValueError:
+            raise StoreRejected(f"{kind}: is not allowed: not a value this app wrote (malformed)") from None
+        if not isinstance(inner, dict) or not isinstance(inner.get("seq"), int) or isinstance(inner.get("seq"), bool):
+            raise StoreRejected(f"{kind}: is not allowed: not a value this app wrote (malformed)")
         if inner.get("v") != SCHEMA:
-            raise StoreRejected(f"{kind}: schema version {inner.get('v')!r} is not allowed: this app reads {SCHEMA}")
+            raise StoreRejected(f"{kind}: schema version {shown(repr(inner.get('v')))} is not allowed: this app reads "
+                                f"{SCHEMA}")
         if inner.get("kind") != kind or inner.get("scope") != scope:
-            raise StoreRejected(f"{kind}: is not allowed here: it was written for {inner.get('kind')} {inner.get('scope')}")
+            raise StoreRejected(f"{kind}: is not allowed here: it was written for another {kind} or room")
         return inner["body"], inner["seq"]
 
     # --- saved scenarios ------------------------------------------------------------------------
@@ -357,6 +390,9 @@ class Follower:
         except StoreRejected as exc:
             opened = None
             self.refused.append(str(exc))
+        if opened is not None and not isinstance(opened[0], dict):
+            self.refused.append(f"room {self.code}: a state that is not a mapping: ignored")
+            opened = None
         if opened is not None:
             state, seq = opened
             if seq < self.seq:
@@ -377,6 +413,9 @@ class Follower:
                 self.refused.append(f"room {self.code}: an entry without a window: ignored")
                 continue
             window, seq = opened
+            if not isinstance(window, dict):
+                self.refused.append(f"room {self.code}: a window that is not a mapping: ignored")
+                continue
             last = self.windows[-1]["t_end_s"] if self.windows else float("-inf")
             if window.get("run") != run or not isinstance(window.get("t_end_s"), (int, float)) \
                     or window["t_end_s"] <= last or seq > self.seq:

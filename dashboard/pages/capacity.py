@@ -18,6 +18,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from dashboard.pages.lessons import lesson_named, lesson_titles
+from dashboard.view.text import as_text
 from engine import (Budget, BudgetExceeded, ScenarioError, Simulation, list_presets, load_preset, parse_scenario,
                     scenario_to_data)
 from engine.labels import LABELS, format_metric, format_value, label
@@ -166,7 +167,7 @@ def _sweep() -> None:
     st.progress(len(points) / len(USERS), text=f"{len(points)} of {len(USERS)} points")
     skipped = [p for p in points if "invalid" in p]
     if skipped:
-        st.caption("Not measured: " + "; ".join(f"{p['users']:,} users ({p['invalid']})" for p in skipped))
+        st.caption("Not measured: " + as_text("; ".join(f"{p['users']:,} users ({p['invalid']})" for p in skipped)))
     if points:
         st.plotly_chart(_figure(points), key="capacity_chart", width="stretch")
         limit = first_saturated(points)

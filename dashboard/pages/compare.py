@@ -19,6 +19,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from dashboard.view.text import as_text
 from engine import (Budget, BudgetExceeded, ScenarioError, Simulation, derive, list_presets, load_preset,
                     scenario_to_data)
 from engine.labels import LABELS, format_value, label
@@ -257,7 +258,7 @@ def render_compare() -> None:
                               help="Each seed runs A and B once on the same requests; 3 or more give an interval.")
     st.button("Compare", key="compare_run", type="primary", on_click=_run)
     if "compare_error" in st.session_state:
-        st.error(st.session_state.pop("compare_error"))
+        st.error(as_text(st.session_state.pop("compare_error")))
     result = st.session_state.get("compare_result")
     if not result:
         return

@@ -73,7 +73,7 @@ def render_home() -> None:
     learn, build, teach = st.columns(3, border=True)
     with learn:
         st.subheader("Learn")
-        st.markdown("Fourteen lessons, one server to ten million users, each with experiments you run.")
+        st.markdown("Sixteen lessons, one server to ten million users, each with experiments you run.")
         st.page_link(page("lessons"), label="Start the lessons",
                      icon=":material/school:")
     with build:

@@ -38,12 +38,11 @@ from dashboard.view.text import as_text
 from engine import ScenarioError, load_preset, parse_scenario
 from engine.controls import CONTROLS
 from engine.labels import format_metric
-from engine.loading import read_yaml, scenario_to_data
+from engine.loading import MAX_SCENARIO_BYTES, read_scenario_text, scenario_to_data
 from engine.scenario import Scenario
 
 DEFAULT_PRESET = "horizontal_load_balancer"
 MAX_LINK_BYTES = 16_384  # a share link carries the scenario itself: keep URLs and decompression small
-MAX_TEXT_BYTES = 200_000
 MAX_SAVES = 20  # saved scenarios one session may make: each stays in shared memory for 30 days
 KEY, ERROR, TEXT = "sandbox", "sandbox_error", "sandbox_text"
 FORM, SAVED, NEXT = "sandbox_form", "sandbox_saved", "sandbox_next"  # the form's generation; the last save; what to start
@@ -64,28 +63,21 @@ def decode_link(text: str):
     try:
         packed = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         decompressor = zlib.decompressobj()
-        raw = decompressor.decompress(packed, MAX_TEXT_BYTES)
+        raw = decompressor.decompress(packed, MAX_SCENARIO_BYTES + 1)
         if decompressor.unconsumed_tail:
             raise ValueError("too large once unpacked")
-        data = json.loads(raw)
-    except (binascii.Error, zlib.error, ValueError, UnicodeDecodeError) as exc:
+    except (binascii.Error, zlib.error, ValueError) as exc:
         raise ValueError(f"share link: cannot be read ({exc}); it may be cut short or altered") from None
     try:
-        return parse_scenario(data, "share link")
+        return parse_scenario(read_scenario_text(raw, "share link", json_only=True), "share link")
     except ScenarioError as exc:
         raise ValueError(str(exc)) from None
 
 
-def parse_text(text: str, source: str):
-    """Return the scenario in YAML or JSON `text`, or raise ScenarioError listing every problem."""
-    if len(text.encode()) > MAX_TEXT_BYTES:
-        raise ScenarioError([f"(file): {len(text.encode()):,} bytes is not allowed: at most {MAX_TEXT_BYTES:,}"],
-                            source)
-    try:
-        data = read_yaml(text)
-    except yaml.YAMLError as exc:
-        raise ScenarioError([f"not valid YAML or JSON: {exc}"], source) from None
-    return parse_scenario(data, source)
+def parse_text(text: str | bytes, source: str):
+    """Return the scenario in YAML or JSON `text` (typed, or an upload's bytes), or raise ScenarioError listing
+    every problem."""
+    return parse_scenario(read_scenario_text(text, source), source)
 
 
 def windows_csv(windows) -> str:
@@ -268,7 +260,7 @@ def render_sandbox() -> None:
     if upload is not None and st.session_state.get("sandbox_loaded") != upload.file_id:
         st.session_state["sandbox_loaded"] = upload.file_id
         try:
-            _start(parse_text(upload.getvalue().decode("utf-8", errors="replace"), upload.name))
+            _start(parse_text(upload.getvalue(), upload.name))
         except ScenarioError as exc:
             st.session_state[ERROR] = str(exc)
     notes = st.container()  # always drawn: messages come and go inside it, the live view stays put

@@ -1,0 +1,175 @@
+"""Every door refuses cleanly: crafted files, links, saved values and room entries get a message, never a
+traceback, a hang or a memory blow-up (issue 13). The doors and the corpus of reproducers are tests/doors.py."""
+
+import hashlib
+import hmac
+import json
+import os
+import subprocess
+import sys
+import time
+
+import fakeredis
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from streamlit.testing.v1 import AppTest
+
+from dashboard.classroom.store import Follower, Store, StoreRejected
+from engine import ScenarioError, load_preset, scenario_to_data
+from tests.doors import CORPUS, DOORS, MAX_MB, MAX_SECONDS, mutations, share_link, try_door
+from tests.helpers import scenario
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.mark.parametrize("door", sorted(DOORS))
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_every_reproducer_is_refused_cleanly_at_every_door(door, name):
+    outcome = try_door(door, CORPUS[name])
+    assert not outcome.valid and outcome.refused
+    assert outcome.seconds < MAX_SECONDS and outcome.peak_mb < MAX_MB
+    assert "Traceback" not in outcome.refused
+
+
+@pytest.mark.parametrize("name, says", [
+    ("deep flow nesting", "brackets nested 500 deep are not allowed: at most 24"),
+    ("deep block nesting", "indented 399 spaces is not allowed: at most 100"),
+    ("a lone 0xff byte", "byte 0xff at offset 0 is not allowed: a scenario is UTF-8 text"),
+    ("UTF-16 with a byte-order mark", "UTF-16 text is not allowed: save the scenario as UTF-8"),
+    ("Latin-1", "byte 0xe9 at offset 9 is not allowed"),
+    ("a 5,000-digit rate", "a number of 5,000 digits is not allowed: at most 40"),
+    ("a tiny lognormal median", "web.handler_ms.p50_ms: 5e-324 is not allowed"),
+    ("a 6 MB file", "6,000,016 bytes is not allowed: at most 200,000"),
+    ("an autoscaler every 1e-300 s", "web.autoscale.evaluate_every_s: 1e-300 is not allowed"),
+    ("50 deployments of 10,000 replicas", "500,000 replicas in all is not allowed: at most 10,000"),
+    ("yes as a replica count", "web.replicas: 'yes' is not allowed: input should be a valid integer"),
+    ("no as a seed", "seed: 'no' is not allowed: input should be a valid integer"),
+    ("true as a rate", "traffic.rate_rps: True is not allowed: input should be a valid number"),
+    ("a rate in quotes", "traffic.rate_rps: '5' is not allowed: input should be a valid number"),
+    ("a sexagesimal timeout", "traffic.client_timeout_s: '1:30' is not allowed"),
+    ("traffic written twice", "'traffic' is written twice (a key may appear once)"),
+    ("a seed past 2^53", "seed: 9007199254740993 is not allowed"),
+    ("an escape sequence in the name", "name: control character U+001B at position 1 is not allowed"),
+    ("a raw escape in the name", "control character U+001B at line 1, column 7 is not allowed"),
+    ("a right-to-left override in the name", "control character U+202E at line 1, column 7 is not allowed"),
+    ("an alias bomb", "aliases (*name) are not allowed in a scenario"),
+    ("a Python object tag", "could not determine a constructor"),
+])
+def test_a_refusal_names_the_field_or_the_place_the_value_and_what_is_allowed(name, says):
+    assert says in try_door("text", CORPUS[name]).refused
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**32 - 1))
+def test_a_thousand_damaged_scenarios_are_each_valid_or_refused_cleanly_at_the_text_door(seed):
+    raw = next(mutations(seed, 1))
+    outcome = try_door("text", raw)
+    assert outcome.seconds < MAX_SECONDS and outcome.peak_mb < MAX_MB
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**32 - 1))
+def test_a_thousand_damaged_share_links_are_each_valid_or_refused_cleanly(seed):
+    raw = next(mutations(seed, 1, as_json=True))
+    outcome = try_door("link", raw)
+    assert outcome.seconds < MAX_SECONDS and outcome.peak_mb < MAX_MB
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.floats(allow_nan=False) | st.integers() | st.text(max_size=20),
+                    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children,
+                                                                                      max_size=4), max_leaves=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["traffic", "web", "llm", "cache", "seed", "name", "database", "x"]), JSON,
+                       max_size=5))
+def test_any_json_a_link_can_carry_is_valid_or_refused_cleanly(data):
+    outcome = try_door("link", json.dumps(data).encode())
+    assert outcome.seconds < MAX_SECONDS and outcome.peak_mb < MAX_MB
+
+
+def _cli(*args, timeout=20):
+    """Run the engine's CLI in a fresh process; return (exit status, stderr)."""
+    done = subprocess.run([sys.executable, "-m", "engine", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+    return done.returncode, done.stderr
+
+
+@pytest.mark.parametrize("path, says", [
+    ("/dev/zero", "not a regular file"),
+    (".", "not a regular file"),
+    ("no-such-file.yaml", "cannot read file"),
+])
+def test_the_cli_refuses_what_is_not_a_scenario_file_at_once(path, says):
+    started = time.perf_counter()
+    status, err = _cli("validate", path)
+    assert status == 2 and says in err and "Traceback" not in err
+    assert time.perf_counter() - started < MAX_SECONDS + 5  # (a fresh interpreter starts first)
+
+
+def test_the_cli_does_not_wait_on_a_pipe(tmp_path):
+    fifo = tmp_path / "scenario.yaml"
+    os.mkfifo(fifo)
+    status, err = _cli("validate", str(fifo))  # opening a pipe with no writer would block forever
+    assert status == 2 and "not a regular file" in err
+
+
+@pytest.mark.parametrize("name", ["a 5,000-digit rate", "deep flow nesting", "a Python object tag", "a lone 0xff byte"])
+def test_the_cli_exits_2_with_a_message_for_a_crafted_file(tmp_path, name):
+    path = tmp_path / "crafted.yaml"
+    path.write_bytes(CORPUS[name])
+    status, err = _cli("validate", str(path))
+    assert status == 2 and err.startswith("error: ") and "Traceback" not in err
+
+
+def test_the_cli_seed_is_checked_against_the_formats_own_limit():
+    status, err = _cli("run", "mmc_queue", "--seed", str(2**53 + 1), "--duration", "1")
+    assert status == 2 and "--seed: '9007199254740993' is not allowed: must be between 0 and 9,007,199,254,740,991" in err
+    status, err = _cli("run", "mmc_queue", "--seed", "9" * 5000, "--duration", "1")
+    assert status == 2 and "expected an integer" in err and len(err) < 1000
+
+
+def test_markup_in_a_share_link_is_shown_as_text_not_rendered():
+    at = AppTest.from_file(os.path.join(ROOT, "app.py"), default_timeout=30)
+    at.query_params["s"] = share_link(CORPUS["markup in a key"])
+    at.run()
+    at.switch_page("dashboard/pages/sandbox.py").run()
+    shown = [e.value for e in at.error]
+    assert any("sign in" in text for text in shown), shown
+    for text in shown:  # every Markdown character escaped: Streamlit draws a link or an image from none of it
+        assert "[sign in](" not in text and "![x](" not in text and "\\[sign in\\]" in text
+
+
+def test_a_deeply_nested_entry_in_a_room_stream_is_skipped_and_the_learner_goes_on():
+    secret = b"test secret"
+    store = Store(fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True), secret, "embedded")
+    code, token = store.open_room("471147")
+    store.publish(code, token, {"run": "r1", "now": 1.0}, [{"t_end_s": 1.0, "now": {"1": [1]}}])
+    follower = Follower(store, code)
+    follower.poll()
+    scope = store.read_room(code, "0")[0]
+    payload = '{"body":' + "[" * 5000 + "]" * 5000 + f',"kind":"window","scope":{json.dumps(scope)},"seq":1,"v":1}}'
+    signed = json.dumps({"payload": payload, "mac": hmac.new(secret, payload.encode(), hashlib.sha256).hexdigest()})
+    store.redis.xadd(store._room_key(code, "windows"), {"m": signed})
+    store.publish(code, token, {"run": "r1", "now": 2.0}, [{"t_end_s": 2.0, "now": {"1": [2]}}])
+    follower.poll()
+    assert any("malformed" in reason for reason in follower.refused)
+    assert [w["t_end_s"] for w in follower.windows] == [1.0, 2.0]  # the entries around it are read
+    with pytest.raises(StoreRejected, match="malformed"):
+        store.open_value(signed, "window", scope)
+
+
+def test_a_saved_scenario_nested_too_deep_is_refused_when_it_is_read():
+    deep = scenario_to_data(load_preset("genai_stack"))
+    node = deep["traffic"]
+    for _ in range(30):
+        node["x"] = {}
+        node = node["x"]
+    with pytest.raises(ScenarioError, match="nested more than 24 deep are not allowed: at most 24"):
+        scenario(deep)
+
+
+def test_control_characters_and_bidirectional_overrides_are_refused_in_text_fields_from_json():
+    with pytest.raises(ScenarioError, match="description: control character U\\+2066"):
+        scenario(description="normal \u2066hidden\u2069")
