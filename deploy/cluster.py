@@ -134,7 +134,7 @@ class Cluster:
             (self.run_dir / "redis").mkdir(mode=0o700)
             self.redis = RedisServer(self.run_dir / "redis", password=secrets.token_hex(16)).start()
             self.redis_url = self.redis.url
-        env = {**os.environ, "REDIS_URL": self.redis_url, "GSL_SECRET": self.secret}
+        env = {**os.environ, "REDIS_URL": self.redis_url, "GSL_SECRET": self.secret, "GSL_BEHIND_PROXY": "1"}
         for port in self.app_ports:
             self.processes.append(subprocess.Popen(
                 [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",

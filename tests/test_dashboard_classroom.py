@@ -242,3 +242,38 @@ def test_a_room_carries_the_queue_theory_so_learners_draw_the_same_knee():
     drawn = draw(points, [], span="10", t_s=20.0, theory=readable_theory(good))
     assert "knee" in [c["id"] for c in drawn["charts"]]
     assert "knee" not in [c["id"] for c in draw(points, [], span="10", t_s=20.0, theory=None)["charts"]]
+
+
+def test_the_presenter_sees_a_recovery_key_that_takes_the_room_back_when_pin_tries_are_locked(monkeypatch):
+    from dashboard.classroom import store
+
+    at = session()
+    at.text_input(key="class_new_pin").set_value("471147").run()
+    at.button(key="class_open").click().run()
+    code = at.session_state["room_code"]
+    recovery = at.session_state["class_recovery"][1]
+    assert any(block.value == recovery for block in at.code)  # shown once, in this tab only
+    monkeypatch.setitem(store.LIMITS, "pin_room", (0, 60))  # as if a crowd had used up the room's PIN tries
+    other = session()
+    other.text_input(key="class_claim_code").set_value(code).run()
+    other.text_input(key="class_claim_pin").set_value("471147").run()
+    other.button(key="class_claim").click().run()
+    assert "its recovery key still works" in errors(other)[0].replace("\\", "")
+    other.text_input(key="class_claim_recovery").set_value(recovery).run()
+    other.button(key="class_claim").click().run()
+    assert other.session_state["room_code"] == code and not other.error
+
+
+def test_room_codes_tried_are_limited_per_address(monkeypatch):
+    from dashboard.classroom import store
+
+    monkeypatch.setitem(store.LIMITS, "join", (3, 60))
+    learner = session()
+    for _ in range(3):
+        learner.text_input(key="class_join_code").set_value("ZZZZZZ").run()
+        learner.button(key="class_join").click().run()
+        assert "not found" in errors(learner)[0]
+    fresh = session()  # a new session from the same address does not start the count again
+    fresh.text_input(key="class_join_code").set_value("ZZZZZZ").run()
+    fresh.button(key="class_join").click().run()
+    assert "room codes tried from this address: too many: try again in" in errors(fresh)[0].replace("\\", "")

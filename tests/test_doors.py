@@ -144,7 +144,7 @@ def test_markup_in_a_share_link_is_shown_as_text_not_rendered():
 def test_a_deeply_nested_entry_in_a_room_stream_is_skipped_and_the_learner_goes_on():
     secret = b"test secret"
     store = Store(fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True), secret, "embedded")
-    code, token = store.open_room("471147")
+    code, token, _ = store.open_room("471147")
     store.publish(code, token, {"run": "r1", "now": 1.0}, [{"t_end_s": 1.0, "now": {"1": [1]}}])
     follower = Follower(store, code)
     follower.poll()

@@ -79,8 +79,54 @@ def test_a_value_of_another_schema_version_or_place_is_refused(store):
         store.load_scenario("bbbbbbbb")
 
 
+def test_a_crowd_guessing_the_pin_slows_the_room_but_the_recovery_key_takes_it_back(store):
+    code, _, recovery = store.open_room("471147")
+    for client in range(6):  # six strangers, five guesses each: past the room's 30 a minute
+        for _ in range(5):
+            with pytest.raises(StoreRejected):
+                store.claim_room(code, "000000", client=f"stranger-{client}")
+    with pytest.raises(StoreRejected, match="from everyone; its recovery key still works"):
+        store.claim_room(code, "471147", client="presenter")
+    with pytest.raises(StoreRejected, match="too many"):
+        store.claim_room(code, "", client="presenter", recovery="a wrong key")  # a wrong key is one more PIN try
+    token = store.claim_room(code, "", client="presenter", recovery=recovery)
+    assert store.publish(code, token, {"run": 1}, []) == 1
+    assert recovery not in store.redis.get(f"gsl:room:{code}")  # kept only as a hash
+
+
+@pytest.mark.parametrize("planted", ["x", "-1000000000", "99999999999999999999", ("hash", {"a": 1}), ("list", ["a"])])
+def test_a_limit_counter_planted_in_redis_is_reset_not_trusted(store, planted):
+    key = "gsl:limit:join:someone"
+    if isinstance(planted, tuple):
+        (store.redis.hset(key, mapping=planted[1]) if planted[0] == "hash" else store.redis.rpush(key, *planted[1]))
+    else:
+        store.redis.set(key, planted)  # no expiry: once, this locked the PIN for good; -1e9 gave unlimited tries
+    store.take("join", "someone")
+    assert store.redis.get(key) == "1" and 0 < store.redis.ttl(key) <= 60
+    for _ in range(29):
+        store.take("join", "someone")
+    with pytest.raises(StoreRejected, match="join: too many: try again in"):
+        store.take("join", "someone")
+
+
+def test_saves_and_rooms_are_capped_per_address_in_redis_not_in_the_browser_session(store):
+    data = scenario_to_data(load_preset("genai_stack"))
+    for _ in range(20):
+        store.save_scenario(data, client="one address")
+    with pytest.raises(StoreRejected, match="saved scenarios from this address today: too many"):
+        store.save_scenario(data, client="one address")
+    store.save_scenario(data, client="another address")
+    for _ in range(5):
+        store.open_room("123456", client="one address")
+    with pytest.raises(StoreRejected, match="rooms opened from this address today: too many"):
+        store.open_room("123456", client="one address")
+    store.redis.set("gsl:limit:save_bytes_all:all", 128_000_000 - 10, keepttl=True)
+    with pytest.raises(StoreRejected, match="saved scenarios today, from everyone: too many"):
+        store.save_scenario(data, client="a third address")
+
+
 def test_the_pin_is_stored_only_as_a_salted_hash_and_wrong_pins_are_rate_limited(store):
-    code, token = store.open_room("471147")
+    code, token, _ = store.open_room("471147")
     raw = store.redis.get(f"gsl:room:{code}")
     assert "471147" not in raw and token not in raw
     record = store._room(code)
@@ -88,12 +134,11 @@ def test_the_pin_is_stored_only_as_a_salted_hash_and_wrong_pins_are_rate_limited
     assert record["pin_hash"] != hash_pin("471147", bytes.fromhex(record["salt"]))  # peppered: Redis alone is not enough
     for _ in range(PIN_ATTEMPTS):
         with pytest.raises(StoreRejected, match=f"PIN: is not the PIN of room {code}"):
-            store.claim_room(code, "000000")
-    with pytest.raises(StoreRejected, match="too many attempts"):
-        store.claim_room(code, "471147")  # even the right one, until the minute is over
-    assert 0 < store.redis.ttl(f"gsl:room:{code}:pin_attempts") <= 60
-    store.redis.delete(f"gsl:room:{code}:pin_attempts")
-    new_token = store.claim_room(code, "471147")
+            store.claim_room(code, "000000", client="stranger")
+    with pytest.raises(StoreRejected, match=f"PIN tries for room {code}: too many: try again in"):
+        store.claim_room(code, "471147", client="stranger")  # even the right one, until the minute is over
+    assert 0 < store.redis.ttl(f"gsl:limit:pin:{code}:stranger") <= 60
+    new_token = store.claim_room(code, "471147", client="presenter")  # a stranger's guesses do not lock the presenter out
     with pytest.raises(StoreRejected, match="control is not allowed: it needs the presenter's PIN"):
         store.publish(code, token, {"run": 1}, [])  # the old tab lost control
     assert store.publish(code, new_token, {"run": 1}, []) == 1
@@ -106,7 +151,7 @@ def test_a_pin_must_be_6_to_12_digits(store, pin):
 
 
 def test_learners_follow_every_change_in_order_and_a_reconnect_loses_nothing(store):
-    code, token = store.open_room("123456")
+    code, token, _ = store.open_room("123456")
     learner = Follower(store, code.lower())
     assert not learner.poll() and learner.state is None
     for t in range(1, 6):
@@ -125,7 +170,7 @@ def test_learners_follow_every_change_in_order_and_a_reconnect_loses_nothing(sto
 
 
 def test_forged_and_replayed_control_messages_change_nothing(store):
-    code, token = store.open_room("123456")
+    code, token, _ = store.open_room("123456")
     learner = Follower(store, code)
     store.publish(code, token, {"run": 1, "step": 1}, [window(1.0)])
     old_state = store.redis.get(f"gsl:room:{code}:state")
@@ -147,7 +192,7 @@ def test_forged_and_replayed_control_messages_change_nothing(store):
 
 
 def test_a_bad_entry_in_the_stream_is_skipped_and_following_goes_on(store):
-    code, token = store.open_room("123456")
+    code, token, _ = store.open_room("123456")
     learner = Follower(store, code)
     store.publish(code, token, {"run": 1, "step": 1}, [window(1.0)])
     store.redis.xadd(f"gsl:room:{code}:windows", {"x": "no window here"})
@@ -161,14 +206,14 @@ def test_a_bad_entry_in_the_stream_is_skipped_and_following_goes_on(store):
 
 
 def test_a_state_too_large_for_learners_is_refused_at_the_presenter(store):
-    code, token = store.open_room("123456")
+    code, token, _ = store.open_room("123456")
     with pytest.raises(StoreRejected, match="room state: .* bytes is not allowed: at most 512,000"):
         store.publish(code, token, {"run": 1, "dot": "x" * 600_000}, [])
     assert store.redis.get(f"gsl:room:{code}:state") is None
 
 
 def test_a_room_expires_when_idle_and_a_closed_room_says_so(store):
-    code, token = store.open_room("123456", idle_s=120)
+    code, token, _ = store.open_room("123456", idle_s=120)
     store.publish(code, token, {"run": 1}, [window(1.0)])
     assert all(0 < store.redis.ttl(f"gsl:room:{code}{part}") <= 120 for part in ("", ":state", ":windows", ":seq"))
     store.close_room(code, token)
@@ -214,8 +259,8 @@ def test_a_killed_server_loses_no_saved_scenario_and_the_store_recovers(tmp_path
 
 
 def test_a_state_from_another_room_is_refused_even_when_genuine(store):
-    first, first_token = store.open_room("123456")
-    second, second_token = store.open_room("123456")
+    first, first_token, _ = store.open_room("123456")
+    second, second_token, _ = store.open_room("123456")
     store.publish(first, first_token, {"run": 1, "step": 9}, [window(1.0)])
     store.publish(second, second_token, {"run": 1, "step": 1}, [])
     learner = Follower(store, second)
@@ -225,7 +270,7 @@ def test_a_state_from_another_room_is_refused_even_when_genuine(store):
 
 
 def test_a_rooms_predictions_are_counted_once_per_learner_and_only_as_counts(store):
-    code, _ = store.open_room("123456")
+    code, _, _ = store.open_room("123456")
     store.predict(code, "learner-aaaaaaaa", "03-vertical-scaling", 0, 1)
     store.predict(code, "learner-bbbbbbbb", "03-vertical-scaling", 0, 1)
     store.predict(code, "learner-cccccccc", "03-vertical-scaling", 0, 2)
@@ -242,7 +287,7 @@ def test_a_rooms_predictions_are_counted_once_per_learner_and_only_as_counts(sto
 @pytest.mark.parametrize("field, value", [("learner", "short"), ("learner", "a" * 41), ("lesson", "../x"),
                                           ("step", -1), ("step", True), ("choice", 10), ("choice", "1")])
 def test_a_prediction_with_a_bad_field_is_refused_naming_it(store, field, value):
-    code, _ = store.open_room("123456")
+    code, _, _ = store.open_room("123456")
     args = {"learner": "learner-aaaaaaaa", "lesson": "03-vertical-scaling", "step": 0, "choice": 1, field: value}
     with pytest.raises(StoreRejected, match=f"prediction: {field} .* is not allowed"):
         store.predict(code, args["learner"], args["lesson"], args["step"], args["choice"])
@@ -254,10 +299,42 @@ def test_a_room_counts_a_bounded_number_of_learners_per_experiment(store, monkey
     import dashboard.classroom.store as module
 
     monkeypatch.setattr(module, "MAX_PREDICTIONS", 3)
-    code, _ = store.open_room("123456")
+    code, _, _ = store.open_room("123456")
     for n in range(3):
         store.predict(code, f"learner-{n:08d}", "01-one-server", 0, 0)
     with pytest.raises(StoreRejected, match="already counts 3 learners"):
         store.predict(code, "learner-99999999", "01-one-server", 0, 0)
     store.predict(code, "learner-00000001", "01-one-server", 0, 1)  # one already counted may change their mind
     assert store.tally(code, "01-one-server", 0, 2) == [2, 1]
+
+
+@pytest.mark.parametrize("part", ["seq", "windows", "state"])
+def test_a_room_part_replaced_by_another_type_heals_at_the_presenters_next_publish(store, part):
+    code, token, _ = store.open_room("123456")
+    store.publish(code, token, {"run": 1}, [window(1.0, run=1)])
+    key = f"gsl:room:{code}:{part}"
+    store.redis.delete(key)
+    store.redis.hset(key, mapping={"planted": "x"})  # a wrong type: once, the room failed until it expired
+    follower = Follower(store, code)
+    follower.poll()  # the learner waits instead of failing
+    store.publish(code, token, {"run": 1}, [window(2.0, run=1)])
+    store.publish(code, token, {"run": 1}, [window(3.0, run=1)])
+    follower.poll()
+    assert follower.state == {"run": 1} and follower.windows[-1]["t_end_s"] == 3.0
+
+
+def test_a_room_record_replaced_by_another_type_is_refused_and_its_code_freed(store):
+    code, token, _ = store.open_room("123456")
+    store.redis.delete(f"gsl:room:{code}")
+    store.redis.rpush(f"gsl:room:{code}", "planted")
+    with pytest.raises(StoreRejected, match="replaced by something else, and is removed"):
+        store.claim_room(code, "123456", client="presenter")
+    assert store.redis.exists(f"gsl:room:{code}") == 0
+
+
+def test_a_planted_prediction_tally_of_another_type_is_reset(store):
+    code, _, _ = store.open_room("123456")
+    key = f"gsl:room:{code}:predict:01-one-server:1"
+    store.redis.rpush(key, "planted")
+    store.predict(code, "learner-0001", "01-one-server", 1, 2)
+    assert store.tally(code, "01-one-server", 1, 3) == [0, 0, 1]

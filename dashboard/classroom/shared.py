@@ -8,6 +8,7 @@ timeout, not one per widget.
 
 from __future__ import annotations
 
+import os
 import time
 
 import streamlit as st
@@ -43,3 +44,22 @@ def banner() -> None:
         st.warning(f"Shared state ({shared_store().where}) is not answering. Lessons, the sandbox and every "
                    "simulation keep working here; rooms and saved scenarios are unavailable until it is back "
                    "(no restart needed).", icon=":material/cloud_off:")
+
+
+def client_id() -> str:
+    """Return this browser's address, hashed with the app's secret: whom the store's limits count (never kept raw).
+
+    Behind the deployment's nginx (GSL_BEHIND_PROXY=1, deploy/cluster.py), the address is the last one
+    X-Forwarded-For names, the one nginx itself added (earlier ones are whatever the client wrote);
+    otherwise it is the address Streamlit sees. Learners behind one NAT share an address, and so
+    share its limits: the limits are sized for a classroom, and a presenter has a recovery key.
+    """
+    address = None
+    try:
+        if os.environ.get("GSL_BEHIND_PROXY"):
+            forwarded = st.context.headers.get("X-Forwarded-For") or ""
+            address = forwarded.split(",")[-1].strip() or None
+        address = address or st.context.ip_address
+    except Exception:  # noqa: BLE001 - outside a browser session (tests, scripts) there is no address
+        address = None
+    return shared_store().client_key(str(address) if isinstance(address, str) and address else "unknown")

@@ -15,7 +15,9 @@ reason to stop following. (Someone who can write to Redis could still show a lea
 joined an older, genuine state of the same room: only state held outside Redis could prevent that.) A
 presenter's PIN is stored only as a scrypt hash salted per room and peppered with the secret;
 controlling a room takes a random token that lives only in the presenter's own session, handed out
-for the right PIN, with wrong PINs counted atomically and rate limited.
+for the right PIN (or the room's recovery key). PIN tries, joins, saves and rooms are counted in
+Redis per client and overall (`LIMITS`), and a counter or a room part that something else replaced
+is reset rather than trusted (docs/security.md).
 
 When Redis is unreachable every call raises StoreUnavailable, which the app shows as a banner while
 the local session (lessons, sandbox) goes on; redis-py reconnects by itself once it is back.
@@ -41,7 +43,18 @@ MAX_VALUE_BYTES = 512_000  # a saved scenario with its summary, or one room mess
 SAVED_TTL_S = 30 * 86_400  # saved scenarios live 30 days unless saved again
 ROOM_IDLE_S = int(os.environ.get("GSL_ROOM_IDLE_S", 2 * 3600))  # a room no presenter touched expires
 ROOM_HISTORY = 600  # chart points (one per window) kept per room: what a learner who joins late can still draw
-PIN_ATTEMPTS, PIN_LOCK_S = 5, 60  # wrong PINs allowed per room per minute
+PIN_ATTEMPTS, PIN_LOCK_S = 5, 60  # PIN tries one client may make per room per minute
+# Limits kept in Redis, so a reload or a new session does not reset them: (at most, per seconds). "client" is
+# a hashed address (dashboard/classroom/shared.py, client_id); the "all" limits protect Redis's memory.
+LIMITS = {
+    "pin": (PIN_ATTEMPTS, PIN_LOCK_S),  # PIN tries by one client for one room
+    "pin_room": (30, 60),  # PIN tries for one room by everyone: a crowd of strangers, not one, can slow it
+    "join": (30, 60),  # room codes one client tries to follow
+    "save": (20, 86_400),  # scenarios one client saves a day
+    "save_bytes_all": (128_000_000, 86_400),  # bytes of saved scenarios a day, everyone: a quarter of a 512 MB Redis
+    "room": (5, 86_400),  # rooms one client opens a day
+    "room_all": (200, 86_400),  # rooms opened a day, everyone
+}
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O or 1/I: codes are read aloud and typed
 ID_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 MAX_PREDICTIONS = 1000  # learners counted per experiment in one room
@@ -154,6 +167,51 @@ class Store:
         except redis.RedisError as exc:  # out of memory, read-only replica after a failover, ...
             raise StoreUnavailable(f"shared state ({self.where}) refused the request: {exc}") from None
 
+    def client_key(self, address: str) -> str:
+        """Return the id the limits count a client by: its address, hashed with the secret (never kept raw)."""
+        return hmac.new(self._secret, address.encode("utf-8", errors="replace"), hashlib.sha256).hexdigest()[:16]
+
+    def _healing(self, keys: list[str], function, *args, **kwargs):
+        """Run one Redis call; if a key it touches holds a value of another type or form (written by something
+        else: WRONGTYPE, not an integer), delete those keys and run it once more. A room's parts are rebuilt by
+        the presenter's next publish, so the room heals instead of failing until it expires."""
+        try:
+            return function(*args, **kwargs)
+        except redis.ResponseError:
+            self._call(self.redis.delete, *keys)
+        return self._call(function, *args, **kwargs)
+
+    def take(self, limit: str, who: str, amount: int = 1, what: str | None = None) -> None:
+        """Count `amount` against `LIMITS[limit]` for `who` (a client id, a room, or "all"); raise StoreRejected
+        past the limit, saying how long to wait.
+
+        The count lives in Redis with the limit's window as its expiry. A value there that is not a count
+        this app keeps (another type, not a whole number, negative, huge, or without expiry) was written by
+        something else: it is reset, never trusted, so it can neither lock anyone out for good nor grant
+        more tries.
+        """
+        cap, window_s = LIMITS[limit]
+        key = f"{PREFIX}limit:{limit}:{who}"
+        for _ in range(2):
+            try:
+                with self.redis.pipeline(transaction=True) as pipe:
+                    pipe.set(key, 0, ex=window_s, nx=True)  # the window starts with the first count
+                    pipe.incrby(key, amount)
+                    pipe.ttl(key)
+                    _, used, wait = pipe.execute()
+            except redis.ResponseError:  # another type, or not a whole number: reset it
+                self._call(self.redis.delete, key)
+                continue
+            except redis.RedisError as exc:
+                self._call(lambda: (_ for _ in ()).throw(exc))  # the usual message for a lost or refusing server
+            if not amount <= used <= cap + 10**9 or not 0 < wait <= window_s:  # tampered with: start afresh
+                self._call(self.redis.set, key, amount, ex=window_s)
+                used, wait = amount, window_s
+            if used > cap:
+                raise StoreRejected(f"{what or limit}: too many: try again in {max(int(wait), 1)} s")
+            return
+        raise StoreUnavailable(f"shared state ({self.where}) keeps a wrong value under {key}")
+
     def ping(self) -> bool:
         """Return whether Redis answers."""
         try:
@@ -197,8 +255,12 @@ class Store:
 
     # --- saved scenarios ------------------------------------------------------------------------
 
-    def save_scenario(self, scenario: dict, summary: dict | None = None, ttl_s: int = SAVED_TTL_S) -> str:
-        """Save scenario data (and optionally a results summary) under a new short id; return the id."""
+    def save_scenario(self, scenario: dict, summary: dict | None = None, ttl_s: int = SAVED_TTL_S,
+                      client: str = "anonymous") -> str:
+        """Save scenario data (and optionally a results summary) under a new short id; return the id.
+
+        Counted against the client's saves a day and everyone's bytes a day (LIMITS), in Redis.
+        """
         body = {"scenario": scenario, "summary": summary, "saved_at": time.time()}
         for _ in range(10):
             saved_id = _short_id(ID_ALPHABET, 8)
@@ -206,6 +268,9 @@ class Store:
             value = self._sign("scenario", saved_id, body)
             if len(value) > MAX_VALUE_BYTES:
                 raise StoreRejected(f"scenario: {len(value):,} bytes is not allowed: at most {MAX_VALUE_BYTES:,}")
+            if _ == 0:
+                self.take("save", client, what="saved scenarios from this address today")
+                self.take("save_bytes_all", "all", len(value), what="saved scenarios today, from everyone")
             if self._call(self.redis.set, key, value, ex=ttl_s, nx=True):
                 return saved_id
         raise StoreUnavailable("could not find a free id for the scenario")  # 31^8 ids: practically never
@@ -226,46 +291,64 @@ class Store:
         """Return the key of a room's record, or of one of its parts."""
         return f"{PREFIX}room:{code}" + (f":{part}" if part else "")
 
-    def open_room(self, pin: str, idle_s: int = ROOM_IDLE_S) -> tuple[str, str]:
-        """Open a room guarded by `pin`; return (its code, the presenter's control token)."""
+    def open_room(self, pin: str, idle_s: int = ROOM_IDLE_S, client: str = "anonymous") -> tuple[str, str, str]:
+        """Open a room guarded by `pin`; return (its code, the presenter's control token, a recovery key).
+
+        The recovery key takes control back without the PIN and past every PIN limit (a crowd guessing
+        the PIN cannot lock the presenter out): 128 random bits, shown to the presenter once, stored
+        only as a hash. Counted against the client's rooms a day and everyone's (LIMITS).
+        """
         check_pin(pin)
+        self.take("room", client, what="rooms opened from this address today")
+        self.take("room_all", "all", what="rooms opened today, from everyone")
         salt = secrets.token_bytes(16)
-        token = secrets.token_urlsafe(32)
+        token, recovery = secrets.token_urlsafe(32), secrets.token_urlsafe(16)
         for _ in range(20):
             code = _short_id(CODE_ALPHABET, 6)
             record = {"salt": salt.hex(), "pin_hash": hash_pin(pin, salt, self._secret), "idle_s": idle_s,
-                      "nonce": secrets.token_hex(8),
+                      "nonce": secrets.token_hex(8), "recovery_hash": hashlib.sha256(recovery.encode()).hexdigest(),
                       "token_hash": hashlib.sha256(token.encode()).hexdigest(), "opened_at": time.time()}
             if self._call(self.redis.set, self._room_key(code), self._sign("room", code, record), ex=idle_s, nx=True):
-                return code, token
+                return code, token, recovery
         raise StoreUnavailable("could not find a free room code")
 
     def _room(self, code: str) -> dict:
-        """Return a room's record, or raise StoreRejected if there is none."""
-        opened = self._open(self._call(self.redis.get, self._room_key(code)), "room", code)
+        """Return a room's record, or raise StoreRejected if there is none (or something else replaced it)."""
+        try:
+            raw = self._call(self.redis.get, self._room_key(code))
+        except StoreUnavailable:
+            if self._call(self.redis.type, self._room_key(code)) in ("none", "string"):
+                raise
+            self._call(self.redis.delete, self._room_key(code))  # not a record this app wrote: the code is free again
+            raise StoreRejected(f"room {code}: its record in shared state was replaced by something else, and is "
+                                "removed: open a new room") from None
+        opened = self._open(raw, "room", code)
         if opened is None:
             raise StoreRejected(f"room {code}: not found (it may have closed or expired)")
         return opened[0]
 
-    def claim_room(self, code: str, pin: str) -> str:
-        """Return a new control token for the room if `pin` is right; attempts are rate limited.
+    def claim_room(self, code: str, pin: str, client: str = "anonymous", recovery: str | None = None) -> str:
+        """Return a new control token for the room if `pin` (or its recovery key) is right.
 
-        Every attempt is counted before the PIN is checked, atomically, so parallel guesses cannot
-        slip past the limit while one is being hashed.
+        Every PIN try is counted before the PIN is checked, atomically, in Redis: PIN_ATTEMPTS a minute
+        per client and room, and more per room from everyone. A stranger's wrong guesses use up the
+        stranger's tries, not the presenter's; a crowd's can slow the room, and then the recovery key,
+        which no limit stops (it cannot be guessed), takes control back.
         """
         code = check_code(code)
-        attempts_key = self._room_key(code, "pin_attempts")
-        with self.redis.pipeline() as pipe:
-            pipe.set(attempts_key, 0, ex=PIN_LOCK_S, nx=True)  # the minute starts with the first attempt
-            pipe.incr(attempts_key)
-            pipe.ttl(attempts_key)
-            _, attempts, wait = self._call(pipe.execute)
-        if attempts > PIN_ATTEMPTS:
-            raise StoreRejected(f"PIN: too many attempts for room {code}: try again in {max(int(wait), 1)} s")
-        record = self._room(code)
-        given = hash_pin(pin, bytes.fromhex(record["salt"]), self._secret) if isinstance(pin, str) else ""
-        if not hmac.compare_digest(given, record["pin_hash"]):
-            raise StoreRejected(f"PIN: is not the PIN of room {code}")
+        record = None
+        if recovery:
+            record = self._room(code)
+            given = hashlib.sha256(recovery.encode()).hexdigest() if isinstance(recovery, str) else ""
+            if not hmac.compare_digest(given, str(record.get("recovery_hash", ""))):
+                record = None  # a wrong key counts as a PIN try below
+        if record is None:
+            self.take("pin", f"{code}:{client}", what=f"PIN tries for room {code}")
+            self.take("pin_room", code, what=f"PIN tries for room {code} (from everyone; its recovery key still works)")
+            record = self._room(code)
+            given = hash_pin(pin, bytes.fromhex(record["salt"]), self._secret) if isinstance(pin, str) else ""
+            if not hmac.compare_digest(given, record["pin_hash"]):
+                raise StoreRejected(f"PIN: is not the PIN of room {code}")
         token = secrets.token_urlsafe(32)
         record["token_hash"] = hashlib.sha256(token.encode()).hexdigest()  # the previous presenter tab loses control
         self._call(self.redis.set, self._room_key(code), self._sign("room", code, record), keepttl=True)
@@ -285,21 +368,28 @@ class Store:
         Each point is a JSON mapping with its window's end time (`t_end_s`); returns the state's seq.
         """
         record = self._check_token(code, token)
-        seq = int(self._call(self.redis.incr, self._room_key(code, "seq")))
+        seq_key = self._room_key(code, "seq")
+        seq = self._healing([seq_key], self.redis.incr, seq_key)
+        if not 0 < seq < 2**53:  # a seq planted by something else (negative, huge): start the count again
+            self._call(self.redis.set, seq_key, 1)
+            seq = 1
         idle_s = int(record["idle_s"])
         scope = f"{code}:{record['nonce']}"  # this room, not an earlier one that had the same code
         signed_state = self._sign("state", scope, state, seq)
         if len(signed_state) > MAX_VALUE_BYTES:  # learners would refuse it: say so here instead
             raise StoreRejected(f"room state: {len(signed_state):,} bytes is not allowed: at most {MAX_VALUE_BYTES:,}")
-        with self.redis.pipeline() as pipe:
-            for point in points:
-                pipe.xadd(self._room_key(code, "windows"),
-                          {"m": self._sign("window", scope, {**point, "run": state["run"]}, seq)},
-                          maxlen=ROOM_HISTORY, approximate=True)
-            pipe.set(self._room_key(code, "state"), signed_state, ex=idle_s)
-            for part in ("", "seq", "windows"):  # a presenter's activity keeps the room open
-                pipe.expire(self._room_key(code, part), idle_s)
-            self._call(pipe.execute)
+        def send():
+            with self.redis.pipeline() as pipe:
+                for point in points:
+                    pipe.xadd(self._room_key(code, "windows"),
+                              {"m": self._sign("window", scope, {**point, "run": state["run"]}, seq)},
+                              maxlen=ROOM_HISTORY, approximate=True)
+                pipe.set(self._room_key(code, "state"), signed_state, ex=idle_s)
+                for part in ("", "seq", "windows"):  # a presenter's activity keeps the room open
+                    pipe.expire(self._room_key(code, part), idle_s)
+                pipe.execute()
+
+        self._healing([self._room_key(code, "windows")], send)
         return seq
 
     def read_room(self, code: str, after: str) -> tuple[str, str | None, list[tuple[str, dict]]]:
@@ -309,7 +399,11 @@ class Store:
             pipe.get(self._room_key(code))
             pipe.get(self._room_key(code, "state"))
             pipe.xrange(self._room_key(code, "windows"), min=f"({after}" if after != "0" else "-", count=ROOM_HISTORY)
-            record, raw_state, entries = self._call(pipe.execute)
+            record, raw_state, entries = self._call(pipe.execute, raise_on_error=False)
+        # A part of another type (written by something else) reads as absent: a learner waits for the
+        # presenter's next publish, which replaces it, instead of failing.
+        record, raw_state = (None if isinstance(v, redis.ResponseError) else v for v in (record, raw_state))
+        entries = [] if isinstance(entries, redis.ResponseError) else entries
         if record is None:
             raise StoreRejected(f"room {code}: not found (it may have closed or expired)")
         opened = self._open(record, "room", code)
@@ -334,10 +428,13 @@ class Store:
                 raise StoreRejected(f"prediction: {name} {shown(str(value))!r} is not allowed")
         record = self._room(code)
         key = self._room_key(code, f"predict:{lesson}:{step}")
-        with self.redis.pipeline() as pipe:
-            pipe.hlen(key)
-            pipe.hexists(key, learner)
-            counted, known = self._call(pipe.execute)
+        def count():
+            with self.redis.pipeline() as pipe:
+                pipe.hlen(key)
+                pipe.hexists(key, learner)
+                return pipe.execute()
+
+        counted, known = self._healing([key], count)
         if counted >= MAX_PREDICTIONS and not known:
             raise StoreRejected(f"prediction: room {code} already counts {MAX_PREDICTIONS:,} learners for this step")
         with self.redis.pipeline() as pipe:
@@ -354,7 +451,8 @@ class Store:
         if not (isinstance(lesson, str) and LESSON_SLUG.match(lesson)) or type(step) is not int:
             return [0] * choices
         counts = [0] * choices
-        for value in self._call(self.redis.hvals, self._room_key(code, f"predict:{lesson}:{step}")):
+        key = self._room_key(code, f"predict:{lesson}:{step}")
+        for value in self._healing([key], self.redis.hvals, key):
             if isinstance(value, str) and len(value) == 1 and value in "0123456789" and int(value) < choices:
                 counts[int(value)] += 1
         return counts

@@ -21,7 +21,7 @@ import streamlit as st
 
 from dashboard.classroom.room import (CODE, NOTICE, TOKEN, presenting, readable_points, readable_state,
                                       start_presenting, stop_presenting)
-from dashboard.classroom.shared import shared_store
+from dashboard.classroom.shared import client_id, shared_store
 from dashboard.classroom.store import Follower, StoreRejected, StoreUnavailable, check_code, check_pin
 from dashboard.view import frame as frames, live_view
 from dashboard.view.player import TICK_S
@@ -30,7 +30,7 @@ from dashboard.view.text import as_text
 
 FOLLOW, DETACHED, ERROR = "class_follower", "class_detached", "class_error"
 LEARNER = "class_learner"
-MAX_ROOMS = 5  # rooms one session may open: each takes shared memory until it expires
+RECOVERY = "class_recovery"  # (room code, its recovery key): shown to the presenter who opened it, once
 
 
 def join_link(code: str) -> str:
@@ -48,21 +48,18 @@ def qr_png(text: str) -> bytes:
 
 
 def _open_room() -> None:
-    """Open a room with the PIN typed in, and present it."""
-    opened = st.session_state.get("class_rooms_opened", 0)
-    if opened >= MAX_ROOMS:
-        st.session_state[ERROR] = f"room: {MAX_ROOMS} rooms is the most one session may open"
-        return
+    """Open a room with the PIN typed in, and present it; its recovery key is shown once."""
     try:
-        code, token = shared_store().open_room(check_pin(st.session_state.get("class_new_pin") or ""))
+        code, token, recovery = shared_store().open_room(check_pin(st.session_state.get("class_new_pin") or ""),
+                                                         client=client_id())
     except (StoreRejected, StoreUnavailable) as exc:
         st.session_state[ERROR] = str(exc)
         return
-    st.session_state["class_rooms_opened"] = opened + 1
+    st.session_state[RECOVERY] = (code, recovery)
     start_presenting(code, token)
 
 
-def claim_room(code: str, pin: str) -> str | None:
+def claim_room(code: str, pin: str, recovery: str | None = None) -> str | None:
     """Take over presenting an open room with its PIN and resume it where it was; return an error or None.
 
     The room's lesson, step, version, changes and play state are read from what it last published,
@@ -71,7 +68,7 @@ def claim_room(code: str, pin: str) -> str | None:
     """
     try:
         code = check_code(code)
-        token = shared_store().claim_room(code, pin)
+        token = shared_store().claim_room(code, pin, client=client_id(), recovery=recovery or None)
         follower = Follower(shared_store(), code)
         follower.poll()
     except (StoreRejected, StoreUnavailable) as exc:
@@ -104,7 +101,8 @@ def claim_room(code: str, pin: str) -> str | None:
 
 def _claim_room() -> None:
     """Take control of the room the form names."""
-    error = claim_room(st.session_state.get("class_claim_code") or "", st.session_state.get("class_claim_pin") or "")
+    error = claim_room(st.session_state.get("class_claim_code") or "", st.session_state.get("class_claim_pin") or "",
+                       (st.session_state.get("class_claim_recovery") or "").strip()[:64])
     if error:
         st.session_state[ERROR] = error
 
@@ -119,8 +117,9 @@ def _close_room() -> None:
 
 
 def _join(code: str) -> None:
-    """Follow room `code`."""
+    """Follow room `code` (codes tried are counted per address: a room's code is all a stranger needs)."""
     try:
+        shared_store().take("join", client_id(), what="room codes tried from this address")
         follower = Follower(shared_store(), code)
         follower.poll()
     except (StoreRejected, StoreUnavailable) as exc:
@@ -264,6 +263,11 @@ def _presenter(code: str) -> None:
         st.markdown("Teach from the **Lessons** page: the room follows the lesson, the step, the controls, "
                     "play and pause, and every failure you cause. If this tab reloads, take the room back with "
                     "its code and PIN below the room list: the room goes on where it was.")
+        recovery = st.session_state.get(RECOVERY)
+        if recovery and recovery[0] == code:
+            st.caption("Recovery key: takes the room back without the PIN, even while PIN tries are locked. "
+                       "Keep it; it is shown only in this tab.")
+            st.code(recovery[1], language=None)
         st.button("Close the room", key="class_close", on_click=_close_room)
     qr.image(qr_png(link), caption="Scan to join", width=260, output_format="PNG")
 
@@ -296,6 +300,8 @@ def render_classroom() -> None:
                 st.session_state["class_claim_code"] = str(st.query_params.get("present"))[:6]
             st.text_input("Room code", key="class_claim_code", max_chars=6)
             st.text_input("PIN", type="password", key="class_claim_pin", max_chars=12)
+            st.text_input("or its recovery key (if PIN tries are locked)", type="password", key="class_claim_recovery",
+                          max_chars=64)
             st.button("Take control and resume", key="class_claim", on_click=_claim_room)
     with join:
         st.subheader("Join")

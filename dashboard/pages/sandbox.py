@@ -29,7 +29,7 @@ import yaml
 
 from curriculum.challenges import score, shown as shown_figure, start_scenario
 from curriculum.playback import Playback
-from dashboard.classroom.shared import shared_store
+from dashboard.classroom.shared import client_id, shared_store
 from dashboard.classroom.store import StoreRejected, StoreUnavailable
 from dashboard.view.controls import draw_controls
 from dashboard.view.form import edit_scenario
@@ -43,7 +43,6 @@ from engine.scenario import Scenario
 
 DEFAULT_PRESET = "horizontal_load_balancer"
 MAX_LINK_BYTES = 16_384  # a share link carries the scenario itself: keep URLs and decompression small
-MAX_SAVES = 20  # saved scenarios one session may make: each stays in shared memory for 30 days
 KEY, ERROR, TEXT = "sandbox", "sandbox_error", "sandbox_text"
 FORM, SAVED, NEXT = "sandbox_form", "sandbox_saved", "sandbox_next"  # the form's generation; the last save; what to start
 CHALLENGE, SCORE = "sandbox_challenge", "sandbox_challenge_score_card"
@@ -153,16 +152,11 @@ def _first_scenario():
 def _save() -> None:
     """Save the running scenario (with its results so far, if asked) in the shared store, under a short id."""
     sim = st.session_state[KEY].playback.now.sim
-    saves = st.session_state.get("sandbox_saves", 0)
-    if saves >= MAX_SAVES:
-        st.session_state[ERROR] = f"Not saved: {MAX_SAVES} saves is the most one session may make (they fill shared memory)"
-        return
-    st.session_state["sandbox_saves"] = saves + 1
     summary = None
     if st.session_state.get("sandbox_save_results") and sim.windows:
         summary = {k: v for k, v in sim.summary().items() if not isinstance(v, dict)}
     try:
-        saved = shared_store().save_scenario(scenario_to_data(sim.scenario), summary)
+        saved = shared_store().save_scenario(scenario_to_data(sim.scenario), summary, client=client_id())
     except (StoreRejected, StoreUnavailable) as exc:
         st.session_state[ERROR] = f"Not saved: {exc}"
         return
