@@ -338,3 +338,19 @@ def test_a_planted_prediction_tally_of_another_type_is_reset(store):
     store.redis.rpush(key, "planted")
     store.predict(code, "learner-0001", "01-one-server", 1, 2)
     assert store.tally(code, "01-one-server", 1, 3) == [0, 0, 1]
+
+
+@pytest.mark.parametrize("body", [[1, 2], {"scenario": "text"}, {"scenario": {}, "summary": [1]}])
+def test_a_saved_scenario_of_the_wrong_shape_is_refused_even_when_signed(store, body):
+    payload = json.dumps({"v": 1, "kind": "scenario", "scope": "aaaaaaaa", "seq": 0, "body": body})
+    signed = json.dumps({"payload": payload, "mac": hmac.new(SECRET, payload.encode(), hashlib.sha256).hexdigest()})
+    store.redis.set("gsl:scenario:aaaaaaaa", signed)
+    with pytest.raises(StoreRejected, match="malformed"):
+        store.load_scenario("aaaaaaaa")
+
+
+def test_a_saved_id_whose_key_holds_another_type_is_reset_and_reads_as_not_found(store):
+    store.redis.rpush("gsl:scenario:aaaaaaaa", "planted")
+    with pytest.raises(StoreRejected, match="not found"):
+        store.load_scenario("aaaaaaaa")
+    assert store.redis.exists("gsl:scenario:aaaaaaaa") == 0

@@ -162,10 +162,14 @@ class Store:
         """Run one Redis call, turning a lost connection into StoreUnavailable."""
         try:
             return function(*args, **kwargs)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise StoreUnavailable(f"shared state ({self.where}) is unreachable: {exc}") from None
-        except redis.RedisError as exc:  # out of memory, read-only replica after a failover, ...
-            raise StoreUnavailable(f"shared state ({self.where}) refused the request: {exc}") from None
+        except redis.RedisError as exc:
+            raise self._unavailable(exc) from None
+
+    def _unavailable(self, exc: redis.RedisError) -> StoreUnavailable:
+        """Return the StoreUnavailable that says what a Redis error means for the app."""
+        if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+            return StoreUnavailable(f"shared state ({self.where}) is unreachable: {exc}")
+        return StoreUnavailable(f"shared state ({self.where}) refused the request: {exc}")  # out of memory, ...
 
     def client_key(self, address: str) -> str:
         """Return the id the limits count a client by: its address, hashed with the secret (never kept raw)."""
@@ -179,6 +183,8 @@ class Store:
             return function(*args, **kwargs)
         except redis.ResponseError:
             self._call(self.redis.delete, *keys)
+        except redis.RedisError as exc:
+            raise self._unavailable(exc) from None
         return self._call(function, *args, **kwargs)
 
     def take(self, limit: str, who: str, amount: int = 1, what: str | None = None) -> None:
@@ -203,7 +209,7 @@ class Store:
                 self._call(self.redis.delete, key)
                 continue
             except redis.RedisError as exc:
-                self._call(lambda: (_ for _ in ()).throw(exc))  # the usual message for a lost or refusing server
+                raise self._unavailable(exc) from None
             if not amount <= used <= cap + 10**9 or not 0 < wait <= window_s:  # tampered with: start afresh
                 self._call(self.redis.set, key, amount, ex=window_s)
                 used, wait = amount, window_s
@@ -280,10 +286,15 @@ class Store:
         saved_id = (saved_id or "").strip()
         if len(saved_id) != 8 or any(c not in ID_ALPHABET for c in saved_id):
             raise StoreRejected(f"saved scenario id: '{shown(saved_id)}' is not allowed: 8 characters as in the link")
-        opened = self._open(self._call(self.redis.get, f"{PREFIX}scenario:{saved_id}"), "scenario", saved_id)
+        key = f"{PREFIX}scenario:{saved_id}"
+        opened = self._open(self._healing([key], self.redis.get, key), "scenario", saved_id)
         if opened is None:
             raise StoreRejected(f"saved scenario {saved_id}: not found (it may have expired)")
-        return opened[0]
+        body = opened[0]
+        if not isinstance(body, dict) or not isinstance(body.get("scenario"), dict) \
+                or not isinstance(body.get("summary"), (dict, type(None))):
+            raise StoreRejected(f"saved scenario {saved_id}: is not allowed: not a value this app wrote (malformed)")
+        return body
 
     # --- rooms ----------------------------------------------------------------------------------
 
