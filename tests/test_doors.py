@@ -173,3 +173,33 @@ def test_a_saved_scenario_nested_too_deep_is_refused_when_it_is_read():
 def test_control_characters_and_bidirectional_overrides_are_refused_in_text_fields_from_json():
     with pytest.raises(ScenarioError, match="description: control character U\\+2066"):
         scenario(description="normal \u2066hidden\u2069")
+
+
+def test_a_queue_that_grows_without_bound_stops_the_run_with_exit_3_not_the_machines_memory(tmp_path):
+    """About 300 bytes a waiting request: the CLI's 20-million-request budget once allowed about 5.5 GB."""
+    path = tmp_path / "flood.yaml"
+    path.write_text("traffic: {rate_rps: 200000, client_timeout_s: null}\n"
+                    "web: {workers: 1, cores: 1, accept_queue: null, db_reads_per_request: 0, db_writes_per_request: 0}\n")
+    status, err = _cli("run", str(path), "--duration", "60", timeout=60)
+    assert status == 3 and "more than its budget of 500,000 (max_in_system)" in err
+
+
+def test_a_run_stops_at_its_wall_budget_even_when_its_events_never_move_time_on():
+    """The wall clock was checked only at arrivals and window closes; events at one instant now count too."""
+    from engine import Budget, BudgetExceeded, Simulation
+    from engine.clock import after
+
+    sim = Simulation(scenario(traffic={"rate_rps": 1}), Budget(max_wall_s=0.2))
+
+    calls = [0]
+
+    def again(_):
+        calls[0] += 1
+        assert calls[0] < 20_000_000, "no watchdog stopped the run"  # (fails in seconds rather than hanging)
+        after(sim.env, 0.0, again)  # a timer that keeps rescheduling itself at the same instant
+
+    after(sim.env, 0.5, again)
+    started = time.perf_counter()
+    with pytest.raises(BudgetExceeded, match="wall-clock budget of 0.2 s"):
+        sim.advance(10)
+    assert time.perf_counter() - started < 2
