@@ -298,6 +298,74 @@ def _controls() -> dict[str, Control]:
 CONTROLS: dict[str, Control] = _controls()
 
 
+def live_changes(sim) -> dict:
+    """Return the changes to `sim.scenario` that make it the architecture and traffic running now.
+
+    What a learner changed live (replicas, workers, balancer, rate, read replicas, popularity, LLM
+    replicas, client retries and their budget) becomes part of the scenario, so what a team shares
+    or saves is what it saw run. Two things stay out: components taken down (a live fault, not part
+    of the architecture) and replica counts an autoscaler set (the autoscaler decides them again).
+    """
+    scenario, now = sim.scenario, sim.controls.settings()
+    traffic = scenario.traffic
+    changes: dict = {}
+
+    def put(path: str, value) -> None:
+        node = changes
+        *parents, leaf = path.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+
+    rate = now["rate_rps"]
+    if rate is not None:
+        if traffic.users is not None:
+            if not math.isclose(rate, traffic.users.rate_rps(), rel_tol=1e-9):
+                users = traffic.users
+                put("traffic.users.daily_active", max(1, round(rate * 86_400 / (users.requests_per_user_per_day
+                                                                                * users.peak_to_average))))
+        elif traffic.trace is not None:
+            speedup = rate / sim.arrivals.base_rate_rps
+            if not math.isclose(speedup, traffic.trace.speedup, rel_tol=1e-9):
+                put("traffic.trace.speedup", speedup)
+        elif traffic.rate_rps is not None and not math.isclose(rate, traffic.rate_rps, rel_tol=1e-12):
+            put("traffic.rate_rps", rate)
+    if scenario.web.autoscale is None and now["web_replicas"] != scenario.web.replicas:
+        put("web.replicas", now["web_replicas"])
+    if now["web_workers"] != scenario.web.workers_per_replica():
+        put("web.workers", now["web_workers"])
+    if now["load_balancer"] is not None and (scenario.load_balancer is None
+                                             or now["load_balancer"] != scenario.load_balancer.algorithm):
+        put("load_balancer.algorithm", now["load_balancer"])
+    database = scenario.database
+    if database is not None and now["db_read_replicas"] is not None and now["db_read_replicas"] != database.read_replicas:
+        put("database.read_replicas", now["db_read_replicas"])
+    keys = now["prompt_keys"]
+    if keys is not None and traffic.prompt_keys is not None and keys != traffic.prompt_keys.model_dump():
+        put("traffic.prompt_keys", keys)
+    llm = scenario.llm
+    if (now["llm_replicas"] is not None and _self_hosted(sim) and getattr(llm, "autoscale", None) is None
+            and now["llm_replicas"] != llm.replicas):
+        put("llm.replicas", now["llm_replicas"])
+    running = sim.retries.spec.model_dump() if sim.retries is not None else None
+    if running != (traffic.retries.model_dump() if traffic.retries is not None else None):
+        put("traffic.retries", running)
+    return changes
+
+
+def running_scenario(sim, name: str | None = None, description: str | None = None):
+    """Return the scenario running now (the live changes made part of it), renamed if asked, through the
+    validated door: what a share link, a download or a save carries."""
+    from engine.loading import derive
+
+    changes = live_changes(sim)
+    if name is not None:
+        changes["name"] = name
+    if description is not None:
+        changes["description"] = description
+    return derive(sim.scenario, changes, "the running scenario") if changes else sim.scenario
+
+
 def apply_control(sim, name: str, value) -> None:
     """Apply control `name` to `sim`, or raise ValueError naming the control, the value and what is allowed."""
     control = CONTROLS.get(name) if isinstance(name, str) else None

@@ -200,3 +200,25 @@ def test_a_new_start_frees_the_previous_run():
     finally:
         tracemalloc.stop()
     assert held[-1] - held[0] < 2e6  # bytes: each run of this preset holds about 2.5 MB: three kept would show
+
+
+def test_what_is_shared_saved_and_downloaded_is_what_runs_with_every_live_change():
+    """Issue 14: after raising web replicas from 4 to 6 live, the link, the box, the download and a save said 4."""
+    import yaml
+
+    from dashboard.classroom.shared import shared_store
+
+    at = page()
+    at.button(key="sandbox_start").click().run()
+    at.number_input(key="sandbox_web_replicas").set_value(6).run()
+    at.number_input(key="sandbox_rate_rps").set_value(8.0).run()
+    at.text_input(key="sandbox_name").set_value("Six replicas at 8 req/s").run()
+    at.run()
+    linked = decode_link(at.query_params["s"][0] if isinstance(at.query_params["s"], list) else at.query_params["s"])
+    boxed = yaml.safe_load(at.text_area(key="sandbox_text").value)
+    assert (linked.web.replicas, linked.traffic.rate_rps, linked.name) == (6, 8.0, "Six replicas at 8 req/s")
+    assert (boxed["web"]["replicas"], boxed["traffic"]["rate_rps"], boxed["name"]) == (6, 8.0, "Six replicas at 8 req/s")
+    at.button(key="sandbox_save").click().run()
+    saved_id = at.session_state["sandbox_saved"][0]
+    saved = shared_store().load_scenario(saved_id)["scenario"]
+    assert (saved["web"]["replicas"], saved["traffic"]["rate_rps"], saved["name"]) == (6, 8.0, "Six replicas at 8 req/s")

@@ -203,3 +203,40 @@ def test_a_run_stops_at_its_wall_budget_even_when_its_events_never_move_time_on(
     with pytest.raises(BudgetExceeded, match="wall-clock budget of 0.2 s"):
         sim.advance(10)
     assert time.perf_counter() - started < 2
+
+
+def _signed(secret: bytes, kind: str, scope: str, body, seq: int = 1) -> str:
+    """Sign `body` as the app does, so the fuzz reaches past the signature check to what reads the body."""
+    payload = json.dumps({"v": 1, "kind": kind, "scope": scope, "seq": seq, "body": body})
+    return json.dumps({"payload": payload, "mac": hmac.new(secret, payload.encode(), hashlib.sha256).hexdigest()})
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(JSON, JSON)
+def test_any_signed_room_state_or_entry_is_drawn_or_skipped_never_a_crash(state, entry):
+    """Someone holding the secret, or a future bug, writes any JSON into a room: the learner's page goes on."""
+    from dashboard.pages.classroom import room_frame
+
+    secret = b"fuzz secret"
+    store = Store(fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True), secret, "embedded")
+    code, token, _ = store.open_room("471147")
+    store.publish(code, token, {"run": "r1", "now": 1.0}, [])
+    scope = store.read_room(code, "0")[0]
+    follower = Follower(store, code)
+    store.redis.set(store._room_key(code, "state"), _signed(secret, "state", scope, state, 5))
+    store.redis.xadd(store._room_key(code, "windows"), {"m": _signed(secret, "window", scope, entry, 5)})
+    follower.poll()
+    room_frame(follower, False)  # drawn, or None with the reason listed: never an exception
+
+
+@settings(max_examples=500, deadline=None)
+@given(JSON)
+def test_any_signed_saved_scenario_is_opened_or_refused_cleanly(body):
+    secret = b"fuzz secret"
+    store = Store(fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True), secret, "embedded")
+    store.redis.set("gsl:scenario:aaaaaaaa", _signed(secret, "scenario", "aaaaaaaa", body, 0))
+    try:
+        found = store.load_scenario("aaaaaaaa")
+        scenario(found["scenario"])
+    except (StoreRejected, ScenarioError):
+        pass

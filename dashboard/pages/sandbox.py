@@ -36,7 +36,7 @@ from dashboard.view.form import edit_scenario
 from dashboard.view.player import Player
 from dashboard.view.text import as_text
 from engine import ScenarioError, load_preset, parse_scenario
-from engine.controls import CONTROLS
+from engine.controls import CONTROLS, running_scenario
 from engine.labels import format_metric
 from engine.loading import MAX_SCENARIO_BYTES, read_scenario_text, scenario_to_data
 from engine.scenario import Scenario
@@ -45,6 +45,8 @@ DEFAULT_PRESET = "horizontal_load_balancer"
 MAX_LINK_BYTES = 16_384  # a share link carries the scenario itself: keep URLs and decompression small
 KEY, ERROR, TEXT = "sandbox", "sandbox_error", "sandbox_text"
 FORM, SAVED, NEXT = "sandbox_form", "sandbox_saved", "sandbox_next"  # the form's generation; the last save; what to start
+NAME, DESCRIPTION = "sandbox_name", "sandbox_description"  # what the shared and saved scenario is called
+WRITTEN = "sandbox_written"  # the YAML last written into the box: while the box still holds it, it follows the run
 CHALLENGE, SCORE = "sandbox_challenge", "sandbox_challenge_score_card"
 WARM_UP_S = 60.0  # the sandbox opens a minute into its run, past the start-up of an empty system
 
@@ -98,10 +100,32 @@ def _build() -> Playback:
 
 
 def _shown_scenario(scenario) -> None:
-    """Point the YAML box, the form and the share link at `scenario`."""
+    """Point the YAML box, the form, the name and the share link at `scenario`."""
     st.session_state[FORM] = st.session_state.get(FORM, 0) + 1  # the form's widgets start from this scenario
-    st.session_state[TEXT] = yaml.safe_dump(scenario_to_data(scenario), sort_keys=False)
+    st.session_state[TEXT] = st.session_state[WRITTEN] = yaml.safe_dump(scenario_to_data(scenario), sort_keys=False)
+    st.session_state[NAME], st.session_state[DESCRIPTION] = scenario.name, scenario.description
     st.query_params["s"] = encode_link(scenario)
+
+
+def exported(sim):
+    """Return what runs now, with the name and description typed in: what the link, the box, a download and a
+    save carry (engine/controls.py, running_scenario). A name the format refuses is said, and left out."""
+    try:
+        return running_scenario(sim, name=st.session_state.get(NAME) or None,
+                                description=st.session_state.get(DESCRIPTION, sim.scenario.description))
+    except ScenarioError as exc:
+        st.session_state[ERROR] = f"Name or description: {exc}"
+        return running_scenario(sim)
+
+
+def _follow_the_run(scenario) -> None:
+    """Keep the share link, and the YAML box unless it holds edits not yet applied, at the scenario that runs."""
+    text = yaml.safe_dump(scenario_to_data(scenario), sort_keys=False)
+    if st.session_state.get(TEXT) == st.session_state.get(WRITTEN) and text != st.session_state.get(WRITTEN):
+        st.session_state[TEXT] = st.session_state[WRITTEN] = text
+    link = encode_link(scenario)
+    if st.query_params.get("s") != link:
+        st.query_params["s"] = link
 
 
 def _start(scenario) -> None:
@@ -156,7 +180,7 @@ def _save() -> None:
     if st.session_state.get("sandbox_save_results") and sim.windows:
         summary = {k: v for k, v in sim.summary().items() if not isinstance(v, dict)}
     try:
-        saved = shared_store().save_scenario(scenario_to_data(sim.scenario), summary, client=client_id())
+        saved = shared_store().save_scenario(scenario_to_data(exported(sim)), summary, client=client_id())
     except (StoreRejected, StoreUnavailable) as exc:
         st.session_state[ERROR] = f"Not saved: {exc}"
         return
@@ -271,12 +295,18 @@ def render_sandbox() -> None:
     if st.toggle("Edit every setting", key="sandbox_show_form"):
         with st.container(border=True):
             _form(sim.scenario)
+    running = exported(sim)
+    _follow_the_run(running)
     with st.expander("Scenario as YAML (edit and apply)", expanded=False):
+        st.caption("It follows the run (every live change) until you edit it; Apply plays your edits.")
         st.text_area("YAML", key=TEXT, height=400)
         st.button("Apply", key="sandbox_apply", on_click=_apply_text)
+    name, description = st.columns([1, 2])
+    name.text_input("Name (shared and saved with it)", key=NAME, max_chars=120)
+    description.text_input("Description", key=DESCRIPTION, max_chars=4000)
     save, share, export = st.columns(3)
-    save.download_button("Download scenario", st.session_state[TEXT], file_name="scenario.yaml",
-                         key="sandbox_download", width="stretch")
+    save.download_button("Download scenario", yaml.safe_dump(scenario_to_data(running), sort_keys=False),
+                         file_name="scenario.yaml", key="sandbox_download", width="stretch")
     share.code(f"?s={st.query_params.get('s', '')}", language=None, wrap_lines=True, height=80)
     export.download_button("Download results (CSV)", windows_csv(sim.windows), file_name="windows.csv",
                            key="sandbox_csv", width="stretch")
