@@ -123,6 +123,7 @@ class LLMDeployment:
         window = self._window_of()
         if prompt_read:
             window.input_tokens += request.prompt_tokens
+            window.history_tokens += request.history
             window.cached_input_tokens += round(request.prompt_tokens * self._cached_share)
         window.output_tokens += generated
         window.usd_tokens += (request.prompt_tokens * self._price_in if prompt_read else 0.0) + generated * self._price_out

@@ -40,7 +40,8 @@ METRICS: dict[str, str] = {
     "truncated": "answers cut at token_limits.max_output_tokens",
     "too_long": "LLM calls refused because prompt + answer exceed the model's context window (or a self-hosted "
                 "replica's whole KV cache); each is a failed request",
-    "history_tokens": "prompt tokens that were a conversation's earlier questions and answers, sent again",
+    "history_tokens": "of input_tokens, those that were a conversation's earlier questions and answers, sent "
+                      "again (counted with them, when the call is billed)",
     "errors": "dropped + timed_out + failed + rate_limited",
     "error_rate": "errors / (completions + errors)",
     "throughput_rps": "completions per simulated second",

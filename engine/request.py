@@ -17,7 +17,7 @@ class Request:
         "user", "t_arrival", "deadline", "prompt_tokens", "output_tokens", "t_queued", "t_first_token",
         "abandoned", "finished", "replica", "holds_worker", "reads_left", "writes_left", "llm_called", "llm_seq",
         "db_node", "db_is_write", "db_pool", "pool_deadline", "llm_replica", "prompt_key", "reworded",
-        "reserved", "llm_call", "attempt", "conversation", "streams",
+        "reserved", "llm_call", "attempt", "conversation", "streams", "history",
     )
 
     def __init__(self, user: int, t_arrival: float, deadline: float, prompt_tokens: int, output_tokens: int,
@@ -43,6 +43,7 @@ class Request:
         self.holds_worker = False
         self.llm_called = False
         self.conversation = None  # the chat it belongs to, if any (engine/traffic.py)
+        self.history = 0  # of its prompt tokens, those that are the chat's earlier turns, sent again
         self.streams = False  # the answer is streamed: the client waits for the rest once the first token is out
         self.attempt = 1  # a client's retry is a new Request with the first one's t_arrival and the next number
 

@@ -208,8 +208,7 @@ class Simulation:
         self._arrived += 1
         request.streams = self._streaming
         if conversation is not None:
-            request.conversation = conversation
-            self.recorder.window.history_tokens += history
+            request.conversation, request.history = conversation, history
         if self._next_key is not None:
             request.prompt_key = self._next_key()
         self._admit(request)
@@ -220,7 +219,7 @@ class Simulation:
         request = Request(failed.user, failed.t_arrival, now + self._patience_s, failed.prompt_tokens,
                           failed.output_tokens, self._reads, self._writes)
         request.attempt = failed.attempt + 1
-        request.conversation, request.streams = failed.conversation, failed.streams
+        request.conversation, request.streams, request.history = failed.conversation, failed.streams, failed.history
         if self._next_key is not None:
             request.prompt_key = failed.prompt_key
         self.recorder.window.retries += 1

@@ -1,6 +1,7 @@
 """The live view's charts, built from points: each answers one question a learner has while a run plays.
 
-- How long do requests take? Latency percentiles (and the M/M/c theory's mean, where it applies).
+- How long do requests take? Latency percentiles, the time to the first token where an LLM answers (what a
+  user waits for when answers stream), and the M/M/c theory's mean where it applies.
 - How many are answered, and how many fail, and how? Throughput over errors stacked by kind.
 - Where do they wait? Each tier's utilisation beside the requests waiting in front of it: a tier
   near 100 % busy with a line forming is the bottleneck.
@@ -123,6 +124,9 @@ def latency(now: list[dict], before: list[dict], span: str, *, t0=None, theory_s
         for q in ("p50", "p95"):
             traces.append(_line(_times(shown), column(shown, span, f"latency_{q}_s"), f"{q} before", COLOURS[q],
                                 before=True))
+    first = column(now, span, "ttft_p95_s")
+    if any(v is not None for v in first):  # an LLM answers: when its first token came, beside when the last did
+        traces.append(_line(t, first, "first token, p95", COLOURS["tokens"], dash="dash"))
     if theory_s is not None and t:
         traces.append(_line([t[0], t[-1]], [theory_s, theory_s], "mean, M/M/c theory", COLOURS["theory"], dash="dot"))
     return {"data": traces, "layout": layout("Latency of answered requests", "seconds", **style)}
