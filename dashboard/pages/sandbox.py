@@ -303,7 +303,7 @@ def render_sandbox() -> None:
         st.button("Apply", key="sandbox_apply", on_click=_apply_text)
     name, description = st.columns([1, 2])
     name.text_input("Name (shared and saved with it)", key=NAME, max_chars=120)
-    description.text_input("Description", key=DESCRIPTION, max_chars=4000)
+    description.text_area("Description", key=DESCRIPTION, max_chars=4000, height=68)  # wraps: nothing cut
     save, share, export = st.columns(3)
     save.download_button("Download scenario", yaml.safe_dump(scenario_to_data(running), sort_keys=False),
                          file_name="scenario.yaml", key="sandbox_download", width="stretch")
