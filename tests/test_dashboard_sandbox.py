@@ -96,7 +96,7 @@ def test_a_saved_scenario_opens_by_its_short_link_in_another_session():
     at.button(key="sandbox_save").click().run()
     saved = at.query_params["saved"]
     saved = saved[0] if isinstance(saved, list) else saved
-    assert f"?saved={saved}" in [c.value for c in at.code]
+    assert any(c.value.endswith(f"/sandbox?saved={saved}") for c in at.code)
     other = AppTest.from_string(PAGE, default_timeout=15)
     other.query_params["saved"] = saved
     other.run()
@@ -222,3 +222,16 @@ def test_what_is_shared_saved_and_downloaded_is_what_runs_with_every_live_change
     saved_id = at.session_state["sandbox_saved"][0]
     saved = shared_store().load_scenario(saved_id)["scenario"]
     assert (saved["web"]["replicas"], saved["traffic"]["rate_rps"], saved["name"]) == (6, 8.0, "Six replicas at 8 req/s")
+
+
+def test_share_and_saved_links_are_absolute_with_a_qr_code_for_the_saved_one(monkeypatch):
+    """Issue 14: the share link was a relative ?s= fragment cut off in an 80 px box, the saved link relative too."""
+    monkeypatch.setenv("GSL_PUBLIC_URL", "https://lab.example.org/gsl/")
+    at = page()
+    share = next(block.value for block in at.code if "s=" in block.value)
+    assert share.startswith("https://lab.example.org/gsl/sandbox?s=")
+    assert decode_link(share.split("s=", 1)[1]) is not None  # the whole link, not a cut-off part of it
+    at.button(key="sandbox_save").click().run()
+    saved = next(block.value for block in at.code if "saved=" in block.value)
+    assert saved == f"https://lab.example.org/gsl/sandbox?saved={at.session_state['sandbox_saved'][0]}"
+    assert at.get("image")  # its QR code

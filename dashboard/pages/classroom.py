@@ -13,10 +13,8 @@ run is played again from its changes and goes on where it was, and the learners'
 
 from __future__ import annotations
 
-import io
 import secrets
 
-import segno
 import streamlit as st
 
 from dashboard.classroom.room import (CODE, NOTICE, TOKEN, presenting, readable_points, readable_state,
@@ -26,6 +24,7 @@ from dashboard.classroom.store import Follower, StoreRejected, StoreUnavailable,
 from dashboard.view import frame as frames, live_view
 from dashboard.view.player import TICK_S
 from dashboard.view.prediction import ask
+from dashboard.view.links import app_link, qr_png
 from dashboard.view.text import as_text
 
 FOLLOW, DETACHED, ERROR = "class_follower", "class_detached", "class_error"
@@ -35,16 +34,7 @@ RECOVERY = "class_recovery"  # (room code, its recovery key): shown to the prese
 
 def join_link(code: str) -> str:
     """Return the address learners open to join room `code` (this app's classroom page, with the code)."""
-    here = (st.context.url or "").split("?")[0]
-    base = here.rsplit("/", 1)[0] if here.count("/") > 2 else here
-    return f"{base}/classroom?room={code}" if base else f"/classroom?room={code}"
-
-
-def qr_png(text: str) -> bytes:
-    """Return a QR code of `text` as PNG bytes (segno, pure Python): a room's join link, read by phones."""
-    buffer = io.BytesIO()
-    segno.make(text, error="m").save(buffer, kind="png", scale=10, border=2)
-    return buffer.getvalue()
+    return app_link("classroom", room=code)
 
 
 def _open_room() -> None:

@@ -34,6 +34,7 @@ from dashboard.classroom.store import StoreRejected, StoreUnavailable
 from dashboard.view.controls import draw_controls
 from dashboard.view.form import edit_scenario
 from dashboard.view.player import Player
+from dashboard.view.links import app_link, qr_png
 from dashboard.view.text import as_text
 from engine import ScenarioError, load_preset, parse_scenario
 from engine.controls import CONTROLS, running_scenario
@@ -307,7 +308,8 @@ def render_sandbox() -> None:
     save, share, export = st.columns(3)
     save.download_button("Download scenario", yaml.safe_dump(scenario_to_data(running), sort_keys=False),
                          file_name="scenario.yaml", key="sandbox_download", width="stretch")
-    share.code(f"?s={st.query_params.get('s', '')}", language=None, wrap_lines=True, height=80)
+    share.caption("Share link (copy it with the icon at its corner):")
+    share.code(app_link("sandbox", s=st.query_params.get("s", "")), language=None, wrap_lines=True)
     export.download_button("Download results (CSV)", windows_csv(sim.windows), file_name="windows.csv",
                            key="sandbox_csv", width="stretch")
     with st.expander("Save for the team (a short link, kept 30 days)"):
@@ -315,7 +317,10 @@ def render_sandbox() -> None:
         st.button("Save", key="sandbox_save", on_click=_save)
         if SAVED in st.session_state:
             saved, summary = st.session_state[SAVED]
-            st.code(f"?saved={saved}", language=None)
+            link = app_link("sandbox", saved=saved)
+            text, qr = st.columns([3, 1])
+            text.code(link, language=None, wrap_lines=True)
+            qr.image(qr_png(link), caption="Scan to open", width=140, output_format="PNG")
             if summary:
                 st.caption(f"Saved results: p95 {format_metric('latency_p95_s', summary.get('latency_p95_s'))}, "
                            f"error rate {format_metric('error_rate', summary.get('error_rate'))}, "
