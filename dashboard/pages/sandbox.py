@@ -305,13 +305,13 @@ def render_sandbox() -> None:
     name, description = st.columns([1, 2])
     name.text_input("Name (shared and saved with it)", key=NAME, max_chars=120)
     description.text_area("Description", key=DESCRIPTION, max_chars=4000, height=68)  # wraps: nothing cut
-    save, share, export = st.columns(3)
+    save, export = st.columns(2)
     save.download_button("Download scenario", yaml.safe_dump(scenario_to_data(running), sort_keys=False),
                          file_name="scenario.yaml", key="sandbox_download", width="stretch")
-    share.caption("Share link (copy it with the icon at its corner):")
-    share.code(app_link("sandbox", s=st.query_params.get("s", "")), language=None, wrap_lines=True)
     export.download_button("Download results (CSV)", windows_csv(sim.windows), file_name="windows.csv",
                            key="sandbox_csv", width="stretch")
+    with st.expander("Share link: the scenario itself, in the address (copy it with the icon at its corner)"):
+        st.code(app_link("sandbox", s=st.query_params.get("s", "")), language=None, wrap_lines=True)
     with st.expander("Save for the team (a short link, kept 30 days)"):
         st.checkbox("Include the results so far", key="sandbox_save_results")
         st.button("Save", key="sandbox_save", on_click=_save)
