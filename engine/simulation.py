@@ -408,7 +408,8 @@ class Simulation:
             self._user_has_outcome(request, False)
             setattr(window, outcome, getattr(window, outcome) + 1)
             return
-        self._user_has_outcome(request, True)
+        if self._user_done is not None or request.conversation is not None:  # (most requests: neither)
+            self._user_has_outcome(request, True)
         if self.retries is not None:
             self.retries.succeeded()
         latency = now - request.t_arrival

@@ -106,31 +106,12 @@ def safe_url(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}"
 
 
-MAX_JSON_DEPTH = 32  # a room's state nests 6 deep; a value nested deeper is refused before json reads it
-
-
 def _loads(raw) -> Any:
-    """Parse JSON read from Redis, refusing a value nested deeper than MAX_JSON_DEPTH; raise ValueError."""
-    text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-    depth = 0
-    in_string = escaped = False
-    for c in text:  # brackets outside strings: a few hundred kB at most (MAX_VALUE_BYTES)
-        if in_string:
-            if escaped:
-                escaped = False
-            elif c == "\\":
-                escaped = True
-            elif c == '"':
-                in_string = False
-        elif c == '"':
-            in_string = True
-        elif c in "[{":
-            depth += 1
-            if depth > MAX_JSON_DEPTH:
-                raise ValueError(f"nested deeper than {MAX_JSON_DEPTH}")
-        elif c in "]}":
-            depth -= 1
-    return json.loads(text)
+    """Parse JSON read from Redis; a value nested too deep for the parser is a ValueError like any malformed one."""
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise ValueError("nested too deep") from None
 
 
 class Store:
