@@ -18,7 +18,7 @@ import tracemalloc
 import zlib
 from dataclasses import dataclass
 
-from dashboard.pages.sandbox import decode_link
+from dashboard.view.scenario_source import decode_link
 from engine import ScenarioError
 from engine.loading import MAX_SCENARIO_BYTES, load_scenario, parse_scenario, read_scenario_text, scenario_to_data
 from engine.paths import PRESETS_DIR

@@ -228,3 +228,61 @@ def test_a_presenter_survives_a_dropped_connection_and_takes_the_room_back_after
     assert view_time(learner) >= moment
     learner.close()
     context.close()
+
+
+def test_a_live_change_is_in_the_share_link_the_download_and_a_save_and_compare_runs_it_against_an_upload(
+        server, browser, tmp_path):
+    """Issue 14: exports said replicas 4 after a live change to 6; Compare offered only presets."""
+    import yaml
+
+    from dashboard.view.scenario_source import decode_link
+    from engine import derive, load_preset
+    from engine.loading import scenario_to_data
+
+    page = opened(browser, f"{server}/sandbox", (1280, 720))
+    replicas = page.get_by_label("Web replicas", exact=True)
+    replicas.fill("6")
+    replicas.press("Enter")
+    settled(page)
+    page.get_by_text("Share link: the scenario itself").click()
+    link = page.locator("[data-testid='stCode']").first.inner_text()
+    assert link.startswith(server) and decode_link(link.split("s=", 1)[1]).web.replicas == 6
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download scenario").click()
+    assert yaml.safe_load(open(download.value.path()).read())["web"]["replicas"] == 6
+    page.get_by_text("Save for the team").click()
+    page.get_by_role("button", name="Save", exact=True).click()
+    saved = page.locator("[data-testid='stCode']", has_text="saved=").first
+    expect(saved).to_be_visible(timeout=10_000)
+    other = opened(browser, saved.inner_text().strip())  # a teammate opens the saved link
+    other.get_by_text("Scenario as YAML").click()
+    expect(other.get_by_label("YAML", exact=True)).to_have_value(re.compile(r"\n  replicas: 6\n"))
+    other.close()
+
+    two = derive(load_preset("horizontal_load_balancer"), {"web": {"replicas": 2}, "name": "Two replicas"}, "two")
+    upload = tmp_path / "two.yaml"
+    upload.write_text(yaml.safe_dump(scenario_to_data(two), sort_keys=False))
+    page.get_by_role("link", name="Compare").click()  # the same session: the sandbox's run is there
+    settled(page)
+    page.locator("[data-testid='stSelectbox']", has_text="A comes from").click()
+    page.get_by_role("option", name="The sandbox's scenario").click()
+    settled(page)
+    page.locator("[data-testid='stSelectbox']", has_text="B comes from").click()
+    page.get_by_role("option", name="A file (YAML or JSON)").click()
+    settled(page)
+    page.locator("input[type=file]").set_input_files(str(upload))
+    expect(page.get_by_text("two.yaml")).to_be_visible()
+    settled(page)
+    seconds = page.get_by_label("Simulated seconds")
+    seconds.fill("120")
+    seconds.press("Enter")
+    settled(page)
+    page.get_by_role("button", name="Compare", exact=True).click()
+    verdict = page.get_by_text(re.compile("^Verdict:"))
+    expect(verdict).to_be_visible(timeout=60_000)
+    # Six replicas (A, the sandbox) against two (B, the file) at 5.5 req/s: two are too few, and cheaper.
+    assert re.search(r"B is better on USD per month; worse on .*p95 latency", verdict.inner_text())
+    expect(page.get_by_role("heading", name=re.compile("B: Two replicas"))).to_be_visible()
+    assert page.locator("[data-testid='stException']").count() == 0
+    page.screenshot(path=str(SHOTS / "compare-sandbox-against-upload.png"), full_page=True)
+    page.close()

@@ -7,7 +7,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.pages.compare import (METRICS, NotComparable, compare, figure, metric_row, on_same_traffic, sentence,
-                                     table_rows)
+                                     table_rows, verdict)
+from dashboard.view.scenario_source import encode_link
 from pathlib import Path
 
 from engine import Budget, Simulation, derive, list_presets, load_preset
@@ -159,7 +160,7 @@ def test_the_page_says_draws_and_tabulates_a_comparison():
 
 def test_the_page_names_the_problem_when_b_cannot_run_on_a_traffic():
     at = AppTest.from_string(PAGE, default_timeout=60).run()
-    at.selectbox(key="compare_b").select("genai_stack").run()
+    at.selectbox(key="pick_B_preset").select("genai_stack").run()
     at.number_input(key="compare_seconds").set_value(10).run()
     at.button(key="compare_run").click().run()
     assert not at.exception
@@ -238,3 +239,54 @@ def test_compare_runs_lesson_and_user_scenarios_side_by_side():
         # Open traffic is the same requests on both sides; a closed loop's next request waits for
         # the last answer, so its arrivals follow the architecture.
         assert rows["arrivals"]["identical"] == (a.traffic.closed_loop is None), (a_name, b_name)
+
+
+def test_the_verdict_counts_better_worse_and_untold_metrics(overloaded):
+    said = verdict(list(overloaded.values()))
+    # Four replicas against one overloaded one: latency and errors fall, the bill rises.
+    assert said.startswith("Verdict: B is better on ") and "p95 latency" in said.split(";")[0]
+    assert "worse on" in said and "USD per month" in said.split("worse on")[1].split(";")[0]
+    same = verdict([metric_row(m, [1.0, 2.0, 3.0], [1.0, 2.0, 3.0]) for m in ("latency_p95_s", "error_rate")])
+    assert same == "Verdict: no difference we can tell."
+    one_seed = verdict([metric_row("latency_p95_s", [1.0], [1.1])])
+    assert "one seed cannot tell" in one_seed
+
+
+def test_a_lesson_step_before_and_after_compare_as_the_lesson_claims():
+    # Lesson 4, step 1: one replica at 5.5 req/s, then four. Compare picks both from the lesson.
+    at = AppTest.from_string(PAGE, default_timeout=120).run()
+    at.selectbox(key="pick_A_source").select("lesson").run()
+    at.selectbox(key="pick_A_lesson").select("04-horizontal-scaling/0/open").run()
+    at.selectbox(key="pick_B_source").select("lesson").run()
+    at.selectbox(key="pick_B_lesson").select("04-horizontal-scaling/0/after").run()
+    at.number_input(key="compare_seconds").set_value(120).run()
+    at.button(key="compare_run").click().run()
+    assert not at.exception and not at.error
+    rows = at.session_state["compare_result"]["rows"]
+    p95 = rows_by_metric(rows)["latency_p95_s"]
+    assert p95["relative_high"] < -0.5  # four replicas cut p95 by more than half, on every seed's pair
+    said = "\n".join(markdown.value for markdown in at.markdown)
+    assert "Verdict: B is better on" in said and "step 1 (after)" in at.subheader[0].value.replace("\\", "")
+
+
+def test_a_pasted_share_link_is_a_side_and_a_bad_one_is_named():
+    scenario = derive(load_preset("horizontal_load_balancer"), {"web": {"replicas": 6}, "name": "Six replicas"}, "six")
+    at = AppTest.from_string(PAGE, default_timeout=60).run()
+    at.selectbox(key="pick_B_source").select("link").run()
+    at.text_input(key="pick_B_link").input(f"https://lab.example/sandbox?s={encode_link(scenario)}").run()
+    assert not at.error and not at.button(key="compare_run").disabled
+    at.number_input(key="compare_seconds").set_value(20).run()
+    at.button(key="compare_run").click().run()
+    assert at.session_state["compare_result"]["b"] == "Six replicas"
+    at.text_input(key="pick_B_link").input("https://lab.example/sandbox?x=1").run()
+    assert "paste a share link" in at.error[0].value.replace("\\", "")
+    assert at.button(key="compare_run").disabled
+    at.text_input(key="pick_B_link").input("https://lab.example/sandbox?s=eNqrVkrOzy0oSi0u").run()
+    assert "share link: 1 problem(s)" in at.error[0].value.replace("\\", "")  # a truncated link, named
+
+
+def test_the_sandbox_side_says_to_open_the_sandbox_first():
+    at = AppTest.from_string(PAGE, default_timeout=60).run()
+    at.selectbox(key="pick_A_source").select("sandbox").run()
+    assert "Open the Sandbox first" in at.info[0].value
+    assert at.button(key="compare_run").disabled

@@ -19,9 +19,9 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from dashboard.view.scenario_source import pick_scenario
 from dashboard.view.text import as_text
-from engine import (Budget, BudgetExceeded, ScenarioError, Simulation, derive, list_presets, load_preset,
-                    scenario_to_data)
+from engine import Budget, BudgetExceeded, ScenarioError, Simulation, derive, scenario_to_data
 from engine.labels import LABELS, format_value, label
 
 # What the comparison reports, in this order; arrivals first: equal on both sides, the proof of a fair test.
@@ -226,12 +226,39 @@ def figure(rows: list[dict]) -> go.Figure:
 
 # --- page ----------------------------------------------------------------------------------------------------
 
-def _run() -> None:
-    """Run the comparison the form describes and keep its rows (or the reason it cannot be made)."""
+def verdict(rows: list[dict]) -> str:
+    """Say in one line how B fares against A: on how many metrics it is better, worse, or not told apart."""
+    better, worse, same = [], [], []
+    for row in rows:
+        entry = LABELS.get(row["metric"])
+        if not row["n"] or entry is None or entry.higher_is_worse is None:
+            continue
+        difference, half = row["difference"], row["half"]
+        if row["identical"] or half is None or difference - half <= 0 <= difference + half:
+            same.append(row["label"])
+        elif (difference > 0) == entry.higher_is_worse:
+            worse.append(row["label"])
+        else:
+            better.append(row["label"])
+    if not better and not worse:
+        told = "one seed cannot tell B from A: run 3 or more seeds" if rows and rows[0]["half"] is None \
+            and not all(row["identical"] for row in rows if row["n"]) else "no difference we can tell"
+        return f"Verdict: {told}."
+    parts = []
+    if better:
+        parts.append(f"B is better on {', '.join(better)}")
+    if worse:
+        parts.append(f"{'worse' if better else 'B is worse'} on {', '.join(worse)}")
+    if same:
+        parts.append(f"no difference we can tell on {len(same)} more")
+    return "Verdict: " + "; ".join(parts) + "."
+
+
+def _run(a, b) -> None:
+    """Run the comparison of scenarios `a` and `b` and keep its rows (or the reason it cannot be made)."""
     state = st.session_state
     state.pop("compare_result", None)
     try:
-        a, b = load_preset(state["compare_a"]), load_preset(state["compare_b"])
         replications = state["compare_replications"]
         state["compare_result"] = {"a": a.name, "b": b.name, "replications": replications,
                                    "rows": compare(a, b, state["compare_seconds"], replications)}
@@ -246,24 +273,27 @@ def _run() -> None:
 def render_compare() -> None:
     """Render the compare page."""
     st.title("Compare")
-    st.caption("B runs with A's traffic and seeds: both sides see exactly the same requests.")
-    presets = list_presets()
-    names, titles = [name for name, _ in presets], dict(presets)
+    st.caption("B runs with A's traffic and seeds: both sides see exactly the same requests. Each side can be a "
+               "preset, a lesson step, what runs in the Sandbox, a file or a link.")
     left, right = st.columns(2)
-    left.selectbox("A", names, index=names.index("separate_database"), key="compare_a", format_func=titles.get)
-    right.selectbox("B", names, index=names.index("horizontal_load_balancer"), key="compare_b", format_func=titles.get)
+    with left:
+        a = pick_scenario("A", "separate_database")
+    with right:
+        b = pick_scenario("B", "horizontal_load_balancer")
     seconds, replications = st.columns(2)
     seconds.number_input("Simulated seconds", 10, 3600, 300, step=10, key="compare_seconds")
     replications.number_input("Replications (seeds)", 1, 10, 3, key="compare_replications",
                               help="Each seed runs A and B once on the same requests; 3 or more give an interval.")
-    st.button("Compare", key="compare_run", type="primary", on_click=_run)
+    st.button("Compare", key="compare_run", type="primary", on_click=_run, args=(a, b),
+              disabled=a is None or b is None)
     if "compare_error" in st.session_state:
         st.error(as_text(st.session_state.pop("compare_error")))
     result = st.session_state.get("compare_result")
     if not result:
         return
     rows = result["rows"]
-    st.subheader(f"A: {result['a']} · B: {result['b']}")
+    st.subheader(f"A: {as_text(result['a'])} · B: {as_text(result['b'])}")
+    st.markdown(f"**{verdict(rows)}**")  # our words: labels from engine/labels.py
     st.markdown("\n".join(f"- {sentence(row)}" for row in rows if row["n"]))
     seeds = result["replications"]
     st.caption(f"Bars: means over {seeds} seeds; error bars: 95 % confidence interval of each mean." if seeds > 1

@@ -17,12 +17,8 @@ zlib-compressed JSON, size-limited, and everything goes through the scenario's v
 
 from __future__ import annotations
 
-import base64
-import binascii
 import csv
 import io
-import json
-import zlib
 
 import streamlit as st
 import yaml
@@ -35,51 +31,21 @@ from dashboard.view.controls import draw_controls
 from dashboard.view.form import edit_scenario
 from dashboard.view.player import Player
 from dashboard.view.links import app_link, qr_png
+from dashboard.view.scenario_source import decode_link, encode_link, load_saved, parse_text
 from dashboard.view.text import as_text
 from engine import ScenarioError, load_preset, parse_scenario
 from engine.controls import CONTROLS, running_scenario
 from engine.labels import format_metric
-from engine.loading import MAX_SCENARIO_BYTES, read_scenario_text, scenario_to_data
+from engine.loading import scenario_to_data
 from engine.scenario import Scenario
 
 DEFAULT_PRESET = "horizontal_load_balancer"
-MAX_LINK_BYTES = 16_384  # a share link carries the scenario itself: keep URLs and decompression small
 KEY, ERROR, TEXT = "sandbox", "sandbox_error", "sandbox_text"
 FORM, SAVED, NEXT = "sandbox_form", "sandbox_saved", "sandbox_next"  # the form's generation; the last save; what to start
 NAME, DESCRIPTION = "sandbox_name", "sandbox_description"  # what the shared and saved scenario is called
 WRITTEN = "sandbox_written"  # the YAML last written into the box: while the box still holds it, it follows the run
 CHALLENGE, SCORE = "sandbox_challenge", "sandbox_challenge_score_card"
 WARM_UP_S = 60.0  # the sandbox opens a minute into its run, past the start-up of an empty system
-
-
-def encode_link(scenario) -> str:
-    """Return the URL-safe text that carries `scenario` in a share link."""
-    packed = zlib.compress(json.dumps(scenario_to_data(scenario), separators=(",", ":")).encode(), 9)
-    return base64.urlsafe_b64encode(packed).decode().rstrip("=")
-
-
-def decode_link(text: str):
-    """Return the scenario a share link carries, or raise ValueError saying what is wrong with it."""
-    if len(text) > MAX_LINK_BYTES:
-        raise ValueError(f"share link: {len(text):,} characters is not allowed: at most {MAX_LINK_BYTES:,}")
-    try:
-        packed = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        decompressor = zlib.decompressobj()
-        raw = decompressor.decompress(packed, MAX_SCENARIO_BYTES + 1)
-        if decompressor.unconsumed_tail:
-            raise ValueError("too large once unpacked")
-    except (binascii.Error, zlib.error, ValueError) as exc:
-        raise ValueError(f"share link: cannot be read ({exc}); it may be cut short or altered") from None
-    try:
-        return parse_scenario(read_scenario_text(raw, "share link", json_only=True), "share link")
-    except ScenarioError as exc:
-        raise ValueError(str(exc)) from None
-
-
-def parse_text(text: str | bytes, source: str):
-    """Return the scenario in YAML or JSON `text` (typed, or an upload's bytes), or raise ScenarioError listing
-    every problem."""
-    return parse_scenario(read_scenario_text(text, source), source)
 
 
 def windows_csv(windows) -> str:
@@ -159,10 +125,10 @@ def _first_scenario():
     saved = st.query_params.get("saved")
     if saved:
         try:
-            found = shared_store().load_scenario(saved)
-            st.session_state[SAVED] = (saved, found.get("summary"))
-            return parse_scenario(found["scenario"], f"saved scenario {saved}")
-        except (StoreRejected, StoreUnavailable, ScenarioError) as exc:
+            scenario, summary = load_saved(saved)
+            st.session_state[SAVED] = (saved, summary)
+            return scenario
+        except ValueError as exc:
             st.session_state[ERROR] = f"{exc}\nShowing the default scenario instead."
             return load_preset(DEFAULT_PRESET)
     link = st.query_params.get("s")
@@ -327,7 +293,8 @@ def render_sandbox() -> None:
                            f"{summary.get('t_end_s', 0):,.0f} s simulated.")
     sandbox.draw_buttons()
     sandbox.draw_view(presenter=bool(st.session_state.get("presenter")),
-                      controls=lambda: draw_controls(sandbox, list(CONTROLS)))
+                      controls=lambda: draw_controls(sandbox, list(CONTROLS)),
+                      page_follows_changes=True)  # the share link, the YAML box and the downloads follow
 
 
 if __name__ == "__main__":  # Streamlit runs this file as the page

@@ -67,15 +67,18 @@ class Player:
         """Queue an action ("reset", "change", "switch", "forget") for `settle` to carry out."""
         self._pending.append((action, args))
 
-    def settle(self, place=None) -> None:
-        """Carry out what was queued, showing progress in `place` where a warm-up or a replay takes a moment.
+    def settle(self, place=None) -> set[str]:
+        """Carry out what was queued, showing progress in `place` where a warm-up or a replay takes a moment;
+        return the actions carried out.
 
         `place` (a container the page always draws, at a fixed position) keeps what comes after it,
         the live view among it, where it was: an element that comes and goes above the live view
         would make the browser build the view again from scratch.
         """
+        done = set()
         while self._pending:
             action, args = self._pending.pop(0)
+            done.add(action)
             slot = (place or st).empty()
 
             def progress(fraction: float, text: str = "Simulating…") -> None:
@@ -100,6 +103,7 @@ class Player:
             except (ValueError, BudgetExceeded) as exc:
                 self.errors.append(str(exc))
             slot.empty()
+        return done
 
     def _reset(self, progress) -> None:
         """Build the playback afresh and warm it up, paused."""
@@ -215,19 +219,22 @@ class Player:
                              on_change=lambda: setattr(self, attribute, st.session_state[key]))
 
     def draw_view(self, after: Callable[["Player", dict], None] | None = None, presenter: bool = False,
-                  controls: Callable[[], None] | None = None) -> None:
+                  controls: Callable[[], None] | None = None, page_follows_changes: bool = False) -> None:
         """Draw `controls()` and the live view in a fragment that ticks while playing; `after(player, frame)` runs each tick.
 
         The controls live in the fragment: moving one reruns only the fragment, which carries the
         change out and draws it at once, without drawing the whole page again. (Each control sets
         its box only when what runs differs from it, so a tick never overwrites what is being typed.)
+        With `page_follows_changes`, a live change draws the whole page again once it is carried out:
+        for a page whose other parts (a share link, a download) must say what runs now.
         """
 
         def view() -> None:
             if st.session_state.pop(f"{self.key}_stalled", False) and self.running:
                 st.rerun(scope="app")  # the whole page again: it sets the timer that ticks this view
             place = st.container()  # always drawn: the elements after it keep their place
-            self.settle(place)
+            if "change" in self.settle(place) and page_follows_changes:
+                st.rerun(scope="app")
             self.show_errors(place)
             if controls is not None:
                 controls()
