@@ -20,57 +20,22 @@ single average hides.
 
 from __future__ import annotations
 
-import csv
 import math
-from datetime import datetime, timezone
-from functools import lru_cache
 
 import numpy as np
 
 from engine.clock import after
-from engine.loading import ScenarioError
-from engine.paths import ASSETS_DIR
 from engine.randomness import BLOCK, endless, stream
 from engine.scenario import FixedTokens, Traffic
+from engine.traces import find_trace
 
 ERROR_BACKOFF_S = 0.5  # the official SDKs' first back-off before a retry (docs/sources.md, Provider limits)
 
-TRACE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
-
-
-@lru_cache(maxsize=8)
 def load_trace(file_name: str, field: str = "traffic.trace.file") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Read an Azure-format trace from assets/: (seconds from the first request, prompt tokens, output tokens)."""
-    path = ASSETS_DIR / file_name
-    if not path.is_file():
-        available = ", ".join(sorted(p.name for p in ASSETS_DIR.glob("*.csv")))
-        raise ScenarioError([f"{field}: {file_name!r} is not allowed: no such file in assets/ (have: {available})"])
-    times, prompts, outputs = [], [], []
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in TRACE_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ScenarioError([f"{field}: {file_name!r} is not allowed: missing column(s) {', '.join(missing)}; "
-                                 f"expected {', '.join(TRACE_COLUMNS)}"])
-        for line, row in enumerate(reader, start=2):
-            try:
-                # Timestamps carry no zone: read them as UTC so no daylight-saving jump enters the gaps.
-                moment = datetime.fromisoformat(row["TIMESTAMP"][:26]).replace(tzinfo=timezone.utc).timestamp()
-                prompt, output = int(row["ContextTokens"]), int(row["GeneratedTokens"])
-            except (TypeError, ValueError):
-                raise ScenarioError([f"{field}: {file_name!r} line {line} is not allowed: "
-                                     f"expected a timestamp and two token counts, got {dict(row)}"]) from None
-            if prompt < 0 or output < 0 or (times and moment < times[-1]):
-                raise ScenarioError([f"{field}: {file_name!r} line {line} is not allowed: token counts must be "
-                                     f">= 0 and timestamps in ascending order, got {dict(row)}"])
-            times.append(moment)
-            prompts.append(prompt)
-            outputs.append(output)
-    if len(times) < 2 or times[-1] == times[0]:
-        raise ScenarioError([f"{field}: {file_name!r} is not allowed: a trace needs at least two rows "
-                             "spread over time (its mean rate is rows / duration)"])
-    start = times[0]
-    return (np.asarray(times) - start, np.asarray(prompts, dtype=np.int64), np.maximum(np.asarray(outputs, dtype=np.int64), 1))
+    """Return the trace a scenario names (assets/ or uploaded): (seconds from the first request, prompt tokens,
+    output tokens)."""
+    trace = find_trace(file_name, field)
+    return trace.times, trace.prompts, trace.outputs
 
 
 def _token_block(traffic: Traffic, seed: int, draw: bool):

@@ -286,3 +286,49 @@ def test_a_live_change_is_in_the_share_link_the_download_and_a_save_and_compare_
     assert page.locator("[data-testid='stException']").count() == 0
     page.screenshot(path=str(SHOTS / "compare-sandbox-against-upload.png"), full_page=True)
     page.close()
+
+
+def test_a_team_replays_its_own_trace_and_a_bad_row_is_named(server, browser, tmp_path):
+    """Issue 14, part 5: a CSV trace is checked row by row, described, replayed here and saved with the scenario."""
+    bad = tmp_path / "bad.csv"
+    bad.write_text("t_s,prompt_tokens,output_tokens\n0,120,40\n1.5,ten,40\n")
+    good = tmp_path / "ours.csv"
+    good.write_text("t_s,prompt_tokens,output_tokens\n"
+                    + "".join(f"{second + 0.1 * i:.1f},{800 + 37 * i},{60 + i}\n" for second in range(0, 600, 10)
+                              for i in range(8)))  # bursts of 8 requests every 10 s: 0.8 req/s
+    page = opened(browser, f"{server}/sandbox", (1280, 720))
+    page.get_by_text("Bring your own traffic").click()
+    trace_input = page.locator("[data-testid='stFileUploader']", has_text="Trace (CSV)").locator("input[type=file]")
+    trace_input.set_input_files(str(bad))
+    error = page.locator("[data-testid='stAlertContainer']", has_text="bad.csv")
+    expect(error).to_contain_text("row 2 (line 3), column prompt_tokens: 'ten' is not allowed: a whole number of tokens",
+                                  timeout=10_000)
+    trace_input.set_input_files(str(good))
+    expect(page.get_by_text(re.compile(r"480 requests over 9 min 51 s"))).to_be_visible(timeout=10_000)
+    expect(page.get_by_text(re.compile(r"bursty"))).to_be_visible()
+    page.get_by_role("button", name="Replay it here").click()
+    settled(page)
+    page.get_by_text("Scenario as YAML").click()
+    box = page.get_by_label("YAML", exact=True)
+    expect(box).to_have_value(re.compile(r"trace:\n    file: upload-[0-9a-f]{24}\.csv\n    speedup: 1\.0\n    loop: true"))
+    page.get_by_role("button", name="Start").click()
+    page.wait_for_timeout(2_500)
+    assert view_time(page) > 60
+    page.get_by_text("Save for the team").click()
+    page.get_by_role("button", name="Save", exact=True).click()
+    saved = page.locator("[data-testid='stCode']", has_text="saved=").first
+    expect(saved).to_be_visible(timeout=10_000)
+    other = opened(browser, saved.inner_text().strip())
+    assert other.locator("[data-testid='stAlertContainer']").count() == 0
+    other.get_by_text("Bring your own traffic").click()
+    with other.expect_download() as download:  # the teammate gets the trace itself, not only its name
+        other.get_by_role("button", name=re.compile("Download the trace this scenario replays")).click()
+    assert open(download.value.path()).read().count("\n") == 481
+    other.get_by_text("Scenario as YAML").click()
+    expect(other.get_by_label("YAML", exact=True)).to_have_value(re.compile(r"file: upload-[0-9a-f]{24}\.csv"))
+    expect(other.get_by_label("YAML", exact=True)).to_have_value(re.compile(r"name: .*, on your traffic"))
+    other.close()
+    page.get_by_text("Bring your own traffic").scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "sandbox-own-traffic.png"))
+    assert page.locator("[data-testid='stException']").count() == 0
+    page.close()

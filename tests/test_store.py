@@ -354,3 +354,33 @@ def test_a_saved_id_whose_key_holds_another_type_is_reset_and_reads_as_not_found
     with pytest.raises(StoreRejected, match="not found"):
         store.load_scenario("aaaaaaaa")
     assert store.redis.exists("gsl:scenario:aaaaaaaa") == 0
+
+
+def test_a_saved_scenario_carries_its_uploaded_traces_compressed_and_checked(store):
+    from engine.traces import read_trace_csv
+
+    trace = read_trace_csv("t_s,prompt_tokens,output_tokens\n" + "".join(f"{i * 0.25},{i % 900},{1 + i % 50}\n"
+                                                                         for i in range(40_000)))
+    text = trace.to_csv()
+    saved = store.save_scenario({"name": "mine"}, attachments={trace.name: text})
+    raw = store.redis.get(f"gsl:scenario:{saved}")
+    assert len(raw) < len(text) / 2  # compressed in Redis
+    assert store.load_scenario(saved)["attachments"] == {trace.name: text}
+    for name, body in (("../../etc/passwd", "x"), ("upload-123.csv", "x"), (trace.name, b"bytes")):
+        with pytest.raises(StoreRejected, match="is not allowed: an uploaded trace's name and text"):
+            store.save_scenario({"name": "mine"}, attachments={name: body})
+
+
+@pytest.mark.parametrize("attachments", [
+    {"upload-" + "0" * 24 + ".csv": "not base64 !"},
+    {"upload-" + "0" * 24 + ".csv": __import__("base64").b64encode(__import__("zlib").compress(b"x" * 6_000_000)).decode()},
+    {"../x.csv": ""},
+    {"upload-" + "0" * 24 + ".csv": 5},
+    [],
+])
+def test_a_saved_trace_of_the_wrong_shape_or_a_bomb_is_refused_even_when_signed(store, attachments):
+    saved = store.save_scenario({"name": "mine"})
+    key = f"gsl:scenario:{saved}"
+    store.redis.set(key, store._sign("scenario", saved, {"scenario": {}, "summary": None, "attachments": attachments}))
+    with pytest.raises(StoreRejected, match="not a value this app wrote"):
+        store.load_scenario(saved)

@@ -110,40 +110,43 @@ def test_set_arrival_rate_on_a_trace_changes_its_speed():
 
 
 @pytest.mark.parametrize("rows, problem", [
-    (["2023-11-16 18:00:00.0,10,5", "2023-11-16 18:00:01.0,-3,5"], "token counts must be >= 0"),
-    (["2023-11-16 18:00:02.0,10,5", "2023-11-16 18:00:01.0,10,5"], "timestamps in ascending order"),
+    (["2023-11-16 18:00:00.0,10,5", "2023-11-16 18:00:01.0,-3,5"],
+     "row 2 (line 3), column ContextTokens: '-3' is not allowed: a whole number of tokens from 0 to 2,000,000"),
+    (["2023-11-16 18:00:02.0,10,5", "2023-11-16 18:00:01.0,10,5"],
+     "row 2 (line 3), column TIMESTAMP: '2023-11-16 18:00:01.0' is not allowed: earlier than the row before"),
     (["2023-11-16 18:00:00.0,10,5"], "a trace needs at least two rows spread over time"),
     (["2023-11-16 18:00:00.0,10,5", "2023-11-16 18:00:00.0,10,5"], "a trace needs at least two rows"),
-    (["yesterday,10,5", "2023-11-16 18:00:00.0,10,5"], "line 2 is not allowed: expected a timestamp"),
+    (["yesterday,10,5", "2023-11-16 18:00:00.0,10,5"],
+     "row 1 (line 2), column TIMESTAMP: 'yesterday' is not allowed: a date and time"),
 ])
-def test_a_malformed_trace_is_refused_with_its_line(tmp_path, monkeypatch, rows, problem):
-    import engine.traffic
+def test_a_malformed_asset_trace_is_refused_with_its_row_and_column(tmp_path, monkeypatch, rows, problem):
+    import engine.traces
     from engine import ScenarioError
 
     (tmp_path / "mine.csv").write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n" + "\n".join(rows) + "\n")
-    monkeypatch.setattr(engine.traffic, "ASSETS_DIR", tmp_path)
-    load_trace.cache_clear()
+    monkeypatch.setattr(engine.traces, "ASSETS_DIR", tmp_path)
+    engine.traces._asset.cache_clear()
     with pytest.raises(ScenarioError) as info:
         load_trace("mine.csv")
-    load_trace.cache_clear()
+    engine.traces._asset.cache_clear()
     assert info.value.problems[0].startswith("traffic.trace.file: 'mine.csv'")
     assert problem in info.value.problems[0]
 
 
 def test_trace_timestamps_are_read_as_utc(tmp_path, monkeypatch):
-    import engine.traffic
+    import engine.traces
 
     # 2023-03-26 01:30 -> 03:30 spans the European daylight-saving jump; as UTC the gap is 2 h.
     (tmp_path / "dst.csv").write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n"
                                       "2023-03-26 01:30:00.0,10,5\n2023-03-26 03:30:00.0,10,5\n")
-    monkeypatch.setattr(engine.traffic, "ASSETS_DIR", tmp_path)
+    monkeypatch.setattr(engine.traces, "ASSETS_DIR", tmp_path)
     monkeypatch.setenv("TZ", "Europe/Berlin")
     __import__("time").tzset()
-    load_trace.cache_clear()
+    engine.traces._asset.cache_clear()
     try:
         times, _, _ = load_trace("dst.csv")
     finally:
-        load_trace.cache_clear()
+        engine.traces._asset.cache_clear()
         monkeypatch.delenv("TZ")
         __import__("time").tzset()
     assert times.tolist() == [0.0, 7200.0]

@@ -25,6 +25,8 @@ the local session (lessons, sandbox) goes on; redis-py reconnects by itself once
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -32,6 +34,7 @@ import os
 import re
 import secrets
 import time
+import zlib
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,6 +43,9 @@ import redis
 SCHEMA = 1
 PREFIX = "gsl:"
 MAX_VALUE_BYTES = 512_000  # a saved scenario with its summary, or one room message, is far smaller
+MAX_SAVED_BYTES = 4_000_000  # a saved scenario with its traces (compressed): read once, when its link is opened
+MAX_ATTACHMENT_BYTES = 5_000_000  # one attached trace once unpacked (engine/traces.py, MAX_TRACE_BYTES)
+ATTACHMENT_NAME = re.compile(r"^upload-[0-9a-f]{24}\.csv$")  # an uploaded trace, named by its content
 SAVED_TTL_S = 30 * 86_400  # saved scenarios live 30 days unless saved again
 ROOM_IDLE_S = int(os.environ.get("GSL_ROOM_IDLE_S", 2 * 3600))  # a room no presenter touched expires
 ROOM_HISTORY = 600  # chart points (one per window) kept per room: what a learner who joins late can still draw
@@ -213,12 +219,12 @@ class Store:
         mac = hmac.new(self._secret, payload.encode(), hashlib.sha256).hexdigest()
         return json.dumps({"payload": payload, "mac": mac}, separators=(",", ":"))
 
-    def _open(self, raw: str | None, kind: str, scope: str) -> tuple[Any, int] | None:
+    def _open(self, raw: str | None, kind: str, scope: str, limit: int = MAX_VALUE_BYTES) -> tuple[Any, int] | None:
         """Return (body, seq) of a signed envelope read from Redis, or raise StoreRejected saying what is wrong."""
         if raw is None:
             return None
-        if len(raw) > MAX_VALUE_BYTES:
-            raise StoreRejected(f"{kind}: {len(raw):,} bytes is not allowed: at most {MAX_VALUE_BYTES:,}")
+        if len(raw) > limit:
+            raise StoreRejected(f"{kind}: {len(raw):,} bytes is not allowed: at most {limit:,}")
         try:
             outer = _loads(raw)
             payload, mac = outer["payload"], outer["mac"]
@@ -243,18 +249,26 @@ class Store:
     # --- saved scenarios ------------------------------------------------------------------------
 
     def save_scenario(self, scenario: dict, summary: dict | None = None, ttl_s: int = SAVED_TTL_S,
-                      client: str = "anonymous") -> str:
-        """Save scenario data (and optionally a results summary) under a new short id; return the id.
+                      client: str = "anonymous", attachments: dict[str, str] | None = None) -> str:
+        """Save scenario data (and optionally a results summary and the traces it names, {name: CSV text}) under a
+        new short id; return the id.
 
         Counted against the client's saves a day and everyone's bytes a day (LIMITS), in Redis.
         """
-        body = {"scenario": scenario, "summary": summary, "saved_at": time.time()}
+        packed = {}
+        for name, text in (attachments or {}).items():
+            if not (isinstance(name, str) and ATTACHMENT_NAME.match(name) and isinstance(text, str)):
+                raise StoreRejected(f"attachment: '{shown(name)}' is not allowed: an uploaded trace's name and text")
+            packed[name] = base64.b64encode(zlib.compress(text.encode(), 6)).decode()
+        body = {"scenario": scenario, "summary": summary, "saved_at": time.time(), "attachments": packed}
+        limit = MAX_SAVED_BYTES if packed else MAX_VALUE_BYTES
         for _ in range(10):
             saved_id = _short_id(ID_ALPHABET, 8)
             key = f"{PREFIX}scenario:{saved_id}"
             value = self._sign("scenario", saved_id, body)
-            if len(value) > MAX_VALUE_BYTES:
-                raise StoreRejected(f"scenario: {len(value):,} bytes is not allowed: at most {MAX_VALUE_BYTES:,}")
+            if len(value) > limit:
+                raise StoreRejected(f"scenario: {len(value):,} bytes is not allowed: at most {limit:,}"
+                                    + (" (with its traces, compressed)" if packed else ""))
             if _ == 0:
                 self.take("save", client, what="saved scenarios from this address today")
                 self.take("save_bytes_all", "all", len(value), what="saved scenarios today, from everyone")
@@ -263,18 +277,34 @@ class Store:
         raise StoreUnavailable("could not find a free id for the scenario")  # 31^8 ids: practically never
 
     def load_scenario(self, saved_id: str) -> dict:
-        """Return {scenario, summary, saved_at} saved under `saved_id`, or raise StoreRejected."""
+        """Return {scenario, summary, saved_at, attachments: {name: CSV text}} saved under `saved_id`, or raise
+        StoreRejected."""
         saved_id = (saved_id or "").strip()
         if len(saved_id) != 8 or any(c not in ID_ALPHABET for c in saved_id):
             raise StoreRejected(f"saved scenario id: '{shown(saved_id)}' is not allowed: 8 characters as in the link")
         key = f"{PREFIX}scenario:{saved_id}"
-        opened = self._open(self._healing([key], self.redis.get, key), "scenario", saved_id)
+        opened = self._open(self._healing([key], self.redis.get, key), "scenario", saved_id, MAX_SAVED_BYTES)
         if opened is None:
             raise StoreRejected(f"saved scenario {saved_id}: not found (it may have expired)")
         body = opened[0]
+        malformed = StoreRejected(f"saved scenario {saved_id}: is not allowed: not a value this app wrote (malformed)")
         if not isinstance(body, dict) or not isinstance(body.get("scenario"), dict) \
-                or not isinstance(body.get("summary"), (dict, type(None))):
-            raise StoreRejected(f"saved scenario {saved_id}: is not allowed: not a value this app wrote (malformed)")
+                or not isinstance(body.get("summary"), (dict, type(None))) \
+                or not isinstance(body.get("attachments", {}), dict):
+            raise malformed
+        attachments = {}
+        for name, packed in body.get("attachments", {}).items():
+            if not (ATTACHMENT_NAME.match(name) and isinstance(packed, str)):
+                raise malformed
+            try:
+                unpacker = zlib.decompressobj()
+                text = unpacker.decompress(base64.b64decode(packed, validate=True), MAX_ATTACHMENT_BYTES + 1)
+                if unpacker.unconsumed_tail or len(text) > MAX_ATTACHMENT_BYTES:
+                    raise ValueError("too large once unpacked")
+                attachments[name] = text.decode("utf-8")
+            except (binascii.Error, zlib.error, ValueError):
+                raise malformed from None
+        body["attachments"] = attachments
         return body
 
     # --- rooms ----------------------------------------------------------------------------------

@@ -33,11 +33,13 @@ from dashboard.view.player import Player
 from dashboard.view.links import app_link, qr_png
 from dashboard.view.scenario_source import decode_link, encode_link, load_saved, parse_text
 from dashboard.view.text import as_text
-from engine import ScenarioError, load_preset, parse_scenario
+from dashboard.view.trace_view import show_trace
+from engine import ScenarioError, derive, load_preset, parse_scenario
 from engine.controls import CONTROLS, running_scenario
 from engine.labels import format_metric
 from engine.loading import scenario_to_data
 from engine.scenario import Scenario
+from engine.traces import MAX_TRACE_BYTES, describe, keep, read_trace_csv, uploads_named_by
 
 DEFAULT_PRESET = "horizontal_load_balancer"
 KEY, ERROR, TEXT = "sandbox", "sandbox_error", "sandbox_text"
@@ -45,6 +47,7 @@ FORM, SAVED, NEXT = "sandbox_form", "sandbox_saved", "sandbox_next"  # the form'
 NAME, DESCRIPTION = "sandbox_name", "sandbox_description"  # what the shared and saved scenario is called
 WRITTEN = "sandbox_written"  # the YAML last written into the box: while the box still holds it, it follows the run
 CHALLENGE, SCORE = "sandbox_challenge", "sandbox_challenge_score_card"
+TRACE = "sandbox_trace_read"  # the uploaded trace read last: its file id and name, its shape or what is wrong
 WARM_UP_S = 60.0  # the sandbox opens a minute into its run, past the start-up of an empty system
 
 
@@ -146,9 +149,12 @@ def _save() -> None:
     summary = None
     if st.session_state.get("sandbox_save_results") and sim.windows:
         summary = {k: v for k, v in sim.summary().items() if not isinstance(v, dict)}
+    running = exported(sim)
     try:
-        saved = shared_store().save_scenario(scenario_to_data(exported(sim)), summary, client=client_id())
-    except (StoreRejected, StoreUnavailable) as exc:
+        traces = {name: trace.to_csv() for name, trace in uploads_named_by(running).items()}
+        saved = shared_store().save_scenario(scenario_to_data(running), summary, client=client_id(),
+                                             attachments=traces)
+    except (StoreRejected, StoreUnavailable, ScenarioError) as exc:
         st.session_state[ERROR] = f"Not saved: {exc}"
         return
     st.session_state[SAVED] = (saved, summary)
@@ -172,6 +178,63 @@ def _form(scenario) -> None:
                  on_click=_switch, args=(edited,), width="stretch")
     discard.button("Discard edits", key="sandbox_form_discard", disabled=edited == scenario,
                    on_click=lambda: st.session_state.update({FORM: st.session_state[FORM] + 1}), width="stretch")
+
+
+def _read_trace(upload) -> None:
+    """Read an uploaded trace through the trace door once per file; keep it in this process, or say what is wrong."""
+    try:
+        trace = read_trace_csv(upload.getvalue(), upload.name)
+        st.session_state[TRACE] = {"file": upload.file_id, "name": keep(trace), "shape": describe(trace)}
+    except ScenarioError as exc:
+        st.session_state[TRACE] = {"file": upload.file_id, "error": str(exc)}
+
+
+def _replay_trace(running) -> None:
+    """Start the running architecture afresh on the uploaded trace (a new traffic: no before and after)."""
+    read = st.session_state[TRACE]
+    changes = {"traffic": {"trace": {"file": read["name"], "speedup": st.session_state["sandbox_trace_speedup"],
+                                     "loop": st.session_state["sandbox_trace_loop"]},
+                           "rate_rps": None, "users": None, "closed_loop": None, "conversation": None,
+                           "heavy_users": None, "pattern": {"kind": "steady"}},
+               "name": f"{running.name[:100]}, on your traffic"}
+    try:
+        _start(derive(running, changes, "your trace"))
+    except ScenarioError as exc:
+        st.session_state[ERROR] = f"This architecture cannot replay the trace: {exc}"
+
+
+def _own_traffic(running) -> None:
+    """Offer to replay a team's own traffic: upload a CSV trace, see what it is like, run it here."""
+    with st.expander("Bring your own traffic: replay a CSV trace through this architecture"):
+        st.caption("The first line names the columns: `TIMESTAMP, ContextTokens, GeneratedTokens` (the Azure LLM "
+                   "inference trace's format) or `t_s, prompt_tokens, output_tokens` (seconds, then tokens). One "
+                   "request a row, in time order; at most 5 MB and 100,000 rows. The trace stays in this app's "
+                   "memory for a while, and for 30 days with a saved scenario; a share link does not carry it.")
+        try:
+            replayed = uploads_named_by(running)
+        except ScenarioError:
+            replayed = {}
+        for name, trace in replayed.items():  # a teammate who opened a saved link gets the trace too
+            st.download_button(f"Download the trace this scenario replays ({name})", trace.to_csv(), file_name=name,
+                               key=f"sandbox_trace_download_{name}")
+        upload = st.file_uploader("Trace (CSV)", type=["csv"], key="sandbox_trace",
+                                  max_upload_size=MAX_TRACE_BYTES // 1_000_000)
+        if upload is None:
+            return
+        if st.session_state.get(TRACE, {}).get("file") != upload.file_id:
+            _read_trace(upload)
+        read = st.session_state[TRACE]
+        if "error" in read:
+            st.error(as_text(read["error"]))
+            return
+        show_trace(read["shape"])
+        speedup, loop, go = st.columns([1, 1, 1], vertical_alignment="bottom")
+        speedup.number_input("Speed-up (x)", min_value=0.01, max_value=10_000.0, value=1.0, key="sandbox_trace_speedup",
+                             help="2 = the trace's traffic at twice its rate: how the same users would load it "
+                                  "when twice as many come.")
+        loop.checkbox("Start again at its end", value=True, key="sandbox_trace_loop")
+        go.button("Replay it here", key="sandbox_trace_replay", type="primary", on_click=_replay_trace,
+                  args=(running,), width="stretch")
 
 
 def _challenge_lessons() -> dict[str, str]:
@@ -241,7 +304,8 @@ def render_sandbox() -> None:
     st.title("Sandbox")
     if KEY not in st.session_state:
         _start(_first_scenario())
-    upload = st.file_uploader("Open a scenario (YAML or JSON)", type=["yaml", "yml", "json"], key="sandbox_upload")
+    upload = st.file_uploader("Open a scenario (YAML or JSON)", type=["yaml", "yml", "json"], key="sandbox_upload",
+                              max_upload_size=1)
     if upload is not None and st.session_state.get("sandbox_loaded") != upload.file_id:
         st.session_state["sandbox_loaded"] = upload.file_id
         try:
@@ -264,6 +328,7 @@ def render_sandbox() -> None:
             _form(sim.scenario)
     running = exported(sim)
     _follow_the_run(running)
+    _own_traffic(running)
     with st.expander("Scenario as YAML (edit and apply)", expanded=False):
         st.caption("It follows the run (every live change) until you edit it; Apply plays your edits.")
         st.text_area("YAML", key=TEXT, height=400)

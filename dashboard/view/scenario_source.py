@@ -25,6 +25,7 @@ from dashboard.view.text import as_text
 from engine import ScenarioError, list_presets, load_preset, parse_scenario
 from engine.controls import running_scenario
 from engine.loading import MAX_SCENARIO_BYTES, read_scenario_text, scenario_to_data
+from engine.traces import keep, read_trace_csv
 
 MAX_LINK_BYTES = 16_384  # a share link carries the scenario itself: keep URLs and decompression small
 MAX_PASTED_LINK = MAX_LINK_BYTES + 2_000  # a whole address around the scenario
@@ -67,12 +68,19 @@ def parse_text(text: str | bytes, source: str):
 def load_saved(saved_id: str):
     """Return (scenario, results summary or None) saved under `saved_id` in the shared store.
 
-    Raise ValueError saying why not (unknown or expired id, store down, not a valid scenario)."""
+    Raise ValueError saying why not (unknown or expired id, store down, not a valid scenario). The traces
+    saved with it are read again through the trace door and kept in this process, so it runs here."""
     from dashboard.classroom.shared import shared_store
     from dashboard.classroom.store import StoreRejected, StoreUnavailable
 
     try:
         found = shared_store().load_scenario(saved_id)
+        for name, text in found["attachments"].items():  # the traces it replays, through the trace door
+            trace = read_trace_csv(text, f"saved scenario {saved_id}: trace {name}")
+            if trace.name != name:
+                raise ValueError(f"saved scenario {saved_id}: trace {name} is not allowed: its content does not "
+                                 "match its name")
+            keep(trace)
         return parse_scenario(found["scenario"], f"saved scenario {saved_id}"), found.get("summary")
     except (StoreRejected, StoreUnavailable, ScenarioError) as exc:
         raise ValueError(str(exc)) from None
@@ -176,7 +184,8 @@ def pick_scenario(side: str, default_preset: str):
                 st.caption(f"What runs in the Sandbox now: {as_text(scenario.name)}")
             return scenario
         if source == "file":
-            upload = st.file_uploader(f"{side}: scenario file", type=["yaml", "yml", "json"], key=f"{key}_file")
+            upload = st.file_uploader(f"{side}: scenario file", type=["yaml", "yml", "json"], key=f"{key}_file",
+                                      max_upload_size=1)
             return None if upload is None else parse_text(upload.getvalue(), upload.name)
         text = st.text_input(f"{side}: link", key=f"{key}_link", max_chars=MAX_PASTED_LINK,
                              placeholder="https://…/sandbox?saved=… or …/sandbox?s=…")
