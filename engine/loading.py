@@ -58,13 +58,13 @@ def _allowed_fields(model: type[BaseModel], loc: tuple) -> list[str]:
     return sorted(model.model_fields) if model is not None else []
 
 
-def _describe(error: dict) -> list[str]:
+def _describe(error: dict, model: type[BaseModel] = Scenario) -> list[str]:
     """Turn one pydantic error into lines of 'path: value is not allowed: what is allowed'."""
     loc = error["loc"]
     path = _field_path(loc)
     kind = error["type"]
     if kind == "extra_forbidden":
-        allowed = _allowed_fields(Scenario, loc)
+        allowed = _allowed_fields(model, loc)
         hint = f"; allowed here: {', '.join(allowed)}" if allowed else ""
         return [f"{path}: unknown field{hint}"]
     if kind == "missing":
@@ -268,18 +268,22 @@ def _json_data(text: str) -> Any:
     return json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
 
 
-def parse_scenario(data: Any, source: str = "scenario") -> Scenario:
-    """Validate plain data into a Scenario or raise ScenarioError listing every problem."""
+def validate_data(model: type[BaseModel], data: Any, source: str):
+    """Validate plain data into `model` (a scenario, a search spec) or raise ScenarioError listing every problem."""
     if not isinstance(data, dict):
         raise ScenarioError([f"(top level): expected a mapping of fields, got {type(data).__name__}"], source)
-    depth = _data_depth(data)
-    if depth > MAX_DEPTH:
+    if _data_depth(data) > MAX_DEPTH:
         raise ScenarioError([f"(top level): mappings and lists nested more than {MAX_DEPTH} deep are not allowed: "
                              f"at most {MAX_DEPTH}"], source)
     try:
-        return Scenario.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError([line for e in exc.errors() for line in _describe(e)], source) from None
+        raise ScenarioError([line for e in exc.errors() for line in _describe(e, model)], source) from None
+
+
+def parse_scenario(data: Any, source: str = "scenario") -> Scenario:
+    """Validate plain data into a Scenario or raise ScenarioError listing every problem."""
+    return validate_data(Scenario, data, source)
 
 
 def load_scenario(path: str | Path) -> Scenario:

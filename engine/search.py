@@ -1,0 +1,357 @@
+"""Search: the cheapest architecture that meets a latency and error target.
+
+A team sizing a design asks one question: what is the cheapest way to serve this traffic well
+enough? "Well enough" is a service-level objective (p95 latency at most 10 s, at most 1 % errors,
+perhaps the first token within 2 s); "this traffic" is a rate, daily users or a trace; and the
+ways are a declared space of choices: replicas, instance sizes, async workers, read replicas, a
+cache and its threshold, LLM deployments, models and quotas. Every combination is a candidate.
+
+Running every candidate for long enough on enough seeds is what LLM-serving simulators do when the
+space is small; it grows as the product of the choices. So the search runs successive halving
+(Jamieson and Talwalkar, 2016; the rung schedule of Hyperband, Li et al., 2018): every candidate
+gets a short run on one seed, and only the most promising share goes on to a longer run on more
+seeds, round after round. "Promising" here is what the question asks: first the candidates that
+meet the objective, cheapest first, then those that miss it by the least. Early rounds are short
+and noisy, so they judge with slack (a candidate within 25 % of every target is kept as meeting
+it); the last round judges strictly, on every seed (at least 3): the winner is the cheapest
+candidate that meets every target on every seed of the last round.
+
+Every run is independent, so each round's runs go to an executor at once (engine/executors.py:
+local processes, or a Dask cluster). All candidates of a round run on the same seeds, so they see
+identical traffic (common random numbers) and differ only in architecture.
+
+A spec is data (YAML), read through the same door as a scenario, and each candidate is made from
+the base scenario through `derive`: a combination the scenario format refuses (a cache on traffic
+without prompt keys) is left out and counted, never run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Executor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from engine.loading import (ScenarioError, derive, list_presets, load_preset, parse_scenario, read_scenario_text, scenario_to_data,
+                            validate_data)
+from engine.scenario import MAX_SEED, Scenario
+from engine.scenario_base import Strict, plain_text
+from engine.simulation import Budget, BudgetExceeded, Simulation
+
+MAX_POINTS = 2_000  # candidates a space may declare
+MAX_CHOICES = 12  # dimensions of a space
+MAX_VALUES = 24  # values one dimension may take
+SLACK = 0.25  # early rounds keep a candidate within this share of every target: short runs are noisy
+RUN_BUDGET = Budget(max_requests=3_000_000, max_wall_s=120.0)  # one run; past it, the candidate misses the SLO
+TARGETS = ("latency_p95_s", "error_rate", "ttft_p95_s")
+
+
+class Slo(Strict):
+    """The service-level objective: each target a figure the whole measured run must not exceed."""
+
+    latency_p95_s: float | None = Field(10.0, gt=0, le=3600, description="s; p95 of request latency, at most")
+    error_rate: float | None = Field(0.01, ge=0, le=1, description="share of requests that fail, at most")
+    ttft_p95_s: float | None = Field(None, gt=0, le=3600, description="s; p95 time to the first token, at most "
+                                     "(with an LLM); null = not a target")
+
+    @model_validator(mode="after")
+    def _some_target(self) -> "Slo":
+        if all(getattr(self, name) is None for name in TARGETS):
+            raise ValueError("give at least one target: latency_p95_s, error_rate or ttft_p95_s")
+        return self
+
+
+class Round(Strict):
+    """One rung of successive halving: how long each surviving candidate runs, and on how many seeds."""
+
+    seconds: float = Field(gt=0, le=3600, description="simulated seconds measured, after the warm-up")
+    seeds: int = Field(ge=1, le=10)
+
+
+class SearchSpec(Strict):
+    """What to search: a base architecture and its traffic, a target, and the choices to try."""
+
+    name: str = Field("search", min_length=1, max_length=120)
+    base: str | None = Field(None, max_length=80, description="a preset's name; or give scenario")
+    scenario: dict | None = Field(None, description="a whole scenario, inline; or give base")
+    changes: dict = Field(default_factory=dict, description="changes to the base first: its traffic, say")
+    slo: Slo = Field(default_factory=Slo)
+    space: dict[str, list[Any]] = Field(description="a field's dotted path (web.replicas) -> the values to try; "
+                                                    "null removes an optional part (cache: [null, {...}])")
+    rounds: list[Round] = Field(default_factory=lambda: [Round(seconds=60, seeds=1), Round(seconds=180, seeds=2),
+                                                         Round(seconds=300, seeds=3)], min_length=1, max_length=6)
+    keep: float = Field(1 / 3, gt=0, le=1, description="share of candidates each round passes to the next")
+    warmup_s: float = Field(60.0, ge=0, le=3600, description="simulated seconds before each run is measured")
+    seed: int = Field(1, ge=0, le=MAX_SEED, description="first seed; a round with k seeds uses seed .. seed + k - 1")
+
+    @model_validator(mode="after")
+    def _coherent(self) -> "SearchSpec":
+        plain_text(self.name)
+        problems = []
+        if (self.base is None) == (self.scenario is None):
+            problems.append("give exactly one of base (a preset's name) or scenario")
+        presets = [name for name, _ in list_presets()]
+        if self.base is not None and self.base not in presets:
+            problems.append(f"base: {self.base[:40]!r} is not allowed: choose one of {', '.join(presets)}")
+        if not 1 <= len(self.space) <= MAX_CHOICES:
+            problems.append(f"space: {len(self.space)} choices is not allowed: 1 to {MAX_CHOICES}")
+        for path, values in self.space.items():
+            if not path or len(path) > 80 or not all(part.isidentifier() for part in path.split(".")):
+                problems.append(f"space: {path[:80]!r} is not allowed: a field's dotted path, such as web.replicas")
+            if not 1 <= len(values) <= MAX_VALUES:
+                problems.append(f"space.{path[:80]}: {len(values)} values is not allowed: 1 to {MAX_VALUES}")
+        points = math.prod(len(values) for values in self.space.values())
+        if points > MAX_POINTS:
+            problems.append(f"space: {points:,} candidates is not allowed: at most {MAX_POINTS:,}")
+        if self.rounds[-1].seeds < 3:
+            problems.append(f"rounds: the last round's {self.rounds[-1].seeds} seed(s) is not allowed: at least 3, "
+                            "so the winner meets the target on 3 seeds or more")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+
+def read_spec(text: str | bytes, source: str = "search spec") -> SearchSpec:
+    """Read a search spec from YAML or JSON text through the scenario door, or raise ScenarioError."""
+    return validate_data(SearchSpec, read_scenario_text(text, source), source)
+
+
+def load_spec(path: str | Path) -> SearchSpec:
+    """Read a search spec file."""
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(300_000)
+    except OSError as exc:
+        raise ScenarioError([f"{path}: cannot be read ({exc.strerror or exc})"], str(path)) from None
+    return read_spec(raw, str(path))
+
+
+# --- candidates -----------------------------------------------------------------------------------------------
+
+def _nested(path: str, value) -> dict:
+    """Return {"a": {"b": value}} for path "a.b"."""
+    for part in reversed(path.split(".")):
+        value = {part: value}
+    return value
+
+
+def _merge(into: dict, more: dict) -> dict:
+    """Merge nested mapping `more` into `into` (in place) and return it."""
+    for key, value in more.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+    return into
+
+
+@dataclass
+class Candidate:
+    """One architecture of the space: the choices that make it, its scenario, and what its runs measured."""
+
+    index: int
+    choice: dict  # dotted path -> value
+    scenario: Scenario
+    runs: dict = field(default_factory=dict)  # round -> list of figures, one per seed
+    reached: int = -1  # the last round it ran in
+
+    def figures(self, round_index: int | None = None) -> list[dict]:
+        return self.runs.get(self.reached if round_index is None else round_index, [])
+
+
+def base_scenario(spec: SearchSpec) -> Scenario:
+    """Return the architecture the search starts from, with the spec's changes."""
+    base = load_preset(spec.base) if spec.base is not None else parse_scenario(spec.scenario, "search scenario")
+    return derive(base, spec.changes, f"{spec.name}: the base with its changes") if spec.changes else base
+
+
+def candidates(spec: SearchSpec) -> tuple[list[Candidate], list[str]]:
+    """Return every valid candidate of the space, and why each other combination was left out."""
+    base = base_scenario(spec)
+    paths = list(spec.space)
+    found, refused = [], []
+    for values in itertools.product(*(spec.space[path] for path in paths)):
+        choice = dict(zip(paths, values))
+        changes = {}
+        for path, value in choice.items():
+            _merge(changes, _nested(path, value))
+        described = ", ".join(f"{path}={value!r}" for path, value in choice.items())
+        try:
+            scenario = derive(base, {**changes, "name": f"{spec.name} #{len(found) + 1}"[:120]}, described)
+        except ScenarioError as exc:
+            refused.append(f"{described}: {exc.problems[0]}")
+            continue
+        found.append(Candidate(len(found), choice, scenario))
+    return found, refused
+
+
+# --- one run ----------------------------------------------------------------------------------------------------
+
+def evaluate(task: dict) -> dict:
+    """Run one candidate on one seed and return the figures the search judges (runs in a worker process).
+
+    `task`: {"scenario": data, "seed", "warmup_s", "seconds", "traces": {name: CSV}}; a run past its
+    work budget comes back as `stopped` (it misses every target).
+    """
+    from engine.traces import keep, kept, read_trace_csv
+
+    for name, text in task.get("traces", {}).items():  # uploaded traces travel with the task
+        if kept(name) is None:
+            keep(read_trace_csv(text, name))
+    scenario = derive(parse_scenario(task["scenario"], "search task"), {"seed": task["seed"]}, "search task")
+    sim = Simulation(scenario, task.get("budget", RUN_BUDGET), history_windows=1)
+    try:
+        if task["warmup_s"]:
+            sim.advance(task["warmup_s"])
+            sim.restart_summary()
+        summary = sim.run(task["seconds"])
+    except BudgetExceeded as exc:
+        return {"stopped": str(exc)}
+    return {"stopped": None, **{name: summary.get(name) for name in
+                                (*TARGETS, "usd_per_month", "throughput_rps", "arrivals", "latency_p50_s")}}
+
+
+def meets(slo: Slo, figures: list[dict], slack: float = 0.0) -> bool:
+    """Return whether every run meets every target (each within `slack` of it)."""
+    return bool(figures) and violation(slo, figures) <= 1.0 + slack
+
+
+def violation(slo: Slo, figures: list[dict]) -> float:
+    """Return the worst run's worst ratio of a figure to its target (<= 1: all met; infinite: a run stopped)."""
+    worst = 0.0
+    for run in figures:
+        if run.get("stopped"):
+            return math.inf
+        for name in TARGETS:
+            target, value = getattr(slo, name), run.get(name)
+            if target is None:
+                continue
+            if value is None:
+                if name == "ttft_p95_s":
+                    continue  # no LLM answered in this run: no first token to wait for
+                return math.inf
+            worst = max(worst, value / target if target > 0 else (0.0 if value <= 0 else math.inf))
+    return worst
+
+
+def cost(figures: list[dict]) -> float:
+    """Return a candidate's mean USD per month over its runs (infinite with none)."""
+    values = [run["usd_per_month"] for run in figures if run.get("usd_per_month") is not None]
+    return sum(values) / len(values) if values else math.inf
+
+
+def worst(figures: list[dict], name: str) -> float | None:
+    """Return the worst (largest) figure over a candidate's runs."""
+    values = [run[name] for run in figures if run.get(name) is not None]
+    return max(values) if values else None
+
+
+# --- the search -----------------------------------------------------------------------------------------------
+
+class Cancelled(Exception):
+    """The search was cancelled: its result so far comes with it."""
+
+
+@dataclass
+class Result:
+    """What a search found: the winner (None if no candidate met the objective), every candidate, the rounds."""
+
+    spec: SearchSpec
+    candidates: list[Candidate]
+    refused: list[str]
+    winner: Candidate | None
+    runs: int  # simulations run
+    cancelled: bool = False
+
+    def front(self) -> list[Candidate]:
+        """Return the Pareto front of cost against worst p95 latency over the candidates' furthest rounds."""
+        measured = [c for c in self.candidates if c.figures() and not any(r.get("stopped") for r in c.figures())
+                    and worst(c.figures(), "latency_p95_s") is not None]
+        points = sorted(measured, key=lambda c: (cost(c.figures()), worst(c.figures(), "latency_p95_s")))
+        front, best = [], math.inf
+        for candidate in points:
+            p95 = worst(candidate.figures(), "latency_p95_s")
+            if p95 < best:
+                front.append(candidate)
+                best = p95
+        return front
+
+
+def _traces_of(scenario: Scenario) -> dict[str, str]:
+    """Return the uploaded traces a scenario needs, as CSV, to send with its tasks."""
+    from engine.traces import uploads_named_by
+
+    return {name: trace.to_csv() for name, trace in uploads_named_by(scenario).items()}
+
+
+def rank(spec: SearchSpec, alive: list[Candidate], round_index: int, slack: float) -> list[Candidate]:
+    """Order candidates for the next round: those meeting the objective (with slack) cheapest first, then the
+    rest by how far they miss it."""
+    def key(candidate: Candidate):
+        figures = candidate.runs[round_index]
+        if meets(spec.slo, figures, slack):
+            return (0, cost(figures), candidate.index)
+        return (1, violation(spec.slo, figures), candidate.index)
+
+    return sorted(alive, key=key)
+
+
+def search(spec: SearchSpec, executor: Executor, progress: Callable[[dict], None] | None = None,
+           cancel: threading.Event | None = None) -> Result:
+    """Run successive halving over the spec's space on `executor`; return what it found.
+
+    `progress` is called after every finished run with {round, rounds, done, total, alive, best}; setting
+    `cancel` stops the search at the next finished run (Cancelled carries the result so far).
+    """
+    pool, refused = candidates(spec)
+    if not pool:
+        raise ScenarioError([f"space: no candidate is a valid scenario ({len(refused)} refused); the first: "
+                             f"{refused[0] if refused else 'none'}"], spec.name)
+    alive, runs, best = list(pool), 0, None
+    for round_index, rung in enumerate(spec.rounds):
+        last = round_index == len(spec.rounds) - 1
+        tasks = {}
+        for candidate in alive:
+            candidate.runs[round_index] = [None] * rung.seeds
+            candidate.reached = round_index
+            data, traces = scenario_to_data(candidate.scenario), _traces_of(candidate.scenario)
+            for offset in range(rung.seeds):
+                task = {"scenario": data, "seed": spec.seed + offset, "warmup_s": spec.warmup_s,
+                        "seconds": rung.seconds, "traces": traces}
+                tasks[executor.submit(evaluate, task)] = (candidate, offset)
+        pending, total = set(tasks), len(tasks)
+        while pending:
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for future in done:
+                candidate, offset = tasks[future]
+                candidate.runs[round_index][offset] = future.result()
+                runs += 1
+            if cancel is not None and cancel.is_set():
+                for future in pending:
+                    future.cancel()
+                for candidate in alive:  # what did not finish is not judged
+                    candidate.runs[round_index] = [r for r in candidate.runs[round_index] if r is not None]
+                raise Cancelled(Result(spec, pool, refused, best, runs, cancelled=True))
+            if progress is not None and done:
+                progress({"round": round_index + 1, "rounds": len(spec.rounds), "done": total - len(pending),
+                          "total": total, "alive": len(alive),
+                          "best_usd_per_month": cost(best.figures()) if best is not None else None})
+        ranked = rank(spec, alive, round_index, 0.0 if last else SLACK)
+        feasible = [c for c in ranked if meets(spec.slo, c.runs[round_index])]
+        best = feasible[0] if feasible else None
+        if not last:
+            alive = ranked[:max(1, math.ceil(len(ranked) * spec.keep))]
+    return Result(spec, pool, refused, best, runs)
+
+
+def exhaustive(spec: SearchSpec, executor: Executor) -> Result:
+    """Run every candidate at the last round's length and seeds (the check successive halving must pass)."""
+    data = {**spec.model_dump(mode="json"), "rounds": [spec.rounds[-1].model_dump()]}
+    return search(validate_data(SearchSpec, data, spec.name), executor)

@@ -1,0 +1,140 @@
+"""The search for the cheapest architecture that meets an SLO: its spec door, successive halving checked
+against running everything, the winner on new seeds, cancelling, and the same search on a Dask cluster."""
+
+import math
+import threading
+
+import pytest
+import yaml
+
+from engine import ScenarioError, Simulation, derive
+from engine.executors import close, dask_executor, process_pool
+from engine.search import Cancelled, candidates, cost, exhaustive, meets, read_spec, search, worst
+
+# Eight web replica counts x two sizes x read replicas on or off at 8 req/s: 1 small replica is
+# overloaded, and p95 falls as workers are added until the LLM's own time is all that is left.
+SPEC = """
+name: web tier at 8 req/s
+base: horizontal_load_balancer
+changes: {traffic: {rate_rps: 8}}
+slo: {latency_p95_s: 20, error_rate: 0.01}
+space:
+  web.replicas: [1, 2, 3, 4, 6, 8]
+  web.size: [small, medium]
+  database.read_replicas: [0, 1]
+rounds: [{seconds: 30, seeds: 1}, {seconds: 60, seeds: 2}, {seconds: 120, seeds: 3}]
+warmup_s: 30
+"""
+
+
+@pytest.fixture(scope="module")
+def pool():
+    executor = process_pool(2)
+    yield executor
+    close(executor)
+
+
+@pytest.fixture(scope="module")
+def found(pool):
+    return search(read_spec(SPEC), pool)
+
+
+@pytest.mark.parametrize("change, said", [
+    ({"base": "nope"}, "base: 'nope' is not allowed: choose one of full_stack"),
+    ({"base": None}, "give exactly one of base (a preset's name) or scenario"),
+    ({"rounds": [{"seconds": 30, "seeds": 2}]}, "rounds: the last round's 2 seed(s) is not allowed: at least 3"),
+    ({"space": {"web replicas": [1]}}, "space: 'web replicas' is not allowed: a field's dotted path"),
+    ({"space": {"web.replicas": [1] * 25}}, "space.web.replicas: 25 values is not allowed"),
+    ({"space": {f"web.x{i}": [1, 2] for i in range(11)}}, "space: 2,048 candidates is not allowed: at most 2,000"),
+    ({"slo": {"latency_p95_s": None, "error_rate": None}}, "give at least one target"),
+    ({"speed": "fast"}, "speed: unknown field; allowed here: base, changes, keep, name, rounds, scenario, seed, slo, "
+                        "space, warmup_s"),
+    ({"keep": 0}, "keep: 0 is not allowed: input should be greater than 0"),
+])
+def test_a_bad_spec_is_refused_naming_the_field(change, said):
+    data = {**yaml.safe_load(SPEC), **change}
+    with pytest.raises(ScenarioError) as info:
+        read_spec(yaml.safe_dump(data))
+    assert any(said in problem for problem in info.value.problems), info.value.problems
+
+
+def test_a_combination_the_format_refuses_is_left_out_and_counted():
+    spec = read_spec(SPEC.split("space:")[0] + "space:\n  cache: [null, {ttl_s: 60}]\n"
+                     + "rounds:" + SPEC.split("rounds:")[1])
+    pool, refused = candidates(spec)
+    assert len(pool) == 1 and pool[0].choice == {"cache": None}
+    assert len(refused) == 1 and "prompt_keys" in refused[0]
+
+
+def test_successive_halving_finds_what_running_every_candidate_finds(found, pool):
+    spec = read_spec(SPEC)
+    everything = exhaustive(spec, pool)
+    assert found.winner is not None and everything.winner is not None
+    assert found.winner.choice == everything.winner.choice
+    # No cheaper candidate of the space meets the SLO on the last round's seeds and length.
+    cheaper = [c for c in everything.candidates if cost(c.figures()) < cost(found.winner.figures())
+               and meets(spec.slo, c.figures())]
+    assert cheaper == []
+    # Halving ran far fewer simulations than everything at full length: 24 + 8 x 2 + 3 x 3 runs, 
+    # most of them short, against 24 x 3 long ones.
+    assert found.runs == 24 + 8 * 2 + 3 * 3 and everything.runs == 24 * 3
+    assert found.winner.choice["web.replicas"] > 1  # one replica is overloaded at 8 req/s
+
+
+def test_the_winner_meets_the_slo_on_new_seeds(found):
+    spec = read_spec(SPEC)
+    for seed in (101, 102, 103):
+        sim = Simulation(derive(found.winner.scenario, {"seed": seed}, "new seed"), history_windows=1)
+        sim.advance(spec.warmup_s)
+        sim.restart_summary()
+        summary = sim.run(120)
+        assert summary["latency_p95_s"] <= 20 and summary["error_rate"] <= 0.01, seed
+
+
+def test_the_front_trades_cost_against_latency_and_includes_the_winner(found):
+    front = found.front()
+    costs = [cost(c.figures()) for c in front]
+    p95s = [worst(c.figures(), "latency_p95_s") for c in front]
+    assert len(front) >= 3 and costs == sorted(costs) and p95s == sorted(p95s, reverse=True)
+    # The winner is on the front unless a cheaper candidate is also faster, which it cannot be: none is cheaper
+    # and meets the SLO, and a faster cheaper one would meet the latency target.
+    assert found.winner in front or any(worst(c.figures(), "error_rate") > 0.01 for c in front
+                                         if cost(c.figures()) < cost(found.winner.figures()))
+
+
+def test_a_search_stops_when_cancelled_with_what_it_found_so_far(pool):
+    stop = threading.Event()
+    seen = []
+
+    def progress(event):
+        seen.append(event)
+        stop.set()
+
+    with pytest.raises(Cancelled) as info:
+        search(read_spec(SPEC), pool, progress, stop)
+    result = info.value.args[0]
+    assert result.cancelled and 0 < result.runs < 24 and seen[0]["total"] == 24 and seen[0]["round"] == 1
+
+
+def test_the_same_search_on_a_dask_local_cluster_finds_the_same_winner(found):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        executor = dask_executor(cluster)
+        try:
+            on_dask = search(read_spec(SPEC), executor)
+        finally:
+            close(executor)
+    assert on_dask.winner.choice == found.winner.choice and on_dask.runs == found.runs
+    assert math.isclose(cost(on_dask.winner.figures()), cost(found.winner.figures()))  # same seeds, same runs
+
+
+def test_an_uploaded_trace_travels_with_the_tasks_to_fresh_worker_processes(pool):
+    from engine.traces import keep, read_trace_csv
+
+    trace = read_trace_csv("t_s,prompt_tokens,output_tokens\n" + "".join(f"{i * 0.2:.1f},500,50\n" for i in range(900)))
+    name = keep(trace)  # kept in this process only: the spawned workers never saw it
+    text = SPEC.replace("changes: {traffic: {rate_rps: 8}}",
+                        f"changes: {{traffic: {{rate_rps: null, trace: {{file: {name}, loop: true}}}}}}")
+    text = text.split("space:")[0] + "space:\n  web.replicas: [1, 4]\nrounds: [{seconds: 30, seeds: 3}]\nwarmup_s: 0\n"
+    result = search(read_spec(text), pool)
+    assert all(run["arrivals"] == 150 for c in result.candidates for run in c.figures())  # 5 req/s for 30 s
