@@ -2,11 +2,13 @@
 
     python -m engine run SCENARIO [--duration S] [--seed N] [--json] [--max-requests N] [--max-wall-s S]
     python -m engine validate FILE
+    python -m engine search SPEC [--workers N] [--json] [--out FILE]
     python -m engine presets
     python -m engine metrics
 
 SCENARIO is a YAML or JSON file, or the name of a preset. Exit status: 0 on success, 2 when the
-input is invalid (one line per problem, no traceback), 3 when a run stops at its work budget.
+input is invalid (one line per problem, no traceback), 3 when a run stops at its work budget, 1 when a
+search finds no candidate that meets its objective.
 """
 
 from __future__ import annotations
@@ -74,6 +76,14 @@ def _parser() -> argparse.ArgumentParser:
                      default=Budget.max_requests, help="work budget: simulated requests (default %(default)s)")
     run.add_argument("--max-wall-s", type=lambda t: _number(t, float, 0.001, 86_400, "--max-wall-s"),
                      default=Budget.max_wall_s, help="work budget: wall-clock seconds (default %(default)s)")
+    search = commands.add_parser("search", help="find the cheapest architecture of a space that meets an SLO "
+                                                "(docs/search.md)")
+    search.add_argument("spec", help="a YAML/JSON search spec")
+    search.add_argument("--workers", type=lambda t: _number(t, int, 0, 256, "--workers"),
+                        help="local worker processes (default: the machine's cores; 0 = this process); ignored when "
+                             "DASK_SCHEDULER_ADDRESS names a Dask cluster")
+    search.add_argument("--json", action="store_true", help="print one JSON object: the winner and every candidate")
+    search.add_argument("--out", help="write the winning scenario to this YAML file")
     validate = commands.add_parser("validate", help="check a scenario file and report every problem")
     validate.add_argument("file")
     commands.add_parser("presets", help="list the preset scenarios")
@@ -109,12 +119,68 @@ def _run(args) -> int:
     return 0
 
 
+def _search(args) -> int:
+    """Search a spec's space and print the winner, the Pareto front, and what was left out."""
+    from engine.executors import close, executor_from_env
+    from engine.loading import save_scenario
+    from engine.search import cost, load_spec, search, worst
+
+    spec = load_spec(args.spec)
+    executor, where = executor_from_env(args.workers)
+    print(f"{spec.name}: searching on {where}", file=sys.stderr)
+
+    def progress(event: dict) -> None:
+        if event["done"] == event["total"] or event["done"] % 10 == 0:
+            print(f"  round {event['round']} of {event['rounds']}: {event['done']} of {event['total']} runs",
+                  file=sys.stderr)
+
+    try:
+        result = search(spec, executor, progress)
+    finally:
+        close(executor)
+
+    def figures(candidate) -> dict:
+        runs = candidate.figures()
+        return {"choice": candidate.choice, "round": candidate.reached + 1, "seeds": len(runs),
+                "usd_per_month": cost(runs), "latency_p95_s": worst(runs, "latency_p95_s"),
+                "error_rate": worst(runs, "error_rate"), "ttft_p95_s": worst(runs, "ttft_p95_s")}
+
+    winner = result.winner
+    if args.out and winner is not None:
+        save_scenario(winner.scenario, args.out)
+    if args.json:
+        print(json.dumps({"winner": figures(winner) if winner else None, "runs": result.runs,
+                          "refused": result.refused, "front": [figures(c) for c in result.front()],
+                          "candidates": [figures(c) for c in result.candidates]}))
+        return 0 if winner else 1
+    print(f"{len(result.candidates)} candidates ({len(result.refused)} left out as invalid), {result.runs} runs")
+    if winner is None:
+        print("No candidate met the objective on every seed of the last round.")
+    else:
+        shown = figures(winner)
+        print(f"Cheapest that meets the objective on {shown['seeds']} seeds: "
+              + ", ".join(f"{path} = {value}" for path, value in winner.choice.items()))
+        print(f"  {format_metric('usd_per_month', shown['usd_per_month'])}, worst seed: p95 "
+              f"{format_metric('latency_p95_s', shown['latency_p95_s'])}, errors "
+              f"{format_metric('error_rate', shown['error_rate'])}")
+    print("\nPareto front (cost against worst p95; each cheaper point is slower):")
+    for candidate in result.front():
+        shown = figures(candidate)
+        print(f"  {format_metric('usd_per_month', shown['usd_per_month']):>12}  p95 "
+              f"{format_metric('latency_p95_s', shown['latency_p95_s']):>8}  errors "
+              f"{format_metric('error_rate', shown['error_rate']):>7}  "
+              + ", ".join(f"{path}={value}" for path, value in candidate.choice.items()))
+    return 0 if winner else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "search":
+            return _search(args)
         if args.command == "validate":
             scenario = load_scenario(args.file)
             print(f"{args.file}: valid ({scenario.name})")

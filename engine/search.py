@@ -184,7 +184,9 @@ def candidates(spec: SearchSpec) -> tuple[list[Candidate], list[str]]:
             _merge(changes, _nested(path, value))
         described = ", ".join(f"{path}={value!r}" for path, value in choice.items())
         try:
-            scenario = derive(base, {**changes, "name": f"{spec.name} #{len(found) + 1}"[:120]}, described)
+            scenario = derive(base, {**changes, "name": f"{spec.name} #{len(found) + 1}"[:120],
+                                     "description": f"Candidate {len(found) + 1} of the search {spec.name!r}: "
+                                                    f"{base.name} with {described}."[:4000]}, described)
         except ScenarioError as exc:
             refused.append(f"{described}: {exc.problems[0]}")
             continue
@@ -199,6 +201,10 @@ def evaluate(task: dict) -> dict:
 
     `task`: {"scenario": data, "seed", "warmup_s", "seconds", "traces": {name: CSV}}; a run past its
     work budget comes back as `stopped` (it misses every target).
+
+    The cost is what serving this traffic costs a month: the instances, and the tokens of an answer to
+    every request that arrived. Tokens are billed when an answer is finished, so a design that drops
+    requests, or is still working on many when the run ends, would otherwise look cheaper for it.
     """
     from engine.traces import keep, kept, read_trace_csv
 
@@ -214,8 +220,11 @@ def evaluate(task: dict) -> dict:
         summary = sim.run(task["seconds"])
     except BudgetExceeded as exc:
         return {"stopped": str(exc)}
-    return {"stopped": None, **{name: summary.get(name) for name in
-                                (*TARGETS, "usd_per_month", "throughput_rps", "arrivals", "latency_p50_s")}}
+    month = 30 * 86_400 / task["seconds"]
+    completions = summary["completions"]
+    per_answer = summary["usd_tokens"] / completions if completions else 0.0
+    return {"stopped": None, "usd_per_month": (summary["usd_infra"] + per_answer * summary["arrivals"]) * month,
+            **{name: summary.get(name) for name in (*TARGETS, "throughput_rps", "arrivals", "latency_p50_s")}}
 
 
 def meets(slo: Slo, figures: list[dict], slack: float = 0.0) -> bool:
@@ -223,13 +232,14 @@ def meets(slo: Slo, figures: list[dict], slack: float = 0.0) -> bool:
     return bool(figures) and violation(slo, figures) <= 1.0 + slack
 
 
-def violation(slo: Slo, figures: list[dict]) -> float:
-    """Return the worst run's worst ratio of a figure to its target (<= 1: all met; infinite: a run stopped)."""
+def violation(slo: Slo, figures: list[dict], targets: tuple[str, ...] = TARGETS) -> float:
+    """Return the worst run's worst ratio of a figure to its target, over `targets` (<= 1: all met; infinite: a
+    run stopped)."""
     worst = 0.0
     for run in figures:
         if run.get("stopped"):
             return math.inf
-        for name in TARGETS:
+        for name in targets:
             target, value = getattr(slo, name), run.get(name)
             if target is None:
                 continue
@@ -271,9 +281,17 @@ class Result:
     cancelled: bool = False
 
     def front(self) -> list[Candidate]:
-        """Return the Pareto front of cost against worst p95 latency over the candidates' furthest rounds."""
-        measured = [c for c in self.candidates if c.figures() and not any(r.get("stopped") for r in c.figures())
-                    and worst(c.figures(), "latency_p95_s") is not None]
+        """Return the Pareto front of cost against worst p95 latency among the candidates of the last round (the
+        others were measured on shorter runs, and fewer seeds, than a front should compare).
+
+        Only candidates that meet the objective's other targets (errors, first token) are on it: a design
+        that fails its users is not a cheaper trade-off, and it bills fewer tokens for the answers it drops.
+        """
+        last = len(self.spec.rounds) - 1
+        measured = [c for c in self.candidates if c.reached == last and c.figures()
+                    and not any(r.get("stopped") for r in c.figures())
+                    and worst(c.figures(), "latency_p95_s") is not None
+                    and violation(self.spec.slo, c.figures(), ("error_rate", "ttft_p95_s")) <= 1.0]
         points = sorted(measured, key=lambda c: (cost(c.figures()), worst(c.figures(), "latency_p95_s")))
         front, best = [], math.inf
         for candidate in points:
@@ -293,12 +311,12 @@ def _traces_of(scenario: Scenario) -> dict[str, str]:
 
 def rank(spec: SearchSpec, alive: list[Candidate], round_index: int, slack: float) -> list[Candidate]:
     """Order candidates for the next round: those meeting the objective (with slack) cheapest first, then the
-    rest by how far they miss it."""
+    rest by how far they miss it. The last round's first is the winner."""
     def key(candidate: Candidate):
         figures = candidate.runs[round_index]
-        if meets(spec.slo, figures, slack):
-            return (0, cost(figures), candidate.index)
-        return (1, violation(spec.slo, figures), candidate.index)
+        if meets(spec.slo, figures, slack):  # equal bills (to the cent): the one further inside the targets first
+            return (0, round(cost(figures), 2), violation(spec.slo, figures), candidate.index)
+        return (1, violation(spec.slo, figures), cost(figures), candidate.index)
 
     return sorted(alive, key=key)
 
@@ -314,7 +332,7 @@ def search(spec: SearchSpec, executor: Executor, progress: Callable[[dict], None
     if not pool:
         raise ScenarioError([f"space: no candidate is a valid scenario ({len(refused)} refused); the first: "
                              f"{refused[0] if refused else 'none'}"], spec.name)
-    alive, runs, best = list(pool), 0, None
+    alive, runs, best, best_cost = list(pool), 0, None, None
     for round_index, rung in enumerate(spec.rounds):
         last = round_index == len(spec.rounds) - 1
         tasks = {}
@@ -342,10 +360,11 @@ def search(spec: SearchSpec, executor: Executor, progress: Callable[[dict], None
             if progress is not None and done:
                 progress({"round": round_index + 1, "rounds": len(spec.rounds), "done": total - len(pending),
                           "total": total, "alive": len(alive),
-                          "best_usd_per_month": cost(best.figures()) if best is not None else None})
+                          "best_usd_per_month": best_cost})
         ranked = rank(spec, alive, round_index, 0.0 if last else SLACK)
         feasible = [c for c in ranked if meets(spec.slo, c.runs[round_index])]
         best = feasible[0] if feasible else None
+        best_cost = cost(best.runs[round_index]) if best is not None else None
         if not last:
             alive = ranked[:max(1, math.ceil(len(ranked) * spec.keep))]
     return Result(spec, pool, refused, best, runs)

@@ -11,12 +11,15 @@ from engine import ScenarioError, Simulation, derive
 from engine.executors import close, dask_executor, process_pool
 from engine.search import Cancelled, candidates, cost, exhaustive, meets, read_spec, search, worst
 
-# Eight web replica counts x two sizes x read replicas on or off at 8 req/s: 1 small replica is
-# overloaded, and p95 falls as workers are added until the LLM's own time is all that is left.
+# Six web replica counts x two sizes x read replicas on or off at 8 req/s: 1 small replica is
+# overloaded, and p95 falls as workers are added until the LLM's own time is all that is left. The
+# LLM's tokens cost the same for every candidate that answers every request; here they are free, so
+# the instances decide and every candidate's cost is exact (with tokens, a run's bill varies by about
+# 1 % from run to run, more than a replica's price: docs/search.md).
 SPEC = """
 name: web tier at 8 req/s
 base: horizontal_load_balancer
-changes: {traffic: {rate_rps: 8}}
+changes: {traffic: {rate_rps: 8}, llm: {price_input_per_m_usd: 0, price_output_per_m_usd: 0}}
 slo: {latency_p95_s: 20, error_rate: 0.01}
 space:
   web.replicas: [1, 2, 3, 4, 6, 8]
@@ -95,11 +98,16 @@ def test_the_front_trades_cost_against_latency_and_includes_the_winner(found):
     front = found.front()
     costs = [cost(c.figures()) for c in front]
     p95s = [worst(c.figures(), "latency_p95_s") for c in front]
-    assert len(front) >= 3 and costs == sorted(costs) and p95s == sorted(p95s, reverse=True)
-    # The winner is on the front unless a cheaper candidate is also faster, which it cannot be: none is cheaper
-    # and meets the SLO, and a faster cheaper one would meet the latency target.
-    assert found.winner in front or any(worst(c.figures(), "error_rate") > 0.01 for c in front
-                                         if cost(c.figures()) < cost(found.winner.figures()))
+    assert len(front) >= 2 and costs == sorted(costs) and p95s == sorted(p95s, reverse=True)
+    assert all(c.reached == 2 for c in front)  # compared on the same (last) round's runs
+    # A cheaper candidate of the last round that answered as reliably would be slower: the winner is on the front.
+    assert found.winner in front
+
+
+def test_of_two_designs_that_cost_the_same_the_one_further_inside_the_targets_wins(found):
+    # Four medium web replicas cost exactly what eight small ones do (AWS prices a vCPU the same in both sizes);
+    # eight small ones have 40 workers against 36, and the lower p95 (about 11.5 s against 15.3 s).
+    assert found.winner.choice == {"web.replicas": 8, "web.size": "small", "database.read_replicas": 0}
 
 
 def test_a_search_stops_when_cancelled_with_what_it_found_so_far(pool):
@@ -133,8 +141,8 @@ def test_an_uploaded_trace_travels_with_the_tasks_to_fresh_worker_processes(pool
 
     trace = read_trace_csv("t_s,prompt_tokens,output_tokens\n" + "".join(f"{i * 0.2:.1f},500,50\n" for i in range(900)))
     name = keep(trace)  # kept in this process only: the spawned workers never saw it
-    text = SPEC.replace("changes: {traffic: {rate_rps: 8}}",
-                        f"changes: {{traffic: {{rate_rps: null, trace: {{file: {name}, loop: true}}}}}}")
+    text = SPEC.replace("changes: {traffic: {rate_rps: 8},",
+                        f"changes: {{traffic: {{rate_rps: null, trace: {{file: {name}, loop: true}}}},")
     text = text.split("space:")[0] + "space:\n  web.replicas: [1, 4]\nrounds: [{seconds: 30, seeds: 3}]\nwarmup_s: 0\n"
     result = search(read_spec(text), pool)
     assert all(run["arrivals"] == 150 for c in result.candidates for run in c.figures())  # 5 req/s for 30 s
