@@ -84,3 +84,37 @@ def test_validate_and_presets():
     assert cli("validate", "presets/full_stack.yaml").stdout.strip() == "presets/full_stack.yaml: valid (Full stack)"
     names = [line.split()[0] for line in cli("presets").stdout.splitlines()]
     assert {"single_server", "separate_database", "horizontal_load_balancer", "mmc_queue"} <= set(names)
+
+
+SEARCH = """
+name: replicas at 8 req/s
+base: horizontal_load_balancer
+changes: {traffic: {rate_rps: 8}, llm: {price_input_per_m_usd: 0, price_output_per_m_usd: 0}}
+slo: {latency_p95_s: 25, error_rate: 0.02}
+space: {web.replicas: [2, 3, 4, 5]}
+rounds: [{seconds: 90, seeds: 3}]
+warmup_s: 30
+"""
+
+
+def test_search_prints_the_cheapest_design_that_meets_the_slo_and_writes_it(tmp_path, capsys):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SEARCH)
+    out = tmp_path / "winner.yaml"
+    assert main(["search", str(spec), "--workers", "0", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    # Each medium replica (9 workers) answers about 2 req/s: at 8 req/s two drop requests, three keep a queue
+    # (p95 about 34 s), four keep up (about 14 s).
+    assert "Cheapest that meets the objective on 3 seeds: web.replicas = 4" in printed
+    assert "replicas: 4" in out.read_text()
+    assert main(["search", str(spec), "--workers", "0", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["winner"]["choice"] == {"web.replicas": 4} and len(result["candidates"]) == 4
+    assert result["candidates"][0]["error_rate"] > 0.02 and result["candidates"][1]["latency_p95_s"] > 25
+
+
+def test_search_with_a_bad_spec_exits_2_naming_the_field(tmp_path, capsys):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SEARCH.replace("seeds: 3", "seeds: 1"))
+    assert main(["search", str(spec)]) == 2
+    assert "rounds: the last round's 1 seed(s) is not allowed: at least 3" in capsys.readouterr().err
