@@ -204,7 +204,9 @@ def evaluate(task: dict) -> dict:
 
     The cost is what serving this traffic costs a month: the instances, and the tokens of an answer to
     every request that arrived. Tokens are billed when an answer is finished, so a design that drops
-    requests, or is still working on many when the run ends, would otherwise look cheaper for it.
+    requests, or is still working on many when the run ends, would otherwise look cheaper for it. The
+    instances' part is exact; the tokens' part is an estimate from the answers the run finished, and
+    with long-tailed answer lengths it varies from run to run by a few % (docs/search.md).
     """
     from engine.traces import keep, kept, read_trace_csv
 
@@ -223,7 +225,9 @@ def evaluate(task: dict) -> dict:
     month = 30 * 86_400 / task["seconds"]
     completions = summary["completions"]
     per_answer = summary["usd_tokens"] / completions if completions else 0.0
-    return {"stopped": None, "usd_per_month": (summary["usd_infra"] + per_answer * summary["arrivals"]) * month,
+    infra, tokens = summary["usd_infra"] * month, per_answer * summary["arrivals"] * month
+    return {"stopped": None, "usd_per_month": infra + tokens, "usd_infra_per_month": infra,
+            "usd_tokens_per_month": tokens,
             **{name: summary.get(name) for name in (*TARGETS, "throughput_rps", "arrivals", "latency_p50_s")}}
 
 
@@ -251,15 +255,16 @@ def violation(slo: Slo, figures: list[dict], targets: tuple[str, ...] = TARGETS)
     return worst
 
 
-def cost(figures: list[dict]) -> float:
-    """Return a candidate's mean USD per month over its runs (infinite with none)."""
-    values = [run["usd_per_month"] for run in figures if run.get("usd_per_month") is not None]
+def cost(figures: list[dict], part: str = "usd_per_month") -> float:
+    """Return a candidate's mean USD per month over its runs (infinite with none); `part`: usd_infra_per_month or
+    usd_tokens_per_month for the instances' or the tokens' share."""
+    values = [run[part] for run in figures if run and run.get(part) is not None]
     return sum(values) / len(values) if values else math.inf
 
 
 def worst(figures: list[dict], name: str) -> float | None:
     """Return the worst (largest) figure over a candidate's runs."""
-    values = [run[name] for run in figures if run.get(name) is not None]
+    values = [run[name] for run in figures if run and run.get(name) is not None]
     return max(values) if values else None
 
 

@@ -13,7 +13,7 @@ import pytest
 from curriculum.format import LESSONS_DIR, load_lesson
 from tests.browser import SHOTS, app_server, blank_charts, launch, settled, skip_without_chromium, truncated
 
-PAGES = ["", "lessons", "glossary", "sources", "live", "sandbox", "compare", "capacity", "classroom"]
+PAGES = ["", "lessons", "glossary", "sources", "live", "sandbox", "compare", "capacity", "search", "classroom"]
 
 skip_without_chromium()
 

@@ -4,10 +4,24 @@ import json
 
 from streamlit.testing.v1 import AppTest
 
-from dashboard.pages.capacity import USERS, _figure, at_users, first_saturated, measure, money_ticks
+import pytest
+
+from dashboard.jobs import shared_executor
+from dashboard.pages.capacity import _figure, money_ticks, sweep_points
 from engine import load_preset
+from engine.capacity import USERS, at_users, first_saturated, measure
 
 PAGE = "from dashboard.pages.capacity import render_capacity\nrender_capacity()\n"
+
+
+@pytest.fixture(autouse=True)
+def in_process(monkeypatch):
+    """Sweep in a thread of this process (one point at a time): AppTest has no server to spawn workers beside."""
+    monkeypatch.setenv("GSL_WORKERS", "0")
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    shared_executor.clear()
+    yield
+    shared_executor.clear()
 
 
 def test_users_set_the_rate_and_the_first_saturated_component_is_named():
@@ -26,19 +40,17 @@ def test_users_set_the_rate_and_the_first_saturated_component_is_named():
 def test_the_page_sweeps_with_progress_and_can_be_cancelled():
     at = AppTest.from_string(PAGE, default_timeout=60).run()
     at.selectbox(key="capacity_preset").select("separate_database").run()
-    at.number_input(key="capacity_seconds").set_value(10).run()
+    at.number_input(key="capacity_seconds").set_value(60).run()
     at.button(key="capacity_start").click().run()
-    for _ in range(4):
-        at.run()
-    assert not at.exception
-    done = len(at.session_state["capacity"]["points"])
-    assert 0 < done < len(USERS)
-    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert figure["data"][0]["x"] == USERS[:done]
+    job = at.session_state["capacity"]["job"]
+    assert job.running and at.button(key="capacity_cancel").disabled is False
     at.button(key="capacity_cancel").click().run()
-    at.run()
-    assert len(at.session_state["capacity"]["points"]) <= done + 1
-    assert not at.session_state["capacity"]["running"]
+    job.wait(60)
+    at.run().run()
+    assert not at.exception and not job.running
+    done = len(sweep_points(at.session_state["capacity"]))
+    assert done < len(USERS)  # the points not yet measured were dropped
+    assert at.button(key="capacity_start").disabled is False
 
 
 def test_a_full_sweep_names_the_first_tier_to_saturate_in_words_and_plots_three_panels():
@@ -46,12 +58,14 @@ def test_a_full_sweep_names_the_first_tier_to_saturate_in_words_and_plots_three_
     at.selectbox(key="capacity_preset").select("separate_database").run()
     at.number_input(key="capacity_seconds").set_value(10).run()
     at.button(key="capacity_start").click().run()
-    for _ in range(len(USERS) + 2):
-        at.run()
+    at.session_state["capacity"]["job"].wait(120)
+    at.run().run()
     assert not at.exception
     sweep = at.session_state["capacity"]
-    assert len(sweep["points"]) == len(USERS) and not sweep["running"]
-    limit = first_saturated(sweep["points"])
+    points = sweep_points(sweep)
+    assert len(points) == len(USERS) and not sweep["job"].running
+    assert at.get("progress")[0].proto.text.startswith(f"{len(USERS)} of {len(USERS)} points on this process")
+    limit = first_saturated(points)
     assert limit["busiest"] == "web"
     assert at.warning[0].value.startswith(f"First to saturate: **web tier** ({limit['busiest_utilisation']:.0%} busy) "
                                           f"at {limit['users']:,} daily users")
@@ -60,7 +74,7 @@ def test_a_full_sweep_names_the_first_tier_to_saturate_in_words_and_plots_three_
     p95, errors, cost = figure["data"]
     assert [trace["yaxis"] for trace in figure["data"]] == ["y", "y2", "y3"]
     assert p95["x"] == errors["x"] == cost["x"] == USERS
-    assert cost["y"] == [p["usd_per_month"] for p in sweep["points"]]
+    assert cost["y"] == [p["usd_per_month"] for p in points]
     assert [layout[f"yaxis{n}"]["title"]["text"] for n in ("", "2", "3")] == \
         ["p95 latency (s)", "error rate (%)", "USD per month ($)"]
     assert layout["yaxis2"]["tickformat"] == ".0%"
@@ -104,6 +118,7 @@ def test_a_lesson_scenario_and_the_sandbox_scenario_can_be_swept():
     lesson = load_lesson(LESSONS_DIR / "15-millions-of-users")
     assert at.session_state["capacity"]["scenario"] == lesson.build_scenario()
     at.button(key="capacity_cancel").click().run()
+    at.session_state["capacity"]["job"].wait(60)
     at.session_state["page"] = "sandbox"
     at.run()
     at.session_state["page"] = "capacity"
@@ -115,8 +130,6 @@ def test_a_lesson_scenario_and_the_sandbox_scenario_can_be_swept():
 
 
 def test_a_point_the_scenario_cannot_take_is_named_not_raised():
-    from dashboard.pages.capacity import measure
-
     point = measure(load_preset("genai_stack"), 1, 10)  # heavy users need at least 2 users
     assert "heavy_users: is not allowed with 1 user" in point["invalid"]
     assert measure(load_preset("genai_stack"), 3, 10)["error_rate"] is not None

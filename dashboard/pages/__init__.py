@@ -19,7 +19,8 @@ def sections() -> dict[str, list]:
         "Build": [st.Page("dashboard/pages/live.py", title="Live simulation", icon=":material/monitoring:", url_path="live"),
                   st.Page("dashboard/pages/sandbox.py", title="Sandbox", icon=":material/tune:", url_path="sandbox"),
                   st.Page("dashboard/pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
-                  st.Page("dashboard/pages/capacity.py", title="Capacity", icon=":material/trending_up:", url_path="capacity")],
+                  st.Page("dashboard/pages/capacity.py", title="Capacity", icon=":material/trending_up:", url_path="capacity"),
+                  st.Page("dashboard/pages/search.py", title="Search", icon=":material/travel_explore:", url_path="search")],
         "Teach": [st.Page("dashboard/pages/classroom.py", title="Classroom", icon=":material/groups:", url_path="classroom")],
     }
 

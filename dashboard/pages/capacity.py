@@ -4,8 +4,9 @@ Sizing starts with a question: at how many daily users does this design stop bei
 and which component gives way? The sweep runs the scenario at daily active user counts spaced by
 powers of ten (with the scenario's own requests per user and peak factor), and plots p95 latency,
 error rate and cost per month against users, one panel each in its own unit over one users axis.
-The first component to pass 90 % utilisation is named: that is where to spend next. A sweep runs
-one point per tick, so it shows its progress and can be cancelled. Any preset, any lesson's
+The first component to pass 90 % utilisation is named: that is where to spend next. A sweep's points
+run at once on the app's shared executor (dashboard/jobs.py: local worker processes, or a Dask
+cluster), beside the page, which shows them as they come back and can cancel the rest. Any preset, any lesson's
 scenario, or the scenario being prototyped in the sandbox can be swept.
 """
 
@@ -19,45 +20,12 @@ from plotly.subplots import make_subplots
 
 from dashboard.pages.lessons import lesson_named, lesson_titles
 from dashboard.view.text import as_text
-from engine import (Budget, BudgetExceeded, ScenarioError, Simulation, list_presets, load_preset, parse_scenario,
-                    scenario_to_data)
+from dashboard.jobs import Job
+from engine import list_presets, load_preset
+from engine.capacity import SATURATED, USERS, first_saturated, measure
 from engine.labels import LABELS, format_metric, format_value, label
-from engine.metrics import TIERS
-from engine.scenario import Users
 
-USERS = [1, 3, 10, 30, 100, 300, 1_000, 3_000, 10_000, 30_000, 100_000, 300_000, 1_000_000, 3_000_000, 10_000_000]
-SATURATED = 0.9
-POINT_BUDGET = Budget(max_requests=1_000_000, max_wall_s=10.0)
 STATE = "capacity"
-
-
-def at_users(scenario, daily_active: int):
-    """Return `scenario` with its traffic set by `daily_active` users (keeping its other traffic settings), validated."""
-    data = scenario_to_data(scenario)
-    users = data["traffic"].get("users") or Users(daily_active=1).model_dump(mode="json")
-    data["traffic"].update(rate_rps=None, trace=None, users={**users, "daily_active": daily_active},
-                           user_population=daily_active)
-    return parse_scenario(data, f"{scenario.name} at {daily_active:,} daily users")
-
-
-def measure(scenario, daily_active: int, seconds: float) -> dict:
-    """Run the scenario at `daily_active` users for `seconds`; return the figures the sweep plots."""
-    try:
-        summary = Simulation(at_users(scenario, daily_active), POINT_BUDGET, history_windows=1).run(seconds)
-    except BudgetExceeded:
-        return {"users": daily_active, "stopped": True}
-    except ScenarioError as exc:  # this scenario cannot take this many users (e.g. heavy users among 1)
-        return {"users": daily_active, "stopped": False, "invalid": str(exc).splitlines()[-1].strip(" -")}
-    busiest = max(((tier, summary[f"{tier}_utilisation"]) for tier in TIERS
-                   if summary[f"{tier}_utilisation"] is not None), key=lambda pair: pair[1])
-    return {"users": daily_active, "stopped": False, "p95_s": summary["latency_p95_s"],
-            "error_rate": summary["error_rate"], "usd_per_month": summary["usd_per_month"],
-            "busiest": busiest[0], "busiest_utilisation": busiest[1]}
-
-
-def first_saturated(points: list[dict]) -> dict | None:
-    """Return the first point where a component passes 90 % utilisation (or the budget stopped the run)."""
-    return next((p for p in points if p["stopped"] or p.get("busiest_utilisation", 0) >= SATURATED), None)
 
 
 USER_TICKS = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000]
@@ -142,29 +110,58 @@ def _scenario(choice: str):
     return load_preset(choice)
 
 
+def sweep_work(scenario, seconds: float):
+    """Return the work of a sweep for a Job: every point submitted at once, kept as it comes back."""
+    points: list[dict] = []
+
+    def work(executor, report, cancel):
+        futures = [executor.submit(measure, scenario, users, seconds) for users in USERS]
+        report({"points": points})
+        for future in futures:  # in order of users, so the chart grows from the left
+            while not future.done():
+                if cancel.is_set():
+                    for other in futures:
+                        other.cancel()
+                    return points
+                cancel.wait(0.05)
+            if future.cancelled():
+                return points
+            points.append(future.result())
+        return points
+
+    return work
+
+
 def _start() -> None:
-    """Begin a sweep of the chosen scenario."""
-    st.session_state[STATE] = {"scenario": _scenario(st.session_state["capacity_preset"]), "points": [],
-                               "running": True, "seconds": st.session_state["capacity_seconds"]}
+    """Begin a sweep of the chosen scenario beside the page."""
+    scenario, seconds = _scenario(st.session_state["capacity_preset"]), st.session_state["capacity_seconds"]
+    job = Job(sweep_work(scenario, seconds))
+    st.session_state[STATE] = {"scenario": scenario, "seconds": seconds, "job": job}
 
 
 def _cancel() -> None:
-    """Stop the sweep after the point in progress."""
-    st.session_state[STATE]["running"] = False
+    """Stop the sweep: points not yet measured are dropped."""
+    st.session_state[STATE]["job"].cancel.set()
+
+
+def sweep_points(sweep: dict) -> list[dict]:
+    """Return the points measured so far."""
+    return list(sweep["job"].progress.get("points", []))
 
 
 def _sweep() -> None:
-    """Measure the next point while the sweep runs, then draw what is known so far."""
+    """Draw what the sweep has measured so far; once it ends, draw the page once more (the timer stops)."""
     sweep = st.session_state.get(STATE)
     if not sweep:
         return
-    points = sweep["points"]
-    if sweep["running"] and len(points) < len(USERS):
-        points.append(measure(sweep["scenario"], USERS[len(points)], sweep["seconds"]))
-        if len(points) == len(USERS):
-            sweep["running"] = False
-            st.rerun()  # a full run turns the timer off
-    st.progress(len(points) / len(USERS), text=f"{len(points)} of {len(USERS)} points")
+    job: Job = sweep["job"]
+    points = sweep_points(sweep)
+    if not job.running and sweep.get("drawn") is not job:
+        sweep["drawn"] = job
+        st.rerun(scope="app")
+    if job.error is not None:
+        st.error(as_text(f"The sweep stopped: {job.error}"))
+    st.progress(len(points) / len(USERS), text=f"{len(points)} of {len(USERS)} points on {job.where}")
     skipped = [p for p in points if "invalid" in p]
     if skipped:
         st.caption("Not measured: " + as_text("; ".join(f"{p['users']:,} users ({p['invalid']})" for p in skipped)))
@@ -189,7 +186,8 @@ def render_capacity() -> None:
     st.selectbox("Scenario", names, index=names.index("horizontal_load_balancer"), key="capacity_preset",
                  format_func=choices.get, help="A preset, a lesson's scenario, or the one open in the sandbox.")
     st.number_input("Simulated seconds per point", 10, 600, 60, step=10, key="capacity_seconds")
-    running = bool(st.session_state.get(STATE, {}).get("running"))
+    sweep = st.session_state.get(STATE)
+    running = sweep is not None and sweep["job"].running
     start, cancel = st.columns(2)
     start.button("Sweep", key="capacity_start", type="primary", disabled=running, on_click=_start, width="stretch")
     cancel.button("Cancel", key="capacity_cancel", disabled=not running, on_click=_cancel, width="stretch")
