@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from engine.distributions import DISTRIBUTIONS
-from engine.paths import PRESETS_DIR
+from engine.paths import PRESETS_DIR, TEMPLATES_DIR
 from engine.scenario_base import CONTROL_CHARACTERS
 from engine.scenario import (DATABASE_KINDS, Diurnal, EmpiricalTokens, FixedTokens, HostedLLM, LLMRouter, Ramp, Scenario,
                              SelfHostedLLM, Spike, Steady)
@@ -369,6 +369,27 @@ def load_preset(name: str) -> Scenario:
     if name not in names:
         raise ScenarioError([f"preset: {name!r} is not allowed: choose one of {', '.join(names)}"], "preset")
     return load_scenario(path)
+
+
+def list_templates() -> list[tuple[str, str]]:
+    """Return (template folder, scenario title) for every template: a common GenAI application to start from."""
+    return [(folder.name, load_scenario(folder / "scenario.yaml").name)
+            for folder in sorted(TEMPLATES_DIR.iterdir()) if (folder / "scenario.yaml").is_file()]
+
+
+def load_template(name: str) -> Scenario:
+    """Load a template's scenario by its folder name."""
+    names = [folder for folder, _ in list_templates()]
+    if name not in names:
+        raise ScenarioError([f"template: {str(name)[:40]!r} is not allowed: choose one of {', '.join(names)}"],
+                            "template")
+    return load_scenario(TEMPLATES_DIR / name / "scenario.yaml")
+
+
+def template_readme(name: str) -> str:
+    """Return a template's README (markdown, the project's own text)."""
+    load_template(name)  # refuses a name that is not a template
+    return (TEMPLATES_DIR / name / "README.md").read_text(encoding="utf-8")
 
 
 _TAGGED: dict[str, type[BaseModel]] = {

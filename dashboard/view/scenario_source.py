@@ -1,4 +1,4 @@
-"""Where a scenario comes from: a preset, a lesson's step, the sandbox, a file, or a link.
+"""Where a scenario comes from: a preset, a template, a lesson's step, the sandbox, a file, or a link.
 
 A team compares what it has, not only what the app ships: the architecture it built in the
 sandbox, a file a colleague sent, a link pasted into a chat, the state a lesson step opens in.
@@ -24,12 +24,13 @@ from dashboard.classroom.store import shown
 from dashboard.view.text import as_text
 from engine import ScenarioError, list_presets, load_preset, parse_scenario
 from engine.controls import running_scenario
-from engine.loading import MAX_SCENARIO_BYTES, read_scenario_text, scenario_to_data
+from engine.loading import MAX_SCENARIO_BYTES, list_templates, load_template, read_scenario_text, scenario_to_data
 from engine.traces import keep, read_trace_csv
 
 MAX_LINK_BYTES = 16_384  # a share link carries the scenario itself: keep URLs and decompression small
 MAX_PASTED_LINK = MAX_LINK_BYTES + 2_000  # a whole address around the scenario
-SOURCES = {"preset": "A preset", "lesson": "A lesson step", "sandbox": "The sandbox's scenario",
+SOURCES = {"preset": "A preset", "template": "A template (a common GenAI application)", "lesson": "A lesson step",
+           "sandbox": "The sandbox's scenario",
            "file": "A file (YAML or JSON)", "link": "A share or saved link"}
 
 
@@ -170,6 +171,10 @@ def pick_scenario(side: str, default_preset: str):
             name = st.selectbox(f"{side}: preset", names, index=names.index(default_preset), key=f"{key}_preset",
                                 format_func=presets.get)
             return load_preset(name)
+        if source == "template":
+            templates = dict(list_templates())
+            name = st.selectbox(f"{side}: template", list(templates), format_func=templates.get, key=f"{key}_template")
+            return load_template(name)
         if source == "lesson":
             steps = _cached_lesson_steps()
             choice = st.selectbox(f"{side}: lesson step", list(steps), format_func=steps.get, key=f"{key}_lesson")
