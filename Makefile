@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 
-.PHONY: run test bench bench-browser bench-room cluster clean
+.PHONY: run test bench bench-browser bench-room bench-search cluster clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ bench-browser: $(STAMP)
 
 bench-room: $(STAMP)
 	$(PY) -m bench.room
+
+bench-search: $(STAMP)
+	$(PY) -m bench.search
 
 cluster: $(STAMP)
 	$(PY) -m deploy.cluster --processes 2 --port 8080

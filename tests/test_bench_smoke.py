@@ -110,3 +110,12 @@ def test_command_line_prints_every_figure(capsys):
     for text in ("plain SimPy", "Ciw", "Erlang C", "/ plain SimPy:", "/ Ciw:", "target >= 3x",
                  "target within 2%", "target >= 40,000", "60 s windows", "load average at end"):
         assert text in out
+
+
+def test_the_search_benchmark_prints_its_speed_ups_and_one_winner(capsys):
+    from bench.search import main as search_main
+
+    assert search_main(["--repeats", "1", "--short", "5", "--long", "10"]) == 0
+    printed = capsys.readouterr().out
+    assert "40 candidates at 20 req/s: 82 simulation runs per search" in printed
+    assert "speed-up of 2 processes over 1:" in printed and "every contender found the same winner: True" in printed

@@ -146,3 +146,27 @@ def test_an_uploaded_trace_travels_with_the_tasks_to_fresh_worker_processes(pool
     text = text.split("space:")[0] + "space:\n  web.replicas: [1, 4]\nrounds: [{seconds: 30, seeds: 3}]\nwarmup_s: 0\n"
     result = search(read_spec(text), pool)
     assert all(run["arrivals"] == 150 for c in result.candidates for run in c.figures())  # 5 req/s for 30 s
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_a_damaged_spec_is_read_or_refused_with_a_message_never_a_traceback(seed):
+    import random
+
+    rng = random.Random(seed)
+    text = bytearray(SPEC.encode())
+    for _ in range(rng.randint(1, 5)):
+        at = rng.randrange(len(text))
+        choice = rng.randrange(3)
+        if choice == 0:
+            text[at] = rng.randrange(256)
+        elif choice == 1:
+            text[at:at] = bytes(rng.choice(b"{}[]:,-'\"\n 0123456789.&*!|>") for _ in range(rng.randint(1, 4)))
+        else:
+            del text[at:at + rng.randint(1, 6)]
+    try:
+        spec = read_spec(bytes(text), "damaged spec")
+        pool, refused = candidates(spec)
+    except ScenarioError as exc:
+        assert exc.problems and all(isinstance(p, str) and p for p in exc.problems)
+        return
+    assert len(pool) + len(refused) == math.prod(len(values) for values in spec.space.values())
