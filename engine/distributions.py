@@ -17,19 +17,20 @@ from typing import Annotated, Literal, Union
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from engine.labels import field_title
 from engine.randomness import BLOCK, endless
 
 _Z99 = 2.3263478740408408  # standard normal quantile at 0.99
 
 
 class _Dist(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True, field_title_generator=field_title)
 
 
 class Exponential(_Dist):
     """Memoryless service time with the given mean (the M in M/M/c)."""
 
-    dist: Literal["exponential"] = "exponential"
+    dist: Literal["exponential"] = Field("exponential", title="Distribution")
     mean_ms: float = Field(gt=0, le=10**8, description="ms")
 
     def mean_s(self) -> float:
@@ -40,7 +41,7 @@ class Exponential(_Dist):
 class LogNormal(_Dist):
     """Skewed service time fixed by its median and 99th percentile."""
 
-    dist: Literal["lognormal"] = "lognormal"
+    dist: Literal["lognormal"] = Field("lognormal", title="Distribution")
     p50_ms: float = Field(ge=1e-6, le=10**8, description="ms")
     p99_ms: float = Field(ge=1e-6, le=10**8, description="ms, greater than p50_ms, at most 10,000 x p50_ms")
 
@@ -65,7 +66,7 @@ class LogNormal(_Dist):
 class Constant(_Dist):
     """Every piece of work takes exactly this long."""
 
-    dist: Literal["constant"] = "constant"
+    dist: Literal["constant"] = Field("constant", title="Distribution")
     value_ms: float = Field(ge=0, le=10**8, description="ms")
 
     def mean_s(self) -> float:

@@ -1,16 +1,25 @@
-"""Labels: what each metric is called for people, in which unit, and how its numbers are written.
+"""Labels: what each metric and each scenario setting is called for people, and how numbers are written.
 
 A metric's name (`latency_p95_s`) is for code and files; a learner reads "p95 latency" and "2.31 s".
 This table gives every metric in `engine.metrics.METRICS` one human label and one unit, and
 `format_value` writes its numbers the same way everywhere (every page of the app, the CLI's text
 output): compact (1.3k req/s, $29.5k), with a unit, never more digits than a reader can use.
 tests/test_labels.py checks that every metric has a label.
+
+A scenario field is named the same way (`client_timeout_s`) and read as "Client timeout (s)": its
+title, made from its name by `field_title` (a few abbreviations spelled out, the unit ending put in
+brackets) unless the field says its own with `title=`. A field path and a problem the format
+reports are written with those titles too (`path_title`, `problem_in_words`), and a choice's
+value as people say it (`choice_label`). The YAML and the CLI keep the names; the form shows words.
 """
 
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+import re
+from typing import Any, NamedTuple, get_args
+
+from pydantic import BaseModel
 
 from engine.metrics import METRICS, TIERS
 
@@ -171,3 +180,106 @@ def describe_change(metric: str, before: float | None, now: float | None) -> str
     return f"{shown} ({'+' if delta >= 0 else '−'}{_significant(abs(delta) * 100, 2)} %)"
 
 
+
+
+# What the parts of a scenario field's name mean to people (see field_title). A field whose name
+# cannot be read this way says its own words with `title=` beside its description.
+WORDS = {"llm": "LLM", "db": "database", "cpu": "CPU", "io": "I/O", "ttl": "time to live", "rtt": "round trip",
+         "ttft": "time to first token", "kv": "KV", "p50": "median", "p95": "p95", "p99": "p99",
+         "max": "maximum", "min": "minimum", "num": "number of", "zipf": "Zipf", "usd": "USD", "rps": "req/s",
+         "ms": "ms", "s": "s"}
+
+# Name endings that are the field's unit, written after its words in brackets, longest first.
+UNIT_ENDINGS = (("_per_m_usd", "USD per million tokens"), ("_per_hour_usd", "USD per hour"),
+                ("_tokens_per_s", "tokens/s"), ("_rps", "req/s"), ("_ms", "ms"), ("_ns", "ns"), ("_s", "s"),
+                ("_usd", "USD"))
+
+# A choice's value as people say it, where replacing _ and - with spaces is not enough.
+CHOICE_LABELS = {**ALGORITHM_LABELS, "key_value": "key-value", "self_hosted": "self-hosted", "hosted": "hosted API",
+                 "router": "gateway over several deployments", "empirical": "from a trace", "fixed": "fixed lengths",
+                 "lognormal": "log-normal", "same_server": "on the web server", "separate": "on its own server",
+                 "azure_windows": "Azure's windows", "utilisation": "utilisation"}
+
+
+def _words(name: str) -> str:
+    """Return a snake_case name's parts as words, the first capitalised (a percentile stays p95)."""
+    text = " ".join(WORDS.get(part, part) for part in name.split("_") if part)
+    return text if re.match(r"p\d", text) else text[:1].upper() + text[1:]
+
+
+def field_title(name: str, _info: object = None) -> str:
+    """Return a scenario field's label from its name: `client_timeout_s` -> 'Client timeout (s)'.
+
+    Every part of the scenario format uses it for the fields that set no `title=` (pydantic's
+    field_title_generator), so a field's `title` is always words.
+    """
+    for ending, unit in UNIT_ENDINGS:
+        if name.endswith(ending) and len(name) > len(ending):
+            return f"{_words(name[:-len(ending)])} ({unit})"
+    return _words(name)
+
+
+def choice_label(value: object) -> str:
+    """Return one of a field's allowed values as people say it: `key_value` -> 'key-value'."""
+    if not isinstance(value, str):
+        return str(value)
+    return CHOICE_LABELS.get(value, value.replace("_", " ").replace("-", " "))
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """Return the models a field's type holds: itself, a union's members, a list's items."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in get_args(annotation) for model in _models_in(arg)]
+
+
+def _walk(root: type[BaseModel], path: str) -> tuple[list[str], list[list[type[BaseModel]]]] | None:
+    """Follow a dotted field path from `root`: its parts' titles and the models met on the way (None: no such path)."""
+    titles, models = [], [[root]]
+    for part in path.split("."):
+        if part.isdigit() and titles:
+            titles[-1] = f"{titles[-1].removesuffix('s')} {int(part) + 1}"  # failures.0 -> Failure 1
+            continue
+        info = next((m.model_fields[part] for m in models[-1] if part in m.model_fields), None)
+        if info is None:
+            return None
+        titles.append(info.title or field_title(part))
+        models.append(_models_in(info.annotation))
+    return titles, models
+
+
+def path_title(root: type[BaseModel], path: str) -> str:
+    """Return a field path as people read it: `traffic.prompt_keys` -> 'Traffic › Prompt keys' (unknown: as it is)."""
+    walked = _walk(root, path)
+    return " › ".join(walked[0]) if walked else path
+
+
+_CODE_NAME = re.compile(r"\b[a-z][a-z0-9]*(?:[._][a-z0-9]+)+\b")  # a snake_case name or a dotted path
+_LEADING_PATH = re.compile(r"^([a-z][a-z0-9_]*(?:\.[a-z0-9_]+)*): ")
+
+
+def problem_in_words(root: type[BaseModel], problem: str) -> str:
+    """Return one of the scenario format's problems with its field names in words.
+
+    'cache: needs traffic.prompt_keys' -> 'Response cache: needs Traffic › Prompt keys'. A name in the
+    sentence is looked up from the innermost part the problem is about outwards, then from the
+    top; a value such as `same_server` is written as a choice; anything else is left as it is.
+    """
+    leading = _LEADING_PATH.match(problem)
+    walked = _walk(root, leading.group(1)) if leading else None
+    if walked is None:
+        return _CODE_NAME.sub(lambda m: _name_in_words(root, [[root]], m.group()), problem)
+    titles, models = walked
+    rest = _CODE_NAME.sub(lambda m: _name_in_words(root, models, m.group()), problem[leading.end():])
+    return f"{' › '.join(titles)}: {rest}"
+
+
+def _name_in_words(root: type[BaseModel], around: list[list[type[BaseModel]]], name: str) -> str:
+    """Return a field name met in a sentence in words, looked up in the parts `around` it (innermost first)."""
+    for models in [*reversed(around), [root]]:
+        for model in models:
+            walked = _walk(model, name)
+            if walked:
+                title = " › ".join(walked[0])
+                return title if "." in name or re.match(r"[A-Z]{2}", title) else title[:1].lower() + title[1:]
+    return choice_label(name) if "." not in name else name

@@ -51,7 +51,8 @@ class Web(Strict):
         "m7i", description="instance family from assets/instance_sizes.yaml: per-core speed and price (AWS m5, m6i, "
         "m7i, c7i)"
     )
-    workers: int | None = Field(None, ge=1, le=100_000, description="per replica; default from size")
+    workers: int | None = Field(None, title="Workers per replica",
+                                ge=1, le=100_000, description="per replica; default from size")
     cores: int | None = Field(
         None, ge=1, le=100_000, description="CPU cores per replica; the handler's CPU time holds one; default: the "
         "size's vCPUs"
@@ -61,7 +62,7 @@ class Web(Strict):
     )
     async_io: bool = Field(False, description="true: a worker is freed while its request waits on I/O")
     handler_ms: Distribution = Field(
-        default_factory=lambda: Exponential(mean_ms=10.0),
+        default_factory=lambda: Exponential(mean_ms=10.0), title="Handler CPU time",
         description="CPU time per request in the web handler (assumption: typical Python handler)",
     )
     db_reads_per_request: int = Field(2, ge=0, le=1000, description="queries before the LLM call")
@@ -70,7 +71,7 @@ class Web(Strict):
         None, gt=0, le=100, description="x, per core, the handler's CPU time is divided by it; default from family"
     )
     price_per_hour_usd: float | None = Field(None, ge=0, le=10_000, description="USD/h; default from size")
-    autoscale: Autoscale | None = Field(None, description="null = a fixed number of replicas")
+    autoscale: Autoscale | None = Field(None, title="Autoscaling", description="null = a fixed number of replicas")
 
     def workers_per_replica(self) -> int:
         """Return the worker count, from the size unless set."""
@@ -117,7 +118,8 @@ class Database(Strict):
         "storage or the log flush); one more is refused and its request fails (PostgreSQL default 100)"
     )
     read_ms: Distribution | None = Field(
-        None, description="time a read spends in the server: its CPU (read_cpu_ms) then storage waits; excludes "
+        None, title="Read time",
+        description="time a read spends in the server: its CPU (read_cpu_ms) then storage waits; excludes "
         "the network and the wait for a core; null = the kind's"
     )
     read_cpu_ms: float | None = Field(
@@ -125,7 +127,8 @@ class Database(Strict):
         "kind's (relational 0.15 ms: pgbench select-only, 15,000-25,000 TPS on 4 vCPU)"
     )
     write_ms: Distribution | None = Field(
-        None, description="time a write spends in the server before its commit's log flush: its CPU "
+        None, title="Write time",
+        description="time a write spends in the server before its commit's log flush: its CPU "
         "(write_cpu_ms) then storage and lock waits; null = the kind's"
     )
     write_cpu_ms: float | None = Field(
@@ -133,7 +136,8 @@ class Database(Strict):
         "kind's (relational 0.8 ms: pgbench TPC-B-like, 2,500-4,000 TPS on 4 vCPU)"
     )
     commit_flush_ms: Distribution | None = Field(
-        None, description="one write-ahead-log flush (fsync); commits arriving during a flush share the next one "
+        None, title="Commit flush time",
+        description="one write-ahead-log flush (fsync); commits arriving during a flush share the next one "
         "(group commit); null = the kind's (relational: lognormal p50 1 ms, p99 4 ms, SATA SSD fsync 0.5-2 ms)"
     )
     pool_size: int = Field(
@@ -154,12 +158,13 @@ class Database(Strict):
     read_replicas: int = Field(0, ge=0, le=100, description="replicas")
     read_from_replicas: bool = Field(True, description="read/write split: reads go to replicas when there are any")
     replication_lag_ms: Distribution = Field(
-        default_factory=lambda: Exponential(mean_ms=10.0),
+        default_factory=lambda: Exponential(mean_ms=10.0), title="Replication lag",
         description="async replica lag: a few ms to tens of ms (docs/sources.md, Infrastructure)",
     )
     price_per_hour_usd: float | None = Field(None, ge=0, le=10_000, description="USD/h per node; default from size")
     failover_s: float = Field(
-        30.0, ge=0, le=86_400, description="s from a primary failure to a read replica taking over as primary "
+        30.0, title="Failover time (s)",
+        ge=0, le=86_400, description="s from a primary failure to a read replica taking over as primary "
         "(assumption: managed databases take tens of seconds to a few minutes)"
     )
 
@@ -208,13 +213,14 @@ class Scenario(Strict):
     description: Annotated[str, AfterValidator(plain_text)] = Field("", max_length=4000)
     seed: int = Field(1, ge=0, le=MAX_SEED, description="same seed, same run (up to 2^53 - 1: what a browser holds exactly)")
     duration_s: float = Field(120.0, gt=0, le=604_800, description="simulated seconds for a headless run")
-    window_s: float = Field(1.0, ge=0.01, le=3600, description="simulated seconds per metrics window")
+    window_s: float = Field(1.0, title="Metrics window (s)",
+                            ge=0.01, le=3600, description="simulated seconds per metrics window")
     traffic: Traffic
     load_balancer: LoadBalancer | None = None
-    web: Web = Field(default_factory=Web)
+    web: Web = Field(default_factory=Web, title="Web tier")
     database: Database | None = None
     llm: LLM | None = None
-    cache: ResponseCache | None = None
+    cache: ResponseCache | None = Field(None, title="Response cache")
     token_limits: TokenLimits | None = None
     retrieval: Retrieval | None = Field(None, description="null = no retrieval step")
     failures: list[Failure] = Field(default_factory=list, max_length=1000, description="scheduled failures and recoveries")

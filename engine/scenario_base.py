@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.distributions import Distribution, LogNormal
+from engine.labels import field_title
 from engine.paths import ASSETS_DIR
 
 _SIZES = yaml.safe_load((ASSETS_DIR / "instance_sizes.yaml").read_text())
@@ -48,9 +49,10 @@ def plain_text(value: str) -> str:
 
 
 class Strict(BaseModel):
-    """Base for every scenario part: unknown keys are errors, assignments are validated."""
+    """Base for every scenario part: unknown keys are errors, assignments are validated, every field has a title in
+    words (from its name, engine/labels.py, unless it sets its own)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True, field_title_generator=field_title)
 
 
 class Autoscale(Strict):

@@ -40,7 +40,7 @@ class _DeploymentBase(Strict):
 
     name: DeploymentName = "llm"
     weight: float = Field(1.0, gt=0, le=1000, description="share of calls under simple-shuffle routing")
-    limits: ProviderLimits | None = None
+    limits: ProviderLimits | None = Field(None, title="Provider limits")
     model_max_output_tokens: int = Field(
         16_384, ge=1, le=10**6, description="the most tokens the model writes in one answer: a call without max_tokens "
         "(token_limits.max_output_tokens unset) reserves this much at admission, since no client knows an answer's "
@@ -72,11 +72,15 @@ class HostedLLM(_DeploymentBase):
     max_concurrency: int = Field(10_000, ge=1, le=10**7, description="requests in flight before they queue")
     overhead_ms: float = Field(300.0, ge=0, le=600_000, description="network + API; a few hundred ms is typical (docs/sources.md, LLM serving)")
     prefill_tokens_per_s: float = Field(12_500.0, gt=0, le=10**8, description="tok/s (NIM Llama-3.3-70B, derived)")
-    itl_ms: float = Field(18.6, gt=0, le=10_000, description="ms per output token (NIM Llama-3.3-70B, concurrency 1)")
-    price_input_per_m_usd: float = Field(2.50, ge=0, le=10_000, description="USD per 1M input tokens (gpt-4o, checked 2026-11)")
-    price_output_per_m_usd: float = Field(10.00, ge=0, le=10_000, description="USD per 1M output tokens (gpt-4o, checked 2026-11)")
+    itl_ms: float = Field(18.6, title="Time per output token (ms)",
+                          gt=0, le=10_000, description="ms per output token (NIM Llama-3.3-70B, concurrency 1)")
+    price_input_per_m_usd: float = Field(2.50, title="Input price (USD per million tokens)",
+                                         ge=0, le=10_000, description="USD per 1M input tokens (gpt-4o, checked 2026-11)")
+    price_output_per_m_usd: float = Field(10.00, title="Output price (USD per million tokens)",
+                                          ge=0, le=10_000, description="USD per 1M output tokens (gpt-4o, checked 2026-11)")
     price_cached_input_per_m_usd: float = Field(
-        1.25, ge=0, le=10_000, description="USD per 1M input tokens read from the prompt cache (gpt-4o, checked 2026-11)"
+        1.25, title="Cached input price (USD per million tokens)",
+        ge=0, le=10_000, description="USD per 1M input tokens read from the prompt cache (gpt-4o, checked 2026-11)"
     )
     error_rate: float = Field(
         0.0, ge=0, le=1, description="share of calls the provider answers with an error (5xx) after its overhead; "
@@ -109,18 +113,21 @@ class SelfHostedLLM(_DeploymentBase):
         "(fitted to NIM Llama-3.3-70B: TTFT 407 ms for 5,000 tokens and ITL growth with concurrency, docs/model.md)"
     )
     itl_ms: float = Field(
-        18.47, gt=0, le=10_000, description="ms per iteration before any KV cache is read: the weights streamed once "
+        18.47, title="Iteration time (ms)",
+        gt=0, le=10_000, description="ms per iteration before any KV cache is read: the weights streamed once "
         "plus overhead (NIM Llama-3.3-70B: 18.6 ms per token alone at 5,500 tokens of context, minus their KV read)"
     )
     decode_ns_per_kv_token: float = Field(
-        24.5, ge=0, le=10**6, description="ns each iteration spends per KV-cache token of the decoding batch: "
+        24.5, title="Decode time per KV token (ns)",
+        ge=0, le=10**6, description="ns each iteration spends per KV-cache token of the decoding batch: "
         "163,840 bytes per token (fp8 KV) / 6.7 TB/s (2 x H100 HBM3)"
     )
     price_per_hour_usd: float = Field(
         8.0, ge=0, le=100_000, description="USD/h per replica (assumption: 2 GPUs at 4 USD/GPU-hour)"
     )
     autoscale: Autoscale | None = Field(
-        None, description="as web.autoscale; utilisation = sequences running / sequences that fit (batch slots or KV cache, "
+        None, title="Autoscaling",
+        description="as web.autoscale; utilisation = sequences running / sequences that fit (batch slots or KV cache, "
         "whichever is shorter), queue_length = calls waiting to be admitted; "
         "set warmup_s to the model's load time"
     )
@@ -157,7 +164,8 @@ class LLMRouter(Strict):
     retries: int = Field(2, ge=0, le=10, description="after a 429 or a failure (official SDKs: 2)")
     backoff_base_s: float = Field(0.5, gt=0, le=600, description="s, doubled per retry, with jitter (official SDKs)")
     backoff_cap_s: float = Field(8.0, gt=0, le=3600, description="s (official SDKs)")
-    max_retry_after_s: float = Field(60.0, ge=0, le=3600, description="s: a 429's retry-after is honoured up to this")
+    max_retry_after_s: float = Field(60.0, title="Longest retry-after honoured (s)",
+                                     ge=0, le=3600, description="s: a 429's retry-after is honoured up to this")
     cooldown_s: float = Field(
         5.0, ge=0, le=3600, description="s a deployment is skipped once cooled: after a 429, or when more than half of "
         "at least 5 calls in the current minute failed (LiteLLM's defaults); never a lone deployment")
@@ -197,11 +205,11 @@ class SemanticLookup(Strict):
         "0.8 on its own scale is about 0.6); effect from assets/semantic_cache_curve.csv"
     )
     embed_ms: Distribution = Field(
-        default_factory=lambda: LogNormal(p50_ms=5.0, p99_ms=20.0),
+        default_factory=lambda: LogNormal(p50_ms=5.0, p99_ms=20.0), title="Embedding time",
         description="embedding the prompt with a small model (assumption: MiniLM-class on a CPU)",
     )
     search_ms: Distribution = Field(
-        default_factory=lambda: LogNormal(p50_ms=1.0, p99_ms=5.0),
+        default_factory=lambda: LogNormal(p50_ms=1.0, p99_ms=5.0), title="Search time",
         description="vector search over the stored answers (assumption: in-memory index)",
     )
 
@@ -209,15 +217,16 @@ class SemanticLookup(Strict):
 class ResponseCache(Strict):
     """An exact-match cache of LLM answers (Redis-like): looked up before the LLM, filled after it."""
 
-    capacity_entries: int = Field(10_000, ge=1, le=100_000_000, description="answers kept; the least recently used go first")
+    capacity_entries: int = Field(10_000, title="Capacity (answers)",
+                                  ge=1, le=100_000_000, description="answers kept; the least recently used go first")
     ttl_s: float | None = Field(3600.0, gt=0, le=10**8, description="s an answer stays valid; null = until evicted")
     lookup_ms: Distribution = Field(
-        default_factory=lambda: LogNormal(p50_ms=0.25, p99_ms=1.0),
+        default_factory=lambda: LogNormal(p50_ms=0.25, p99_ms=1.0), title="Lookup time",
         description="Redis GET in one availability zone: about 0.2-0.3 ms p50, 1 ms p99 (docs/sources.md, Infrastructure)",
     )
     size: SizeName = Field("small", description="instance size for the price")
     price_per_hour_usd: float | None = Field(None, ge=0, le=10_000, description="USD/h; default from size")
-    semantic: SemanticLookup | None = Field(None, description="null = exact matches only")
+    semantic: SemanticLookup | None = Field(None, title="Semantic lookup", description="null = exact matches only")
 
     def hourly_price_usd(self) -> float:
         """Return the price of the cache node per hour."""
@@ -242,7 +251,7 @@ class Retrieval(Strict):
     """Retrieval-augmented generation: a vector search before the LLM call adds context to the prompt."""
 
     search_ms: Distribution = Field(
-        default_factory=lambda: DATABASE_KINDS["vector"][0],
+        default_factory=lambda: DATABASE_KINDS["vector"][0], title="Search time",
         description="top-k similarity search in a vector store (the vector kind's read time, an assumption)",
     )
     context_tokens: int = Field(

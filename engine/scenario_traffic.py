@@ -11,7 +11,7 @@ from engine.scenario_base import AssetCsv, Strict
 class Users(Strict):
     """Derive the request rate from an audience: peak rate = DAU x requests/day / 86400 x peak factor."""
 
-    daily_active: int = Field(ge=1, le=10**10, description="daily active users")
+    daily_active: int = Field(title="Daily active users", ge=1, le=10**10, description="daily active users")
     requests_per_user_per_day: float = Field(10.0, gt=0, le=100_000, description="requests per user per day")
     peak_to_average: float = Field(
         2.0, ge=1, le=100, description="peak-hour rate / daily mean rate (assumption; the Azure conv trace's peak minute is 1.5x its hour)"
@@ -42,8 +42,9 @@ class Ramp(Strict):
 
     kind: Literal["ramp"] = "ramp"
     start_s: float = Field(0.0, ge=0, le=10**7, description="s")
-    over_s: float = Field(60.0, gt=0, le=10**7, description="s")
-    to_multiplier: float = Field(3.0, gt=0, le=1000, description="x base rate at the end of the ramp")
+    over_s: float = Field(60.0, title="Lasts (s)", gt=0, le=10**7, description="s")
+    to_multiplier: float = Field(3.0, title="Rate at its end (x)",
+                                 gt=0, le=1000, description="x base rate at the end of the ramp")
 
 
 class Spike(Strict):
@@ -52,7 +53,8 @@ class Spike(Strict):
     kind: Literal["spike"] = "spike"
     at_s: float = Field(30.0, ge=0, le=10**7, description="s")
     duration_s: float = Field(10.0, gt=0, le=10**7, description="s")
-    multiplier: float = Field(5.0, gt=0, le=1000, description="x base rate during the spike")
+    multiplier: float = Field(5.0, title="Rate during it (x)",
+                              gt=0, le=1000, description="x base rate during the spike")
 
 
 class Diurnal(Strict):
@@ -95,9 +97,10 @@ Tokens = Annotated[Union[EmpiricalTokens, FixedTokens], Field(discriminator="kin
 class PromptKeys(Strict):
     """Which question each request asks: one of `space` distinct prompts, popular ones more often (Zipf)."""
 
-    space: int = Field(100_000, ge=1, le=1_000_000, description="distinct prompts")
+    space: int = Field(100_000, title="Distinct prompts", ge=1, le=1_000_000, description="distinct prompts")
     zipf_skew: float = Field(
-        0.9, ge=0, le=5, description="popularity of the k-th prompt ~ 1/k^skew; 0 = all equally likely "
+        0.9, title="Popularity skew (Zipf)",
+        ge=0, le=5, description="popularity of the k-th prompt ~ 1/k^skew; 0 = all equally likely "
         "(assumption: web request popularity is Zipf-like with skew near 1)"
     )
     paraphrase_share: float = Field(
@@ -157,7 +160,8 @@ class Conversation(Strict):
         20.0, ge=0, le=86_400, description="s a user reads the answer and types the next question (assumption)"
     )
     keep_history_tokens: int | None = Field(
-        None, ge=0, le=10_000_000, description="the app sends at most this many tokens of history, dropping the "
+        None, title="History kept (tokens)",
+        ge=0, le=10_000_000, description="the app sends at most this many tokens of history, dropping the "
         "oldest first (a sliding window, as LangChain's trim_messages does); null = all of it"
     )
 
@@ -165,15 +169,17 @@ class Conversation(Strict):
 class Traffic(Strict):
     """Who sends requests, how fast, how big, and how long they wait for an answer."""
 
-    rate_rps: float | None = Field(None, gt=0, le=10**7, description="req/s; or give users, a trace or closed_loop")
+    rate_rps: float | None = Field(None, title="Arrival rate (req/s)",
+                                   gt=0, le=10**7, description="req/s; or give users, a trace or closed_loop")
     users: Users | None = None
     trace: TraceReplay | None = None
     closed_loop: ClosedLoop | None = Field(None, description="a fixed number of users instead of a rate; null = open "
                                            "arrivals at a rate")
     pattern: Pattern = Field(default_factory=Steady)
-    tokens: Tokens = Field(default_factory=EmpiricalTokens)
+    tokens: Tokens = Field(default_factory=EmpiricalTokens, title="Prompt and answer lengths")
     user_population: int | None = Field(
-        None, ge=1, le=10**10, description="distinct user ids; default: users.daily_active, else 10,000"
+        None, title="Distinct users",
+        ge=1, le=10**10, description="distinct user ids; default: users.daily_active, else 10,000"
     )
     client_timeout_s: float | None = Field(
         60.0, gt=0, le=86_400, description="s; a client gives up after this (assumption); null = never"

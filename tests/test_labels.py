@@ -1,8 +1,11 @@
 """Labels: every metric has one human label and unit, and numbers are written compactly everywhere."""
 
+import re
+
 import pytest
 
-from engine.labels import LABELS, UNITS, describe_change, format_value, label
+from engine.labels import LABELS, UNITS, _models_in, choice_label, describe_change, field_title, format_value, label
+from engine.scenario import Scenario
 from engine.metrics import METRICS
 
 
@@ -26,3 +29,26 @@ def test_numbers_are_compact_with_their_unit(value, unit, shown):
 def test_a_change_reads_before_arrow_now_with_its_percentage():
     assert describe_change("latency_p95_s", 2.0, 1.24) == "2 s → 1.24 s (−38 %)"
     assert describe_change("error_rate", 0.0, 0.12) == "0 % → 12 %"  # no percentage of nothing
+
+
+@pytest.mark.parametrize("name, title", [
+    ("client_timeout_s", "Client timeout (s)"), ("db_reads_per_request", "Database reads per request"),
+    ("price_per_hour_usd", "Price (USD per hour)"), ("prefill_tokens_per_s", "Prefill (tokens/s)"),
+    ("p99_ms", "p99 (ms)"), ("p50_ms", "Median (ms)"), ("async_io", "Async I/O"), ("ttl_s", "Time to live (s)"),
+])
+def test_a_field_name_reads_as_words_with_its_unit_in_brackets(name, title):
+    assert field_title(name) == title
+
+
+def test_every_setting_of_the_scenario_format_has_a_title_in_words():
+    seen, todo = set(), [Scenario]
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, info in model.model_fields.items():
+            assert info.title and not re.search(r"_|\w\.\w", info.title), f"{model.__name__}.{name}: {info.title!r}"
+            todo += _models_in(info.annotation)
+    assert Scenario.model_fields["web"].title == "Web tier" and len(seen) > 30
+    assert choice_label("key_value") == "key-value" and choice_label("round_robin") == "round robin"
