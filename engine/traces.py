@@ -31,7 +31,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -69,7 +69,7 @@ class Trace:
             out.write(f"{t:.6f},{p},{o}\n")
         return out.getvalue()
 
-    @property
+    @cached_property
     def name(self) -> str:
         """Return the name a scenario uses for this trace once uploaded: made from its content."""
         return f"upload-{hashlib.sha256(self.to_csv().encode()).hexdigest()[:24]}.csv"

@@ -1,8 +1,8 @@
 """Every door a scenario comes in by, and the crafted inputs that once got past them (issue 13).
 
 A door takes text or bytes from outside (a file for the CLI, the sandbox's box or upload, a share
-link) and either returns a Scenario or refuses with a ScenarioError (the CLI: exit 2) naming the
-problem. `try_door` runs one input through one door and reports what happened, how long it took
+link, a traffic trace, a search spec) and either returns what it reads or refuses with a
+ScenarioError (the CLI: exit 2) naming the problem. `try_door` runs one input through one door and reports what happened, how long it took
 and the memory it held at its peak; tests/test_doors.py asserts on it, and `python -m tests.doors`
 fuzzes every door and prints the counts.
 """
@@ -44,8 +44,23 @@ def through_link(link: str):
         raise ScenarioError([str(exc)], "share link") from None
 
 
-DOORS = {"text": through_text, "link": through_link}
-PACK = {"text": lambda raw: raw, "link": share_link}  # what a door is handed, made before the clock starts
+def through_trace(raw):
+    """An uploaded traffic trace (CSV), and a trace saved with a scenario: the trace door."""
+    from engine.traces import read_trace_csv
+
+    return read_trace_csv(raw, "trace")
+
+
+def through_spec(raw):
+    """A search spec (a file for the CLI; the Search page builds one): the spec door, and every candidate."""
+    from engine.search import candidates, read_spec
+
+    return candidates(read_spec(raw, "spec"))
+
+
+DOORS = {"text": through_text, "link": through_link, "trace": through_trace, "spec": through_spec}
+# What a door is handed, made before the clock starts.
+PACK = {"text": lambda raw: raw, "link": share_link, "trace": lambda raw: raw, "spec": lambda raw: raw}
 
 
 @dataclass
@@ -145,11 +160,45 @@ def mutations(seed: int, count: int, as_json: bool = False):
         yield bytes(text[:MAX_SCENARIO_BYTES * 2])
 
 
+TRACE = (PRESETS_DIR.parent / "assets" / "AzureLLMInferenceTrace_code.csv").read_bytes()[:3000].rsplit(b"\n", 1)[0]
+SPEC = (b"name: fuzz\nbase: horizontal_load_balancer\nslo: {latency_p95_s: 20, error_rate: 0.01}\n"
+        b"space: {web.replicas: [1, 2, 4], web.size: [small, medium], cache: [null, {ttl_s: 60}]}\n"
+        b"rounds: [{seconds: 30, seeds: 1}, {seconds: 60, seeds: 3}]\n")
+
+
+def damaged(seed: int, count: int, base: bytes):
+    """Yield `count` copies of `base` with a few bytes replaced, cut or inserted (as a mangled upload would be)."""
+    rng = random.Random(seed)
+    for _ in range(count):
+        text = bytearray(base)
+        for _ in range(rng.randint(1, 5)):
+            at = rng.randrange(len(text) + 1)
+            kind = rng.randrange(3)
+            if kind == 0 and text:
+                text[min(at, len(text) - 1)] = rng.randrange(256)
+            elif kind == 1:
+                del text[at:at + rng.randint(1, 30)]
+            else:
+                text[at:at] = rng.choice([b",", b"\n", b"-", b".", b"e9", b"nan", b"\x00", b"{", b"[", b"&a", b"*a",
+                                          b"99999999999", b"\"", b"\xff"]) * rng.randint(1, 20)
+        yield bytes(text)
+
+
+def inputs_for(door: str, count: int) -> list:
+    """Return what a door is fuzzed with: the issue's reproducers, then `count` damaged valid inputs."""
+    if door == "trace":
+        return [b"", b"\xff\xfe", b"t_s,prompt_tokens,output_tokens\n" + b"0,1,1\n" * 200_000, b"a" * 6_000_000,
+                *damaged(1, count, TRACE)]
+    if door == "spec":
+        return list(CORPUS.values()) + list(damaged(1, count, SPEC))
+    return list(CORPUS.values()) + list(mutations(1, count, as_json=door == "link"))
+
+
 def main() -> None:
     """Fuzz every door; print how many inputs were tried, valid and refused, the slowest and the peak memory."""
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     for door in DOORS:
-        inputs = list(CORPUS.values()) + list(mutations(1, count, as_json=door == "link"))
+        inputs = inputs_for(door, count)
         outcomes = [try_door(door, raw) for raw in inputs]
         valid = sum(o.valid for o in outcomes)
         print(f"{door}: {len(inputs):,} inputs: {valid:,} valid, {len(inputs) - valid:,} refused cleanly, 0 tracebacks; "
