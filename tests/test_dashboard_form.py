@@ -1,6 +1,8 @@
 """The sandbox's form: a widget for every field, drawn from the schema, whose edits change only a valid scenario."""
 
+import re
 from collections import Counter
+from typing import get_args
 
 import pytest
 from pydantic import BaseModel
@@ -8,9 +10,10 @@ from streamlit.testing.v1 import AppTest
 
 from tests.live_view import errors
 
-from dashboard.view.form import _unwrap, seed
+from dashboard.view.form import ADVANCED, _unwrap, seed
 from dashboard.pages.sandbox import encode_link
 from engine import list_presets, load_preset
+from engine.labels import _models_in, choice_label
 from engine.scenario import Failure, LLMRouter, Scenario, Users
 
 PAGE = "from dashboard.pages.sandbox import render_sandbox\nrender_sandbox()\n"
@@ -95,7 +98,7 @@ def test_an_incoherent_edit_names_the_field_and_changes_nothing():
     at = page()
     first = running(at)
     widget(at, "toggle", ".load_balancer:on").set_value(False).run()
-    assert "web.replicas: 4 is not allowed: more than 1 replica needs a load_balancer" in errors(at)[0]
+    assert "Web tier › Replicas: 4 is not allowed: more than 1 replica needs a load balancer" in errors(at)[0]
     assert at.button(key="sandbox_form_apply").disabled
     assert running(at) is first
 
@@ -121,7 +124,7 @@ def test_choosing_another_kind_draws_that_kinds_fields():
 def test_switching_on_a_part_starts_it_from_defaults_and_explains_what_it_needs():
     at = page()  # no cache, no prompt keys
     widget(at, "toggle", ".cache:on").set_value(True).run()
-    assert "cache: needs traffic.prompt_keys" in errors(at)[0]
+    assert "Response cache: needs Traffic › Prompt keys" in errors(at)[0]
     widget(at, "toggle", ".traffic.prompt_keys:on").set_value(True).run()
     assert not at.error
     assert widget(at, "number_input", ".cache.capacity_entries").value == 10_000
@@ -132,7 +135,7 @@ def test_switching_on_a_part_starts_it_from_defaults_and_explains_what_it_needs(
 def test_a_new_list_item_is_named_in_the_message_until_it_is_filled_in():
     at = page()
     widget(at, "number_input", ".failures:n").set_value(1).run()
-    assert "failures.0.component: '' is not allowed: choose one of web-0" in errors(at)[0]
+    assert "Failure 1 › Component: '' is not allowed: choose one of web-0" in errors(at)[0]
     widget(at, "text_input", ".failures.0.component").set_value("web-1").run()
     widget(at, "number_input", ".failures.0.at_s").set_value(20.0).run()
     apply(at)
@@ -160,3 +163,98 @@ def test_seed_fills_required_fields_with_the_lowest_allowed_value():
 def test_unwrap_sees_through_optional_and_annotated_unions():
     annotation, optional, discriminator = _unwrap(Scenario.model_fields["llm"].annotation)
     assert optional and discriminator == "kind"
+
+
+CODE_NAME = re.compile(r"\b[a-z][a-z0-9]*(?:[._][a-z0-9]+)+\b")  # a snake_case name or a dotted path
+
+
+def shown_words(at: AppTest) -> list[str]:
+    """Return every label, tab, fold, button and choice the form shows, as a user reads them."""
+    words = [t.label for t in at.tabs] + [e.label for e in at.expander]
+    words += [b.label for b in at.button if b.key.startswith(("sandbox_fix", "sandbox_form"))]
+    words += [m.value.strip("*") for m in at.markdown if m.value.startswith("**")]  # a part's heading
+    for kind in ("number_input", "selectbox", "toggle", "text_input", "text_area"):
+        for w in getattr(at, kind):
+            if w.key and w.key.startswith("sbx"):
+                words += [w.label.strip("*"), getattr(w, "placeholder", None) or ""]
+                words += list(getattr(w, "options", []))
+    return words
+
+
+def models_of(model: type[BaseModel]) -> set[type[BaseModel]]:
+    """Return `model` and every model inside it."""
+    found, todo = set(), [model]
+    while todo:
+        if (model := todo.pop()) not in found:
+            found.add(model)
+            todo += [inner for info in model.model_fields.values() for inner in _models_in(info.annotation)]
+    return found
+
+
+def every_part_on(at: AppTest) -> AppTest:
+    """Switch on every optional part, and the parts inside those, until none is left off."""
+    for _ in range(8):
+        off = [t for t in at.toggle if t.key.startswith("sbx") and t.key.endswith(":on") and not t.value]
+        if not off:
+            return at
+        for toggle in off:
+            toggle.set_value(True)
+        at.run()
+    raise AssertionError("parts kept appearing")
+
+
+def test_the_form_shows_no_code_names_with_every_part_and_kind_drawn():
+    at = every_part_on(page(load_preset("genai_stack")))
+    seen = set(shown_words(at))
+    tags = {choice_label(tag): tag for model in models_of(Scenario) for tag in ("kind", "dist")
+            if tag in model.model_fields for tag in get_args(model.model_fields[tag].annotation)}
+    for turn in range(1, 4):  # every kind of every part: the n-th choice of each at once
+        for choice in [s for s in at.selectbox if s.key.startswith("sbx") and s.key.endswith(":kind")]:
+            choice.set_value(tags[choice.options[turn % len(choice.options)]])
+        every_part_on(at.run())
+        seen |= set(shown_words(at))
+    assert {"Cached input price (USD per million tokens)", "Client timeout (s)", "Web tier", "More settings",
+            "Prompt keys", "Self-hosted", "gateway over several deployments", "Deployment 1"} <= seen \
+        | {w[:1].upper() + w[1:] for w in seen}
+    assert not [w for w in seen if CODE_NAME.search(w)]
+
+
+def test_the_code_name_check_sees_a_code_name():
+    assert CODE_NAME.search("price_cached_input_per_m_usd") and CODE_NAME.search("needs traffic.prompt_keys")
+    assert not CODE_NAME.search("Cached input price (USD per million tokens)")
+
+
+def test_rare_settings_are_folded_away_and_every_listed_one_is_a_field():
+    for model, names in ADVANCED.items():
+        assert set(names) <= set(model.model_fields), model.__name__
+    at = page()
+    folded = [w.key for fold in at.expander if fold.label == "More settings" for w in fold.number_input]
+    assert any(key.endswith(".web.cpu_speed") for key in folded)
+    assert not any(key.endswith(".web.replicas") for key in folded)
+    assert widget(at, "number_input", ".web.replicas").label == "Replicas"
+
+
+def test_turning_the_cache_on_offers_its_fix_and_the_fixed_edits_apply():
+    at = page()  # a hosted LLM, no cache, no prompt keys
+    widget(at, "toggle", ".cache:on").set_value(True).run()
+    assert at.button(key="sandbox_form_apply").disabled
+    fix = at.button(key="sandbox_fix_0")
+    assert fix.label == "Turn on prompt keys (the cache needs to know which prompts repeat)"
+    fix.click().run()
+    assert not at.error
+    assert widget(at, "toggle", ".traffic.prompt_keys:on").value  # the form is drawn again from the fixed edits
+    assert widget(at, "toggle", ".cache:on").value  # with the edit that needed the fix
+    assert not at.button(key="sandbox_form_apply").disabled
+    apply(at)
+    scenario = running(at).scenario
+    assert scenario.cache is not None and scenario.traffic.prompt_keys.space == 100_000
+    assert at.button(key="sandbox_form_apply").disabled  # the form shows what runs
+
+
+def test_discarding_a_fixed_edit_shows_the_running_scenario_again():
+    at = page()
+    widget(at, "toggle", ".cache:on").set_value(True).run()
+    at.button(key="sandbox_fix_0").click().run()
+    at.button(key="sandbox_form_discard").click().run()
+    assert not widget(at, "toggle", ".cache:on").value
+    assert not widget(at, "toggle", ".traffic.prompt_keys:on").value

@@ -4,8 +4,10 @@ Teams prototyping an architecture need every knob, not a lesson's few. The sandb
 for every field of the scenario, grouped by component (dashboard/view/form.py builds them from the
 schema), and shows the same scenario as YAML to edit or upload. A valid edit replaces the running
 scenario and starts it again; an invalid one changes nothing and shows the engine's messages
-(field, value, what is allowed). The everyday controls (rate, replicas, balancing, workers)
-act on the running simulation without a restart, as in the lessons.
+(field, value, what is allowed; in the form, in words), each with a button that mends it where it
+can (a cache turned on offers to turn on the prompt keys it needs: engine/fixes.py). The everyday
+controls (rate, replicas, balancing, workers) act on the running simulation without a restart, as
+in the lessons.
 An edit applied from the form or the YAML goes on as a new version on the same traffic: the time
 axis continues and the version before it keeps running faded, so a team sees what the edit did.
 The scenario can be downloaded, shared as a link (the scenario itself, compressed, in the URL: no
@@ -36,14 +38,16 @@ from dashboard.view.text import as_text
 from dashboard.view.trace_view import show_trace
 from engine import ScenarioError, derive, load_preset, parse_scenario
 from engine.controls import CONTROLS, running_scenario
-from engine.labels import format_metric
-from engine.loading import scenario_to_data
+from engine.fixes import fixes
+from engine.labels import format_metric, problem_in_words
+from engine.loading import patch_data, scenario_to_data
 from engine.scenario import Scenario
 from engine.traces import MAX_TRACE_BYTES, describe, keep, read_trace_csv, uploads_named_by
 
 DEFAULT_PRESET = "horizontal_load_balancer"
 KEY, ERROR, TEXT = "sandbox", "sandbox_error", "sandbox_text"
 FORM, SAVED, NEXT = "sandbox_form", "sandbox_saved", "sandbox_next"  # the form's generation; the last save; what to start
+FORM_DATA, FIXED = "sandbox_form_data", "sandbox_fixed"  # what the form starts from after a fix, and which fix
 NAME, DESCRIPTION = "sandbox_name", "sandbox_description"  # what the shared and saved scenario is called
 WRITTEN = "sandbox_written"  # the YAML last written into the box: while the box still holds it, it follows the run
 CHALLENGE, SCORE = "sandbox_challenge", "sandbox_challenge_score_card"
@@ -72,6 +76,7 @@ def _build() -> Playback:
 def _shown_scenario(scenario) -> None:
     """Point the YAML box, the form, the name and the share link at `scenario`."""
     st.session_state[FORM] = st.session_state.get(FORM, 0) + 1  # the form's widgets start from this scenario
+    st.session_state.pop(FORM_DATA, None)
     st.session_state[TEXT] = st.session_state[WRITTEN] = yaml.safe_dump(scenario_to_data(scenario), sort_keys=False)
     st.session_state[NAME], st.session_state[DESCRIPTION] = scenario.name, scenario.description
     st.query_params["s"] = encode_link(scenario)
@@ -161,23 +166,43 @@ def _save() -> None:
     st.query_params["saved"] = saved
 
 
+def _restart_form(data: dict | None, fixed: str | None = None) -> None:
+    """Draw the form afresh from `data` (the edits with the fix called `fixed`), or from the running scenario."""
+    st.session_state[FORM] += 1
+    if data is None:
+        st.session_state.pop(FORM_DATA, None)
+    else:
+        st.session_state[FORM_DATA], st.session_state[FIXED] = data, fixed
+
+
 def _form(scenario) -> None:
-    """Draw every knob of the scenario; offer to apply the edits when they make a valid, different scenario."""
-    st.caption("Every setting of the scenario, grouped by component. Hover a field's name for its unit, "
-               "range and source. Applying plays the edited version on the same traffic from where the run is; "
-               "the version before goes on faded.")
-    data = edit_scenario(Scenario, scenario_to_data(scenario), f"sbx{st.session_state[FORM]}")
+    """Draw every knob of the scenario; offer to apply the edits when they make a valid, different scenario.
+
+    Edits that break a rule between fields say so in words, with a button for each fix: the form
+    is drawn again from the fixed edits, still to be applied.
+    """
+    st.caption("Every setting of the scenario, grouped by component; the rarer ones are under More settings. "
+               "Hover a setting's name for its unit, range and source. Applying plays the edited version on the "
+               "same traffic from where the run is; the version before goes on faded.")
+    start = st.session_state.get(FORM_DATA) or scenario_to_data(scenario)
+    data = edit_scenario(Scenario, start, f"sbx{st.session_state[FORM]}")
+    if st.session_state.get(FIXED):
+        st.success(as_text(f"Done: {st.session_state.pop(FIXED)}. Apply to run it."), icon=":material/build:")
     try:
         edited = parse_scenario(data, "sandbox form")
     except ScenarioError as exc:
-        st.error(as_text(exc))
         edited = None
+        st.error(as_text("Not yet a scenario that can run:") + "\n\n" +
+                 "\n\n".join(as_text(problem_in_words(Scenario, problem)) for problem in exc.problems))
+        for index, fix in enumerate(fixes(data, exc.problems)):
+            st.button(fix.label, key=f"sandbox_fix_{index}", icon=":material/build:",
+                      on_click=_restart_form, args=(patch_data(data, fix.changes), fix.label))
     changed = edited is not None and edited != scenario
     apply, discard = st.columns(2)
     apply.button("Apply", key="sandbox_form_apply", type="primary", disabled=not changed,
                  on_click=_switch, args=(edited,), width="stretch")
     discard.button("Discard edits", key="sandbox_form_discard", disabled=edited == scenario,
-                   on_click=lambda: st.session_state.update({FORM: st.session_state[FORM] + 1}), width="stretch")
+                   on_click=_restart_form, args=(None,), width="stretch")
 
 
 def _read_trace(upload) -> None:

@@ -4,13 +4,16 @@ Teams prototyping an architecture want every knob, and the knobs change whenever
 grows one. So the form is not written by hand: it walks the pydantic models of the scenario
 format and draws, for each field, the widget its type calls for (a number box bounded by the
 field's range, a choice for a fixed set of values, a switch for an optional part), labelled with
-the field's name and described by its own description, the one that carries its unit and source.
-What the widgets hold is returned as plain data; validating it is the scenario format's job.
+the field's title in words ("Client timeout (s)", engine/labels.py) and described by its own
+description, the one that carries its unit and source. The settings most teams leave alone
+(ADVANCED) are folded under "More settings" in their part. What the widgets hold is returned as
+plain data; validating it is the scenario format's job.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import types
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -19,8 +22,33 @@ import streamlit as st
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from engine.labels import choice_label, field_title
+from engine.scenario import (Autoscale, Database, HostedLLM, LLMRouter, PromptKeys, ResponseCache, Retries, Scenario,
+                             SelfHostedLLM, SemanticLookup, Traffic, Web)
+
 MAX_JS_INT = 2**53 - 1  # the browser holds numbers as doubles: larger integers lose digits
 MAX_ITEMS = 20  # list items drawn at once; longer lists are edited as YAML
+
+# The settings most teams leave at their defaults, per part: drawn folded under "More settings", the
+# common knobs above them. The one list of them (tests/test_dashboard_form.py checks each name is a field).
+_DEPLOYMENT = ("weight", "model_max_output_tokens", "context_window_tokens", "prompt_cache_share",
+               "cancel_on_disconnect", "overhead_ms", "prefill_tokens_per_s", "itl_ms")
+ADVANCED: dict[type[BaseModel], tuple[str, ...]] = {
+    Scenario: ("duration_s", "window_s"),
+    Traffic: ("trace", "closed_loop", "user_population", "heavy_users"),
+    PromptKeys: ("paraphrase_share", "questions_per_topic"),
+    Retries: ("max_backoff_s", "budget"),
+    Web: ("family", "cores", "cpu_speed", "price_per_hour_usd", "handler_ms"),
+    Autoscale: ("evaluate_every_s", "scale_down_cooldown_s", "warmup_s"),
+    Database: ("cores", "read_ms", "read_cpu_ms", "write_ms", "write_cpu_ms", "commit_flush_ms", "pool_size",
+               "pool_max_overflow", "pool_timeout_s", "network_rtt_ms", "replication_lag_ms", "price_per_hour_usd",
+               "failover_s"),
+    HostedLLM: (*_DEPLOYMENT, "max_concurrency", "price_cached_input_per_m_usd"),
+    SelfHostedLLM: (*_DEPLOYMENT, "max_num_batched_tokens", "decode_ns_per_kv_token"),
+    LLMRouter: ("backoff_base_s", "backoff_cap_s", "max_retry_after_s", "cooldown_s", "allowed_fails"),
+    ResponseCache: ("lookup_ms", "size", "price_per_hour_usd"),
+    SemanticLookup: ("embed_ms", "search_ms"),
+}
 
 
 def _unwrap(annotation: Any) -> tuple[Any, bool, str | None]:
@@ -91,6 +119,20 @@ def seed(model: type[BaseModel]) -> dict[str, Any]:
     return data
 
 
+def _title(name: str, info: FieldInfo) -> str:
+    """Return a field's label: its title in words (every scenario field has one; a name is turned into words)."""
+    return info.title or field_title(name)
+
+
+def _empty(description: str | None) -> str:
+    """Return what an empty optional number means, from its description ('null = never' -> 'never')."""
+    said = re.search(r"null = ([^;(]+)|(default(?::| from) [^;(]+)", description or "")
+    if not said:
+        return "none"
+    words = (said.group(1) or said.group(2)).strip().rstrip(",.")
+    return "default" if re.search(r"[a-z]\.[a-z]|_", words) else words  # a field's path is for the help
+
+
 def _step(info: FieldInfo, kind: type) -> float | int:
     """Return a step for a number box that suits the size of the field's default."""
     if kind is int:
@@ -103,17 +145,17 @@ def _step(info: FieldInfo, kind: type) -> float | int:
 
 def _scalar(name: str, info: FieldInfo, annotation: Any, optional: bool, value: Any, key: str) -> Any:
     """Draw one widget for a plain field and return what it holds."""
-    help_text = info.description
+    help_text, label = info.description, _title(name, info)
     if key not in st.session_state:
         st.session_state[key] = value  # first drawing: show the scenario's value
     if get_origin(annotation) is Literal:
         options = list(get_args(annotation))
         if st.session_state[key] not in options and not optional:
             st.session_state[key] = options[0]
-        return st.selectbox(name, options, key=key, help=help_text, index=None if optional else 0,
-                            placeholder="none" if optional else "Choose an option")
+        return st.selectbox(label, options, key=key, help=help_text, index=None if optional else 0,
+                            format_func=choice_label, placeholder="none" if optional else "Choose an option")
     if annotation is bool:
-        return st.toggle(name, key=key, help=help_text)
+        return st.toggle(label, key=key, help=help_text)
     if annotation in (int, float):
         low, high = _bounds(info)
         if annotation is int:
@@ -124,15 +166,15 @@ def _scalar(name: str, info: FieldInfo, annotation: Any, optional: bool, value: 
             high = None if high is None else float(high)
             if st.session_state[key] is not None:
                 st.session_state[key] = float(st.session_state[key])
-        placeholder = f"null: {help_text}" if optional else None
-        return st.number_input(name, min_value=low, max_value=high, step=_step(info, annotation), key=key,
+        placeholder = _empty(help_text) if optional else None
+        return st.number_input(label, min_value=low, max_value=high, step=_step(info, annotation), key=key,
                                value=None if optional else "min", help=help_text, placeholder=placeholder,
                                format=None if annotation is int else "%g")
     if annotation is str:
         limit = next((m.max_length for m in info.metadata if isinstance(m, annotated_types.MaxLen)), None)
         if limit and limit > 200:
-            return st.text_area(name, key=key, help=help_text, max_chars=limit, height=80)
-        return st.text_input(name, key=key, help=help_text, max_chars=limit)
+            return st.text_area(label, key=key, help=help_text, max_chars=limit, height=80)
+        return st.text_input(label, key=key, help=help_text, max_chars=limit)
     raise TypeError(f"{name}: no widget for {annotation!r}")
 
 
@@ -141,82 +183,104 @@ def _names(value: Any) -> str:
     return ", ".join(value) if isinstance(value, list) else str(value or "")
 
 
-def edit_model(model: type[BaseModel], data: dict[str, Any], key: str,
-               fixed: dict[str, Any] | None = None, only: tuple[str, ...] | None = None) -> dict[str, Any]:
+def edit_model(model: type[BaseModel], data: dict[str, Any], key: str, fixed: dict[str, Any] | None = None,
+               only: tuple[str, ...] | None = None, folded: bool = False) -> dict[str, Any]:
     """Draw a widget for each field of `model` (or those in `only`), filled from `data`; return what they hold.
 
-    `fixed` fields are not drawn: a union's selector above the model has chosen them.
+    `fixed` fields are not drawn: a union's selector above the model has chosen them. The model's
+    ADVANCED fields go under "More settings", unless the model is `folded` in one already (Streamlit
+    does not fold a fold).
     """
     result: dict[str, Any] = dict(fixed or {})
+    names = [name for name in model.model_fields if name not in result and (only is None or name in only)]
+    advanced = ADVANCED.get(model, ())
+    _edit_fields(model, [name for name in names if name not in advanced], data, key, result, folded)
+    more = [name for name in names if name in advanced]
+    if more and folded:
+        _edit_fields(model, more, data, key, result, folded)
+    elif more:
+        with st.expander("More settings"):
+            _edit_fields(model, more, data, key, result, True)
+    return result
+
+
+def _edit_fields(model: type[BaseModel], names: list[str], data: dict[str, Any], key: str, result: dict[str, Any],
+                 folded: bool) -> None:
+    """Draw the named fields of `model` into `result`: plain ones three to a row, then each part in its box."""
     defaults = seed(model)
-    scalars = st.columns(3)
+    unwrapped = {name: _unwrap(model.model_fields[name].annotation) for name in names}
+    parts = {name for name, (annotation, _, _) in unwrapped.items() if _variants(annotation) or (
+        get_origin(annotation) is list and _variants(_unwrap(get_args(annotation)[0])[0]))}
+    scalars = st.columns(3) if len(parts) < len(names) else []
     count = 0
-    for name, info in model.model_fields.items():
-        if name in result or (only is not None and name not in only):
-            continue
-        annotation, optional, discriminator = _unwrap(info.annotation)
+    for name in names:
+        info = model.model_fields[name]
+        annotation, optional, discriminator = unwrapped[name]
         discriminator = discriminator or info.discriminator
         value = data.get(name, defaults.get(name))
         path = f"{key}.{name}"
         variants = _variants(annotation)
         if variants:
-            result[name] = _edit_part(name, info, variants, discriminator, optional, value, path)
-        elif get_origin(annotation) is list and _variants(_unwrap(get_args(annotation)[0])[0]):
-            result[name] = _edit_list(name, info, get_args(annotation)[0], value or [], path)
+            result[name] = _edit_part(_title(name, info), info, variants, discriminator, optional, value, path, folded)
+        elif name in parts:
+            result[name] = _edit_list(_title(name, info), info, get_args(annotation)[0], value or [], path, folded)
         elif get_origin(annotation) is list:
             with scalars[count % 3]:
                 if path not in st.session_state:
                     st.session_state[path] = _names(value)
-                text = st.text_input(name, key=path, help=f"{info.description or ''} (comma-separated)")
+                text = st.text_input(_title(name, info), key=path,
+                                     help=f"{info.description or ''} (comma-separated)")
             result[name] = [part.strip() for part in text.split(",") if part.strip()]
             count += 1
         else:
             with scalars[count % 3]:
                 result[name] = _scalar(name, info, annotation, optional, value, path)
             count += 1
-    return result
 
 
-def _edit_part(name: str, info: FieldInfo, variants: list[type[BaseModel]], discriminator: str | None,
-               optional: bool, value: Any, key: str) -> dict[str, Any] | None:
+def _edit_part(title: str, info: FieldInfo, variants: list[type[BaseModel]], discriminator: str | None,
+               optional: bool, value: Any, key: str, folded: bool = False) -> dict[str, Any] | None:
     """Draw a nested part: a switch if it is optional, a choice of kind if it is a union, then its fields."""
+    # Described by the field, else by what the part is (its model's first line) when it has one kind.
+    help_text = info.description or ((variants[0].__doc__ or "").split("\n")[0] if len(variants) == 1 else None)
     with st.container(border=True):
         if optional:
             if f"{key}:on" not in st.session_state:
                 st.session_state[f"{key}:on"] = value is not None
-            if not st.toggle(f"**{name}**", key=f"{key}:on", help=info.description):
+            if not st.toggle(f"**{title}**", key=f"{key}:on", help=help_text):
                 return None
         else:
-            st.markdown(f"**{name}**", help=info.description)
+            st.markdown(f"**{title}**", help=help_text)
         model = variants[0]
         if len(variants) > 1:
             tags = [_tag(v, discriminator) for v in variants]
             current = value.get(discriminator) if isinstance(value, dict) else None
             if f"{key}:kind" not in st.session_state:
                 st.session_state[f"{key}:kind"] = current if current in tags else tags[0]
-            chosen = st.selectbox(f"{name}: {discriminator}", tags, key=f"{key}:kind")
+            chosen = st.selectbox(_title(discriminator, variants[0].model_fields[discriminator]), tags,
+                                  key=f"{key}:kind", format_func=choice_label)
             model = variants[tags.index(chosen)]
             if current != chosen:
                 value = None  # another kind: start from its own defaults
         data = value if isinstance(value, dict) else seed(model)
         if not discriminator:
-            return edit_model(model, data, key)
+            return edit_model(model, data, key, folded=folded)
         tag = _tag(model, discriminator)
-        return edit_model(model, data, f"{key}:{tag}", {discriminator: tag})
+        return edit_model(model, data, f"{key}:{tag}", {discriminator: tag}, folded=folded)
 
 
-def _edit_list(name: str, info: FieldInfo, item: Any, items: list, key: str) -> list:
+def _edit_list(title: str, info: FieldInfo, item: Any, items: list, key: str, folded: bool = False) -> list:
     """Draw a list of parts: how many, then each one in turn (new ones start from defaults)."""
     annotation, _, discriminator = _unwrap(item)
     variants = _variants(annotation)
     limit = next((m.max_length for m in info.metadata if isinstance(m, annotated_types.MaxLen)), None)
     low = next((m.min_length for m in info.metadata if isinstance(m, annotated_types.MinLen)), 0)
     if len(items) > MAX_ITEMS:
-        st.caption(f"{name}: {len(items)} items; edit them in the YAML below (the form shows up to {MAX_ITEMS}).")
+        st.caption(f"{title}: {len(items)}; edit them in the YAML below (the form shows up to {MAX_ITEMS}).")
         return items
     if f"{key}:n" not in st.session_state:
         st.session_state[f"{key}:n"] = len(items)
-    count = st.number_input(f"{name}: how many", min_value=low, max_value=min(limit or MAX_ITEMS, MAX_ITEMS),
+    count = st.number_input(f"{title}: how many", min_value=low, max_value=min(limit or MAX_ITEMS, MAX_ITEMS),
                             step=1, key=f"{key}:n", help=info.description)
     result = []
     for index in range(count):
@@ -225,7 +289,8 @@ def _edit_list(name: str, info: FieldInfo, item: Any, items: list, key: str) -> 
             value = seed(variants[0])
             if "name" in value:
                 value["name"] = f"{value['name']}_{index + 1}"
-        result.append(_edit_part(f"{name} {index + 1}", info, variants, discriminator, False, value, f"{key}.{index}"))
+        one = f"{title.removesuffix('s')} {index + 1}"  # Failures -> Failure 1
+        result.append(_edit_part(one, info, variants, discriminator, False, value, f"{key}.{index}", folded))
     return result
 
 
