@@ -235,3 +235,15 @@ def test_share_and_saved_links_are_absolute_with_a_qr_code_for_the_saved_one(mon
     saved = next(block.value for block in at.code if "saved=" in block.value)
     assert saved == f"https://lab.example.org/gsl/sandbox?saved={at.session_state['sandbox_saved'][0]}"
     assert at.get("image")  # its QR code
+
+
+def test_a_template_is_forked_into_the_sandbox_with_its_readme():
+    from engine.loading import load_template
+
+    at = page()
+    at.selectbox(key="sandbox_template").select("coding-assistant").run()
+    assert any("The real coding service of the Azure LLM inference trace 2023" in m.value for m in at.markdown)
+    at.button(key="sandbox_template_fork").click().run()
+    assert not at.exception
+    assert at.session_state["sandbox"].playback.now.scenario == load_template("coding-assistant")
+    assert "AzureLLMInferenceTrace_code.csv" in at.text_area(key="sandbox_text").value

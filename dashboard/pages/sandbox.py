@@ -40,7 +40,7 @@ from engine import ScenarioError, derive, load_preset, parse_scenario
 from engine.controls import CONTROLS, running_scenario
 from engine.fixes import fixes
 from engine.labels import format_metric, problem_in_words
-from engine.loading import patch_data, scenario_to_data
+from engine.loading import list_templates, load_template, patch_data, scenario_to_data, template_readme
 from engine.scenario import Scenario
 from engine.traces import MAX_TRACE_BYTES, describe, keep, read_trace_csv, uploads_named_by
 
@@ -262,6 +262,16 @@ def _own_traffic(running) -> None:
                   args=(running,), width="stretch")
 
 
+def _templates() -> None:
+    """Offer the templates: common GenAI applications, each with its traffic and a README, to fork here."""
+    with st.expander("Templates: start from a common GenAI application"):
+        templates = dict(list_templates())
+        name = st.selectbox("Template", list(templates), format_func=templates.get, key="sandbox_template")
+        st.markdown(template_readme(name))  # the project's own text, from templates/
+        st.button("Fork it here", key="sandbox_template_fork", type="primary",
+                  on_click=lambda: _start(load_template(name)))
+
+
 def _challenge_lessons() -> dict[str, str]:
     """Return {lesson folder: its title} for every lesson that ends with a challenge."""
     from dashboard.pages.lessons import lesson_named, lesson_titles
@@ -346,6 +356,7 @@ def render_sandbox() -> None:
     if sandbox.playback is None:
         return
     sim = sandbox.playback.now.sim
+    _templates()
     _challenge_panel(sandbox)
     # Drawn only when asked for: a hundred widgets make every update of the page heavier for the browser.
     if st.toggle("Edit every setting", key="sandbox_show_form"):
