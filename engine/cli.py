@@ -19,7 +19,7 @@ import math
 import sys
 from pathlib import Path
 
-from engine.labels import format_metric, label
+from engine.labels import format_metric, label, setting_in_words
 from engine.metrics import METRICS
 from engine.loading import ScenarioError, derive, list_presets, load_preset, load_scenario
 from engine.scenario import MAX_SEED, Scenario
@@ -159,7 +159,7 @@ def _search(args) -> int:
     else:
         shown = figures(winner)
         print(f"Cheapest that meets the objective on {shown['seeds']} seeds: "
-              + ", ".join(f"{path} = {value}" for path, value in winner.choice.items()))
+              + "; ".join(f"{setting_in_words(Scenario, path, value)} ({path})" for path, value in winner.choice.items()))
         print(f"  {format_metric('usd_per_month', shown['usd_per_month'])}, worst seed: p95 "
               f"{format_metric('latency_p95_s', shown['latency_p95_s'])}, errors "
               f"{format_metric('error_rate', shown['error_rate'])}")

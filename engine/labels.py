@@ -283,3 +283,19 @@ def _name_in_words(root: type[BaseModel], around: list[list[type[BaseModel]]], n
                 title = " › ".join(walked[0])
                 return title if "." in name or re.match(r"[A-Z]{2}", title) else title[:1].lower() + title[1:]
     return choice_label(name) if "." not in name else name
+
+
+def setting_in_words(root: type[BaseModel], path: str, value: object) -> str:
+    """Return one setting as people read it: ('web.replicas', 4) -> 'Web tier › Replicas: 4'; a part set to
+    null reads 'none', a part given as a mapping 'on', a switch 'yes' or 'no'."""
+    if value is None:
+        shown = "none"
+    elif isinstance(value, bool):
+        shown = "yes" if value else "no"
+    elif isinstance(value, dict):
+        shown = "on"
+    elif isinstance(value, float):
+        shown = f"{value:g}"
+    else:
+        shown = choice_label(value)
+    return f"{path_title(root, path)}: {shown}"

@@ -105,7 +105,7 @@ def test_search_prints_the_cheapest_design_that_meets_the_slo_and_writes_it(tmp_
     printed = capsys.readouterr().out
     # Each medium replica (9 workers) answers about 2 req/s: at 8 req/s two drop requests, three keep a queue
     # (p95 about 34 s), four keep up (about 14 s).
-    assert "Cheapest that meets the objective on 3 seeds: web.replicas = 4" in printed
+    assert "Cheapest that meets the objective on 3 seeds: Web tier › Replicas: 4 (web.replicas)" in printed
     assert "replicas: 4" in out.read_text()
     assert main(["search", str(spec), "--workers", "0", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)

@@ -35,7 +35,7 @@ def test_a_search_from_the_page_names_the_winner_and_opens_it_in_the_sandbox():
     at = finished(at)
     # At 5.5 req/s one medium replica (about 2 req/s) is overloaded, two queue, four keep up.
     said = at.success[0].value.replace("\\", "")
-    assert "Cheapest that meets the target on all 3 seeds" in said and "4" in said
+    assert "Cheapest that meets the target on all 3 seeds: Web tier › Replicas: 4; Web tier › Size: medium" in said
     link = at.get("link_button")[0].proto.url
     assert decode_link(link.split("s=", 1)[1]).web.replicas == 4
     assert at.get("plotly_chart") and at.dataframe[0].value.shape[0] >= 1

@@ -22,9 +22,9 @@ from dashboard.view.links import app_link
 from dashboard.view.scenario_source import encode_link, pick_scenario
 from dashboard.view.text import as_text
 from engine import ScenarioError
-from engine.labels import format_metric
+from engine.labels import format_metric, setting_in_words
 from engine.loading import scenario_to_data, validate_data
-from engine.scenario import INSTANCE_SIZES
+from engine.scenario import INSTANCE_SIZES, Scenario
 from engine.search import Cancelled, Result, SearchSpec, candidates, cost, search, worst
 
 STATE = "search_job"
@@ -138,7 +138,8 @@ def figure(result: Result) -> go.Figure:
 
 
 def _choice_text(choice: dict) -> str:
-    return ", ".join(f"{path} = {value}" for path, value in choice.items())
+    """Return a candidate's choices in words: 'Web tier › Replicas: 4; Web tier › Size: medium'."""
+    return "; ".join(setting_in_words(Scenario, path, value) for path, value in choice.items())
 
 
 def _show(result: Result) -> None:
