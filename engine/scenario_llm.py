@@ -38,8 +38,9 @@ DeploymentName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,30}$", descrip
 class _DeploymentBase(Strict):
     """What every deployment has, hosted or self-hosted: a name, a routing weight, limits, a prefix cache."""
 
-    name: DeploymentName = "llm"
-    weight: float = Field(1.0, gt=0, le=1000, description="share of calls under simple-shuffle routing")
+    name: DeploymentName = Field("llm", title="Deployment name")
+    weight: float = Field(1.0, title="Routing weight", gt=0, le=1000,
+                          description="share of calls under simple-shuffle routing")
     limits: ProviderLimits | None = Field(None, title="Provider limits")
     model_max_output_tokens: int = Field(
         16_384, ge=1, le=10**6, description="the most tokens the model writes in one answer: a call without max_tokens "

@@ -211,8 +211,8 @@ def _edit_fields(model: type[BaseModel], names: list[str], data: dict[str, Any],
     unwrapped = {name: _unwrap(model.model_fields[name].annotation) for name in names}
     parts = {name for name, (annotation, _, _) in unwrapped.items() if _variants(annotation) or (
         get_origin(annotation) is list and _variants(_unwrap(get_args(annotation)[0])[0]))}
-    scalars = st.columns(3) if len(parts) < len(names) else []
-    count = 0
+    grid = st.container() if len(parts) < len(names) else None  # above the parts, in rows that stay aligned
+    count, row = 0, []
     for name in names:
         info = model.model_fields[name]
         annotation, optional, discriminator = unwrapped[name]
@@ -225,7 +225,8 @@ def _edit_fields(model: type[BaseModel], names: list[str], data: dict[str, Any],
         elif name in parts:
             result[name] = _edit_list(_title(name, info), info, get_args(annotation)[0], value or [], path, folded)
         elif get_origin(annotation) is list:
-            with scalars[count % 3]:
+            row = grid.columns(3, vertical_alignment="bottom") if count % 3 == 0 else row
+            with row[count % 3]:
                 if path not in st.session_state:
                     st.session_state[path] = _names(value)
                 text = st.text_input(_title(name, info), key=path,
@@ -233,7 +234,8 @@ def _edit_fields(model: type[BaseModel], names: list[str], data: dict[str, Any],
             result[name] = [part.strip() for part in text.split(",") if part.strip()]
             count += 1
         else:
-            with scalars[count % 3]:
+            row = grid.columns(3, vertical_alignment="bottom") if count % 3 == 0 else row
+            with row[count % 3]:
                 result[name] = _scalar(name, info, annotation, optional, value, path)
             count += 1
 
