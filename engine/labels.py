@@ -280,7 +280,7 @@ def _name_in_words(root: type[BaseModel], around: list[list[type[BaseModel]]], n
         for model in models:
             walked = _walk(model, name)
             if walked:
-                title = " › ".join(walked[0])
+                title = re.sub(r" \([^)]*\)$", "", " › ".join(walked[0]))  # in a sentence, without its unit
                 return title if "." in name or re.match(r"[A-Z]{2}", title) else title[:1].lower() + title[1:]
     return choice_label(name) if "." not in name else name
 

@@ -174,6 +174,8 @@ def test_problems_and_paths_read_in_words():
     assert problem_in_words(Scenario, "llm.max_num_batched_tokens: 50 is not allowed: must be at least max_batch "
                                       "(100)") == \
         "LLM › Maximum number of batched tokens: 50 is not allowed: must be at least maximum batch (100)"
+    assert problem_in_words(Scenario, "web.handler_ms: p99_ms (2.0) must be greater than p50_ms (5.0)") == \
+        "Web tier › Handler CPU time: p99 (2.0) must be greater than median (5.0)"  # no unit inside the sentence
     assert problem_in_words(Scenario, "(file): not valid") == "(file): not valid"
 
 
