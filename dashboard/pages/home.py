@@ -78,9 +78,10 @@ def render_home() -> None:
                      icon=":material/school:")
     with build:
         st.subheader("Build")
-        st.markdown("Prototype an architecture: run it live, compare two designs, size it for your users, "
-                    "and take the lessons' challenges.")
+        st.markdown("Prototype an architecture: start from a template, replay your own traffic, compare two "
+                    "designs, size it for your users, and search for the cheapest one that meets your target.")
         st.page_link(page("sandbox"), label="Open the sandbox", icon=":material/tune:")
+        st.page_link(page("search"), label="Find the cheapest architecture", icon=":material/travel_explore:")
     with teach:
         st.subheader("Teach")
         st.markdown("Present a lesson to a room; learners follow on their own screens.")

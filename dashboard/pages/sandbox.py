@@ -267,7 +267,8 @@ def _templates() -> None:
     with st.expander("Templates: start from a common GenAI application"):
         templates = dict(list_templates())
         name = st.selectbox("Template", list(templates), format_func=templates.get, key="sandbox_template")
-        st.markdown(template_readme(name))  # the project's own text, from templates/
+        readme = template_readme(name)  # the project's own text, from templates/
+        st.markdown(readme.split("\n", 1)[1] if readme.startswith("# ") else readme)  # its title is the choice
         st.button("Fork it here", key="sandbox_template_fork", type="primary",
                   on_click=lambda: _start(load_template(name)))
 
