@@ -55,7 +55,7 @@ def test_a_saved_scenario_loads_back_with_its_summary_and_expires(store):
     (lambda raw: raw.replace("round_robin", "least_connections"), "signature does not match"),
     (lambda raw: "not json", "malformed"),
     (lambda raw: json.dumps({"payload": 1}), "malformed"),
-    (lambda raw: "x" * 600_000, "600,000 bytes is not allowed"),
+    (lambda raw: "x" * 4_100_000, "4,100,000 bytes is not allowed: at most 4,000,000"),
     (lambda raw: Store(None, b"another app", "").\
         _sign("scenario", "abcdefgh", json.loads(json.loads(raw)["payload"])["body"]), "signature does not match"),
 ])
