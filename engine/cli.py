@@ -131,7 +131,8 @@ def _search(args) -> int:
 
     def progress(event: dict) -> None:
         if event["done"] == event["total"] or event["done"] % 10 == 0:
-            print(f"  round {event['round']} of {event['rounds']}: {event['done']} of {event['total']} runs",
+            stage = "" if event.get("stage", "halving") == "halving" else f" ({event['stage']})"
+            print(f"  round {event['round']} of {event['rounds']}{stage}: {event['done']} of {event['total']} runs",
                   file=sys.stderr)
 
     try:

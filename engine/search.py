@@ -14,7 +14,9 @@ seeds, round after round. "Promising" here is what the question asks: first the 
 meet the objective, cheapest first, then those that miss it by the least. Early rounds are short
 and noisy, so they judge with slack (a candidate within 25 % of every target is kept as meeting
 it); the last round judges strictly, on every seed (at least 3): the winner is the cheapest
-candidate that meets every target on every seed of the last round.
+candidate that meets every target on every seed of the last round. Short runs can mislead: a
+candidate dropped early that looked as if it met the objective, and costs less than the winner (or
+there is no winner), gets the last round's runs too before the search ends.
 
 Every run is independent, so each round's runs go to an executor at once (engine/executors.py:
 local processes, or a Dask cluster). All candidates of a round run on the same seeds, so they see
@@ -337,9 +339,12 @@ def search(spec: SearchSpec, executor: Executor, progress: Callable[[dict], None
     if not pool:
         raise ScenarioError([f"space: no candidate is a valid scenario ({len(refused)} refused); the first: "
                              f"{refused[0] if refused else 'none'}"], spec.name)
-    alive, runs, best, best_cost = list(pool), 0, None, None
-    for round_index, rung in enumerate(spec.rounds):
-        last = round_index == len(spec.rounds) - 1
+    state = {"runs": 0, "best": None}
+    last_index = len(spec.rounds) - 1
+
+    def run_round(alive: list[Candidate], round_index: int, stage: str) -> None:
+        """Run every candidate of `alive` at round `round_index`'s length and seeds, reporting and obeying cancel."""
+        rung = spec.rounds[round_index]
         tasks = {}
         for candidate in alive:
             candidate.runs[round_index] = [None] * rung.seeds
@@ -355,24 +360,47 @@ def search(spec: SearchSpec, executor: Executor, progress: Callable[[dict], None
             for future in done:
                 candidate, offset = tasks[future]
                 candidate.runs[round_index][offset] = future.result()
-                runs += 1
+                state["runs"] += 1
             if cancel is not None and cancel.is_set():
                 for future in pending:
                     future.cancel()
                 for candidate in alive:  # what did not finish is not judged
                     candidate.runs[round_index] = [r for r in candidate.runs[round_index] if r is not None]
-                raise Cancelled(Result(spec, pool, refused, best, runs, cancelled=True))
+                raise Cancelled(Result(spec, pool, refused, state["best"], state["runs"], cancelled=True))
             if progress is not None and done:
-                progress({"round": round_index + 1, "rounds": len(spec.rounds), "done": total - len(pending),
-                          "total": total, "alive": len(alive),
-                          "best_usd_per_month": best_cost})
-        ranked = rank(spec, alive, round_index, 0.0 if last else SLACK)
-        feasible = [c for c in ranked if meets(spec.slo, c.runs[round_index])]
-        best = feasible[0] if feasible else None
-        best_cost = cost(best.runs[round_index]) if best is not None else None
-        if not last:
+                best = state["best"]
+                progress({"round": round_index + 1, "rounds": len(spec.rounds), "stage": stage,
+                          "done": total - len(pending), "total": total, "alive": len(alive),
+                          "best_usd_per_month": cost(best.runs[last_index]) if best is not None else None})
+
+    def judge() -> None:
+        """The winner so far: the first, by rank, of the candidates run at the last round that meet the objective."""
+        finalists = rank(spec, [c for c in pool if c.reached == last_index], last_index, 0.0)
+        state["best"] = next((c for c in finalists if meets(spec.slo, c.runs[last_index])), None)
+
+    alive = list(pool)
+    for round_index in range(len(spec.rounds)):
+        run_round(alive, round_index, "halving")
+        if round_index < last_index:
+            ranked = rank(spec, alive, round_index, SLACK)
             alive = ranked[:max(1, math.ceil(len(ranked) * spec.keep))]
-    return Result(spec, pool, refused, best, runs)
+    judge()
+    # Halving judged the dropped candidates on short, noisy runs. Any of them that looked as if it met
+    # the objective and cost less than the winner (or there is no winner yet) gets the last round's
+    # runs too, cheapest first, a batch at a time, until none is left that could still win.
+    batch = max(1, len(alive))
+    while True:
+        def bill(candidate: Candidate) -> float:
+            return cost(candidate.runs[candidate.reached])
+
+        best = state["best"]
+        waiting = sorted((c for c in pool if c.reached < last_index and meets(spec.slo, c.runs[c.reached], SLACK)
+                          and (best is None or bill(c) < cost(best.runs[last_index]))), key=bill)
+        if not waiting:
+            break
+        run_round(waiting[:batch], last_index, "checking candidates dropped early")
+        judge()
+    return Result(spec, pool, refused, state["best"], state["runs"])
 
 
 def exhaustive(spec: SearchSpec, executor: Executor) -> Result:

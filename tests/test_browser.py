@@ -165,7 +165,7 @@ def test_the_sandbox_form_applies_a_changed_knob_as_a_new_version(server, browse
     page = opened(browser, f"{server}/sandbox", (1400, 1200))
     page.get_by_text("Edit every setting", exact=True).click()
     page.get_by_role("tab", name="Web tier").click()
-    replicas = page.get_by_role("tabpanel").get_by_label("replicas", exact=True)
+    replicas = page.get_by_role("tabpanel").get_by_label("Replicas", exact=True)
     replicas.fill("6")
     replicas.press("Enter")
     settled(page)

@@ -56,3 +56,19 @@ def test_bad_choices_are_named_and_nothing_runs(box, value, said):
     at.button(key="search_run").click().run()
     assert said in at.error[0].value.replace("\\", "")
     assert "search_job" not in at.session_state
+
+
+def test_the_traffic_to_serve_can_be_daily_users_instead_of_the_base_own():
+    at = AppTest.from_string(PAGE, default_timeout=120).run()
+    at.segmented_control(key="search_traffic").set_value("users").run()
+    at.number_input(key="search_users").set_value(20_000).run()  # 10 requests a day each, peak 2x: 4.6 req/s
+    at.number_input(key="search_p95").set_value(20.0).run()
+    at.text_input(key="search_replicas").input("1, 2, 4").run()
+    at.multiselect(key="search_sizes").set_value(["medium"]).run()
+    at.button(key="search_run").click().run()
+    assert not at.error
+    spec = at.session_state["search_spec"]
+    assert spec.changes["traffic"]["users"]["daily_active"] == 20_000
+    at = finished(at)
+    winner = at.session_state["search_job"].result.winner
+    assert winner.scenario.traffic.users.daily_active == 20_000 and winner.scenario.traffic.rate_rps is None

@@ -76,7 +76,17 @@ def build_spec(base, state: dict) -> SearchSpec:
         raise ValueError("Choose at least one thing to try.")
     slo = {"latency_p95_s": state["search_p95"], "error_rate": state["search_errors"] / 100,
            "ttft_p95_s": state["search_ttft"] if state.get("search_use_ttft") else None}
-    data = {"name": f"cheapest {base.name}"[:120], "scenario": scenario_to_data(base), "slo": slo, "space": space,
+    traffic = state.get("search_traffic", "base")
+    changes = {}
+    if traffic == "users":
+        users = (scenario_to_data(base)["traffic"].get("users") or {})
+        changes = {"traffic": {"rate_rps": None, "trace": None, "closed_loop": None,
+                               "users": {**users, "daily_active": int(state["search_users"])}}}
+    elif traffic == "rate":
+        changes = {"traffic": {"rate_rps": float(state["search_rate"]), "users": None, "trace": None,
+                               "closed_loop": None}}
+    data = {"name": f"cheapest {base.name}"[:120], "scenario": scenario_to_data(base), "changes": changes,
+            "slo": slo, "space": space,
             "rounds": [{"seconds": s, "seeds": k} for s, k in EFFORT[state["search_effort"]]],
             "warmup_s": 60.0}
     return validate_data(SearchSpec, data, "search")
@@ -180,9 +190,10 @@ def _progress() -> None:
     if job.running:
         event = job.progress
         if event:
+            stage = "" if event.get("stage", "halving") == "halving" else f", {event['stage']}"
             st.progress(event["done"] / event["total"],
-                        text=f"Round {event['round']} of {event['rounds']}: {event['done']} of {event['total']} runs "
-                             f"({event['alive']} candidates) on {job.where}")
+                        text=f"Round {event['round']} of {event['rounds']}{stage}: {event['done']} of {event['total']} "
+                             f"runs ({event['alive']} candidates) on {job.where}")
         else:
             st.progress(0.0, text=f"Starting on {job.where}…")
         st.button("Cancel", key="search_cancel", on_click=_cancel)
@@ -207,6 +218,15 @@ def render_search() -> None:
     base = pick_scenario("Base", "horizontal_load_balancer")
     if base is None:
         return
+    st.subheader("Traffic")
+    kind, amount = st.columns([2, 1])
+    kind.segmented_control("Serve", ["base", "users", "rate"], key="search_traffic", default="base", required=True,
+                           format_func={"base": "the base's own traffic", "users": "daily users",
+                                        "rate": "a rate"}.get)
+    if st.session_state.get("search_traffic") == "users":
+        amount.number_input("Daily active users", 1, 10**9, 100_000, step=10_000, key="search_users")
+    elif st.session_state.get("search_traffic") == "rate":
+        amount.number_input("Requests a second", 0.01, 100_000.0, 10.0, key="search_rate")
     st.subheader("Target")
     p95, errors, ttft = st.columns(3)
     p95.number_input("p95 latency at most (s)", 0.01, 3600.0, 10.0, key="search_p95")
