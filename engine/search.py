@@ -32,6 +32,7 @@ from __future__ import annotations
 import itertools
 import math
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Executor, wait
 from dataclasses import dataclass, field
@@ -91,6 +92,8 @@ class SearchSpec(Strict):
     keep: float = Field(1 / 3, gt=0, le=1, description="share of candidates each round passes to the next")
     warmup_s: float = Field(60.0, ge=0, le=3600, description="simulated seconds before each run is measured")
     seed: int = Field(1, ge=0, le=MAX_SEED, description="first seed; a round with k seeds uses seed .. seed + k - 1")
+    max_wall_s: float = Field(1800.0, gt=0, le=86_400, description="s of wall-clock time the whole search may take; "
+                              "past it, it stops with what the finished runs showed")
 
     @model_validator(mode="after")
     def _coherent(self) -> "SearchSpec":
@@ -273,7 +276,7 @@ def worst(figures: list[dict], name: str) -> float | None:
 # --- the search -----------------------------------------------------------------------------------------------
 
 class Cancelled(Exception):
-    """The search was cancelled: its result so far comes with it."""
+    """The search was cancelled, or ran out of its time budget: its result so far comes with it."""
 
 
 @dataclass
@@ -286,6 +289,7 @@ class Result:
     winner: Candidate | None
     runs: int  # simulations run
     cancelled: bool = False
+    stopped: str | None = None  # why it ended early, in words: cancelled, or its time budget
 
     def front(self) -> list[Candidate]:
         """Return the Pareto front of cost against worst p95 latency among the candidates of the last round (the
@@ -341,6 +345,7 @@ def search(spec: SearchSpec, executor: Executor, progress: Callable[[dict], None
                              f"{refused[0] if refused else 'none'}"], spec.name)
     state = {"runs": 0, "best": None}
     last_index = len(spec.rounds) - 1
+    deadline = time.monotonic() + spec.max_wall_s
 
     def run_round(alive: list[Candidate], round_index: int, stage: str) -> None:
         """Run every candidate of `alive` at round `round_index`'s length and seeds, reporting and obeying cancel."""
@@ -361,12 +366,14 @@ def search(spec: SearchSpec, executor: Executor, progress: Callable[[dict], None
                 candidate, offset = tasks[future]
                 candidate.runs[round_index][offset] = future.result()
                 state["runs"] += 1
-            if cancel is not None and cancel.is_set():
+            cancelled = cancel is not None and cancel.is_set()
+            if cancelled or time.monotonic() > deadline:
                 for future in pending:
                     future.cancel()
                 for candidate in alive:  # what did not finish is not judged
                     candidate.runs[round_index] = [r for r in candidate.runs[round_index] if r is not None]
-                raise Cancelled(Result(spec, pool, refused, state["best"], state["runs"], cancelled=True))
+                why = "cancelled" if cancelled else f"stopped at its time budget of {spec.max_wall_s:,g} s"
+                raise Cancelled(Result(spec, pool, refused, state["best"], state["runs"], cancelled=True, stopped=why))
             if progress is not None and done:
                 best = state["best"]
                 progress({"round": round_index + 1, "rounds": len(spec.rounds), "stage": stage,

@@ -50,8 +50,8 @@ def found(pool):
     ({"space": {"web.replicas": [1] * 25}}, "space.web.replicas: 25 values is not allowed"),
     ({"space": {f"web.x{i}": [1, 2] for i in range(11)}}, "space: 2,048 candidates is not allowed: at most 2,000"),
     ({"slo": {"latency_p95_s": None, "error_rate": None}}, "give at least one target"),
-    ({"speed": "fast"}, "speed: unknown field; allowed here: base, changes, keep, name, rounds, scenario, seed, slo, "
-                        "space, warmup_s"),
+    ({"speed": "fast"}, "speed: unknown field; allowed here: base, changes, keep, max_wall_s, name, rounds, scenario, "
+                        "seed, slo, space, warmup_s"),
     ({"keep": 0}, "keep: 0 is not allowed: input should be greater than 0"),
 ])
 def test_a_bad_spec_is_refused_naming_the_field(change, said):
@@ -123,7 +123,8 @@ def test_a_search_stops_when_cancelled_with_what_it_found_so_far(pool):
     with pytest.raises(Cancelled) as info:
         search(read_spec(SPEC), pool, progress, stop)
     result = info.value.args[0]
-    assert result.cancelled and 0 < result.runs < 24 and seen[0]["total"] == 24 and seen[0]["round"] == 1
+    assert result.cancelled and result.stopped == "cancelled" and 0 < result.runs < 24
+    assert seen[0]["total"] == 24 and seen[0]["round"] == 1
 
 
 def test_the_same_search_on_a_dask_local_cluster_finds_the_same_winner(found):
@@ -186,3 +187,18 @@ def test_a_candidate_dropped_on_a_short_run_is_checked_before_the_search_says_no
     two = next(c for c in result.candidates if c.choice == {"web.replicas": 2})
     assert two.reached == 1 and not meets(spec.slo, two.figures())  # kept by halving, then failed
     assert result.winner is not None and result.winner.choice == {"web.replicas": 4}
+
+
+def test_a_search_stops_at_its_time_budget_with_what_it_found():
+    data = yaml.safe_load(SPEC)
+    data["max_wall_s"] = 0.3
+    data["rounds"] = [{"seconds": 600, "seeds": 3}]
+    executor = process_pool(0)  # one run at a time in a thread: 72 runs of 10 simulated minutes take far longer
+    try:
+        with pytest.raises(Cancelled) as info:
+            search(read_spec(yaml.safe_dump(data)), executor)
+    finally:
+        close(executor, cancel=True)
+    result = info.value.args[0]
+    assert result.stopped == "stopped at its time budget of 0.3 s"
+    assert result.runs < 24 * 3

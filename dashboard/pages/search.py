@@ -202,7 +202,7 @@ def _progress() -> None:
         st.session_state["search_shown"] = job
         st.rerun(scope="app")  # the whole page once more: the timer stops and the result is drawn below
     if isinstance(job.error, Cancelled):
-        st.info("Cancelled. What the finished runs showed:")
+        st.info(f"The search {job.error.args[0].stopped or 'stopped'}. What the finished runs showed:")
         _show(job.error.args[0])
     elif job.error is not None:
         st.error(as_text(f"The search stopped: {job.error}"))
