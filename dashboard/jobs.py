@@ -25,11 +25,22 @@ def shared_executor() -> tuple[Executor, str]:
     return executor_from_env()
 
 
+MAX_JOBS = 4  # searches and sweeps running at once in this app process, from all sessions together
+_running = threading.BoundedSemaphore(MAX_JOBS)
+
+
+class Busy(RuntimeError):
+    """Too many jobs run in this app process already: the message says so."""
+
+
 class Job:
     """One piece of work in a thread: `work(executor, report, cancel)` returns the result; `report(dict)` updates
     the progress the page shows; `cancel` is set when the user asks it to stop."""
 
     def __init__(self, work: Callable[[Executor, Callable[[dict], None], threading.Event], Any]):
+        """Start `work` in a thread; raise Busy when MAX_JOBS jobs already run in this process."""
+        if not _running.acquire(blocking=False):
+            raise Busy(f"{MAX_JOBS} searches or sweeps are running on this app already: try again when one ends.")
         self.cancel = threading.Event()
         self.progress: dict = {}
         self.result: Any = None
@@ -43,6 +54,8 @@ class Job:
             self.result = work(self.executor, self.progress.update, self.cancel)
         except BaseException as exc:  # noqa: BLE001 - shown by the page, as a message
             self.error = exc
+        finally:
+            _running.release()
 
     @property
     def running(self) -> bool:

@@ -30,6 +30,7 @@ without prompt keys) is left out and counted, never run.
 from __future__ import annotations
 
 import itertools
+import reprlib
 import math
 import threading
 import time
@@ -53,6 +54,11 @@ MAX_VALUES = 24  # values one dimension may take
 SLACK = 0.25  # early rounds keep a candidate within this share of every target: short runs are noisy
 RUN_BUDGET = Budget(max_requests=3_000_000, max_wall_s=120.0)  # one run; past it, the candidate misses the SLO
 TARGETS = ("latency_p95_s", "error_rate", "ttft_p95_s")
+SET_BY_THE_SEARCH = ("name", "description", "seed")  # a candidate's own: not choices to try
+_SHORT = reprlib.Repr()  # a value named in a message, never written out whole (aliases can make it huge)
+_SHORT.maxstring = _SHORT.maxother = 60
+_SHORT.maxlist = _SHORT.maxdict = 4
+_SHORT.maxlevel = 2
 
 
 class Slo(Strict):
@@ -107,6 +113,8 @@ class SearchSpec(Strict):
         if not 1 <= len(self.space) <= MAX_CHOICES:
             problems.append(f"space: {len(self.space)} choices is not allowed: 1 to {MAX_CHOICES}")
         for path, values in self.space.items():
+            if path in SET_BY_THE_SEARCH:
+                problems.append(f"space: {path!r} is not allowed: the search sets each candidate's {path} itself")
             if not path or len(path) > 80 or not all(part.isidentifier() for part in path.split(".")):
                 problems.append(f"space: {path[:80]!r} is not allowed: a field's dotted path, such as web.replicas")
             if not 1 <= len(values) <= MAX_VALUES:
@@ -187,7 +195,7 @@ def candidates(spec: SearchSpec) -> tuple[list[Candidate], list[str]]:
         changes = {}
         for path, value in choice.items():
             _merge(changes, _nested(path, value))
-        described = ", ".join(f"{path}={value!r}" for path, value in choice.items())
+        described = ", ".join(f"{path}={_SHORT.repr(value)}" for path, value in choice.items())
         try:
             scenario = derive(base, {**changes, "name": f"{spec.name} #{len(found) + 1}"[:120],
                                      "description": f"Candidate {len(found) + 1} of the search {spec.name!r}: "
@@ -313,13 +321,6 @@ class Result:
         return front
 
 
-def _traces_of(scenario: Scenario) -> dict[str, str]:
-    """Return the uploaded traces a scenario needs, as CSV, to send with its tasks."""
-    from engine.traces import uploads_named_by
-
-    return {name: trace.to_csv() for name, trace in uploads_named_by(scenario).items()}
-
-
 def rank(spec: SearchSpec, alive: list[Candidate], round_index: int, slack: float) -> list[Candidate]:
     """Order candidates for the next round: those meeting the objective (with slack) cheapest first, then the
     rest by how far they miss it. The last round's first is the winner."""
@@ -346,18 +347,43 @@ def search(spec: SearchSpec, executor: Executor, progress: Callable[[dict], None
     state = {"runs": 0, "best": None}
     last_index = len(spec.rounds) - 1
     deadline = time.monotonic() + spec.max_wall_s
+    traces: dict[str, dict[str, str]] = {}  # one CSV text per uploaded trace, shared by every task that needs it
+
+    def traces_of(scenario: Scenario) -> dict[str, str]:
+        from engine.traces import uploads_named_by
+
+        needed = {}
+        for name, trace in uploads_named_by(scenario).items():
+            needed[name] = traces.setdefault(name, {"csv": trace.to_csv()})["csv"]
+        return needed
+
+    def stop(pending, alive: list[Candidate], round_index: int) -> None:
+        """End the search if it was cancelled or is out of time, with what the finished runs showed."""
+        cancelled = cancel is not None and cancel.is_set()
+        if not cancelled and time.monotonic() <= deadline:
+            return
+        for future in pending:
+            future.cancel()
+        for candidate in alive:  # what did not finish is not judged
+            candidate.runs[round_index] = [r for r in candidate.runs.get(round_index, []) if r is not None]
+        why = "cancelled" if cancelled else f"stopped at its time budget of {spec.max_wall_s:,g} s"
+        raise Cancelled(Result(spec, pool, refused, state["best"], state["runs"], cancelled=True, stopped=why))
 
     def run_round(alive: list[Candidate], round_index: int, stage: str) -> None:
         """Run every candidate of `alive` at round `round_index`'s length and seeds, reporting and obeying cancel."""
         rung = spec.rounds[round_index]
         tasks = {}
         for candidate in alive:
+            stop(tasks, alive, round_index)
             candidate.runs[round_index] = [None] * rung.seeds
             candidate.reached = round_index
-            data, traces = scenario_to_data(candidate.scenario), _traces_of(candidate.scenario)
+            data, needed = scenario_to_data(candidate.scenario), traces_of(candidate.scenario)
             for offset in range(rung.seeds):
+                # A run stops with the search: its own budget never outlasts the search's.
+                budget = Budget(max_requests=RUN_BUDGET.max_requests,
+                                max_wall_s=max(min(RUN_BUDGET.max_wall_s, deadline - time.monotonic()), 0.001))
                 task = {"scenario": data, "seed": spec.seed + offset, "warmup_s": spec.warmup_s,
-                        "seconds": rung.seconds, "traces": traces}
+                        "seconds": rung.seconds, "traces": needed, "budget": budget}
                 tasks[executor.submit(evaluate, task)] = (candidate, offset)
         pending, total = set(tasks), len(tasks)
         while pending:
@@ -366,14 +392,7 @@ def search(spec: SearchSpec, executor: Executor, progress: Callable[[dict], None
                 candidate, offset = tasks[future]
                 candidate.runs[round_index][offset] = future.result()
                 state["runs"] += 1
-            cancelled = cancel is not None and cancel.is_set()
-            if cancelled or time.monotonic() > deadline:
-                for future in pending:
-                    future.cancel()
-                for candidate in alive:  # what did not finish is not judged
-                    candidate.runs[round_index] = [r for r in candidate.runs[round_index] if r is not None]
-                why = "cancelled" if cancelled else f"stopped at its time budget of {spec.max_wall_s:,g} s"
-                raise Cancelled(Result(spec, pool, refused, state["best"], state["runs"], cancelled=True, stopped=why))
+            stop(pending, alive, round_index)
             if progress is not None and done:
                 best = state["best"]
                 progress({"round": round_index + 1, "rounds": len(spec.rounds), "stage": stage,

@@ -168,9 +168,13 @@ def read_trace_csv(data: bytes | str, source: str = "trace") -> Trace:
     if problems:
         tail = [f"... and {more:,} more" if more else ""]
         raise ScenarioError([f"{source}: {problem}" for problem in problems] + [t for t in tail if t], "trace")
-    if len(times) < 2 or times[-1] == times[0]:
-        raise _problem(source, f"{len(times)} row(s) over {times[-1] - times[0] if times else 0:g} s is not allowed: a "
-                               "trace needs at least two rows spread over time (its mean rate is rows / duration)")
+    span = round(times[-1] - times[0], 6) if times else 0.0  # a saved trace keeps time to the microsecond
+    if len(times) < 2 or span == 0:
+        raise _problem(source, f"{len(times)} row(s) over {span:g} s is not allowed: a trace needs at least two rows "
+                               "spread over time, a microsecond or more (its mean rate is rows / duration)")
+    if span > MAX_TIME_S:
+        raise _problem(source, f"a trace spanning {span:,.0f} s is not allowed: at most {MAX_TIME_S:,.0f} s from its "
+                               "first row to its last")
     start = times[0]
     return Trace(np.asarray(times) - start, np.asarray(prompts, dtype=np.int64),
                  np.maximum(np.asarray(outputs, dtype=np.int64), 1))  # an answer has at least one token

@@ -42,7 +42,7 @@ def test_a_search_from_the_page_names_the_winner_and_opens_it_in_the_sandbox():
 
 
 @pytest.mark.parametrize("box, value, said", [
-    ("search_replicas", "two, 4", "Web replicas: 'two' is not allowed: whole numbers, separated by commas"),
+    ("search_replicas", "two, 4", "Web replicas: 'two' is not allowed: whole numbers such as 4, separated by commas"),
     ("search_replicas", " , ", "Web replicas: give at least one value"),
     ("search_extra", "- a list", "More choices: write one line per field"),
     ("search_extra", "web.nonsense: [1, 2]", "web.nonsense: unknown field"),
@@ -72,3 +72,52 @@ def test_the_traffic_to_serve_can_be_daily_users_instead_of_the_base_own():
     at = finished(at)
     winner = at.session_state["search_job"].result.winner
     assert winner.scenario.traffic.users.daily_active == 20_000 and winner.scenario.traffic.rate_rps is None
+
+
+@pytest.mark.parametrize("extra, said", [
+    ("a: &a [x, x]\nweb.replicas: [*a]", "aliases"),
+    ("x: " + "[" * 100 + "]" * 100, "brackets nested 100 deep are not allowed: at most 24"),
+    ("web.replicas: [1]\nweb.replicas: [2]", "written twice"),
+])
+def test_more_choices_go_through_the_scenario_text_door(extra, said):
+    at = AppTest.from_string(PAGE, default_timeout=60).run()
+    at.text_area(key="search_extra").input(extra).run()
+    at.button(key="search_run").click().run()
+    assert not at.exception
+    assert said in at.error[0].value.replace("\\", ""), at.error[0].value
+    assert "search_job" not in at.session_state
+
+
+def test_at_most_four_jobs_run_at_once_in_one_app_process():
+    import threading
+
+    from dashboard.jobs import MAX_JOBS, Busy, Job
+
+    release = threading.Event()
+    jobs = []
+    with pytest.raises(Busy, match="4 searches or sweeps are running on this app already"):
+        for _ in range(MAX_JOBS + 1):  # jobs of earlier tests may still be finishing: fill what is free, then one more
+            jobs.append(Job(lambda executor, report, cancel: release.wait(30)))
+    assert 1 <= len(jobs) <= MAX_JOBS
+    release.set()
+    for job in jobs:
+        job.wait(10)
+    Job(lambda executor, report, cancel: None).wait(10)  # a slot is free again
+
+
+def test_a_choice_is_drawn_as_text_in_the_chart_never_as_plotly_markup():
+    from dashboard.pages.search import figure
+    from engine.search import read_spec as read
+
+    spec = read("name: s\nbase: horizontal_load_balancer\nspace: {llm.model: ['<b>x</b>']}\n"
+                "rounds: [{seconds: 5, seeds: 3}]\nwarmup_s: 0\n")
+    from engine.executors import close, process_pool
+    from engine.search import search as run
+
+    executor = process_pool(0)
+    try:
+        result = run(spec, executor)
+    finally:
+        close(executor)
+    hover = [text for trace in figure(result).data for text in (trace.hovertext or [])]
+    assert hover and not any("<" in text for text in hover)

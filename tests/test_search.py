@@ -202,3 +202,45 @@ def test_a_search_stops_at_its_time_budget_with_what_it_found():
     result = info.value.args[0]
     assert result.stopped == "stopped at its time budget of 0.3 s"
     assert result.runs < 24 * 3
+
+
+def test_the_search_sets_name_seed_and_description_itself():
+    data = yaml.safe_load(SPEC)
+    data["space"] = {"seed": [1, 2, 3]}
+    with pytest.raises(ScenarioError) as info:
+        read_spec(yaml.safe_dump(data))
+    assert "space: 'seed' is not allowed: the search sets each candidate's seed itself" in info.value.problems[0]
+
+
+def test_a_huge_value_is_named_short_in_a_refusal_and_a_trace_is_written_once_for_every_task():
+    from concurrent.futures import Future
+
+    from engine.traces import keep, read_trace_csv
+
+    data = yaml.safe_load(SPEC)
+    data["space"] = {"cache": [{"ttl_s": 60, "note": "x" * 100_000}]}
+    pool, refused = candidates(read_spec(yaml.safe_dump(data)))
+    assert not pool and len(refused[0]) < 1_000  # the value is named, not written out whole
+
+    class Keeping:
+        """An executor that only keeps what it is given."""
+
+        def __init__(self):
+            self.tasks = []
+
+        def submit(self, fn, task):
+            self.tasks.append(task)
+            future = Future()
+            future.set_result({"stopped": "not run"})
+            return future
+
+    trace = read_trace_csv("t_s,prompt_tokens,output_tokens\n" + "".join(f"{i * 0.5},100,10\n" for i in range(2000)))
+    name = keep(trace)
+    data = yaml.safe_load(SPEC)
+    data["changes"] = {"traffic": {"rate_rps": None, "trace": {"file": name}}}
+    data["rounds"] = [{"seconds": 30, "seeds": 3}]
+    executor = Keeping()
+    search(read_spec(yaml.safe_dump(data)), executor)
+    texts = {id(task["traces"][name]) for task in executor.tasks}
+    assert len(executor.tasks) == 24 * 3 and len(texts) == 1  # one CSV text shared, not one per candidate
+    assert all(task["budget"].max_wall_s <= 120 for task in executor.tasks)

@@ -188,3 +188,14 @@ def test_any_bytes_are_read_or_refused_with_a_message(data):
         read_trace_csv(data, "any.csv")
     except ScenarioError as exc:
         assert exc.problems
+
+
+@pytest.mark.parametrize("text, said", [
+    ("t_s,prompt_tokens,output_tokens\n0,1,1\n0.0000004,1,1\n", "2 row(s) over 0 s is not allowed"),
+    ("TIMESTAMP,ContextTokens,GeneratedTokens\n1990-01-01 00:00:00,1,1\n2030-01-01 00:00:00,1,1\n",
+     "a trace spanning 1,262,304,000 s is not allowed: at most 1,000,000,000 s"),
+])
+def test_a_trace_its_saved_form_could_not_hold_is_refused_at_upload(text, said):
+    # Saved traces keep time to the microsecond from the first row, in at most 10 digits of seconds: a trace
+    # that form cannot hold would save, then never open again.
+    assert any(said in problem for problem in problems(text))

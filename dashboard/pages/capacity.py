@@ -20,7 +20,7 @@ from plotly.subplots import make_subplots
 
 from dashboard.pages.lessons import lesson_named, lesson_titles
 from dashboard.view.text import as_text
-from dashboard.jobs import Job
+from dashboard.jobs import Busy, Job
 from engine import list_presets, load_preset
 from engine.capacity import SATURATED, USERS, first_saturated, measure
 from engine.labels import LABELS, format_metric, format_value, label
@@ -135,7 +135,14 @@ def sweep_work(scenario, seconds: float):
 def _start() -> None:
     """Begin a sweep of the chosen scenario beside the page."""
     scenario, seconds = _scenario(st.session_state["capacity_preset"]), st.session_state["capacity_seconds"]
-    job = Job(sweep_work(scenario, seconds))
+    sweep = st.session_state.get(STATE)
+    if sweep is not None and sweep["job"].running:
+        return  # one sweep at a time per session
+    try:
+        job = Job(sweep_work(scenario, seconds))
+    except Busy as exc:
+        st.session_state["capacity_error"] = str(exc)
+        return
     st.session_state[STATE] = {"scenario": scenario, "seconds": seconds, "job": job}
 
 
@@ -191,6 +198,8 @@ def render_capacity() -> None:
     start, cancel = st.columns(2)
     start.button("Sweep", key="capacity_start", type="primary", disabled=running, on_click=_start, width="stretch")
     cancel.button("Cancel", key="capacity_cancel", disabled=not running, on_click=_cancel, width="stretch")
+    if "capacity_error" in st.session_state:
+        st.error(as_text(st.session_state.pop("capacity_error")))
     st.fragment(_sweep, run_every=0.2 if running else None)()
 
 

@@ -12,18 +12,20 @@ link that opens the winner in the sandbox.
 from __future__ import annotations
 
 import math
+import re
 
 import plotly.graph_objects as go
 import streamlit as st
 import yaml
 
-from dashboard.jobs import Job
+from dashboard.jobs import Busy, Job
+from dashboard.view.charts import plain
 from dashboard.view.links import app_link
 from dashboard.view.scenario_source import encode_link, pick_scenario
 from dashboard.view.text import as_text
 from engine import ScenarioError
 from engine.labels import format_metric, setting_in_words
-from engine.loading import scenario_to_data, validate_data
+from engine.loading import read_scenario_text, scenario_to_data, validate_data
 from engine.scenario import INSTANCE_SIZES, Scenario
 from engine.search import Cancelled, Result, SearchSpec, candidates, cost, search, worst
 
@@ -35,6 +37,10 @@ EFFORT = {  # rounds of successive halving: (simulated seconds, seeds) each
 ROUND_COLOURS = ["#c7c7c7", "#9ecae1", "#3182bd", "#08519c", "#08306b", "#000000"]
 
 
+_WHOLE = re.compile(r"^[0-9]{1,9}$")
+_NUMBER = re.compile(r"^[0-9]{1,9}(\.[0-9]{1,9})?$")
+
+
 def _numbers(text: str, whole: bool, what: str) -> list:
     """Return the numbers in a comma-separated box, or raise ValueError naming the box and the value."""
     values = []
@@ -42,12 +48,10 @@ def _numbers(text: str, whole: bool, what: str) -> list:
         part = part.strip()
         if not part:
             continue
-        try:
-            value = int(part) if whole else float(part)
-        except ValueError:
-            raise ValueError(f"{what}: {part[:20]!r} is not allowed: {'whole numbers' if whole else 'numbers'}, "
-                             "separated by commas") from None
-        values.append(value)
+        if not (_WHOLE if whole else _NUMBER).match(part):  # no 1e9, nan, 1_000 or other digits than 0-9
+            raise ValueError(f"{what}: {part[:20]!r} is not allowed: "
+                             f"{'whole numbers such as 4' if whole else 'numbers such as 0.9'}, separated by commas")
+        values.append(int(part) if whole else float(part))
     if not values:
         raise ValueError(f"{what}: give at least one value, separated by commas")
     return list(dict.fromkeys(values))
@@ -68,7 +72,7 @@ def build_spec(base, state: dict) -> SearchSpec:
         space["cache.semantic.threshold"] = _numbers(state["search_thresholds"], False, "Semantic cache thresholds")
     extra = (state.get("search_extra") or "").strip()
     if extra:
-        more = yaml.safe_load(extra)
+        more = read_scenario_text(extra, "More choices")  # the scenario's text door: size, nesting, no aliases
         if not isinstance(more, dict):
             raise ValueError("More choices: write one line per field, such as `llm.replicas: [1, 2, 4]`")
         space.update(more)
@@ -95,6 +99,9 @@ def build_spec(base, state: dict) -> SearchSpec:
 def _start(base) -> None:
     """Start the search the form describes beside the page (or say why it cannot start)."""
     state = st.session_state
+    if state.get(STATE) is not None and state[STATE].running:
+        state["search_error"] = "A search is already running here: cancel it first."
+        return
     try:
         spec = build_spec(base, state)
         found, refused = candidates(spec)
@@ -104,7 +111,11 @@ def _start(base) -> None:
     except (ScenarioError, ValueError, yaml.YAMLError) as exc:
         state["search_error"] = str(exc)
         return
-    state[STATE] = Job(lambda executor, report, cancel: search(spec, executor, report, cancel))
+    try:
+        state[STATE] = Job(lambda executor, report, cancel: search(spec, executor, report, cancel))
+    except Busy as exc:
+        state["search_error"] = str(exc)
+        return
     state["search_spec"] = spec
 
 
@@ -127,7 +138,7 @@ def figure(result: Result) -> go.Figure:
         fig.add_trace(go.Scatter(
             x=[cost(c.figures()) for c in shown], y=[worst(c.figures(), "latency_p95_s") for c in shown],
             mode="markers", name=name, marker=dict(size=9, color=ROUND_COLOURS[min(reached, 5)]),
-            hovertext=[_choice_text(c.choice) for c in shown], hoverinfo="text+x+y"))
+            hovertext=[plain(_choice_text(c.choice)) for c in shown], hoverinfo="text+x+y"))
     front = result.front()
     if front:
         fig.add_trace(go.Scatter(x=[cost(c.figures()) for c in front],
@@ -253,7 +264,7 @@ def render_search() -> None:
     with st.expander("More choices (any setting, as YAML)"):
         st.caption("One line per setting: its path and the values to try, e.g. `llm.replicas: [1, 2, 4]` or "
                    "`cache: [null, {ttl_s: 600}]`. Field paths are in docs/scenarios.md.")
-        st.text_area("More choices", key="search_extra", height=100, label_visibility="collapsed")
+        st.text_area("More choices", key="search_extra", height=100, label_visibility="collapsed", max_chars=4000)
     st.segmented_control("Effort", list(EFFORT), default="quick", key="search_effort", required=True,
                          help="Quick: 30 s on one seed for all, then 90 s on 3 seeds for the best third. Thorough: "
                               "60 s, then 180 s on 2 seeds, then 300 s on 3.")

@@ -94,7 +94,10 @@ def scenario_from_link(text: str):
     text = (text or "").strip()
     if len(text) > MAX_PASTED_LINK:
         raise ValueError(f"link: {len(text):,} characters is not allowed: at most {MAX_PASTED_LINK:,}")
-    query = parse_qs(urlsplit(text).query if "?" in text else text.lstrip("?"), max_num_fields=8)
+    try:
+        query = parse_qs(urlsplit(text).query if "?" in text else text.lstrip("?"), max_num_fields=8)
+    except ValueError:
+        raise ValueError("link: more than 8 parameters is not allowed: paste the link as the app wrote it") from None
     if query.get("saved"):
         return load_saved(query["saved"][0])[0]
     if query.get("s"):
