@@ -118,7 +118,9 @@ def read_trace_csv(data: bytes | str, source: str = "trace") -> Trace:
     def refuse(row: int, column: str, value: str, allowed: str) -> None:
         nonlocal more
         if len(problems) < MAX_PROBLEMS:
-            problems.append(f"row {row} (line {row + 1}), column {column}: {_shown(value)} is not allowed: {allowed}")
+            # The reader's line count: blank lines and line breaks inside quotes count, as an editor shows them.
+            problems.append(f"row {row} (line {reader.line_num}), column {column}: {_shown(value)} is not allowed: "
+                            f"{allowed}")
         else:
             more += 1
 

@@ -199,3 +199,9 @@ def test_a_trace_its_saved_form_could_not_hold_is_refused_at_upload(text, said):
     # Saved traces keep time to the microsecond from the first row, in at most 10 digits of seconds: a trace
     # that form cannot hold would save, then never open again.
     assert any(said in problem for problem in problems(text))
+
+
+def test_a_problem_names_the_line_an_editor_shows_past_blank_lines():
+    found = problems("t_s,prompt_tokens,output_tokens\n\n0,1,1\n\n\n1,x,1\n")
+    assert found[0] == "my.csv: row 2 (line 6), column prompt_tokens: 'x' is not allowed: a whole number of tokens " \
+                       "from 0 to 2,000,000"
