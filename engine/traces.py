@@ -63,6 +63,10 @@ class Trace:
 
     def to_csv(self) -> str:
         """Return the trace in the plain format, times to the microsecond: what is saved and hashed."""
+        return self._csv
+
+    @cached_property
+    def _csv(self) -> str:
         out = io.StringIO()
         out.write(",".join(PLAIN) + "\n")
         for t, p, o in zip(self.times.tolist(), self.prompts.tolist(), self.outputs.tolist()):
@@ -72,7 +76,7 @@ class Trace:
     @cached_property
     def name(self) -> str:
         """Return the name a scenario uses for this trace once uploaded: made from its content."""
-        return f"upload-{hashlib.sha256(self.to_csv().encode()).hexdigest()[:24]}.csv"
+        return f"upload-{hashlib.sha256(self._csv.encode()).hexdigest()[:24]}.csv"
 
 
 def _problem(source: str, text: str) -> ScenarioError:

@@ -6,7 +6,6 @@ from streamlit.testing.v1 import AppTest
 
 import pytest
 
-from dashboard.jobs import shared_executor
 from dashboard.pages.capacity import _figure, money_ticks, sweep_points
 from engine import load_preset
 from engine.capacity import USERS, at_users, first_saturated, measure
@@ -14,14 +13,7 @@ from engine.capacity import USERS, at_users, first_saturated, measure
 PAGE = "from dashboard.pages.capacity import render_capacity\nrender_capacity()\n"
 
 
-@pytest.fixture(autouse=True)
-def in_process(monkeypatch):
-    """Sweep in a thread of this process (one point at a time): AppTest has no server to spawn workers beside."""
-    monkeypatch.setenv("GSL_WORKERS", "0")
-    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
-    shared_executor.clear()
-    yield
-    shared_executor.clear()
+pytestmark = pytest.mark.usefixtures("jobs_in_process")  # tests/conftest.py
 
 
 def test_users_set_the_rate_and_the_first_saturated_component_is_named():

@@ -4,20 +4,12 @@ the front and a link to the sandbox come back; bad input is named."""
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.jobs import shared_executor
 from dashboard.view.scenario_source import decode_link
 
 PAGE = "from dashboard.pages.search import render_search\nrender_search()\n"
 
 
-@pytest.fixture(autouse=True)
-def in_process(monkeypatch):
-    """Run the searches in a thread of this process: AppTest has no server to spawn workers beside."""
-    monkeypatch.setenv("GSL_WORKERS", "0")
-    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
-    shared_executor.clear()
-    yield
-    shared_executor.clear()
+pytestmark = pytest.mark.usefixtures("jobs_in_process")  # tests/conftest.py
 
 
 def finished(at: AppTest) -> AppTest:

@@ -240,6 +240,8 @@ def _own_traffic(running) -> None:
         except ScenarioError:
             replayed = {}
         for name, trace in replayed.items():  # a teammate who opened a saved link gets the trace too
+            # The text is written once per trace (Trace.to_csv is cached). Streamlit's deferred download (a
+            # callable) was cancelled in chromium, so the page carries the CSV while it replays an upload.
             st.download_button(f"Download the trace this scenario replays ({name})", trace.to_csv(), file_name=name,
                                key=f"sandbox_trace_download_{name}")
         upload = st.file_uploader("Trace (CSV)", type=["csv"], key="sandbox_trace",

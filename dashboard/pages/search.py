@@ -16,7 +16,6 @@ import re
 
 import plotly.graph_objects as go
 import streamlit as st
-import yaml
 
 from dashboard.jobs import Busy, Job
 from dashboard.view.charts import plain
@@ -108,7 +107,7 @@ def _start(base) -> None:
         if not found:
             raise ValueError(f"No combination is a valid architecture ({len(refused)} refused). The first: "
                              f"{refused[0] if refused else 'none'}")
-    except (ScenarioError, ValueError, yaml.YAMLError) as exc:
+    except (ScenarioError, ValueError) as exc:
         state["search_error"] = str(exc)
         return
     try:
