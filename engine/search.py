@@ -347,15 +347,12 @@ def search(spec: SearchSpec, executor: Executor, progress: Callable[[dict], None
     state = {"runs": 0, "best": None}
     last_index = len(spec.rounds) - 1
     deadline = time.monotonic() + spec.max_wall_s
-    traces: dict[str, dict[str, str]] = {}  # one CSV text per uploaded trace, shared by every task that needs it
 
     def traces_of(scenario: Scenario) -> dict[str, str]:
+        """The uploaded traces a candidate replays, as CSV: one text per trace (cached), shared by its tasks."""
         from engine.traces import uploads_named_by
 
-        needed = {}
-        for name, trace in uploads_named_by(scenario).items():
-            needed[name] = traces.setdefault(name, {"csv": trace.to_csv()})["csv"]
-        return needed
+        return {name: trace.to_csv() for name, trace in uploads_named_by(scenario).items()}
 
     def stop(pending, alive: list[Candidate], round_index: int) -> None:
         """End the search if it was cancelled or is out of time, with what the finished runs showed."""
