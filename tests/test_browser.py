@@ -245,8 +245,16 @@ def test_a_live_change_is_in_the_share_link_the_download_and_a_save_and_compare_
     replicas.press("Enter")
     settled(page)
     page.get_by_text("Share link: the scenario itself").click()
-    link = page.locator("[data-testid='stCode']").first.inner_text()
+    # The change is carried out in the live view's fragment, which then draws the whole page again: the
+    # script may look idle between the two, so wait for the link itself (a stale one fails after 10 s).
+    shared = page.locator("[data-testid='stCode']").first
+    for _ in range(40):
+        link = shared.inner_text()
+        if decode_link(link.split("s=", 1)[1]).web.replicas == 6:
+            break
+        page.wait_for_timeout(250)
     assert link.startswith(server) and decode_link(link.split("s=", 1)[1]).web.replicas == 6
+    settled(page)
     with page.expect_download() as download:
         page.get_by_role("button", name="Download scenario").click()
     assert yaml.safe_load(open(download.value.path()).read())["web"]["replicas"] == 6
