@@ -28,18 +28,30 @@ STEPS = [(folder, index) for folder in lesson_folders() for index in range(len(l
 
 
 @pytest.fixture(scope="module")
-def canvas():
-    """A chromium page on the app's origin, ready to draw live view frames with the app's own component."""
+def browser_at_app():
+    """Chromium and the app's URL, shared by the steps of this module."""
     with app_server() as url, sync_playwright() as playwright:
         browser = launch(playwright)
-        page = browser.new_page(viewport={"width": 1280, "height": 720})
-        page.goto(f"{url}/app/static/live_view.js")  # the app's origin, so the module and Plotly load from it
-        page.set_content(f"<html><head><style>body {{ font-family: sans-serif; margin: 16px; }} {CSS}</style>"
-                         "</head><body><h2 id='title'></h2><div id='root'></div></body></html>")
-        page.evaluate("async (base) => { window.view = await import(base + 'app/static/live_view.js'); "
-                      "window.base = base; }", f"{url}/")
-        yield page
+        yield browser, url
         browser.close()
+
+
+@pytest.fixture
+def canvas(browser_at_app):
+    """A fresh chromium page on the app's origin, ready to draw live view frames with the app's own component.
+
+    One page per step: a CI run once saw chromium's screenshots of a long-lived page stall for good
+    (30 s timeouts on every step after the 40th), and a page that stalls must not take the rest with it.
+    """
+    browser, url = browser_at_app
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.goto(f"{url}/app/static/live_view.js")  # the app's origin, so the module and Plotly load from it
+    page.set_content(f"<html><head><style>body {{ font-family: sans-serif; margin: 16px; }} {CSS}</style>"
+                     "</head><body><h2 id='title'></h2><div id='root'></div></body></html>")
+    page.evaluate("async (base) => { window.view = await import(base + 'app/static/live_view.js'); "
+                  "window.base = base; }", f"{url}/")
+    yield page
+    page.close()
 
 
 def frame_of(lesson, index: int, playback: Playback) -> dict:
@@ -78,7 +90,6 @@ def test_every_step_is_photographed_at_its_moment_with_no_blank_chart(canvas, fo
     folder_shots = SHOTS / "steps"
     folder_shots.mkdir(parents=True, exist_ok=True)
     canvas.screenshot(path=str(folder_shots / f"{folder}-step-{index + 1}.png"))
-    canvas.set_viewport_size({"width": 1280, "height": 720})
     if step.experiment is not None:
         watched = [cell for cell in frame["headline"] if cell["watched"]]
         assert watched and all("before" in cell for cell in watched)  # before → now, on the same traffic
