@@ -19,8 +19,9 @@ every related but different question of the same topic stored beside it passes w
 probability measured on real related pairs. With n such neighbours stored and nothing else, at
 least one passes with probability 1 - (1 - p)^n: a false hit, the answer to another question.
 When the rewording is stored too, the nearest candidate wins, so the neighbours take a share of
-the lookups the rewording would have answered. Both rates come from
-assets/semantic_cache_curve.csv (scripts/semantic_cache_curve.py): a lower threshold finds more
+the lookups the rewording would have answered. Both rates come from a similarity curve
+(engine/curves.py): the Quora one in assets/semantic_cache_curve.csv (scripts/semantic_cache_curve.py)
+unless the scenario names one a team measured on its own questions. A lower threshold finds more
 rewordings and serves more wrong answers, and a topic with more stored questions serves more.
 
 Answers expire: every lookup first drops the answers whose time to live has passed (oldest first,
@@ -34,24 +35,22 @@ from collections import OrderedDict, deque
 import numpy as np
 
 from engine.clock import after
+from engine.curves import CURVE_FILE, DEFAULT, Curve, find_curve  # noqa: F401 (CURVE_FILE: imported from here before)
 from engine.distributions import sampler
-from engine.paths import ASSETS_DIR
 from engine.randomness import BLOCK, endless, stream
 from engine.request import Lookup
 from engine.scenario import PromptKeys, ResponseCache as CacheSpec
 
-CURVE_FILE = ASSETS_DIR / "semantic_cache_curve.csv"
+
+def semantic_rates(threshold: float, curve: Curve | None = None) -> tuple[float, float]:
+    """Return (hit rate among rewordings, false-hit rate among related questions) at a cosine threshold, on
+    `curve` (None: the Quora curve)."""
+    return (DEFAULT if curve is None else curve).rates(threshold)
 
 
-def semantic_rates(threshold: float) -> tuple[float, float]:
-    """Return (hit rate among rewordings, false-hit rate among related questions) at a cosine threshold."""
-    table = np.loadtxt(CURVE_FILE, delimiter=",", comments="#", skiprows=6)
-    thresholds, hits, false_hits = table.T
-    return float(np.interp(threshold, thresholds, hits)), float(np.interp(threshold, thresholds, false_hits))
-
-
-def search_outcomes(threshold: float, neighbours: int) -> tuple[float, float, float]:
-    """Return what a vector search at `threshold` serves with `neighbours` related questions stored.
+def search_outcomes(threshold: float, neighbours: int, curve: Curve | None = None) -> tuple[float, float, float]:
+    """Return what a vector search at `threshold` serves with `neighbours` related questions stored, on `curve`
+    (None: the Quora curve).
 
     Returns (P(the stored rewording is served), P(a neighbour is served) when the rewording is stored,
     P(a neighbour is served) when it is not). Each stored question's similarity to the prompt is
@@ -59,8 +58,8 @@ def search_outcomes(threshold: float, neighbours: int) -> tuple[float, float, fl
     nearest one at or above the threshold is served. Trapezoids on a fine grid: the two shares of a
     stored rewording add up exactly to P(something passes).
     """
-    table = np.loadtxt(CURVE_FILE, delimiter=",", comments="#", skiprows=6)
-    thresholds, hits, false_hits = table.T
+    curve = DEFAULT if curve is None else curve
+    thresholds, hits, false_hits = curve.thresholds, curve.hit_rate, curve.false_hit_rate
     grid = np.append(np.linspace(threshold, 1.0, 1 + max(1, int(round((1.0 - threshold) / 0.0005)))), 1.0)
     reworded = 1.0 - np.interp(grid, thresholds, hits)      # P(a rewording's similarity < x)
     related = 1.0 - np.interp(grid, thresholds, false_hits)  # P(a related question's similarity < x)
@@ -106,6 +105,7 @@ class Cache:
         self._wording_coin = endless(lambda: wording_rng.random(BLOCK).tolist())
         self.semantic = spec.semantic
         if spec.semantic is not None:
+            self._curve = find_curve(spec.semantic.curve)
             self._search_time = _sum_of(sampler(spec.semantic.embed_ms, stream(seed, "cache.embed")),
                                         sampler(spec.semantic.search_ms, stream(seed, "cache.search")))
             self._outcomes: dict[int, tuple[float, float, float]] = {}  # neighbours stored -> search_outcomes
@@ -158,7 +158,8 @@ class Cache:
         neighbours = self._topics.get(key // self.keys.questions_per_topic, 0) - stored
         outcomes = self._outcomes.get(neighbours)
         if outcomes is None:
-            outcomes = self._outcomes[neighbours] = search_outcomes(self.semantic.threshold, neighbours)
+            outcomes = search_outcomes(self.semantic.threshold, neighbours, self._curve)
+            self._outcomes[neighbours] = outcomes
         correct, wrong_beside, wrong_alone = outcomes
         coin = self._match_coin()
         if stored and coin < correct:

@@ -203,7 +203,12 @@ class SemanticLookup(Strict):
 
     threshold: float = Field(
         0.9, ge=0.5, le=1.0, description="cosine similarity needed for a hit (RedisVL's default 0.9; GPTCache's "
-        "0.8 on its own scale is about 0.6); effect from assets/semantic_cache_curve.csv"
+        "0.8 on its own scale is about 0.6); effect from the similarity curve"
+    )
+    curve: str | None = Field(
+        None, pattern=r"^curve-[0-9a-f]{24}$", title="Similarity curve",
+        description="a curve measured on the Lab page from your own question pairs; null = the Quora curve "
+        "(assets/semantic_cache_curve.csv)",
     )
     embed_ms: Distribution = Field(
         default_factory=lambda: LogNormal(p50_ms=5.0, p99_ms=20.0), title="Embedding time",

@@ -1,7 +1,7 @@
 """Every door a scenario comes in by, and the crafted inputs that once got past them (issue 13).
 
 A door takes text or bytes from outside (a file for the CLI, the sandbox's box or upload, a share
-link, a traffic trace, a search spec) and either returns what it reads or refuses with a
+link, a traffic trace, a similarity curve, a search spec) and either returns what it reads or refuses with a
 ScenarioError (the CLI: exit 2) naming the problem. `try_door` runs one input through one door and reports what happened, how long it took
 and the memory it held at its peak; tests/test_doors.py asserts on it, and `python -m tests.doors`
 fuzzes every door and prints the counts.
@@ -51,6 +51,13 @@ def through_trace(raw):
     return read_trace_csv(raw, "trace")
 
 
+def through_curve(raw):
+    """A similarity curve (CSV) measured or uploaded on the Lab page, saved with a scenario or sent to a worker."""
+    from engine.curves import read_curve_csv
+
+    return read_curve_csv(raw, "curve")
+
+
 def through_spec(raw):
     """A search spec (a file for the CLI; the Search page builds one): the spec door, and every candidate."""
     from engine.search import candidates, read_spec
@@ -58,9 +65,11 @@ def through_spec(raw):
     return candidates(read_spec(raw, "spec"))
 
 
-DOORS = {"text": through_text, "link": through_link, "trace": through_trace, "spec": through_spec}
+DOORS = {"text": through_text, "link": through_link, "trace": through_trace, "curve": through_curve,
+         "spec": through_spec}
 # What a door is handed, made before the clock starts.
-PACK = {"text": lambda raw: raw, "link": share_link, "trace": lambda raw: raw, "spec": lambda raw: raw}
+PACK = {"text": lambda raw: raw, "link": share_link, "trace": lambda raw: raw, "curve": lambda raw: raw,
+        "spec": lambda raw: raw}
 
 
 @dataclass
@@ -161,6 +170,7 @@ def mutations(seed: int, count: int, as_json: bool = False):
 
 
 TRACE = (PRESETS_DIR.parent / "assets" / "AzureLLMInferenceTrace_code.csv").read_bytes()[:3000].rsplit(b"\n", 1)[0]
+CURVE = (PRESETS_DIR.parent / "assets" / "semantic_cache_curve.csv").read_bytes()
 SPEC = (b"name: fuzz\nbase: horizontal_load_balancer\nslo: {latency_p95_s: 20, error_rate: 0.01}\n"
         b"space: {web.replicas: [1, 2, 4], web.size: [small, medium], cache: [null, {ttl_s: 60}]}\n"
         b"rounds: [{seconds: 30, seeds: 1}, {seconds: 60, seeds: 3}]\n")
@@ -189,6 +199,10 @@ def inputs_for(door: str, count: int) -> list:
     if door == "trace":
         return [b"", b"\xff\xfe", b"t_s,prompt_tokens,output_tokens\n" + b"0,1,1\n" * 200_000, b"a" * 6_000_000,
                 *damaged(1, count, TRACE)]
+    if door == "curve":
+        return [b"", b"\xff\xfe", b"threshold,hit_rate,false_hit_rate\n" + b"0.5,1,0\n" * 30_000, b"a" * 300_000,
+                b"threshold,hit_rate,false_hit_rate\n" + b"0.5,1,0\n" * 1_500,
+                *damaged(1, count, CURVE)]
     if door == "spec":
         return list(CORPUS.values()) + list(damaged(1, count, SPEC))
     return list(CORPUS.values()) + list(mutations(1, count, as_json=door == "link"))

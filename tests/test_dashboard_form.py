@@ -258,3 +258,20 @@ def test_discarding_a_fixed_edit_shows_the_running_scenario_again():
     at.button(key="sandbox_form_discard").click().run()
     assert not widget(at, "toggle", ".cache:on").value
     assert not widget(at, "toggle", ".traffic.prompt_keys:on").value
+
+
+def test_a_similarity_curve_is_named_in_its_box_and_an_emptied_box_is_the_quora_curve():
+    from engine.curves import curve_from_rates, keep
+
+    name = keep(curve_from_rates([0, 1], [0.5, 0.5], [0.1, 0.1], "ours"))
+    at = page(load_preset("genai_stack"))  # a semantic cache on the Quora curve
+    box = widget(at, "text_input", ".semantic.curve")
+    assert box.value is None and box.label == "Similarity curve" and box.placeholder == "the Quora curve"
+    assert any(box.key in {w.key for w in fold.text_input} for fold in at.expander if fold.label == "More settings")
+    box.set_value(name).run()
+    apply(at)
+    assert running(at).scenario.cache.semantic.curve == name
+    widget(at, "text_input", ".semantic.curve").set_value("").run()
+    assert not at.error
+    apply(at)
+    assert running(at).scenario.cache.semantic.curve is None

@@ -151,6 +151,19 @@ def test_an_uploaded_trace_travels_with_the_tasks_to_fresh_worker_processes(pool
     assert all(run["arrivals"] == 150 for c in result.candidates for run in c.figures())  # 5 req/s for 30 s
 
 
+def test_a_measured_similarity_curve_travels_with_the_tasks_to_fresh_worker_processes(pool):
+    from engine.curves import curve_from_rates, keep
+
+    name = keep(curve_from_rates([0, 1], [0.5, 0.5], [0.2, 0.2], "ours"))  # the spawned workers never saw it
+    text = SPEC.split("space:")[0].replace(
+        "changes: {traffic: {rate_rps: 8},", "changes: {traffic: {rate_rps: 8, prompt_keys: {space: 200}}, "
+                                             "cache: {semantic: {}},")
+    text += f"space:\n  cache.semantic.curve: [null, {name}]\nrounds: [{{seconds: 30, seeds: 3}}]\nwarmup_s: 0\n"
+    result = search(read_spec(text), pool)
+    assert [c.scenario.cache.semantic.curve for c in result.candidates] == [None, name]
+    assert all(not run["stopped"] and run["arrivals"] > 0 for c in result.candidates for run in c.figures())
+
+
 @pytest.mark.parametrize("seed", range(300))
 def test_a_damaged_spec_is_read_or_refused_with_a_message_never_a_traceback(seed):
     import random
@@ -242,5 +255,6 @@ def test_a_huge_value_is_named_short_in_a_refusal_and_a_trace_is_written_once_fo
     executor = Keeping()
     search(read_spec(yaml.safe_dump(data)), executor)
     texts = {id(task["traces"][name]) for task in executor.tasks}
+    assert all(task["curves"] == {} for task in executor.tasks)  # no semantic cache: no curve to send
     assert len(executor.tasks) == 24 * 3 and len(texts) == 1  # one CSV text shared, not one per candidate
     assert all(task["budget"].max_wall_s <= 120 for task in executor.tasks)

@@ -371,8 +371,21 @@ def test_a_saved_scenario_carries_its_uploaded_traces_compressed_and_checked(sto
             store.save_scenario({"name": "mine"}, attachments={name: body})
 
 
+def test_a_saved_scenario_carries_its_similarity_curve(store):
+    from engine.curves import DEFAULT
+
+    text = DEFAULT.to_csv()
+    saved = store.save_scenario({"name": "mine"}, attachments={DEFAULT.name: text})
+    assert store.load_scenario(saved)["attachments"] == {DEFAULT.name: text}
+    for name in ("curve-123", DEFAULT.name + ".csv", "curve-" + "G" * 24):
+        with pytest.raises(StoreRejected, match="is not allowed: an uploaded trace's name and text, or a similarity"):
+            store.save_scenario({"name": "mine"}, attachments={name: text})
+
+
 @pytest.mark.parametrize("attachments", [
     {"upload-" + "0" * 24 + ".csv": "not base64 !"},
+    {"curve-" + "0" * 24: "not base64 !"},
+    {"curve-" + "0" * 24 + "/../x": ""},
     {"upload-" + "0" * 24 + ".csv": __import__("base64").b64encode(__import__("zlib").compress(b"x" * 6_000_000)).decode()},
     {"../x.csv": ""},
     {"upload-" + "0" * 24 + ".csv": 5},

@@ -45,7 +45,8 @@ PREFIX = "gsl:"
 MAX_VALUE_BYTES = 512_000  # a saved scenario with its summary, or one room message, is far smaller
 MAX_SAVED_BYTES = 4_000_000  # a saved scenario with its traces (compressed): read once, when its link is opened
 MAX_ATTACHMENT_BYTES = 5_000_000  # one attached trace once unpacked (engine/traces.py, MAX_TRACE_BYTES)
-ATTACHMENT_NAME = re.compile(r"^upload-[0-9a-f]{24}\.csv$")  # an uploaded trace, named by its content
+# An uploaded trace or a similarity curve (engine/curves.py), each named by its content.
+ATTACHMENT_NAME = re.compile(r"^(upload-[0-9a-f]{24}\.csv|curve-[0-9a-f]{24})$")
 SAVED_TTL_S = 30 * 86_400  # saved scenarios live 30 days unless saved again
 ROOM_IDLE_S = int(os.environ.get("GSL_ROOM_IDLE_S", 2 * 3600))  # a room no presenter touched expires
 ROOM_HISTORY = 600  # chart points (one per window) kept per room: what a learner who joins late can still draw
@@ -250,15 +251,16 @@ class Store:
 
     def save_scenario(self, scenario: dict, summary: dict | None = None, ttl_s: int = SAVED_TTL_S,
                       client: str = "anonymous", attachments: dict[str, str] | None = None) -> str:
-        """Save scenario data (and optionally a results summary and the traces it names, {name: CSV text}) under a
-        new short id; return the id.
+        """Save scenario data (and optionally a results summary and the traces and similarity curves it names,
+        {name: CSV text}) under a new short id; return the id.
 
         Counted against the client's saves a day and everyone's bytes a day (LIMITS), in Redis.
         """
         packed = {}
         for name, text in (attachments or {}).items():
             if not (isinstance(name, str) and ATTACHMENT_NAME.match(name) and isinstance(text, str)):
-                raise StoreRejected(f"attachment: '{shown(name)}' is not allowed: an uploaded trace's name and text")
+                raise StoreRejected(f"attachment: '{shown(name)}' is not allowed: an uploaded trace's name and text, "
+                                    "or a similarity curve's")
             packed[name] = base64.b64encode(zlib.compress(text.encode(), 6)).decode()
         body = {"scenario": scenario, "summary": summary, "saved_at": time.time(), "attachments": packed}
         limit = MAX_SAVED_BYTES if packed else MAX_VALUE_BYTES

@@ -21,8 +21,9 @@ from plotly.subplots import make_subplots
 from dashboard.pages.lessons import lesson_named, lesson_titles
 from dashboard.view.text import as_text
 from dashboard.jobs import Busy, Job
-from engine import list_presets, load_preset
+from engine import ScenarioError, list_presets, load_preset
 from engine.capacity import SATURATED, USERS, first_saturated, measure
+from engine.curves import curves_named_by
 from engine.labels import LABELS, format_metric, format_value, label
 
 STATE = "capacity"
@@ -113,9 +114,13 @@ def _scenario(choice: str):
 def sweep_work(scenario, seconds: float):
     """Return the work of a sweep for a Job: every point submitted at once, kept as it comes back."""
     points: list[dict] = []
+    try:  # a measured similarity curve travels with the points, to workers that never saw it
+        attached = {name: curve.to_csv() for name, curve in curves_named_by(scenario).items()}
+    except ScenarioError:
+        attached = {}  # no longer held here: each point says so
 
     def work(executor, report, cancel):
-        futures = [executor.submit(measure, scenario, users, seconds) for users in USERS]
+        futures = [executor.submit(measure, scenario, users, seconds, attached) for users in USERS]
         report({"points": points})
         for future in futures:  # in order of users, so the chart grows from the left
             while not future.done():

@@ -47,7 +47,7 @@ ADVANCED: dict[type[BaseModel], tuple[str, ...]] = {
     SelfHostedLLM: (*_DEPLOYMENT, "max_num_batched_tokens", "decode_ns_per_kv_token"),
     LLMRouter: ("backoff_base_s", "backoff_cap_s", "max_retry_after_s", "cooldown_s", "allowed_fails"),
     ResponseCache: ("lookup_ms", "size", "price_per_hour_usd"),
-    SemanticLookup: ("embed_ms", "search_ms"),
+    SemanticLookup: ("embed_ms", "search_ms", "curve"),
 }
 
 
@@ -173,8 +173,11 @@ def _scalar(name: str, info: FieldInfo, annotation: Any, optional: bool, value: 
     if annotation is str:
         limit = next((m.max_length for m in info.metadata if isinstance(m, annotated_types.MaxLen)), None)
         if limit and limit > 200:
-            return st.text_area(label, key=key, help=help_text, max_chars=limit, height=80)
-        return st.text_input(label, key=key, help=help_text, max_chars=limit)
+            text = st.text_area(label, key=key, help=help_text, max_chars=limit, height=80)
+        else:
+            text = st.text_input(label, key=key, help=help_text, max_chars=limit,
+                                 placeholder=_empty(help_text) if optional else None)
+        return (text or None) if optional else text  # an emptied optional box is null, not ""
     raise TypeError(f"{name}: no widget for {annotation!r}")
 
 

@@ -22,7 +22,7 @@ import streamlit as st
 
 from dashboard.classroom.store import shown
 from dashboard.view.text import as_text
-from engine import ScenarioError, list_presets, load_preset, parse_scenario
+from engine import ScenarioError, curves, list_presets, load_preset, parse_scenario
 from engine.controls import running_scenario
 from engine.loading import MAX_SCENARIO_BYTES, list_templates, load_template, read_scenario_text, scenario_to_data
 from engine.traces import keep, read_trace_csv
@@ -69,19 +69,23 @@ def parse_text(text: str | bytes, source: str):
 def load_saved(saved_id: str):
     """Return (scenario, results summary or None) saved under `saved_id` in the shared store.
 
-    Raise ValueError saying why not (unknown or expired id, store down, not a valid scenario). The traces
-    saved with it are read again through the trace door and kept in this process, so it runs here."""
+    Raise ValueError saying why not (unknown or expired id, store down, not a valid scenario). The traces and
+    similarity curves saved with it are read again through their doors and kept in this process, so it runs here."""
     from dashboard.classroom.shared import shared_store
     from dashboard.classroom.store import StoreRejected, StoreUnavailable
 
     try:
         found = shared_store().load_scenario(saved_id)
-        for name, text in found["attachments"].items():  # the traces it replays, through the trace door
-            trace = read_trace_csv(text, f"saved scenario {saved_id}: trace {name}")
-            if trace.name != name:
-                raise ValueError(f"saved scenario {saved_id}: trace {name} is not allowed: its content does not "
+        for name, text in found["attachments"].items():  # its traces and curves, each through its own door
+            if curves.NAMED.match(name):
+                what, read, kept_by = "curve", curves.read_curve_csv, curves.keep
+            else:
+                what, read, kept_by = "trace", read_trace_csv, keep
+            attached = read(text, f"saved scenario {saved_id}: {what} {name}")
+            if attached.name != name:
+                raise ValueError(f"saved scenario {saved_id}: {what} {name} is not allowed: its content does not "
                                  "match its name")
-            keep(trace)
+            kept_by(attached)
         return parse_scenario(found["scenario"], f"saved scenario {saved_id}"), found.get("summary")
     except (StoreRejected, StoreUnavailable, ScenarioError) as exc:
         raise ValueError(str(exc)) from None
