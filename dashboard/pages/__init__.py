@@ -20,7 +20,8 @@ def sections() -> dict[str, list]:
                   st.Page("dashboard/pages/sandbox.py", title="Sandbox", icon=":material/tune:", url_path="sandbox"),
                   st.Page("dashboard/pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
                   st.Page("dashboard/pages/capacity.py", title="Capacity", icon=":material/trending_up:", url_path="capacity"),
-                  st.Page("dashboard/pages/search.py", title="Search", icon=":material/travel_explore:", url_path="search")],
+                  st.Page("dashboard/pages/search.py", title="Search", icon=":material/travel_explore:", url_path="search"),
+                  st.Page("dashboard/pages/lab_page.py", title="Lab", icon=":material/science:", url_path="lab")],
         "Teach": [st.Page("dashboard/pages/classroom.py", title="Classroom", icon=":material/groups:", url_path="classroom")],
     }
 
