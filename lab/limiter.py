@@ -6,14 +6,14 @@ of when to come back. docs/sources.md, "Provider limits", lists the providers' l
 their documents; what this module copies from them:
 
 - OpenAI's rate-limit guide limits requests and tokens per minute, counts prompt tokens plus
-  `max_tokens` when a request is admitted, replenishes the limits continuously rather than all at
-  once each minute, and reports what is left in `x-ratelimit-remaining-requests` and
-  `x-ratelimit-remaining-tokens` (continuous replenishment is not yet in that section).
-- Azure OpenAI's quota documentation estimates a request's TPM charge at admission from its prompt
-  tokens plus `max_tokens`, and its 429 answers carry `retry-after-ms` and `retry-after` (whole
-  seconds; these two headers are not yet in that section either).
-- Anthropic's guide describes the same thing as a continuously refilled token bucket, with output
-  estimated from `max_tokens` at admission and corrected afterwards.
+  `max_tokens` when a request is admitted, and reports what is left in
+  `x-ratelimit-remaining-requests` and `x-ratelimit-remaining-tokens`.
+- Azure OpenAI estimates a request's TPM charge at admission from its prompt tokens plus
+  `max_tokens`, and its 429 answers carry `retry-after-ms` and `retry-after` (whole seconds).
+- Anthropic's guide describes the limit as a continuously refilled token bucket, with output
+  estimated from `max_tokens` at admission and corrected afterwards: the model this module runs.
+  (Azure instead checks RPM over 1 s or 10 s windows and resets its TPM count each minute; a bucket
+  refilled continuously is the smoother of the two, and the one Anthropic documents.)
 
 This module does the same for an application that shares one provider deployment among its users:
 four token buckets, user RPM, user TPM, deployment RPM and deployment TPM. A bucket of size `limit`
