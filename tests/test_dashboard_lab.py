@@ -47,6 +47,8 @@ def test_a_curve_measured_on_pairs_opens_a_scenario_whose_semantic_cache_uses_it
     assert not at.exception and not at.error
     said = next(m.value for m in at.markdown if "ROC AUC" in m.value)
     assert "**75** duplicate and **125** other pairs" in said
+    measured_at = next(m.value for m in at.markdown if "rewordings answered" in m.value)
+    assert measured_at.startswith("At the threshold **0.74**")
     link = next(b.proto.url for b in at.get("link_button") if "s=" in b.proto.url)
     scenario = decode_link(link.split("s=", 1)[1])
     curve = find_curve(scenario.cache.semantic.curve)  # kept by the page in this process
@@ -69,3 +71,5 @@ def test_a_burst_at_the_limiter_admits_what_the_bucket_holds_and_refuses_the_res
     assert held <= admitted <= held + int(refilled)
     assert any("retry after" in m.value for m in at.markdown)
     assert at.json and "retry-after-ms" in at.json[0].value
+    burst = next(c for c in at.get("plotly_chart") if "bucket after each call" in c.proto.spec)
+    assert '"admitted"' in burst.proto.spec and '"refused (429)"' in burst.proto.spec

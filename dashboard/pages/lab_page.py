@@ -86,7 +86,8 @@ def _ask_the_cache() -> None:
                           help="The default was chosen on 20,000 Quora question pairs (docs/lab.md).")
     cache = _cache(threshold)
     known = {item["question"]: item["same_as"] for item in _examples()["try"]}
-    asked = st.text_area("Your questions, one per line", key="lab_questions", max_chars=4_000, value="\n".join(known))
+    asked = st.text_area("Your questions, one per line", key="lab_questions", max_chars=4_000, value="\n".join(known),
+                         height=190)
     questions = [line.strip() for line in asked.splitlines() if line.strip()][:MAX_ASKED]
     if not questions:
         st.info("Type a question to look it up.")
@@ -113,7 +114,8 @@ def _ask_the_cache() -> None:
             outcomes[("right answer" if same else "wrong answer") if hit else
                      ("missed rewording" if same else "right miss")] += 1
         st.markdown(" · ".join(f"**{n}** {name}" for name, n in outcomes.items()))
-        _similarity_chart(cache, questions[0], threshold)
+        shown = st.selectbox("Draw the similarities of", questions, key="lab_shown")
+        _similarity_chart(cache, shown or questions[0], threshold)
     with st.expander("Store another answer"):
         with st.form("lab_store", clear_on_submit=True):
             question = st.text_input("Question", max_chars=500)
@@ -131,7 +133,8 @@ def _similarity_chart(cache, question: str, threshold: float) -> None:
                               orientation="h", marker_color=["#2ca02c" if s >= threshold else "#9ecae1"
                                                              for _, s in nearest][::-1],
                               hovertemplate="%{x:.3f}<extra></extra>"))
-    figure.add_vline(x=threshold, line_dash="dash", annotation_text="threshold")
+    figure.add_vline(x=threshold, line_dash="dash", annotation_text=f"threshold {threshold:.2f}",
+                     annotation_position="bottom right")
     figure.update_layout(title=plain(f"How similar is “{question[:60]}” to each stored question?"),
                          xaxis_title="cosine similarity", xaxis_range=[min(0.0, min(s for _, s in nearest)), 1.0],
                          height=120 + 28 * len(nearest), margin={"l": 10, "r": 10, "t": 50, "b": 40})
@@ -147,10 +150,12 @@ def _your_pairs() -> None:
                 "`question2` and `is_duplicate` (1 = the same question in other words, 0 = a different one). "
                 f"At most {MAX_PAIRS:,} pairs; about 7 ms a question to embed.")
     upload = st.file_uploader("Labelled pairs (CSV)", type=["csv"], key="lab_pairs", max_upload_size=2)
-    use_sample = st.toggle("Use 200 Quora pairs as an example", value=upload is None, key="lab_sample",
-                           help="assets/quora_pairs_sample200.csv: a sample of the pairs the default curve uses.")
-    data, source = (SAMPLE_PAIRS.read_bytes(), SAMPLE_PAIRS.name) if use_sample or upload is None else (
-        upload.getvalue(), upload.name)
+    if upload is None:
+        data, source = SAMPLE_PAIRS.read_bytes(), SAMPLE_PAIRS.name
+        st.caption("Until you upload yours: 200 Quora pairs (assets/quora_pairs_sample200.csv), a sample of "
+                   "the 20,000 the simulation's default curve was measured on.")
+    else:
+        data, source = upload.getvalue(), upload.name
     if len(data) > MAX_CSV_BYTES:
         st.error(f"{as_text(source)}: {len(data):,} bytes is too large: at most {MAX_CSV_BYTES:,}")
         return
@@ -171,6 +176,7 @@ def _your_pairs() -> None:
 
 def _show_curve(source: str, measured) -> None:
     from engine.curves import DEFAULT, curve_from_rates, keep
+    from lab.semantic_cache import DEFAULT_THRESHOLD
 
     st.markdown(f"**{measured.duplicates:,}** duplicate and **{measured.others:,}** other pairs from "
                 f"{as_text(source)}. ROC AUC **{measured.auc:.3f}**: the chance a duplicate pair scores above a "
@@ -186,7 +192,15 @@ def _show_curve(source: str, measured) -> None:
     figure.update_layout(title="What each threshold would do on these pairs", xaxis_title="threshold",
                          yaxis_title="share of pairs", yaxis_range=[0, 1.02], xaxis_range=[0.4, 1.0], height=380,
                          margin={"l": 10, "r": 10, "t": 50, "b": 40})
+    threshold = st.session_state.get("lab_threshold", DEFAULT_THRESHOLD)
+    figure.add_vline(x=threshold, line_dash="dash", line_color="#555",
+                     annotation_text=f"threshold {threshold:.2f}", annotation_position="top left")
     st.plotly_chart(figure, width="stretch", key="lab_curve")
+    at = int(round(threshold * 100))
+    quora_hit, quora_false = DEFAULT.rates(threshold)
+    st.markdown(f"At the threshold **{threshold:.2f}** (the Ask tab's): **{measured.hit_rate[at]:.0%}** of your "
+                f"rewordings answered and **{measured.false_hit_rate[at]:.0%}** of your other pairs answered "
+                f"wrongly, against {quora_hit:.0%} and {quora_false:.0%} on the Quora pairs.")
     curve = curve_from_rates(measured.thresholds, measured.hit_rate, measured.false_hit_rate,
                              f"Measured on the Lab page from {source}: {measured.duplicates} duplicate and "
                              f"{measured.others} other pairs, all-MiniLM-L6-v2, ROC AUC {measured.auc:.3f}.")
@@ -246,6 +260,7 @@ def _the_limiter() -> None:
                 f"The full bucket held {int(tpm):,} tokens and {int(rpm):,} requests: "
                 f"room for **{held:,}** calls of {cost:,} tokens, plus {refill:.2f} refilled during the "
                 f"{span * 1000:.0f} ms the burst took.")
+    _burst_chart(decisions)
     refused = [d for d in decisions if not d.admitted]
     if refused:
         first = min(refused, key=lambda d: d.at_s)
@@ -259,8 +274,24 @@ def _the_limiter() -> None:
                 f"**{refunded:,.0f}** unused tokens went back to the bucket for the next calls.")
 
 
+def _burst_chart(decisions) -> None:
+    """Tokens left in the deployment's bucket after each call, in the order Redis decided them."""
+    ordered = sorted(decisions, key=lambda d: d.at_s)
+    start = ordered[0].at_s
+    figure = go.Figure()
+    for admitted, name, colour in ((True, "admitted", "#2ca02c"), (False, "refused (429)", "#d62728")):
+        chosen = [d for d in ordered if d.admitted == admitted]
+        figure.add_scatter(x=[(d.at_s - start) * 1000 for d in chosen],
+                           y=[d.remaining.get("deployment TPM") for d in chosen], mode="markers", name=name,
+                           marker={"color": colour, "size": 7})
+    figure.update_layout(title="Tokens left in the deployment's bucket after each call", height=300,
+                         xaxis_title="ms since the first call (Redis's clock)", yaxis_title="tokens left",
+                         yaxis_rangemode="tozero", margin={"l": 10, "r": 10, "t": 50, "b": 40})
+    st.plotly_chart(figure, width="stretch", key="lab_burst")
+
+
 def render_lab() -> None:
-    st.title("Lab: a real semantic cache and token limiter")
+    st.title("Lab: the real cache and limiter")
     st.caption("Running for real on this server: all-MiniLM-L6-v2 embeddings on the CPU and Redis "
                "(an embedded one unless REDIS_URL is set). How they were chosen and measured: docs/lab.md.")
     ask, pairs, limiter = st.tabs(["Ask the cache", "Your own pairs", "Token limiter"])
