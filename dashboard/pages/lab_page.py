@@ -207,19 +207,20 @@ def _show_curve(source: str, measured) -> None:
     name = keep(curve)
     st.download_button("Download the curve (CSV)", curve.to_csv(), file_name=f"{name}.csv", mime="text/csv",
                        key="lab_curve_download")
-    scenario = _semantic_scenario(name)
+    scenario = _semantic_scenario(name, source)
     st.link_button("Run the simulation's semantic cache on this curve (opens the Sandbox)",
                    app_link("sandbox", s=encode_link(scenario)))
     st.caption(f"The sandbox opens the GenAI stack with its semantic cache set to curve `{name}`. The app keeps "
                "the curve while it runs, and a saved scenario carries it for 30 days.")
 
 
-def _semantic_scenario(curve_name: str):
+def _semantic_scenario(curve_name: str, source: str):
     from engine.loading import derive, load_preset
 
     base = load_preset("genai_stack")
-    return derive(base, {"cache": {"semantic": {"curve": curve_name}}, "name": "GenAI stack, your similarity curve"},
-                  "Lab curve")
+    return derive(base, {"cache": {"semantic": {"curve": curve_name}}, "name": "GenAI stack, your similarity curve",
+                         "description": base.description.strip() + f" Its semantic cache's hit and false-hit rates "
+                         f"come from {source[:80]}, measured on the Lab page."}, "Lab curve")
 
 
 # --- 3. the limiter ---------------------------------------------------------------------------------------
