@@ -65,11 +65,31 @@ def through_spec(raw):
     return candidates(read_spec(raw, "spec"))
 
 
+def through_pairs(raw):
+    """Labelled question pairs (CSV) uploaded on the Lab page: the pairs door (lab/calibrate.py)."""
+    from lab.calibrate import PairsCsvError, read_pairs_csv
+
+    try:
+        return read_pairs_csv(raw, "pairs CSV")
+    except PairsCsvError as exc:  # the lab's doors say what is wrong as a ValueError
+        raise ScenarioError([str(exc)], "pairs CSV") from None
+
+
+def through_paraphrases(raw):
+    """A paraphrase file for `python -m lab cache-eval`: the cache-eval door (lab/cache_eval.py)."""
+    from lab.cache_eval import PairsError, read_pairs
+
+    try:
+        return read_pairs(raw, "pairs file")
+    except PairsError as exc:
+        raise ScenarioError([str(exc)], "pairs file") from None
+
+
 DOORS = {"text": through_text, "link": through_link, "trace": through_trace, "curve": through_curve,
-         "spec": through_spec}
+         "spec": through_spec, "pairs": through_pairs, "paraphrases": through_paraphrases}
 # What a door is handed, made before the clock starts.
 PACK = {"text": lambda raw: raw, "link": share_link, "trace": lambda raw: raw, "curve": lambda raw: raw,
-        "spec": lambda raw: raw}
+        "spec": lambda raw: raw, "pairs": lambda raw: raw, "paraphrases": lambda raw: raw}
 
 
 @dataclass
@@ -171,6 +191,9 @@ def mutations(seed: int, count: int, as_json: bool = False):
 
 TRACE = (PRESETS_DIR.parent / "assets" / "AzureLLMInferenceTrace_code.csv").read_bytes()[:3000].rsplit(b"\n", 1)[0]
 CURVE = (PRESETS_DIR.parent / "assets" / "semantic_cache_curve.csv").read_bytes()
+PAIRS = (PRESETS_DIR.parent / "assets" / "quora_pairs_sample200.csv").read_bytes()[:4000].rsplit(b"\n", 1)[0]
+PARAPHRASES = (b'[{"origin": "How do I reset my password?", "similar": "How can I change my password?"},\n'
+               b' {"origin": "What are your opening hours?", "similar": "When are you open?", "id": 2}]')
 SPEC = (b"name: fuzz\nbase: horizontal_load_balancer\nslo: {latency_p95_s: 20, error_rate: 0.01}\n"
         b"space: {web.replicas: [1, 2, 4], web.size: [small, medium], cache: [null, {ttl_s: 60}]}\n"
         b"rounds: [{seconds: 30, seeds: 1}, {seconds: 60, seeds: 3}]\n")
@@ -205,6 +228,12 @@ def inputs_for(door: str, count: int) -> list:
                 *damaged(1, count, CURVE)]
     if door == "spec":
         return list(CORPUS.values()) + list(damaged(1, count, SPEC))
+    if door == "pairs":
+        return [b"", b"question1,question2,is_duplicate\n" + b"a,b,1\n" * 6_000, b"a" * 3_000_000,
+                b'question1,question2,is_duplicate\n"' + b"x" * 1_000_000, *damaged(1, count, PAIRS)]
+    if door == "paraphrases":
+        return [b"", b"[" * 100_000, b'[{"origin": "a", "similar": "b"}' + b', {"origin": "a", "similar": "b"}' * 120_000
+                + b"]", *damaged(1, count, PARAPHRASES)]
     return list(CORPUS.values()) + list(mutations(1, count, as_json=door == "link"))
 
 

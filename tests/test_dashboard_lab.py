@@ -73,3 +73,18 @@ def test_a_burst_at_the_limiter_admits_what_the_bucket_holds_and_refuses_the_res
     assert at.json and "retry-after-ms" in at.json[0].value
     burst = next(c for c in at.get("plotly_chart") if "bucket after each call" in c.proto.spec)
     assert '"admitted"' in burst.proto.spec and '"refused (429)"' in burst.proto.spec
+
+
+def test_a_redis_that_does_not_answer_is_said_in_words_and_the_rest_of_the_page_works(monkeypatch):
+    from dashboard.pages import lab_page
+
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens on port 1
+    lab_page._redis.clear()
+    try:
+        at = AppTest.from_string(PAGE, default_timeout=120).run()
+        assert not at.exception
+        assert any("is not answering (ConnectionError)" in w.value for w in at.warning)
+        at.button(key="lab_measure").click().run()  # measuring pairs needs no Redis
+        assert not at.exception and any("ROC AUC" in m.value for m in at.markdown)
+    finally:
+        lab_page._redis.clear()

@@ -296,12 +296,25 @@ def render_lab() -> None:
     st.caption("Running for real on this server: all-MiniLM-L6-v2 embeddings on the CPU and Redis "
                "(an embedded one unless REDIS_URL is set). How they were chosen and measured: docs/lab.md.")
     ask, pairs, limiter = st.tabs(["Ask the cache", "Your own pairs", "Token limiter"])
-    with ask:
-        _ask_the_cache()
-    with pairs:
-        _your_pairs()
-    with limiter:
-        _the_limiter()
+    for tab, part in ((ask, _ask_the_cache), (pairs, _your_pairs), (limiter, _the_limiter)):
+        with tab:
+            _guarded(part)
+
+
+def _guarded(part) -> None:
+    """Draw one part; a Redis that does not answer or a missing model is said in words, and the rest still works."""
+    import redis
+
+    try:
+        part()
+    except redis.exceptions.RedisError as error:
+        from lab.connection import where
+
+        st.warning(f"Redis ({as_text(where(_redis()))}) is not answering ({as_text(type(error).__name__)}): "
+                   "the lab needs it for this part. The simulation's pages keep working.",
+                   icon=":material/cloud_off:")
+    except RuntimeError as error:  # the embedding model is not installed
+        st.error(as_text(error))
 
 
 if __name__ == "__main__":  # Streamlit runs this file as the page
