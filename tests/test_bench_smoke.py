@@ -119,3 +119,17 @@ def test_the_search_benchmark_prints_its_speed_ups_and_one_winner(capsys):
     printed = capsys.readouterr().out
     assert "40 candidates at 20 req/s: 82 simulation runs per search" in printed
     assert "speed-up of 2 processes over 1:" in printed and "every contender found the same winner: True" in printed
+
+
+def test_the_lab_benchmark_prints_embedding_and_lookup_figures_and_cleans_up(capsys):
+    import fakeredis
+
+    from bench import lab
+
+    lab.main(["--repeats", "5", "--sizes", "100,300"])
+    out = capsys.readouterr().out
+    assert "embedding, one question at a time: median" in out and "questions in batches" in out
+    assert "lookup after embedding,     100 stored answers" in out and "300 / 100 stored" in out
+    server = fakeredis.FakeServer()
+    lab.lookups(fakeredis.FakeRedis(server=server), [50], 3, "check")
+    assert fakeredis.FakeRedis(server=server).keys("gsl:lab:cache:bench-50:entry:*") == []  # cleared after
