@@ -77,8 +77,7 @@ def lookups(client, sizes: list[int], repeats: int, where: str) -> None:
         spent = []
         for vector in asked:
             started = time.perf_counter()
-            best = cache._best(vector[None, :])
-            cache._decide(best[0], 0.8)
+            cache.lookup_vectors(vector[None, :])
             spent.append((time.perf_counter() - started) * 1000)
         figures[size] = statistics.median(spent)
         print(f"lookup after embedding, {size:>7,} stored answers ({where}): median {figures[size]:.2f} ms, "

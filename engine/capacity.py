@@ -10,7 +10,7 @@ go to an executor at once (engine/executors.py), as a search's runs do.
 
 from __future__ import annotations
 
-from engine.curves import keep, kept, read_curve_csv
+from engine.curves import keep_all
 from engine.loading import ScenarioError, parse_scenario, scenario_to_data
 from engine.metrics import TIERS
 from engine.scenario import Users
@@ -36,9 +36,7 @@ def measure(scenario, daily_active: int, seconds: float, curves: dict[str, str] 
     `curves` ({name: CSV}) are the measured similarity curves the scenario's semantic cache uses: a worker
     process that never saw them reads them through the curve door (engine/curves.py)."""
     try:
-        for name, text in (curves or {}).items():
-            if kept(name) is None:
-                keep(read_curve_csv(text, name))
+        keep_all(curves or {})
         summary = Simulation(at_users(scenario, daily_active), POINT_BUDGET, history_windows=1).run(seconds)
     except BudgetExceeded:
         return {"users": daily_active, "stopped": True}

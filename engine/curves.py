@@ -28,13 +28,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
+from engine.kept import Kept
 from engine.loading import ScenarioError
 from engine.paths import ASSETS_DIR
 from engine.scenario_base import CONTROL_CHARACTERS
@@ -213,28 +212,25 @@ DEFAULT = read_curve_csv(CURVE_FILE.read_bytes(), "assets/semantic_cache_curve.c
 
 # --- where a scenario's curve is found ------------------------------------------------------------------------
 
-_kept: OrderedDict[str, Curve] = OrderedDict()
-_lock = threading.Lock()
+_kept: Kept[Curve] = Kept(KEPT_CURVES)
 
 
 def keep(curve: Curve) -> str:
     """Keep a curve in this process (the last KEPT_CURVES); return the name a scenario gives it."""
-    name = curve.name
-    with _lock:
-        _kept[name] = curve
-        _kept.move_to_end(name)
-        while len(_kept) > KEPT_CURVES:
-            _kept.popitem(last=False)
-    return name
+    return _kept.keep(curve.name, curve)
 
 
 def kept(name: str) -> Curve | None:
     """Return the curve kept under `name`, or None."""
-    with _lock:
-        curve = _kept.get(name)
-        if curve is not None:
-            _kept.move_to_end(name)
-        return curve
+    return _kept.get(name)
+
+
+def keep_all(texts: dict[str, str]) -> None:
+    """Keep the curves a task carries ({name: CSV}) that this process does not hold yet (a search's or a sweep's
+    worker), each read through the door."""
+    for name, text in texts.items():
+        if kept(name) is None:
+            keep(read_curve_csv(text, name))
 
 
 def find_curve(name: str | None, field: str = "cache.semantic.curve") -> Curve:

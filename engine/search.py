@@ -227,9 +227,7 @@ def evaluate(task: dict) -> dict:
     for name, text in task.get("traces", {}).items():  # uploaded traces travel with the task
         if kept(name) is None:
             keep(read_trace_csv(text, name))
-    for name, text in task.get("curves", {}).items():  # and measured similarity curves
-        if curves.kept(name) is None:
-            curves.keep(curves.read_curve_csv(text, name))
+    curves.keep_all(task.get("curves", {}))  # and measured similarity curves
     scenario = derive(parse_scenario(task["scenario"], "search task"), {"seed": task["seed"]}, "search task")
     sim = Simulation(scenario, task.get("budget", RUN_BUDGET), history_windows=1)
     try:

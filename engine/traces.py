@@ -27,14 +27,13 @@ import hashlib
 import io
 import math
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property, lru_cache
 
 import numpy as np
 
+from engine.kept import Kept
 from engine.loading import ScenarioError
 from engine.paths import ASSETS_DIR
 
@@ -227,28 +226,17 @@ def describe(trace: Trace, bins: int = 120) -> dict:
 
 # --- where a scenario's trace file is found -------------------------------------------------------------------
 
-_kept: OrderedDict[str, Trace] = OrderedDict()
-_lock = threading.Lock()
+_kept: Kept[Trace] = Kept(KEPT_TRACES)
 
 
 def keep(trace: Trace) -> str:
     """Keep an uploaded trace in this process (the last KEPT_TRACES); return the name a scenario gives it."""
-    name = trace.name
-    with _lock:
-        _kept[name] = trace
-        _kept.move_to_end(name)
-        while len(_kept) > KEPT_TRACES:
-            _kept.popitem(last=False)
-    return name
+    return _kept.keep(trace.name, trace)
 
 
 def kept(name: str) -> Trace | None:
     """Return the uploaded trace kept under `name`, or None."""
-    with _lock:
-        trace = _kept.get(name)
-        if trace is not None:
-            _kept.move_to_end(name)
-        return trace
+    return _kept.get(name)
 
 
 @lru_cache(maxsize=8)

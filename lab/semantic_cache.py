@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 import uuid
 import weakref
 from dataclasses import dataclass
@@ -178,8 +177,11 @@ class SemanticCache:
 
     def lookup_many(self, questions: list[str], threshold: float | None = None) -> list[Lookup]:
         """Look up many questions at once (one embedding batch, one sync); none of them is stored."""
+        return self.lookup_vectors(self.embedder.embed(list(questions)), threshold)
+
+    def lookup_vectors(self, vectors: np.ndarray, threshold: float | None = None) -> list[Lookup]:
+        """Look up questions already embedded (rows of unit vectors): everything a lookup does after embedding."""
         threshold = self.threshold if threshold is None else _check_threshold(threshold)
-        vectors = self.embedder.embed(list(questions))
         return [self._decide(row, threshold) for row in self._best(vectors)]
 
     def nearest(self, question: str, k: int = 5) -> list[tuple[str, float]]:
@@ -202,12 +204,6 @@ class SemanticCache:
         with self._mirror.lock:
             now_ms = self._sync()
             return int((self._mirror.expires_ms > now_ms).sum())
-
-    def search_seconds(self, vector: np.ndarray) -> float:
-        """Return how long one exact search over the stored vectors takes here, sync included (for benchmarks)."""
-        started = time.perf_counter()
-        self._best(vector[None, :])
-        return time.perf_counter() - started
 
     # --- inside ---------------------------------------------------------------------------------------
 

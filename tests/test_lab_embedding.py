@@ -133,8 +133,3 @@ def test_pairs_that_are_not_utf8_or_too_large_are_refused_before_reading():
 def test_good_pairs_read_with_their_labels():
     pairs = read_pairs_csv(b"\xef\xbb\xbf" + _csv(GOOD_ROWS))  # a byte-order mark is tolerated
     assert len(pairs) == 12 and pairs[1] == ("q1", "p1", True) and pairs[0][2] is False
-
-
-def test_nothing_is_imported_by_the_engine_from_the_lab():
-    engine = Path(__file__).resolve().parents[1] / "engine"
-    assert not [p.name for p in engine.glob("*.py") if "from lab" in p.read_text() or "import lab" in p.read_text()]
