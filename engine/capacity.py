@@ -10,7 +10,7 @@ go to an executor at once (engine/executors.py), as a search's runs do.
 
 from __future__ import annotations
 
-from engine.curves import keep_all
+from engine.attachments import hold
 from engine.loading import ScenarioError, parse_scenario, scenario_to_data
 from engine.metrics import TIERS
 from engine.scenario import Users
@@ -30,13 +30,14 @@ def at_users(scenario, daily_active: int):
     return parse_scenario(data, f"{scenario.name} at {daily_active:,} daily users")
 
 
-def measure(scenario, daily_active: int, seconds: float, curves: dict[str, str] | None = None) -> dict:
+def measure(scenario, daily_active: int, seconds: float, attachments: dict[str, str] | None = None) -> dict:
     """Run the scenario at `daily_active` users for `seconds`; return the figures the sweep plots.
 
-    `curves` ({name: CSV}) are the measured similarity curves the scenario's semantic cache uses: a worker
-    process that never saw them reads them through the curve door (engine/curves.py)."""
+    `attachments` ({name: CSV}) are the uploads the scenario names (a trace it draws tokens from, a
+    measured similarity curve): a worker process that never saw them reads them through their doors
+    (engine/attachments.py)."""
     try:
-        keep_all(curves or {})
+        hold(attachments or {}, "capacity point", ours=True)
         summary = Simulation(at_users(scenario, daily_active), POINT_BUDGET, history_windows=1).run(seconds)
     except BudgetExceeded:
         return {"users": daily_active, "stopped": True}

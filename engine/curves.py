@@ -225,14 +225,6 @@ def kept(name: str) -> Curve | None:
     return _kept.get(name)
 
 
-def keep_all(texts: dict[str, str]) -> None:
-    """Keep the curves a task carries ({name: CSV}) that this process does not hold yet (a search's or a sweep's
-    worker), each read through the door."""
-    for name, text in texts.items():
-        if kept(name) is None:
-            keep(read_curve_csv(text, name))
-
-
 def find_curve(name: str | None, field: str = "cache.semantic.curve") -> Curve:
     """Return the curve a scenario names: None is the Quora curve (DEFAULT), a `curve-...` name one kept here."""
     if name is None:

@@ -42,6 +42,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
+from engine.attachments import attached, hold
 from engine.loading import (ScenarioError, derive, list_presets, load_preset, parse_scenario, read_scenario_text, scenario_to_data,
                             validate_data)
 from engine.scenario import MAX_SEED, Scenario
@@ -212,7 +213,7 @@ def candidates(spec: SearchSpec) -> tuple[list[Candidate], list[str]]:
 def evaluate(task: dict) -> dict:
     """Run one candidate on one seed and return the figures the search judges (runs in a worker process).
 
-    `task`: {"scenario": data, "seed", "warmup_s", "seconds", "traces": {name: CSV}, "curves": {name: CSV}}; a
+    `task`: {"scenario": data, "seed", "warmup_s", "seconds", "attachments": {name: CSV}}; a
     run past its work budget comes back as `stopped` (it misses every target).
 
     The cost is what serving this traffic costs a month: the instances, and the tokens of an answer to
@@ -221,13 +222,7 @@ def evaluate(task: dict) -> dict:
     instances' part is exact; the tokens' part is an estimate from the answers the run finished, and
     with long-tailed answer lengths it varies from run to run by a few % (docs/search.md).
     """
-    from engine import curves
-    from engine.traces import keep, kept, read_trace_csv
-
-    for name, text in task.get("traces", {}).items():  # uploaded traces travel with the task
-        if kept(name) is None:
-            keep(read_trace_csv(text, name))
-    curves.keep_all(task.get("curves", {}))  # and measured similarity curves
+    hold(task.get("attachments", {}), "search task", ours=True)  # uploaded traces and curves travel with it
     scenario = derive(parse_scenario(task["scenario"], "search task"), {"seed": task["seed"]}, "search task")
     sim = Simulation(scenario, task.get("budget", RUN_BUDGET), history_windows=1)
     try:
@@ -350,18 +345,6 @@ def search(spec: SearchSpec, executor: Executor, progress: Callable[[dict], None
     last_index = len(spec.rounds) - 1
     deadline = time.monotonic() + spec.max_wall_s
 
-    def traces_of(scenario: Scenario) -> dict[str, str]:
-        """The uploaded traces a candidate replays, as CSV: one text per trace (cached), shared by its tasks."""
-        from engine.traces import uploads_named_by
-
-        return {name: trace.to_csv() for name, trace in uploads_named_by(scenario).items()}
-
-    def curves_of(scenario: Scenario) -> dict[str, str]:
-        """The measured similarity curves a candidate's semantic cache uses, as CSV (one text per curve, cached)."""
-        from engine.curves import curves_named_by
-
-        return {name: curve.to_csv() for name, curve in curves_named_by(scenario).items()}
-
     def stop(pending, alive: list[Candidate], round_index: int) -> None:
         """End the search if it was cancelled or is out of time, with what the finished runs showed."""
         cancelled = cancel is not None and cancel.is_set()
@@ -382,15 +365,13 @@ def search(spec: SearchSpec, executor: Executor, progress: Callable[[dict], None
             stop(tasks, alive, round_index)
             candidate.runs[round_index] = [None] * rung.seeds
             candidate.reached = round_index
-            data, needed, measured = (scenario_to_data(candidate.scenario), traces_of(candidate.scenario),
-                                      curves_of(candidate.scenario))
+            data, carried = scenario_to_data(candidate.scenario), attached(candidate.scenario)
             for offset in range(rung.seeds):
                 # A run stops with the search: its own budget never outlasts the search's.
                 budget = Budget(max_requests=RUN_BUDGET.max_requests,
                                 max_wall_s=max(min(RUN_BUDGET.max_wall_s, deadline - time.monotonic()), 0.001))
                 task = {"scenario": data, "seed": spec.seed + offset, "warmup_s": spec.warmup_s,
-                        "seconds": rung.seconds, "traces": needed, "curves": measured,
-                        "budget": budget}
+                        "seconds": rung.seconds, "attachments": carried, "budget": budget}
                 tasks[executor.submit(evaluate, task)] = (candidate, offset)
         pending, total = set(tasks), len(tasks)
         while pending:

@@ -254,7 +254,7 @@ def test_a_huge_value_is_named_short_in_a_refusal_and_a_trace_is_written_once_fo
     data["rounds"] = [{"seconds": 30, "seeds": 3}]
     executor = Keeping()
     search(read_spec(yaml.safe_dump(data)), executor)
-    texts = {id(task["traces"][name]) for task in executor.tasks}
-    assert all(task["curves"] == {} for task in executor.tasks)  # no semantic cache: no curve to send
+    texts = {id(task["attachments"][name]) for task in executor.tasks}
+    assert all(set(task["attachments"]) == {name} for task in executor.tasks)  # no semantic cache: no curve to send
     assert len(executor.tasks) == 24 * 3 and len(texts) == 1  # one CSV text shared, not one per candidate
     assert all(task["budget"].max_wall_s <= 120 for task in executor.tasks)

@@ -205,3 +205,20 @@ def test_a_problem_names_the_line_an_editor_shows_past_blank_lines():
     found = problems("t_s,prompt_tokens,output_tokens\n\n0,1,1\n\n\n1,x,1\n")
     assert found[0] == "my.csv: row 2 (line 6), column prompt_tokens: 'x' is not allowed: a whole number of tokens " \
                        "from 0 to 2,000,000"
+
+
+def test_a_capacity_point_draws_tokens_from_an_uploaded_trace_in_a_worker_that_never_saw_it(monkeypatch):
+    from engine.attachments import attached
+    from engine.capacity import measure
+
+    # Every request of the trace asks for 2,000 tokens and gets 300 back: the sweep's points must show it.
+    name = keep(read_trace_csv(plain([(i * 0.5, 2000, 300) for i in range(50)]), "long prompts.csv"))
+    scenario = derive(load_preset("genai_stack"), {"traffic": {"tokens": {"kind": "empirical", "file": name}}},
+                      "long prompts")
+    carried = attached(scenario)
+    assert list(carried) == [name]
+    monkeypatch.setattr(traces, "_kept", type(traces._kept)())  # a worker process: nothing kept
+    assert "does not hold now" in measure(scenario, 1_000, 30)["invalid"]
+    point = measure(scenario, 1_000, 30, carried)
+    assert "invalid" not in point and point["usd_per_month"] > measure(load_preset("genai_stack"), 1_000, 30)[
+        "usd_per_month"]  # 2,000-token prompts cost more than the Azure conversation trace's (about 1,000)

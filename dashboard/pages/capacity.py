@@ -23,7 +23,7 @@ from dashboard.view.text import as_text
 from dashboard.jobs import Busy, Job
 from engine import ScenarioError, list_presets, load_preset
 from engine.capacity import SATURATED, USERS, first_saturated, measure
-from engine.curves import curves_named_by
+from engine.attachments import attached
 from engine.labels import LABELS, format_metric, format_value, label
 
 STATE = "capacity"
@@ -114,13 +114,13 @@ def _scenario(choice: str):
 def sweep_work(scenario, seconds: float):
     """Return the work of a sweep for a Job: every point submitted at once, kept as it comes back."""
     points: list[dict] = []
-    try:  # a measured similarity curve travels with the points, to workers that never saw it
-        attached = {name: curve.to_csv() for name, curve in curves_named_by(scenario).items()}
+    try:  # its uploads (a token trace, a measured similarity curve) travel with the points to the workers
+        carried = attached(scenario)
     except ScenarioError:
-        attached = {}  # no longer held here: each point says so
+        carried = {}  # no longer held here: each point says so
 
     def work(executor, report, cancel):
-        futures = [executor.submit(measure, scenario, users, seconds, attached) for users in USERS]
+        futures = [executor.submit(measure, scenario, users, seconds, carried) for users in USERS]
         report({"points": points})
         for future in futures:  # in order of users, so the chart grows from the left
             while not future.done():

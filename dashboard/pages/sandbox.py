@@ -38,7 +38,7 @@ from dashboard.view.text import as_text
 from dashboard.view.trace_view import show_trace
 from engine import ScenarioError, derive, load_preset, parse_scenario
 from engine.controls import CONTROLS, running_scenario
-from engine.curves import curves_named_by
+from engine.attachments import attached
 from engine.fixes import fixes
 from engine.labels import format_metric, problem_in_words
 from engine.loading import list_templates, load_template, patch_data, scenario_to_data, template_readme
@@ -157,10 +157,8 @@ def _save() -> None:
         summary = {k: v for k, v in sim.summary().items() if not isinstance(v, dict)}
     running = exported(sim)
     try:
-        attached = {name: trace.to_csv() for name, trace in uploads_named_by(running).items()}
-        attached |= {name: curve.to_csv() for name, curve in curves_named_by(running).items()}
         saved = shared_store().save_scenario(scenario_to_data(running), summary, client=client_id(),
-                                             attachments=attached)
+                                             attachments=attached(running))
     except (StoreRejected, StoreUnavailable, ScenarioError) as exc:
         st.session_state[ERROR] = f"Not saved: {exc}"
         return

@@ -22,10 +22,10 @@ import streamlit as st
 
 from dashboard.classroom.store import shown
 from dashboard.view.text import as_text
-from engine import ScenarioError, curves, list_presets, load_preset, parse_scenario
+from engine import ScenarioError, list_presets, load_preset, parse_scenario
 from engine.controls import running_scenario
 from engine.loading import MAX_SCENARIO_BYTES, list_templates, load_template, read_scenario_text, scenario_to_data
-from engine.traces import keep, read_trace_csv
+from engine.attachments import hold
 
 MAX_LINK_BYTES = 16_384  # a share link carries the scenario itself: keep URLs and decompression small
 MAX_PASTED_LINK = MAX_LINK_BYTES + 2_000  # a whole address around the scenario
@@ -76,16 +76,7 @@ def load_saved(saved_id: str):
 
     try:
         found = shared_store().load_scenario(saved_id)
-        for name, text in found["attachments"].items():  # its traces and curves, each through its own door
-            if curves.NAMED.match(name):
-                what, read, kept_by = "curve", curves.read_curve_csv, curves.keep
-            else:
-                what, read, kept_by = "trace", read_trace_csv, keep
-            attached = read(text, f"saved scenario {saved_id}: {what} {name}")
-            if attached.name != name:
-                raise ValueError(f"saved scenario {saved_id}: {what} {name} is not allowed: its content does not "
-                                 "match its name")
-            kept_by(attached)
+        hold(found["attachments"], f"saved scenario {saved_id}")  # its traces and curves, each through its door
         return parse_scenario(found["scenario"], f"saved scenario {saved_id}"), found.get("summary")
     except (StoreRejected, StoreUnavailable, ScenarioError) as exc:
         raise ValueError(str(exc)) from None
