@@ -58,6 +58,15 @@ def _allowed_fields(model: type[BaseModel], loc: tuple) -> list[str]:
     return sorted(model.model_fields) if model is not None else []
 
 
+# What a name of each pattern the format uses looks like, in words (pydantic would print the pattern).
+PATTERNS_IN_WORDS = {
+    r"^curve-[0-9a-f]{24}$": "the name the Lab page gives a measured curve ('curve-' and 24 hex digits), or null "
+                             "for the Quora curve",
+    r"^[A-Za-z0-9_.-]+\.csv$": "a CSV file's name: letters, digits, '_', '.' or '-', ending in .csv, no folders",
+    r"^[a-z][a-z0-9_]{0,30}$": "a lower-case letter, then up to 30 lower-case letters, digits or '_'",
+}
+
+
 def _describe(error: dict, model: type[BaseModel] = Scenario) -> list[str]:
     """Turn one pydantic error into lines of 'path: value is not allowed: what is allowed'."""
     loc = error["loc"]
@@ -75,6 +84,8 @@ def _describe(error: dict, model: type[BaseModel] = Scenario) -> list[str]:
         return lines if not loc else [f"{path}.{line}" if _NAMES_FIELD.match(line) else f"{path}: {line}"
                                       for line in lines]
     message = error["msg"][0].lower() + error["msg"][1:]
+    if kind == "string_pattern_mismatch":
+        message = PATTERNS_IN_WORDS.get(error.get("ctx", {}).get("pattern"), message)
     return [f"{path}: {_SHORT.repr(error['input'])} is not allowed: {message}"]
 
 

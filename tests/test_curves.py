@@ -234,7 +234,7 @@ def test_an_unknown_curve_is_refused_when_the_scenario_is_built_and_a_bad_name_b
                                             "this app does not hold now"):
         Simulation(semantic("curve-" + "0" * 24))
     with pytest.raises(ScenarioError, match=r"cache.semantic.curve: 'semantic_cache_curve.csv' is not allowed: "
-                                            r"string should match pattern"):
+                                            r"the name the Lab page gives a measured curve \('curve-' and 24 hex digits\), or null for the Quora curve"):
         semantic("semantic_cache_curve.csv")
 
 

@@ -1,11 +1,13 @@
 """The scenario format: lossless round trips, presets, and one readable message per problem."""
 
 import json
+import re
 
 import pytest
 
 from engine import ScenarioError, list_presets, load_preset, load_scenario, parse_scenario, save_scenario
 from engine.loading import scenario_to_data
+from engine.scenario import Scenario
 from tests.helpers import deep_merge
 
 PRESETS = [name for name, _ in list_presets()]
@@ -69,7 +71,8 @@ BASE = {"traffic": {"rate_rps": 5}, "web": {"db_reads_per_request": 0, "db_write
     ({"web": {"handler_ms": {"dist": "exponential", "mean_ms": 5, "sd_ms": 1}}},
      "web.handler_ms.sd_ms: unknown field; allowed here: dist, mean_ms"),
     ({"traffic": {"trace": {"file": "../../etc/passwd"}}},
-     "traffic.trace.file: '../../etc/passwd' is not allowed: string should match pattern"),
+     "traffic.trace.file: '../../etc/passwd' is not allowed: a CSV file's name: letters, digits, '_', '.' or '-', "
+     "ending in .csv, no folders"),
     ({"traffic": {"users": {"daily_active": 10}}},
      "traffic: give exactly one of rate_rps, users, trace or closed_loop (got rate_rps, users)"),
     ({"traffic": {"rate_rps": None}}, "traffic: give exactly one of rate_rps, users, trace or closed_loop (got none)"),
@@ -190,3 +193,12 @@ def test_changing_a_databases_kind_keeps_its_machine():
                              "web": {"db_reads_per_request": 0, "db_writes_per_request": 0}})
     own = derive(hosted, {"llm": {"kind": "self_hosted"}})  # another shape: nothing of the hosted one is kept
     assert own.llm.kind == "self_hosted" and own.llm.itl_ms != 5
+
+
+def test_every_name_pattern_of_the_format_is_said_in_words():
+    """A refused name says what a name looks like, never a regular expression."""
+    from engine.loading import PATTERNS_IN_WORDS
+
+    found = set(re.findall(r'"pattern": "((?:[^"\\]|\\.)*)"', json.dumps(Scenario.model_json_schema())))
+    patterns = {json.loads(f'"{p}"') for p in found}
+    assert patterns and patterns <= set(PATTERNS_IN_WORDS), patterns - set(PATTERNS_IN_WORDS)
