@@ -31,7 +31,7 @@ def test_users_set_the_rate_and_the_first_saturated_component_is_named():
 
 def test_the_page_sweeps_with_progress_and_can_be_cancelled():
     at = AppTest.from_string(PAGE, default_timeout=60).run()
-    at.selectbox(key="capacity_preset").select("separate_database").run()
+    at.selectbox(key="pick_Scenario_preset").select("separate_database").run()
     at.number_input(key="capacity_seconds").set_value(60).run()
     at.button(key="capacity_start").click().run()
     job = at.session_state["capacity"]["job"]
@@ -47,7 +47,7 @@ def test_the_page_sweeps_with_progress_and_can_be_cancelled():
 
 def test_a_full_sweep_names_the_first_tier_to_saturate_in_words_and_plots_three_panels():
     at = AppTest.from_string(PAGE, default_timeout=60).run()
-    at.selectbox(key="capacity_preset").select("separate_database").run()
+    at.selectbox(key="pick_Scenario_preset").select("separate_database").run()
     at.number_input(key="capacity_seconds").set_value(10).run()
     at.button(key="capacity_start").click().run()
     at.session_state["capacity"]["job"].wait(120)
@@ -96,29 +96,33 @@ def test_points_the_sweep_could_not_measure_are_left_out_of_the_figure():
     assert [trace["x"] for trace in figure["data"]] == [[10], [10], [10]]
 
 
-def test_a_lesson_scenario_and_the_sandbox_scenario_can_be_swept():
-    from curriculum.format import LESSONS_DIR, load_lesson
+def test_a_lesson_step_and_the_sandbox_with_its_live_changes_can_be_swept():
+    """The page chooses its scenario as Compare and Search do: the sandbox's comes with its live changes."""
+    from dashboard.view.scenario_source import lesson_step_scenario
 
     page = ("import streamlit as st\nfrom dashboard.pages.capacity import render_capacity\n"
             "from dashboard.pages.sandbox import render_sandbox\n"
             "(render_sandbox if st.session_state.get('page') == 'sandbox' else render_capacity)()\n")
     at = AppTest.from_string(page, default_timeout=60).run()
-    options = at.selectbox(key="capacity_preset").options
-    assert "Lesson 15: Millions of users, the quota and the bill" in options and not any(o.startswith("Sandbox") for o in options)
-    at.selectbox(key="capacity_preset").select("lesson:15-millions-of-users").run()
+    at.selectbox(key="pick_Scenario_source").select("lesson").run()
+    at.selectbox(key="pick_Scenario_lesson").select("15-millions-of-users/0/open").run()
     at.button(key="capacity_start").click().run()
-    lesson = load_lesson(LESSONS_DIR / "15-millions-of-users")
-    assert at.session_state["capacity"]["scenario"] == lesson.build_scenario()
+    assert at.session_state["capacity"]["scenario"] == lesson_step_scenario("15-millions-of-users/0/open")
     at.button(key="capacity_cancel").click().run()
     at.session_state["capacity"]["job"].wait(60)
+    at.selectbox(key="pick_Scenario_source").select("sandbox").run()
+    assert "Open the Sandbox first" in at.info[0].value and at.button(key="capacity_start").disabled
     at.session_state["page"] = "sandbox"
+    at.run()
+    at.button(key="sandbox_start").click().run()
+    at.number_input(key="sandbox_web_replicas").set_value(6).run()  # a live change
     at.run()
     at.session_state["page"] = "capacity"
     at.run()
-    assert "Sandbox: Horizontal with load balancer" in at.selectbox(key="capacity_preset").options
-    at.selectbox(key="capacity_preset").select("sandbox").run()
+    at.selectbox(key="pick_Scenario_source").select("sandbox").run()  # a page's choices start afresh on return
     at.button(key="capacity_start").click().run()
-    assert at.session_state["capacity"]["scenario"] == load_preset("horizontal_load_balancer")  # the sandbox's default
+    swept = at.session_state["capacity"]["scenario"]
+    assert swept.web.replicas == 6 and swept.traffic == load_preset("horizontal_load_balancer").traffic
 
 
 def test_a_point_the_scenario_cannot_take_is_named_not_raised():

@@ -6,8 +6,9 @@ powers of ten (with the scenario's own requests per user and peak factor), and p
 error rate and cost per month against users, one panel each in its own unit over one users axis.
 The first component to pass 90 % utilisation is named: that is where to spend next. A sweep's points
 run at once on the app's shared executor (dashboard/jobs.py: local worker processes, or a Dask
-cluster), beside the page, which shows them as they come back and can cancel the rest. Any preset, any lesson's
-scenario, or the scenario being prototyped in the sandbox can be swept.
+cluster), beside the page, which shows them as they come back and can cancel the rest. The scenario is
+chosen as Compare and Search choose theirs (dashboard/view/scenario_source.py): a preset, a template, a
+lesson step, what runs in the sandbox with its live changes, a file or a link.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from dashboard.pages.lessons import lesson_named, lesson_titles
+from dashboard.view.scenario_source import pick_scenario
 from dashboard.view.text import as_text
 from dashboard.jobs import Busy, Job
-from engine import ScenarioError, list_presets, load_preset
+from engine import ScenarioError
 from engine.capacity import SATURATED, USERS, first_saturated, measure
 from engine.attachments import attached
 from engine.labels import LABELS, format_metric, format_value, label
@@ -81,36 +82,6 @@ def _figure(points: list[dict]) -> go.Figure:
     return figure
 
 
-SANDBOX = "sandbox"  # the choice that sweeps the sandbox's scenario
-
-
-def _sandbox_scenario():
-    """Return the scenario the sandbox's player is running now, or None when the sandbox is not open."""
-    playback = getattr(st.session_state.get("sandbox"), "playback", None)
-    return playback.now.scenario if playback is not None else None
-
-
-def _choices() -> dict[str, str]:
-    """Return {choice: label}: every preset, every lesson's scenario, and the sandbox's if one is open."""
-    choices = {name: title for name, title in list_presets()}
-    for folder, title in lesson_titles().items():
-        if not title.endswith("(cannot be read)"):  # the lesson page says what is wrong with it
-            choices[f"lesson:{folder}"] = "Lesson " + title.replace(". ", ": ", 1)
-    sandbox = _sandbox_scenario()
-    if sandbox is not None:
-        choices[SANDBOX] = f"Sandbox: {sandbox.name}"
-    return choices
-
-
-def _scenario(choice: str):
-    """Return the scenario a choice names."""
-    if choice == SANDBOX:
-        return _sandbox_scenario()
-    if choice.startswith("lesson:"):
-        return lesson_named(choice.removeprefix("lesson:")).build_scenario()
-    return load_preset(choice)
-
-
 def sweep_work(scenario, seconds: float):
     """Return the work of a sweep for a Job: every point submitted at once, kept as it comes back."""
     points: list[dict] = []
@@ -137,9 +108,9 @@ def sweep_work(scenario, seconds: float):
     return work
 
 
-def _start() -> None:
-    """Begin a sweep of the chosen scenario beside the page."""
-    scenario, seconds = _scenario(st.session_state["capacity_preset"]), st.session_state["capacity_seconds"]
+def _start(scenario) -> None:
+    """Begin a sweep of `scenario` (the one chosen when the button was drawn) beside the page."""
+    seconds = st.session_state["capacity_seconds"]
     sweep = st.session_state.get(STATE)
     if sweep is not None and sweep["job"].running:
         return  # one sweep at a time per session
@@ -193,15 +164,13 @@ def render_capacity() -> None:
     """Render the capacity page."""
     st.title("Capacity")
     st.caption("Daily active users from 1 to 10 million, with the scenario's requests per user and peak factor.")
-    choices = _choices()
-    names = list(choices)
-    st.selectbox("Scenario", names, index=names.index("horizontal_load_balancer"), key="capacity_preset",
-                 format_func=choices.get, help="A preset, a lesson's scenario, or the one open in the sandbox.")
+    scenario = pick_scenario("Scenario", "horizontal_load_balancer")  # as Compare and Search choose theirs
     st.number_input("Simulated seconds per point", 10, 600, 60, step=10, key="capacity_seconds")
     sweep = st.session_state.get(STATE)
     running = sweep is not None and sweep["job"].running
     start, cancel = st.columns(2)
-    start.button("Sweep", key="capacity_start", type="primary", disabled=running, on_click=_start, width="stretch")
+    start.button("Sweep", key="capacity_start", type="primary", disabled=running or scenario is None, on_click=_start,
+                 args=(scenario,), width="stretch")
     cancel.button("Cancel", key="capacity_cancel", disabled=not running, on_click=_cancel, width="stretch")
     if "capacity_error" in st.session_state:
         st.error(as_text(st.session_state.pop("capacity_error")))
