@@ -174,6 +174,33 @@ def test_presenter_mode_at_1280x720_cuts_nothing_and_its_charts_read_from_the_ba
     page.close()
 
 
+def test_a_chart_drawn_once_is_read_from_the_back_in_presenter_mode_too(server, browser):
+    """Capacity's, Compare's, Search's and the Lab's charts are drawn once, not by the live view: they pass
+    show_figure, which sizes them for the room (their ticks were 12 px in presenter mode)."""
+    page = opened(browser, f"{server}/capacity", (1280, 720))
+    page.get_by_text("Presenter mode").click()
+    settled(page)
+    seconds = page.get_by_label("Simulated seconds per point")
+    seconds.fill("10")
+    seconds.press("Enter")
+    settled(page)
+    page.get_by_role("button", name="Sweep").click()
+    expect(page.get_by_text("First to saturate")).to_be_visible(timeout=60_000)
+    page.wait_for_selector(".js-plotly-plot .ytick text", timeout=10_000)  # Plotly draws once it has loaded
+    sizes = page.evaluate("""() => Array.from(document.querySelectorAll(
+        '.js-plotly-plot .xtick text, .js-plotly-plot .ytick text, .js-plotly-plot .g-ytitle text'))
+        .map(e => parseFloat(getComputedStyle(e).fontSize))""")
+    assert sizes and min(sizes) >= 20
+    cut = []
+    for y in range(0, 3000, 500):
+        page.evaluate(f"document.querySelector('[data-testid=stMain]').scrollTo(0, {y})")
+        page.wait_for_timeout(150)
+        cut += truncated(page)
+    assert cut == []
+    page.screenshot(path=str(SHOTS / "presenter-capacity.png"))
+    page.close()
+
+
 def test_the_sandbox_form_applies_a_changed_knob_as_a_new_version(server, browser):
     page = opened(browser, f"{server}/sandbox", (1400, 1200))
     page.get_by_text("Edit every setting", exact=True).click()

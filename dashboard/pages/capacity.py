@@ -19,12 +19,13 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from dashboard.jobs import Busy, Job
+from dashboard.view.figure import show_figure
 from dashboard.view.scenario_source import pick_scenario
 from dashboard.view.text import as_text
-from dashboard.jobs import Busy, Job
 from engine import ScenarioError
-from engine.capacity import SATURATED, USERS, first_saturated, measure
 from engine.attachments import attached
+from engine.capacity import SATURATED, USERS, first_saturated, measure
 from engine.labels import LABELS, format_metric, format_value, label
 
 STATE = "capacity"
@@ -149,7 +150,7 @@ def _sweep() -> None:
     if skipped:
         st.caption("Not measured: " + as_text("; ".join(f"{p['users']:,} users ({p['invalid']})" for p in skipped)))
     if points:
-        st.plotly_chart(_figure(points), key="capacity_chart", width="stretch")
+        show_figure(_figure(points), "capacity_chart")
         limit = first_saturated(points)
         if limit is None:
             st.success(f"Nothing passes {SATURATED:.0%} utilisation up to {points[-1]['users']:,} daily users.")

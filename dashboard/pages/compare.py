@@ -19,6 +19,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from dashboard.view.figure import show_figure
 from dashboard.view.scenario_source import pick_scenario
 from dashboard.view.text import as_text
 from engine import Budget, BudgetExceeded, ScenarioError, Simulation, derive, scenario_to_data
@@ -298,7 +299,7 @@ def render_compare() -> None:
     seeds = result["replications"]
     st.caption(f"Bars: means over {seeds} seeds; error bars: 95 % confidence interval of each mean." if seeds > 1
                else "One seed: no confidence intervals. Use 3 or more seeds to tell a difference from noise.")
-    st.plotly_chart(figure(rows), key="compare_chart", width="stretch")
+    show_figure(figure(rows), "compare_chart")
     st.dataframe(table_rows(rows), hide_index=True, width="stretch")
 
 

@@ -26,6 +26,7 @@ import streamlit as st
 import yaml
 
 from dashboard.view.charts import plain
+from dashboard.view.figure import show_figure
 from dashboard.view.links import app_link
 from dashboard.view.scenario_source import encode_link
 from dashboard.view.text import as_text
@@ -138,7 +139,7 @@ def _similarity_chart(cache, question: str, threshold: float) -> None:
     figure.update_layout(title=plain(f"How similar is “{question[:60]}” to each stored question?"),
                          xaxis_title="cosine similarity", xaxis_range=[min(0.0, min(s for _, s in nearest)), 1.0],
                          height=120 + 28 * len(nearest), margin={"l": 10, "r": 10, "t": 50, "b": 40})
-    st.plotly_chart(figure, width="stretch", key="lab_similarity")
+    show_figure(figure, "lab_similarity")
 
 
 # --- 2. your own pairs ---------------------------------------------------------------------------------------
@@ -195,7 +196,7 @@ def _show_curve(source: str, measured) -> None:
     threshold = st.session_state.get("lab_threshold", DEFAULT_THRESHOLD)
     figure.add_vline(x=threshold, line_dash="dash", line_color="#555",
                      annotation_text=f"threshold {threshold:.2f}", annotation_position="top left")
-    st.plotly_chart(figure, width="stretch", key="lab_curve")
+    show_figure(figure, "lab_curve")
     at = int(round(threshold * 100))
     quora_hit, quora_false = DEFAULT.rates(threshold)
     st.markdown(f"At the threshold **{threshold:.2f}** (the Ask tab's): **{measured.hit_rate[at]:.0%}** of your "
@@ -288,7 +289,7 @@ def _burst_chart(decisions) -> None:
     figure.update_layout(title="Tokens left in the deployment's bucket after each call", height=300,
                          xaxis_title="ms since the first call (Redis's clock)", yaxis_title="tokens left",
                          yaxis_rangemode="tozero", margin={"l": 10, "r": 10, "t": 50, "b": 40})
-    st.plotly_chart(figure, width="stretch", key="lab_burst")
+    show_figure(figure, "lab_burst")
 
 
 def render_lab() -> None:

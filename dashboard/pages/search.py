@@ -19,6 +19,7 @@ import streamlit as st
 
 from dashboard.jobs import Busy, Job
 from dashboard.view.charts import plain
+from dashboard.view.figure import show_figure
 from dashboard.view.links import app_link
 from dashboard.view.scenario_source import encode_link, pick_scenario
 from dashboard.view.text import as_text
@@ -180,7 +181,7 @@ def _show(result: Result) -> None:
             f"{format_metric('latency_p95_s', worst(runs, 'latency_p95_s'))}, errors "
             f"{format_metric('error_rate', worst(runs, 'error_rate'))}."), icon=":material/emoji_events:")
         st.link_button("Open the winner in the sandbox", app_link("sandbox", s=encode_link(winner.scenario)))
-    st.plotly_chart(figure(result), key="search_chart", width="stretch")
+    show_figure(figure(result), "search_chart")
     st.caption("Each dot is a candidate at the longest run it reached: short runs for all, longer ones and more "
                "seeds for the most promising. The front joins the finalists no cheaper finalist beats on p95.")
     finalists = sorted((c for c in result.candidates if c.reached == len(result.spec.rounds) - 1),
@@ -189,7 +190,11 @@ def _show(result: Result) -> None:
                    "of which instances": round(cost(c.figures(), "usd_infra_per_month")),
                    "p95 (s), worst seed": round(worst(c.figures(), "latency_p95_s") or math.nan, 2),
                    "error rate, worst seed": worst(c.figures(), "error_rate")} for c in finalists],
-                 hide_index=True, width="stretch")
+                 hide_index=True, width="stretch",  # numbers stay numbers (they sort), shown in their units
+                 column_config={"USD per month": st.column_config.NumberColumn(format="dollar"),
+                                "of which instances": st.column_config.NumberColumn(format="dollar"),
+                                "p95 (s), worst seed": st.column_config.NumberColumn(format="%.2f s"),
+                                "error rate, worst seed": st.column_config.NumberColumn(format="percent")})
 
 
 def _progress() -> None:

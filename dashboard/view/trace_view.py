@@ -7,6 +7,8 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from dashboard.view.figure import show_figure
+
 
 def duration(seconds: float) -> str:
     """Write a trace's length as a person says it: 42 s, 9 min 51 s, 1 h 22 min, 2 d 3 h."""
@@ -64,4 +66,4 @@ def show_trace(shape: dict) -> None:
         f"{cv}, {burstiness(shape['cv'])}.  \n"
         f"Prompt tokens: median {prompt['p50']:,.0f}, p95 {prompt['p95']:,.0f}, largest {prompt['max']:,}. "
         f"Output tokens: median {output['p50']:,.0f}, p95 {output['p95']:,.0f}, largest {output['max']:,}.")
-    st.plotly_chart(trace_figure(shape), key="trace_shape", width="stretch")
+    show_figure(trace_figure(shape), "trace_shape")
