@@ -352,6 +352,13 @@ def test_a_team_replays_its_own_trace_and_a_bad_row_is_named(server, browser, tm
     expect(page.get_by_text(re.compile(r"bursty"))).to_be_visible()
     page.get_by_role("button", name="Replay it here").click()
     settled(page)
+    # The replay's longer name ("..., on your traffic") fits its box, as every label and value must.
+    expect(page.get_by_label("Name (shared and saved with it)")).to_have_value(re.compile(r"on your traffic$"))
+    cut = []
+    for y in range(0, 4000, 500):
+        page.evaluate(f"document.querySelector('[data-testid=stMain]').scrollTo(0, {y})")
+        cut += truncated(page)
+    assert cut == []
     page.get_by_text("Scenario as YAML").click()
     box = page.get_by_label("YAML", exact=True)
     expect(box).to_have_value(re.compile(r"trace:\n    file: upload-[0-9a-f]{24}\.csv\n    speedup: 1\.0\n    loop: true"))

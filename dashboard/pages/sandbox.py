@@ -372,9 +372,9 @@ def render_sandbox() -> None:
         st.caption("It follows the run (every live change) until you edit it; Apply plays your edits.")
         st.text_area("YAML", key=TEXT, height=400)
         st.button("Apply", key="sandbox_apply", on_click=_apply_text)
-    name, description = st.columns([1, 2])
-    name.text_input("Name (shared and saved with it)", key=NAME, max_chars=120)
-    description.text_area("Description", key=DESCRIPTION, max_chars=4000, height=68)  # wraps: nothing cut
+    # Full width: a trace replay's name ("…, on your traffic") was cut in a third of the page.
+    st.text_input("Name (shared and saved with it)", key=NAME, max_chars=120)
+    st.text_area("Description", key=DESCRIPTION, max_chars=4000, height=68)  # wraps: nothing cut
     save, export = st.columns(2)
     save.download_button("Download scenario", yaml.safe_dump(scenario_to_data(running), sort_keys=False),
                          file_name="scenario.yaml", key="sandbox_download", width="stretch")
