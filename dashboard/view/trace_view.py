@@ -33,10 +33,9 @@ def burstiness(cv: float | None) -> str:
 
 def trace_figure(shape: dict) -> go.Figure:
     """Draw the rate over time and the two token distributions side by side."""
+    # Short titles: a quarter of the page at presenter size holds no more; the caption says what the lines mean.
     fig = make_subplots(rows=1, cols=3, column_widths=[0.5, 0.25, 0.25], horizontal_spacing=0.08,
-                        subplot_titles=(f"Requests per second ({shape['bin_s']:g} s bins; dotted: the mean, "
-                                        f"{shape['mean_rps']:.3g})", "Prompt tokens (requests)",
-                                        "Output tokens (requests)"))
+                        subplot_titles=("Requests per second", "Prompt tokens", "Output tokens"))
     starts = [i * shape["bin_s"] for i in range(len(shape["rate"]))]
     fig.add_trace(go.Scatter(x=starts, y=shape["rate"], mode="lines", line=dict(color="#1f77b4", shape="hv"),
                              name="req/s", hovertemplate="%{x:,.0f} s: %{y:.3~f} req/s<extra></extra>"), row=1, col=1)
@@ -47,7 +46,7 @@ def trace_figure(shape: dict) -> go.Figure:
         widths = [high - low for low, high in zip(edges, edges[1:])]
         fig.add_trace(go.Bar(x=middles, y=counts, width=widths, marker_color=colour, name=name,
                              hovertemplate="about %{x:,.0f} tokens: %{y:,} requests<extra></extra>"), row=1, col=col)
-        fig.update_xaxes(type="log", title_text="tokens (log scale)", row=1, col=col)
+        fig.update_xaxes(type="log", dtick=1, title_text="tokens (log scale)", row=1, col=col)  # 1, 10, 100, ...: no crowd of 2s and 5s
     fig.update_xaxes(title_text="seconds into the trace", row=1, col=1)
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
     fig.update_layout(height=300, showlegend=False, margin=dict(l=50, r=20, t=40, b=50), bargap=0.05)
@@ -67,3 +66,6 @@ def show_trace(shape: dict) -> None:
         f"Prompt tokens: median {prompt['p50']:,.0f}, p95 {prompt['p95']:,.0f}, largest {prompt['max']:,}. "
         f"Output tokens: median {output['p50']:,.0f}, p95 {output['p95']:,.0f}, largest {output['max']:,}.")
     show_figure(trace_figure(shape), "trace_shape")
+    st.caption(f"Left: requests per second in {shape['bin_s']:g} s bins, the dotted line their mean "
+               f"({shape['mean_rps']:.3g} req/s). Right: how many requests have each prompt and answer length "
+               "(log scale).")
