@@ -37,8 +37,8 @@ from dashboard.view.scenario_source import decode_link, encode_link, load_saved,
 from dashboard.view.text import as_text
 from dashboard.view.trace_view import show_trace
 from engine import ScenarioError, derive, load_preset, parse_scenario
-from engine.controls import CONTROLS, running_scenario
 from engine.attachments import attached
+from engine.controls import CONTROLS, running_scenario
 from engine.fixes import fixes
 from engine.labels import format_metric, problem_in_words
 from engine.loading import list_templates, load_template, patch_data, scenario_to_data, template_readme

@@ -23,9 +23,9 @@ import streamlit as st
 from dashboard.classroom.store import shown
 from dashboard.view.text import as_text
 from engine import ScenarioError, list_presets, load_preset, parse_scenario
+from engine.attachments import hold
 from engine.controls import running_scenario
 from engine.loading import MAX_SCENARIO_BYTES, list_templates, load_template, read_scenario_text, scenario_to_data
-from engine.attachments import hold
 
 MAX_LINK_BYTES = 16_384  # a share link carries the scenario itself: keep URLs and decompression small
 MAX_PASTED_LINK = MAX_LINK_BYTES + 2_000  # a whole address around the scenario

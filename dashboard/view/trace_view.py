@@ -46,7 +46,8 @@ def trace_figure(shape: dict) -> go.Figure:
         widths = [high - low for low, high in zip(edges, edges[1:])]
         fig.add_trace(go.Bar(x=middles, y=counts, width=widths, marker_color=colour, name=name,
                              hovertemplate="about %{x:,.0f} tokens: %{y:,} requests<extra></extra>"), row=1, col=col)
-        fig.update_xaxes(type="log", dtick=1, title_text="tokens (log scale)", row=1, col=col)  # 1, 10, 100, ...: no crowd of 2s and 5s
+        # Ticks at 1, 10, 100, ... only: the 2s and 5s between them crowd a narrow panel.
+        fig.update_xaxes(type="log", dtick=1, title_text="tokens (log scale)", row=1, col=col)
     fig.update_xaxes(title_text="seconds into the trace", row=1, col=1)
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
     fig.update_layout(height=300, showlegend=False, margin=dict(l=50, r=20, t=40, b=50), bargap=0.05)
