@@ -29,7 +29,21 @@ def test_users_set_the_rate_and_the_first_saturated_component_is_named():
     assert points[-1]["usd_per_month"] > points[0]["usd_per_month"]
 
 
-def test_the_page_sweeps_with_progress_and_can_be_cancelled():
+def test_the_page_sweeps_with_progress_and_can_be_cancelled(monkeypatch):
+    # A whole sweep of 60 s points takes under a second here, so an ungated sweep can end before the
+    # click on Cancel arrives (it did on CI). Each point waits at a gate until the test has cancelled.
+    import threading
+
+    import dashboard.pages.capacity as capacity
+
+    gate, measured = threading.Event(), []
+
+    def gated(*args):
+        gate.wait(60)
+        measured.append(args[1])
+        return measure(*args)
+
+    monkeypatch.setattr(capacity, "measure", gated)
     at = AppTest.from_string(PAGE, default_timeout=60).run()
     at.selectbox(key="pick_Scenario_preset").select("separate_database").run()
     at.number_input(key="capacity_seconds").set_value(60).run()
@@ -38,10 +52,13 @@ def test_the_page_sweeps_with_progress_and_can_be_cancelled():
     assert job.running and at.button(key="capacity_cancel").disabled is False
     at.button(key="capacity_cancel").click().run()
     job.wait(60)
+    assert not job.running  # the sweep stopped while its first point was still being measured
+    gate.set()
+    job.executor.submit(lambda: None).result(60)  # the one worker thread has done all it will do
     at.run().run()
-    assert not at.exception and not job.running
-    done = len(sweep_points(at.session_state["capacity"]))
-    assert done < len(USERS)  # the points not yet measured were dropped
+    assert not at.exception
+    assert sweep_points(at.session_state["capacity"]) == []  # nothing had come back: nothing is shown
+    assert measured == [USERS[0]]  # the points not yet started were dropped, never measured
     assert at.button(key="capacity_start").disabled is False
 
 
