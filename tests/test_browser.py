@@ -85,7 +85,7 @@ def test_a_lesson_plays_and_a_change_is_drawn_against_the_run_before_it(server, 
     predict = lesson.steps[1].experiment.predict
     expect(page.get_by_text("You should see:")).to_have_count(0)  # predict first
     page.get_by_text(predict.choices[predict.answer], exact=True).click()
-    expect(page.get_by_text("You should see:")).to_be_visible(timeout=5_000)
+    expect(page.get_by_text("You should see:")).to_be_visible(timeout=20_000)
     page.get_by_role("button", name="Start").click()
     assert moves_past(page, warm)
     first = view_time(page)
@@ -93,11 +93,11 @@ def test_a_lesson_plays_and_a_change_is_drawn_against_the_run_before_it(server, 
     rate = page.get_by_label("Arrival rate (req/s)", exact=True)
     rate.fill("2.5")
     rate.press("Enter")
-    expect(page.locator(".annotation-text", has_text="Arrival rate = 2.5").first).to_be_visible(timeout=5_000)
-    expect(page.locator(".gsl-legend-item", has_text="p95 before").first).to_be_visible(timeout=5_000)
-    expect(page.locator(".gsl-cell.gsl-watched .gsl-before").first).to_be_visible(timeout=5_000)
+    expect(page.locator(".annotation-text", has_text="Arrival rate = 2.5").first).to_be_visible(timeout=20_000)
+    expect(page.locator(".gsl-legend-item", has_text="p95 before").first).to_be_visible(timeout=20_000)
+    expect(page.locator(".gsl-cell.gsl-watched .gsl-before").first).to_be_visible(timeout=20_000)
     revealed = page.locator("[data-testid='stAlertContainer']", has_text="What happened")
-    expect(revealed).to_be_visible(timeout=10_000)  # the measured effect, beside the prediction and why
+    expect(revealed).to_be_visible(timeout=20_000)  # the measured effect, beside the prediction and why
     expect(revealed).to_contain_text(f"You predicted “{predict.choices[predict.answer]}”: right.")
     expect(revealed).to_contain_text(predict.why)
     page.wait_for_timeout(3_000)
@@ -117,7 +117,7 @@ def test_a_box_being_typed_into_is_never_overwritten_by_a_tick(server, browser):
         page.wait_for_timeout(450)  # more than two ticks between keys
     assert box.input_value() == "12.5"
     box.press("Enter")
-    expect(page.locator(".annotation-text", has_text="Arrival rate = 12.5").first).to_be_visible(timeout=5_000)
+    expect(page.locator(".annotation-text", has_text="Arrival rate = 12.5").first).to_be_visible(timeout=20_000)
     page.close()
 
 
@@ -146,6 +146,7 @@ def test_presenter_mode_at_1280x720_cuts_nothing_and_its_charts_read_from_the_ba
     page.wait_for_timeout(800)
     if path != "classroom":
         page.get_by_role("button", name="Start").click()
+        page.wait_for_selector(".js-plotly-plot .ytick text", timeout=20_000)
         page.wait_for_timeout(1_500)
         sizes = page.evaluate("""() => Array.from(document.querySelectorAll(
             '.js-plotly-plot .xtick text, .js-plotly-plot .ytick text, .js-plotly-plot .gtitle'))
@@ -167,7 +168,7 @@ def test_presenter_mode_at_1280x720_cuts_nothing_and_its_charts_read_from_the_ba
     expect(page.get_by_test_id("stSidebar")).to_have_attribute("data-collapsed", "true")
     # The picture shows the page from its top once the sidebar has slid out (not half-way, mid-animation).
     page.wait_for_function("() => document.querySelector('[data-testid=stSidebar]').getBoundingClientRect().right <= 1",
-                           timeout=5_000)
+                           timeout=20_000)
     page.evaluate("document.querySelector('[data-testid=stMain]').scrollTo(0, 0)")
     page.wait_for_timeout(300)
     page.screenshot(path=str(SHOTS / f"presenter-{path}.png"))
@@ -186,7 +187,7 @@ def test_a_chart_drawn_once_is_read_from_the_back_in_presenter_mode_too(server, 
     settled(page)
     page.get_by_role("button", name="Sweep").click()
     expect(page.get_by_text("First to saturate")).to_be_visible(timeout=60_000)
-    page.wait_for_selector(".js-plotly-plot .ytick text", timeout=10_000)  # Plotly draws once it has loaded
+    page.wait_for_selector(".js-plotly-plot .ytick text", timeout=20_000)  # Plotly draws once it has loaded
     sizes = page.evaluate("""() => Array.from(document.querySelectorAll(
         '.js-plotly-plot .xtick text, .js-plotly-plot .ytick text, .js-plotly-plot .g-ytitle text'))
         .map(e => parseFloat(getComputedStyle(e).fontSize))""")
@@ -211,7 +212,7 @@ def test_the_sandbox_form_applies_a_changed_knob_as_a_new_version(server, browse
     settled(page)
     page.get_by_role("button", name="Apply", exact=True).first.click()
     expect(page.get_by_label("YAML", exact=True)).to_have_value(re.compile(r"\n  replicas: 6\n"))
-    expect(page.locator(".gsl-legend-item", has_text="p95 before").first).to_be_visible(timeout=5_000)
+    expect(page.locator(".gsl-legend-item", has_text="p95 before").first).to_be_visible(timeout=20_000)
     assert page.locator("[data-testid='stException']").count() == 0
     page.close()
 
@@ -241,7 +242,7 @@ def test_a_presenter_survives_a_dropped_connection_and_takes_the_room_back_after
     context.set_offline(True)  # the presenter's connection drops for a few seconds
     page.wait_for_timeout(3_000)
     context.set_offline(False)
-    expect(page.get_by_text(re.compile("Presenting to room"))).to_be_visible(timeout=15_000)
+    expect(page.get_by_text(re.compile("Presenting to room"))).to_be_visible(timeout=20_000)
     moment = view_time(page)
     # still playing, still presenting: the view moves on once the browser has reconnected (its back-off
     # grows while offline) and drawn the page again; a stopped run never moves and fails here
@@ -254,11 +255,11 @@ def test_a_presenter_survives_a_dropped_connection_and_takes_the_room_back_after
     page.get_by_label("PIN", exact=True).fill("471147")
     page.get_by_label("PIN", exact=True).press("Enter")  # the PIN box commits, then the button
     page.get_by_role("button", name="Take control and resume").click()
-    expect(page.get_by_text(re.compile(r"You present room"))).to_be_visible(timeout=15_000)
+    expect(page.get_by_text(re.compile(r"You present room"))).to_be_visible(timeout=20_000)
     page.get_by_role("link", name="Lessons").click()
     settled(page)
     expect(page.get_by_text(re.compile("Step 2 of 3"))).to_be_visible()
-    expect(page.get_by_text(re.compile("Presenting to room"))).to_be_visible(timeout=10_000)
+    expect(page.get_by_text(re.compile("Presenting to room"))).to_be_visible(timeout=20_000)
     learner.wait_for_timeout(1_500)
     expect(learner.get_by_text(re.compile(r"Step 2 of 3"))).to_be_visible()  # learners were never reset
     assert view_time(learner) >= moment
@@ -297,7 +298,7 @@ def test_a_live_change_is_in_the_share_link_the_download_and_a_save_and_compare_
     page.get_by_text("Save for the team").click()
     page.get_by_role("button", name="Save", exact=True).click()
     saved = page.locator("[data-testid='stCode']", has_text="saved=").first
-    expect(saved).to_be_visible(timeout=10_000)
+    expect(saved).to_be_visible(timeout=20_000)
     other = opened(browser, saved.inner_text().strip())  # a teammate opens the saved link
     other.get_by_text("Scenario as YAML").click()
     expect(other.get_by_label("YAML", exact=True)).to_have_value(re.compile(r"\n  replicas: 6\n"))
@@ -346,9 +347,9 @@ def test_a_team_replays_its_own_trace_and_a_bad_row_is_named(server, browser, tm
     trace_input.set_input_files(str(bad))
     error = page.locator("[data-testid='stAlertContainer']", has_text="bad.csv")
     expect(error).to_contain_text("row 2 (line 3), column prompt_tokens: 'ten' is not allowed: a whole number of tokens",
-                                  timeout=10_000)
+                                  timeout=20_000)
     trace_input.set_input_files(str(good))
-    expect(page.get_by_text(re.compile(r"480 requests over 9 min 51 s"))).to_be_visible(timeout=10_000)
+    expect(page.get_by_text(re.compile(r"480 requests over 9 min 51 s"))).to_be_visible(timeout=20_000)
     expect(page.get_by_text(re.compile(r"bursty"))).to_be_visible()
     page.get_by_role("button", name="Replay it here").click()
     settled(page)
@@ -368,7 +369,7 @@ def test_a_team_replays_its_own_trace_and_a_bad_row_is_named(server, browser, tm
     page.get_by_text("Save for the team").click()
     page.get_by_role("button", name="Save", exact=True).click()
     saved = page.locator("[data-testid='stCode']", has_text="saved=").first
-    expect(saved).to_be_visible(timeout=10_000)
+    expect(saved).to_be_visible(timeout=20_000)
     other = opened(browser, saved.inner_text().strip())
     assert other.locator("[data-testid='stAlertContainer']").count() == 0
     other.get_by_text("Bring your own traffic").click()

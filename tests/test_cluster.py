@@ -61,11 +61,11 @@ def test_a_learner_on_another_process_follows_the_presenters_step():
 
         learner = browser_page(browser, cluster, learner_route)
         learner.goto(f"{cluster.url}/classroom?room={code}")
-        expect(learner.get_by_text(re.compile(r"Step 1 of 3"))).to_be_visible(timeout=15_000)
+        expect(learner.get_by_text(re.compile(r"Step 1 of 3"))).to_be_visible(timeout=20_000)
 
         presenter.get_by_role("button", name="Next step").click()
         clicked = time.monotonic()
-        expect(learner.get_by_text(re.compile(r"Step 2 of 3"))).to_be_visible(timeout=10_000)
+        expect(learner.get_by_text(re.compile(r"Step 2 of 3"))).to_be_visible(timeout=20_000)
         lag = time.monotonic() - clicked
         print(f"learner on another process followed the step change after {lag:.2f} s")
         SHOTS.mkdir(exist_ok=True)
