@@ -36,7 +36,7 @@ import numpy as np
 from engine.kept import Kept
 from engine.loading import ScenarioError
 from engine.paths import ASSETS_DIR
-from engine.scenario_base import CONTROL_CHARACTERS
+from engine.plain_text import TextRefused, plain_text
 
 CURVE_FILE = ASSETS_DIR / "semantic_cache_curve.csv"
 MAX_CURVE_BYTES = 200_000  # a file larger than this is refused before it is read
@@ -102,20 +102,10 @@ def _shown(value: str) -> str:
 def read_curve_csv(data: bytes | str, source: str = "curve") -> Curve:
     """Return the curve in CSV `data`, or raise ScenarioError naming each problem's row, line and column, the
     value and what is allowed."""
-    raw = data.encode("utf-8", errors="surrogatepass") if isinstance(data, str) else bytes(data)
-    if len(raw) > MAX_CURVE_BYTES:
-        raise _problem(source, f"{len(raw):,} bytes is not allowed: at most {MAX_CURVE_BYTES:,}")
     try:
-        text = raw.decode("utf-8-sig")  # a byte-order mark, as spreadsheets write one, is not a column name
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise _problem(source, f"line {line:,}, byte {exc.start:,} is not allowed: a curve is UTF-8 text (CSV)") \
-            from None
-    bad = CONTROL_CHARACTERS.search(text)
-    if bad:
-        line = text.count("\n", 0, bad.start()) + 1
-        raise _problem(source, f"line {line:,}: control character U+{ord(bad.group()):04X} is not allowed: a curve "
-                               "is plain text (CSV)")
+        text = plain_text(data if isinstance(data, str) else bytes(data), "a curve", MAX_CURVE_BYTES)
+    except TextRefused as exc:
+        raise _problem(source, str(exc)) from None
     notes: list[str] = []
     header = None
     rows: list[tuple[int, list[str]]] = []  # (line, cells) after the header

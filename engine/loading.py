@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from engine.distributions import DISTRIBUTIONS
 from engine.paths import PRESETS_DIR, TEMPLATES_DIR
-from engine.scenario_base import CONTROL_CHARACTERS
+from engine.plain_text import TextRefused, plain_text
 from engine.scenario import (DATABASE_KINDS, Diurnal, EmpiricalTokens, FixedTokens, HostedLLM, LLMRouter, Ramp, Scenario,
                              SelfHostedLLM, Spike, Steady)
 
@@ -175,12 +175,6 @@ def read_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_ScenarioLoader)  # noqa: S506 - a SafeLoader subclass
 
 
-def _where(text: str, index: int) -> str:
-    """Return 'line L, column C' of character `index` in `text`."""
-    line = text.count("\n", 0, index) + 1
-    return f"line {line}, column {index - (text.rfind(chr(10), 0, index) + 1) + 1}"
-
-
 def _flow_depth(text: str) -> int:
     """Return how deep [ and { nest in `text`, outside quoted strings and comments (a scan, before any parser)."""
     depth = deepest = 0
@@ -230,23 +224,10 @@ def read_scenario_text(raw: bytes | str, source: str = "scenario", *, json_only:
     it nests, then the parse itself (YAML 1.2, or JSON with `json_only`). Each refusal is a
     ScenarioError naming the problem and where it is, never a traceback.
     """
-    size = len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8", errors="surrogatepass"))
-    if size > MAX_SCENARIO_BYTES:
-        raise ScenarioError([f"(file): {size:,} bytes is not allowed: at most {MAX_SCENARIO_BYTES:,}"], source)
-    if isinstance(raw, bytes):
-        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-            raise ScenarioError(["(file): UTF-16 text is not allowed: save the scenario as UTF-8"], source)
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise ScenarioError([f"(file): byte 0x{raw[exc.start]:02x} at offset {exc.start:,} is not allowed: a "
-                                 "scenario is UTF-8 text (save it as UTF-8)"], source) from None
-    else:
-        text = raw
-    bad = CONTROL_CHARACTERS.search(text) or re.search("[\ud800-\udfff]", text)
-    if bad:
-        raise ScenarioError([f"(file): control character U+{ord(bad.group()):04X} at {_where(text, bad.start())} is "
-                             "not allowed: only tabs and line breaks"], source)
+    try:
+        text = plain_text(raw, "a scenario", MAX_SCENARIO_BYTES)
+    except TextRefused as exc:
+        raise ScenarioError([f"(file): {exc}"], source) from None
     deepest = _flow_depth(text)
     if deepest > MAX_DEPTH:
         raise ScenarioError([f"(file): brackets nested {deepest} deep are not allowed: at most {MAX_DEPTH}"], source)

@@ -15,8 +15,9 @@ from pydantic import AfterValidator, Field, model_validator
 
 from engine.balancer import ALGORITHMS
 from engine.distributions import Distribution, Exponential
+from engine.plain_text import plain_field
 from engine.scenario_base import (DATABASE_KINDS, INSTANCE_FAMILIES, INSTANCE_PRICES_CHECKED, INSTANCE_SIZES, AssetCsv,
-                                  Autoscale, FamilyName, QueryCosts, SizeName, Strict, plain_text)
+                                  Autoscale, FamilyName, QueryCosts, SizeName, Strict)
 from engine.scenario_llm import (LLM, STRATEGIES, Deployment, HostedLLM, LLMRouter, ProviderLimits, ResponseCache,
                                  Retrieval, SelfHostedLLM, SemanticLookup, TokenLimits)
 from engine.scenario_traffic import (ClosedLoop, Conversation, Diurnal, EmpiricalTokens, FixedTokens, HeavyUsers, Pattern, PromptKeys, Ramp,
@@ -209,8 +210,8 @@ MAX_SEED = 2**53 - 1  # what a browser holds exactly (a JavaScript number)
 class Scenario(Strict):
     """Traffic plus architecture, with a seed and a run length."""
 
-    name: Annotated[str, AfterValidator(plain_text)] = Field("Untitled", min_length=1, max_length=120)
-    description: Annotated[str, AfterValidator(plain_text)] = Field("", max_length=4000)
+    name: Annotated[str, AfterValidator(plain_field)] = Field("Untitled", min_length=1, max_length=120)
+    description: Annotated[str, AfterValidator(plain_field)] = Field("", max_length=4000)
     seed: int = Field(1, ge=0, le=MAX_SEED, description="same seed, same run (up to 2^53 - 1: what a browser holds exactly)")
     duration_s: float = Field(120.0, gt=0, le=604_800, description="simulated seconds for a headless run")
     window_s: float = Field(1.0, title="Metrics window (s)",

@@ -7,7 +7,6 @@ themselves live in engine/scenario_traffic.py, engine/scenario_llm.py and engine
 
 from __future__ import annotations
 
-import re
 
 from typing import Annotated, Any, Literal, NamedTuple
 
@@ -32,20 +31,6 @@ AssetCsv = Annotated[
         description="file name of a CSV in assets/ (no folders)",
     ),
 ]
-
-
-# Control characters a terminal or a page would act on (escape sequences, NUL, bidirectional overrides);
-# tab, line feed and carriage return are text.
-CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def plain_text(value: str) -> str:
-    """Return `value` if it holds no control character, else raise ValueError saying which and where."""
-    bad = CONTROL_CHARACTERS.search(value)
-    if bad:
-        raise ValueError(f"control character U+{ord(bad.group()):04X} at position {bad.start() + 1} is not allowed: "
-                         "plain text only")
-    return value
 
 
 class Strict(BaseModel):

@@ -46,7 +46,8 @@ from engine.attachments import attached, hold
 from engine.loading import (ScenarioError, derive, list_presets, load_preset, parse_scenario, read_scenario_text, scenario_to_data,
                             validate_data)
 from engine.scenario import MAX_SEED, Scenario
-from engine.scenario_base import Strict, plain_text
+from engine.plain_text import plain_field
+from engine.scenario_base import Strict
 from engine.simulation import Budget, BudgetExceeded, Simulation
 
 MAX_POINTS = 2_000  # candidates a space may declare
@@ -104,7 +105,7 @@ class SearchSpec(Strict):
 
     @model_validator(mode="after")
     def _coherent(self) -> "SearchSpec":
-        plain_text(self.name)
+        plain_field(self.name)
         problems = []
         if (self.base is None) == (self.scenario is None):
             problems.append("give exactly one of base (a preset's name) or scenario")

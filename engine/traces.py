@@ -36,6 +36,7 @@ import numpy as np
 from engine.kept import Kept
 from engine.loading import ScenarioError
 from engine.paths import ASSETS_DIR
+from engine.plain_text import TextRefused, plain_text
 
 MAX_TRACE_BYTES = 5_000_000  # an upload larger than this is refused before it is read
 MAX_TRACE_ROWS = 100_000  # 28 hours of the Azure conversation trace's rate
@@ -90,16 +91,10 @@ def _shown(value: str) -> str:
 def read_trace_csv(data: bytes | str, source: str = "trace") -> Trace:
     """Return the trace in CSV `data` (Azure or plain columns), or raise ScenarioError naming each problem's
     row and column, the value and what is allowed."""
-    raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-    if len(raw) > MAX_TRACE_BYTES:
-        raise _problem(source, f"{len(raw):,} bytes is not allowed: at most {MAX_TRACE_BYTES:,}")
     try:
-        text = raw.decode("utf-8-sig")  # a byte-order mark, as spreadsheets write one, is not a column name
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise _problem(source, f"line {line:,}, byte {exc.start:,} is not allowed: a trace is UTF-8 text (CSV)") from None
-    if "\x00" in text:
-        raise _problem(source, "a NUL character is not allowed: a trace is text (CSV)")
+        text = plain_text(data if isinstance(data, str) else bytes(data), "a trace", MAX_TRACE_BYTES)
+    except TextRefused as exc:
+        raise _problem(source, str(exc)) from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [cell.strip() for cell in next(reader, [])]

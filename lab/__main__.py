@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         if not path.is_file():
             raise PairsError(f"{args.file}: no such file")
         if path.stat().st_size > MAX_FILE_BYTES:
-            raise PairsError(f"{args.file}: {path.stat().st_size:,} bytes is too large: at most {MAX_FILE_BYTES:,}")
+            raise PairsError(f"{args.file}: {path.stat().st_size:,} bytes is not allowed: at most {MAX_FILE_BYTES:,}")
         pairs = read_pairs(path.read_bytes(), args.file)
     except (PairsError, OSError) as error:
         print(f"python -m lab cache-eval: {error}", file=sys.stderr)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 
+from engine.plain_text import TextRefused, plain_text
+
 MAX_FILE_BYTES = 50_000_000
 MAX_PAIRS = 100_000
 
@@ -25,12 +27,10 @@ def read_pairs(data: bytes, source: str = "pairs file") -> list[tuple[str, str]]
     """Return the (origin, similar) pairs of a JSON pairs file, or raise PairsError naming what is wrong."""
     from lab.embedding import MAX_CHARS
 
-    if len(data) > MAX_FILE_BYTES:
-        raise PairsError(f"{source}: {len(data):,} bytes is too large: at most {MAX_FILE_BYTES:,}")
-    try:
-        pairs = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as error:
-        raise PairsError(f"{source}: byte {error.start} is not UTF-8: the file must be UTF-8 JSON") from None
+    try:  # questions are natural language: the marks of right-to-left writing are let through
+        pairs = json.loads(plain_text(data, "a pairs file", MAX_FILE_BYTES, natural_language=True))
+    except TextRefused as error:
+        raise PairsError(f"{source}: {error}") from None
     except (json.JSONDecodeError, RecursionError) as error:
         raise PairsError(f"{source}: not JSON ({getattr(error, 'msg', 'too deeply nested')} at line "
                          f"{getattr(error, 'lineno', '?')}): a list of {{\"origin\": ..., \"similar\": ...}}") from None

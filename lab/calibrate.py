@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.plain_text import TextRefused, plain_text
+
 THRESHOLDS = np.round(np.arange(0.0, 1.0001, 0.01), 2)  # the whole range, so any scenario threshold is covered
 MAX_CSV_BYTES = 2_000_000
 MAX_PAIRS = 5_000  # about 70 s of embedding at 7 ms a question: what a page can wait for
@@ -51,12 +53,10 @@ class Measured:
 
 def read_pairs_csv(data: bytes, source: str = "pairs CSV") -> list[tuple[str, str, bool]]:
     """Return (question1, question2, is_duplicate) rows, or raise PairsCsvError naming each problem."""
-    if len(data) > MAX_CSV_BYTES:
-        raise PairsCsvError(f"{source}: {len(data):,} bytes is too large: at most {MAX_CSV_BYTES:,}")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise PairsCsvError(f"{source}: byte {error.start} is not UTF-8: save the file as UTF-8") from None
+    try:  # questions are natural language: the marks of right-to-left writing are let through
+        text = plain_text(data, "a pairs file", MAX_CSV_BYTES, natural_language=True)
+    except TextRefused as error:
+        raise PairsCsvError(f"{source}: {error}") from None
     try:
         rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as error:

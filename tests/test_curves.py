@@ -53,9 +53,9 @@ def test_a_good_curve_reads_with_blank_lines_spaces_crlf_and_a_byte_order_mark()
 
 
 @pytest.mark.parametrize("text, said", [
-    (b"\xff" + HEADER.encode(), "line 1, byte 0 is not allowed: a curve is UTF-8 text"),
-    ("# a\x00b\n" + table(GOOD), "line 1: control character U+0000 is not allowed"),
-    ("# a\x1b[31m\n" + table(GOOD), "control character U+001B is not allowed"),
+    (b"\xff" + HEADER.encode(), "line 1, byte 0 (0xff) is not allowed: a curve is UTF-8 text"),
+    ("# a\x00b\n" + table(GOOD), "control character U+0000 at line 1, column 4 is not allowed"),
+    ("# a\x1b[31m\n" + table(GOOD), "control character U+001B at line 1, column 4 is not allowed"),
     ("threshold,hit,false\n0.5,1,0\n1,0,0\n", "line 1: header 'threshold,hit,false' is not allowed: the first line "
                                              "that is not a # comment is exactly threshold,hit_rate,false_hit_rate"),
     ("0.5,1,0\n1,0,0\n", "line 1: header '0.5,1,0' is not allowed"),

@@ -17,9 +17,18 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.classroom.store import Follower, Store, StoreRejected
 from engine import ScenarioError, load_preset, scenario_to_data
-from tests.doors import CORPUS, DOORS, MAX_MB, MAX_SECONDS, mutations, share_link, try_door
+from engine.curves import MAX_CURVE_BYTES
+from engine.loading import MAX_SCENARIO_BYTES
+from engine.paths import PRESETS_DIR
+from engine.traces import MAX_TRACE_BYTES
+from lab.cache_eval import MAX_FILE_BYTES
+from lab.calibrate import MAX_CSV_BYTES
+from tests.doors import (CORPUS, CURVE, DOORS, MAX_MB, MAX_SECONDS, PAIRS, PARAPHRASES, SPEC, TRACE, mutations,
+                         share_link, try_door)
 from tests.helpers import scenario
 
+PRESET = (PRESETS_DIR / "horizontal_load_balancer.yaml").read_bytes()
+PRESET_JSON = json.dumps(scenario_to_data(load_preset("horizontal_load_balancer")), indent=1).encode()  # as a link holds it
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -35,9 +44,9 @@ def test_every_reproducer_is_refused_cleanly_at_every_door(door, name):
 @pytest.mark.parametrize("name, says", [
     ("deep flow nesting", "brackets nested 500 deep are not allowed: at most 24"),
     ("deep block nesting", "indented 399 spaces is not allowed: at most 100"),
-    ("a lone 0xff byte", "byte 0xff at offset 0 is not allowed: a scenario is UTF-8 text"),
-    ("UTF-16 with a byte-order mark", "UTF-16 text is not allowed: save the scenario as UTF-8"),
-    ("Latin-1", "byte 0xe9 at offset 9 is not allowed"),
+    ("a lone 0xff byte", "line 1, byte 0 (0xff) is not allowed: a scenario is UTF-8 text (save it as UTF-8)"),
+    ("UTF-16 with a byte-order mark", "UTF-16 text is not allowed: a scenario is UTF-8 text (save it as UTF-8)"),
+    ("Latin-1", "line 1, byte 9 (0xe9) is not allowed"),
     ("a 5,000-digit rate", "a number of 5,000 digits is not allowed: at most 40"),
     ("a tiny lognormal median", "web.handler_ms.p50_ms: 5e-324 is not allowed"),
     ("a 6 MB file", "6,000,016 bytes is not allowed: at most 200,000"),
@@ -58,6 +67,39 @@ def test_every_reproducer_is_refused_cleanly_at_every_door(door, name):
 ])
 def test_a_refusal_names_the_field_or_the_place_the_value_and_what_is_allowed(name, says):
     assert says in try_door("text", CORPUS[name]).refused
+
+
+# For each door: a good input (with a line 2), whether it reads natural language, and its size limit in bytes.
+GOOD = {"text": (PRESET, False, MAX_SCENARIO_BYTES), "link": (PRESET_JSON, False, MAX_SCENARIO_BYTES),
+        "spec": (SPEC, False, MAX_SCENARIO_BYTES), "trace": (TRACE, False, MAX_TRACE_BYTES),
+        "curve": (CURVE, False, MAX_CURVE_BYTES), "pairs": (PAIRS, True, MAX_CSV_BYTES),
+        "paraphrases": (PARAPHRASES, True, MAX_FILE_BYTES)}
+
+
+@pytest.mark.parametrize("door", sorted(DOORS))
+def test_every_door_checks_size_encoding_and_characters_alike_before_it_reads_a_word(door):
+    good, natural, limit = GOOD[door]
+    what = "a pairs file" if natural else f"a {door}" if door in ("trace", "curve") else "a scenario"
+    second = good.index(b"\n") + 1  # where line 2 starts
+    assert try_door(door, good).valid
+    assert try_door(door, good[:second] + b"\x1b[31m" + good[second:]).refused.endswith(
+        "control character U+001B at line 2, column 1 is not allowed: only tabs and line breaks")
+    assert try_door(door, good[:second + 2] + b"\xff" + good[second + 2:]).refused.endswith(
+        f"line 2, byte {second + 2:,} (0xff) is not allowed: {what} is UTF-8 text (save it as UTF-8)")
+    assert try_door(door, good.decode().encode("utf-16")).refused.endswith(
+        f"UTF-16 text is not allowed: {what} is UTF-8 text (save it as UTF-8)")
+    big = good + b" " * (limit + 1 - len(good))
+    refused = try_door(door, big).refused
+    assert refused.endswith(f"{limit + 1:,} bytes is not allowed: at most {limit:,}")
+    # A right-to-left mark is part of a question in Arabic or Hebrew (one of the Quora pairs has one); in a
+    # scenario, a spec, a trace or a curve it is a way to make text read other than it is.
+    at = second + 2 if door != "paraphrases" else good.index(b'"origin": "', second) + 11  # inside a question
+    outcome = try_door(door, good[:at] + "\u200f".encode() + good[at:])
+    if natural:
+        assert outcome.valid
+    else:
+        assert outcome.refused.endswith("control character U+200F at line 2, column 3 is not allowed: "
+                                        "only tabs and line breaks")
 
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])

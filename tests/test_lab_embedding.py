@@ -124,9 +124,11 @@ def test_bad_pairs_are_named_by_row_and_column(rows, named):
 
 
 def test_pairs_that_are_not_utf8_or_too_large_are_refused_before_reading():
-    with pytest.raises(PairsCsvError, match="byte 0 is not UTF-8"):
+    with pytest.raises(PairsCsvError, match=r"line 1, byte 0 \(0xff\) is not allowed: a pairs file is UTF-8 text"):
+        read_pairs_csv(b"\xff" + _csv(GOOD_ROWS))
+    with pytest.raises(PairsCsvError, match="UTF-16 text is not allowed"):
         read_pairs_csv(b"\xff\xfe" + _csv(GOOD_ROWS))
-    with pytest.raises(PairsCsvError, match="is too large"):
+    with pytest.raises(PairsCsvError, match="2,000,001 bytes is not allowed: at most 2,000,000"):
         read_pairs_csv(b"x" * 2_000_001)
 
 

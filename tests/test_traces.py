@@ -54,7 +54,7 @@ def test_plain_columns_in_any_order_with_extra_columns_and_a_byte_order_mark():
     ("t_s,prompt_tokens,output_tokens\n0,10,5\n1,10\n", "row 2 (line 3), column output_tokens: '1,10' is not allowed: "
                                                         "a row has a value for each of"),
     (plain([(3, 10, 5)]), "1 row(s) over 0 s is not allowed: a trace needs at least two rows"),
-    (b"t_s,prompt_tokens,output_tokens\n0,10,5\n1,1\xff0,5\n", "line 3, byte 42 is not allowed: a trace is UTF-8 text"),
+    (b"t_s,prompt_tokens,output_tokens\n0,10,5\n1,1\xff0,5\n", "line 3, byte 42 (0xff) is not allowed: a trace is UTF-8 text"),
     ("", "columns (none) are not allowed"),
 ])
 def test_each_problem_names_its_row_column_value_and_what_is_allowed(text, said):

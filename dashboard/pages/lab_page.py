@@ -158,7 +158,7 @@ def _your_pairs() -> None:
     else:
         data, source = upload.getvalue(), upload.name
     if len(data) > MAX_CSV_BYTES:
-        st.error(f"{as_text(source)}: {len(data):,} bytes is too large: at most {MAX_CSV_BYTES:,}")
+        st.error(f"{as_text(source)}: {len(data):,} bytes is not allowed: at most {MAX_CSV_BYTES:,}")
         return
     try:
         pairs = read_pairs_csv(data, source)
