@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from engine.balancer import ALGORITHMS, LoadBalancer
 from engine.cache import prompt_key_sampler
+from engine.labels import names_in_words
 from engine.llm import LLMDeployment
 
 
@@ -136,7 +137,8 @@ class LiveControls:
         for tier in (self.sim.database, self.sim.llm):
             if tier is not None and tier.set_up(name, up):
                 return
-        raise ValueError(f"component: {name!r} is not allowed: choose one of {', '.join(self.component_names())}")
+        raise ValueError(f"component: {str(name)[:40]!r} is not allowed: choose one of "
+                         f"{names_in_words(self.component_names())}")
 
     def settings(self) -> dict:
         """Return what the live controls are set to now (the scenario plus every change since)."""
@@ -201,12 +203,14 @@ def _set_down(sim, names: list[str]) -> None:
     """Take the components in `names` down and bring every other one up."""
     if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
         raise ValueError(f"down: {str(names)[:80]!r} is not allowed: must be a list of component names")
-    unknown = [name for name in names if name not in sim.controls.component_names()]
+    known = sim.controls.component_names()
+    unknown = set(names) - set(known)
     if unknown:
-        raise ValueError(f"down: {', '.join(repr(n[:40]) for n in unknown[:5])} is not allowed: choose from "
-                         f"{', '.join(sim.controls.component_names())}")
-    for name in sim.controls.component_names():
-        sim.controls.set_component_up(name, name not in names)
+        raise ValueError(f"down: {', '.join(repr(n[:40]) for n in sorted(unknown)[:5])} is not allowed: choose from "
+                         f"{names_in_words(known)}")
+    down = set(names)
+    for name in known:
+        sim.controls.set_component_up(name, name not in down)
 
 
 def _self_hosted(sim) -> bool:

@@ -150,7 +150,7 @@ def _cache_needs_prompt_keys(data, match):
                 {"traffic": {"prompt_keys": {}}})]
 
 
-@_rule(r"failures\.(?P<index>\d+)\.component: .* is not allowed: choose one of (?P<first>[^,]+)")
+@_rule(r"failures\.(?P<index>\d+)\.component: .* is not allowed: choose one of (?P<first>[^, ]+)")
 def _failure_names_a_component(data, match):
     index = int(match["index"])
     return [Fix(f"Failure {index + 1}: choose {match['first']}",

@@ -299,3 +299,20 @@ def setting_in_words(root: type[BaseModel], path: str, value: object) -> str:
     else:
         shown = choice_label(value)
     return f"{path_title(root, path)}: {shown}"
+
+
+def names_in_words(names: list[str], most: int = 12) -> str:
+    """Return component names as a message lists them: each numbered run once, 'web-0 to web-999, db-primary'
+    (a thousand replicas are one item, not a thousand), and past `most` items, a count of the rest."""
+    items: list[str | list] = []  # a name, or a run [stem, first, last]
+    for name in names:
+        stem, _, number = name.rpartition("-")
+        if not (stem and number.isdigit()):
+            items.append(name)
+        elif items and isinstance(items[-1], list) and items[-1][0] == stem and items[-1][2] == int(number) - 1:
+            items[-1][2] = int(number)
+        else:
+            items.append([stem, int(number), int(number)])
+    words = [item if isinstance(item, str) else f"{item[0]}-{item[1]}" if item[1] == item[2]
+             else f"{item[0]}-{item[1]} to {item[0]}-{item[2]}" for item in items[:most]]
+    return ", ".join(words) + (f" and {len(items) - most:,} more" if len(items) > most else "")

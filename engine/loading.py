@@ -25,13 +25,19 @@ from engine.scenario import (DATABASE_KINDS, Diurnal, EmpiricalTokens, FixedToke
                              SelfHostedLLM, Spike, Steady)
 
 
+MAX_PROBLEMS = 20  # listed in one message; the rest are counted
+
+
 class ScenarioError(ValueError):
     """A scenario that cannot be used, with one readable line per problem."""
 
     def __init__(self, problems: list[str], source: str = "scenario"):
+        count = len(problems)
+        if count > MAX_PROBLEMS:  # a thousand bad items are read as the first few and a count
+            problems = [*problems[:MAX_PROBLEMS], f"and {count - MAX_PROBLEMS:,} more problems"]
         self.problems = problems
         self.source = source
-        super().__init__(f"{source}: {len(problems)} problem(s)\n" + "\n".join(f"  - {p}" for p in problems))
+        super().__init__(f"{source}: {count:,} problem(s)\n" + "\n".join(f"  - {p}" for p in problems))
 
 
 _NAMES_FIELD = re.compile(r"^[a-z_]+(\.[a-z0-9_]+)*: ")

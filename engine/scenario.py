@@ -15,6 +15,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from engine.balancer import ALGORITHMS
 from engine.distributions import Distribution, Exponential
+from engine.labels import names_in_words
 from engine.plain_text import plain_field
 from engine.scenario_base import (DATABASE_KINDS, INSTANCE_FAMILIES, INSTANCE_PRICES_CHECKED, INSTANCE_SIZES, AssetCsv,
                                   Autoscale, FamilyName, QueryCosts, SizeName, Strict)
@@ -271,10 +272,11 @@ class Scenario(Strict):
             if self.traffic.prompt_keys is None:
                 problems.append("cache: needs traffic.prompt_keys (which prompts repeat is what makes hits)")
         known = self.component_names()
+        named, in_words = set(known), names_in_words(known)
         for index, failure in enumerate(self.failures):
-            if failure.component not in known:
+            if failure.component not in named:
                 problems.append(f"failures.{index}.component: {failure.component!r} is not allowed: "
-                                f"choose one of {', '.join(known)}")
+                                f"choose one of {in_words}")
         if self.retrieval is not None and self.llm is None:
             problems.append("retrieval: is not allowed without an llm (it adds context to the LLM's prompt)")
         if self.token_limits is not None and self.llm is None:

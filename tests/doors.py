@@ -135,6 +135,12 @@ CORPUS: dict[str, bytes] = {
                                     b" db_writes_per_request: 0, autoscale: {evaluate_every_s: 1e-300}}",
     "50 deployments of 10,000 replicas": json.dumps({"traffic": {"rate_rps": 1}, "llm": {"kind": "router", "deployments": [
         {"kind": "self_hosted", "name": f"d{i}", "replicas": 10_000} for i in range(50)]}}).encode(),
+    "a thousand failures of nothing, among 11,000 replicas": json.dumps({
+        "traffic": {"rate_rps": 1}, "load_balancer": {},
+        "web": {"replicas": 1000, "db_reads_per_request": 0, "db_writes_per_request": 0},
+        "llm": {"kind": "router", "deployments": [{"kind": "self_hosted", "name": f"d{i:02d}{'x' * 28}", "replicas": 200}
+                                                 for i in range(50)]},
+        "failures": [{"at_s": 0, "component": "x"}] * 1000}).encode(),  # once a 373 MB message, 17 s and 2.3 GB
     "markup in a key": json.dumps({"traffic": {"rate_rps": 1}, "[sign in](https://attacker.example/login) "
                                    "![x](https://attacker.example/p.png)": 1}).encode(),
     "yes as a replica count": b"traffic: {rate_rps: 1}\nweb: {replicas: yes}",

@@ -63,10 +63,23 @@ def test_every_reproducer_is_refused_cleanly_at_every_door(door, name):
     ("a raw escape in the name", "control character U+001B at line 1, column 7 is not allowed"),
     ("a right-to-left override in the name", "control character U+202E at line 1, column 7 is not allowed"),
     ("an alias bomb", "aliases (*name) are not allowed in a scenario"),
+    ("a thousand failures of nothing, among 11,000 replicas",
+     "failures.0.component: 'x' is not allowed: choose one of web-0 to web-999, d00xxxxxxxxxxxxxxxxxxxxxxxxxxxx-0 to "
+     "d00xxxxxxxxxxxxxxxxxxxxxxxxxxxx-199, d01"),
     ("a Python object tag", "could not determine a constructor"),
 ])
 def test_a_refusal_names_the_field_or_the_place_the_value_and_what_is_allowed(name, says):
     assert says in try_door("text", CORPUS[name]).refused
+
+
+def test_a_thousand_problems_are_the_first_twenty_and_a_count_and_a_thousand_replicas_one_range():
+    with pytest.raises(ScenarioError) as info:
+        DOORS["text"](CORPUS["a thousand failures of nothing, among 11,000 replicas"])
+    refused = str(info.value)
+    assert refused.startswith("input: 1,000 problem(s)\n") and refused.endswith("  - and 980 more problems")
+    assert refused.count("\n  - ") == 21
+    assert "choose one of web-0 to web-999, " in refused and " and 39 more\n" in refused  # 51 runs of names, 12 shown
+    assert len(refused) < 25_000  # it was 373 MB
 
 
 # For each door: a good input (with a line 2), whether it reads natural language, and its size limit in bytes.

@@ -52,3 +52,12 @@ def test_every_setting_of_the_scenario_format_has_a_title_in_words():
             todo += _models_in(info.annotation)
     assert Scenario.model_fields["web"].title == "Web tier" and len(seen) > 30
     assert choice_label("key_value") == "key-value" and choice_label("round_robin") == "round robin"
+
+
+def test_component_names_are_listed_as_runs_and_a_count_past_a_dozen():
+    from engine.labels import names_in_words
+
+    names = ["web-0", "web-1", "web-2", "db-primary", "db-replica-0", "gpt-4o-0", "gpt-4o-1", "llm-3"]
+    assert names_in_words(names) == "web-0 to web-2, db-primary, db-replica-0, gpt-4o-0 to gpt-4o-1, llm-3"
+    assert names_in_words(["web-0", "web-2"]) == "web-0, web-2"  # a gap ends a run
+    assert names_in_words([f"d{i}-0" for i in range(15)]) == ", ".join(f"d{i}-0" for i in range(12)) + " and 3 more"
