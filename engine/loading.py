@@ -125,17 +125,25 @@ def _yaml_1_2(loader: type[yaml.SafeLoader]) -> None:
 
 
 class _ScenarioLoader(yaml.SafeLoader):
-    """YAML's safe loader with YAML 1.2 scalars, refusing aliases, duplicate keys and over-long numbers.
+    """YAML's safe loader with YAML 1.2 scalars, refusing aliases, tags, duplicate keys and over-long numbers.
 
-    Aliases: a few hundred bytes of nested aliases expand to gigabytes. A key written twice would
-    otherwise silently keep the last value.
+    Aliases: a few hundred bytes of nested aliases expand to gigabytes. Tags: a value's kind comes
+    from its field, and an explicit tag reaches constructors that crash on what they are handed
+    (`!!timestamp foo`, `!!bool maybe`) or read YAML 1.1 (`!!float '1:30'` is 90). A key written
+    twice would otherwise silently keep the last value.
     """
 
     def compose_node(self, parent, index):
-        """Compose a node, unless it is an alias."""
+        """Compose a node, unless it is an alias or carries a tag."""
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in a scenario",
+                                              event.start_mark)
+        event = self.peek_event()
+        if getattr(event, "tag", None) is not None:  # `!!timestamp x`, `!!int ''`, `!!python/object ...`
+            tag = event.tag.replace("tag:yaml.org,2002:", "!!")
+            raise yaml.composer.ComposerError(None, None, f"the tag {_SHORT.repr(tag)} is not allowed in a "
+                                              "scenario: write the value alone, its kind comes from the field",
                                               event.start_mark)
         return super().compose_node(parent, index)
 

@@ -158,6 +158,10 @@ CORPUS: dict[str, bytes] = {
                      b"c: [*b, *b, *b, *b, *b, *b, *b, *b, *b]",
     "a Python object tag": b"!!python/object/apply:os.system ['echo hi']",
     "a top-level list": b"[1, 2, 3]",
+    "a timestamp tag on nothing": b"name: !!timestamp foo\ntraffic: {rate_rps: 1}",  # once an AttributeError
+    "an integer tag on nothing": b"traffic: {rate_rps: !!int ''}",  # once an IndexError
+    "a boolean tag on maybe": b"traffic: {rate_rps: !!bool maybe}",  # once a KeyError
+    "a sexagesimal float by its tag": b"traffic: {rate_rps: 1, client_timeout_s: !!float '1:30'}",  # once read as 90
     "NaN in JSON": b'{"traffic": {"rate_rps": NaN}}',
 }
 

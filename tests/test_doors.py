@@ -66,7 +66,10 @@ def test_every_reproducer_is_refused_cleanly_at_every_door(door, name):
     ("a thousand failures of nothing, among 11,000 replicas",
      "failures.0.component: 'x' is not allowed: choose one of web-0 to web-999, d00xxxxxxxxxxxxxxxxxxxxxxxxxxxx-0 to "
      "d00xxxxxxxxxxxxxxxxxxxxxxxxxxxx-199, d01"),
-    ("a Python object tag", "could not determine a constructor"),
+    ("a Python object tag", "the tag '!!python/object/apply:os.system' is not allowed in a scenario"),
+    ("a timestamp tag on nothing",
+     "the tag '!!timestamp' is not allowed in a scenario: write the value alone, its kind comes from the field"),
+    ("a sexagesimal float by its tag", "the tag '!!float' is not allowed"),
 ])
 def test_a_refusal_names_the_field_or_the_place_the_value_and_what_is_allowed(name, says):
     assert says in try_door("text", CORPUS[name]).refused
