@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 
-from engine.plain_text import TextRefused, plain_text
+from engine.plain_text import CONTROLS_ONLY, TextRefused, plain_text
 
 MAX_FILE_BYTES = 50_000_000
 MAX_PAIRS = 100_000
@@ -23,17 +23,29 @@ class PairsError(ValueError):
     """A pairs file that cannot be read, with every problem named."""
 
 
+def _short_int(text: str) -> int:
+    """Read a JSON integer of at most 40 digits (Python refuses past 4,300 with a traceback)."""
+    if len(text) > 40:
+        raise ValueError(f"a number of {len(text):,} digits: at most 40")
+    return int(text)
+
+
 def read_pairs(data: bytes, source: str = "pairs file") -> list[tuple[str, str]]:
     """Return the (origin, similar) pairs of a JSON pairs file, or raise PairsError naming what is wrong."""
     from lab.embedding import MAX_CHARS
 
     try:  # questions are natural language: the marks of right-to-left writing are let through
-        pairs = json.loads(plain_text(data, "a pairs file", MAX_FILE_BYTES, natural_language=True))
+        pairs = json.loads(plain_text(data, "a pairs file", MAX_FILE_BYTES, natural_language=True),
+                           parse_int=_short_int)
     except TextRefused as error:
         raise PairsError(f"{source}: {error}") from None
-    except (json.JSONDecodeError, RecursionError) as error:
-        raise PairsError(f"{source}: not JSON ({getattr(error, 'msg', 'too deeply nested')} at line "
-                         f"{getattr(error, 'lineno', '?')}): a list of {{\"origin\": ..., \"similar\": ...}}") from None
+    except json.JSONDecodeError as error:
+        raise PairsError(f"{source}: not JSON ({error.msg} at line {error.lineno}): a list of "
+                         '{"origin": ..., "similar": ...}') from None
+    except (ValueError, RecursionError) as error:  # a number too long, or lists inside lists past Python's stack
+        reason = str(error) if isinstance(error, ValueError) else "nested too deeply"
+        raise PairsError(f"{source}: not allowed ({reason}): a list of "
+                         '{"origin": ..., "similar": ...}') from None
     if not isinstance(pairs, list) or not pairs:
         raise PairsError(f"{source}: the top level is not allowed: a non-empty list of "
                          '{"origin": ..., "similar": ...} objects')
@@ -47,6 +59,10 @@ def read_pairs(data: bytes, source: str = "pairs file") -> list[tuple[str, str]]
                 shown = json.dumps(value)[:40] if isinstance(pair, dict) else json.dumps(pair)[:40]
                 problems.append(f"item {index}, field {field}: {shown} is not allowed: "
                                 f"text of 1 to {MAX_CHARS:,} characters")
+            elif bad := CONTROLS_ONLY.search(value):  # written as an escape (\u0000, \ud800): the text had none
+                problems.append(f"item {index}, field {field}: character U+{ord(bad.group()):04X} at position "
+                                f"{bad.start() + 1} is not allowed: text without control characters or lone "
+                                "surrogates")
     if problems:
         more = f" (and {len(problems) - 10:,} more)" if len(problems) > 10 else ""
         raise PairsError(f"{source}: " + "; ".join(problems[:10]) + more)

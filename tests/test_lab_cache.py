@@ -171,6 +171,11 @@ def test_cache_eval_returns_its_own_origin_among_near_neighbours(tmp_path):
     ('{"origin": "a"}', "a non-empty list"),
     ('[{"origin": "a", "similar": 3}]', "item 0, field similar: 3 is not allowed"),
     ('[{"origin": "", "similar": "b"}]', "item 0, field origin"),
+    ('[{"origin": "a", "similar": "b", "n": 1' + "0" * 5000 + "}]",  # once a ValueError from Python's int limit
+     "not allowed (a number of 5,001 digits: at most 40)"),
+    ('[{"origin": "a\\ud800", "similar": "b"}]',  # once a TypeError from the tokenizer
+     "item 0, field origin: character U+D800 at position 2 is not allowed"),
+    ("[" * 100_000, "not allowed (nested too deeply)"),
 ])
 def test_cache_eval_refuses_a_bad_file_by_name_with_exit_2(tmp_path, content, named):
     path = tmp_path / "pairs.json"
