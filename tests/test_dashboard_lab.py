@@ -88,3 +88,27 @@ def test_a_redis_that_does_not_answer_is_said_in_words_and_the_rest_of_the_page_
         assert not at.exception and any("ROC AUC" in m.value for m in at.markdown)
     finally:
         lab_page._redis.clear()
+
+
+def test_an_upload_named_with_a_right_to_left_override_is_measured_and_quoted_without_it(monkeypatch):
+    # A browser sends the file's name as the user's system spells it; it is quoted in messages, the curve's
+    # note and the scenario's description, which refuse control characters (this name was a ScenarioError).
+    import streamlit
+
+    from engine.paths import ASSETS_DIR
+
+    class Upload:
+        name = "pairs\u202eFDP.csv"
+
+        def getvalue(self):
+            return (ASSETS_DIR / "quora_pairs_sample200.csv").read_bytes()
+
+    uploader = streamlit.file_uploader
+    monkeypatch.setattr(streamlit, "file_uploader",
+                        lambda *args, **kwargs: Upload() if kwargs.get("key") == "lab_pairs" else uploader(*args, **kwargs))
+    at = opened()
+    at.button(key="lab_measure").click().run()
+    assert not at.exception and not at.error
+    assert any("from pairs?FDP\\.csv" in m.value for m in at.markdown if "ROC AUC" in m.value)
+    link = next(b.proto.url for b in at.get("link_button") if "s=" in b.proto.url)
+    assert "come from pairs?FDP.csv, measured on the Lab page" in decode_link(link.split("s=", 1)[1]).description

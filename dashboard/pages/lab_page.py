@@ -29,7 +29,7 @@ from dashboard.view.charts import plain
 from dashboard.view.figure import show_figure
 from dashboard.view.links import app_link
 from dashboard.view.scenario_source import encode_link
-from dashboard.view.text import as_text
+from dashboard.view.text import as_text, upload_name
 from engine.paths import ASSETS_DIR
 
 EXAMPLES = ASSETS_DIR / "lab_cache_examples.yaml"  # what the cache starts with, and questions to try
@@ -156,7 +156,7 @@ def _your_pairs() -> None:
         st.caption("Until you upload yours: 200 Quora pairs (assets/quora_pairs_sample200.csv), a sample of "
                    "the 20,000 the simulation's default curve was measured on.")
     else:
-        data, source = upload.getvalue(), upload.name
+        data, source = upload.getvalue(), upload_name(upload)
     if len(data) > MAX_CSV_BYTES:
         st.error(f"{as_text(source)}: {len(data):,} bytes is not allowed: at most {MAX_CSV_BYTES:,}")
         return

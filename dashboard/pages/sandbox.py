@@ -34,7 +34,7 @@ from dashboard.view.form import edit_scenario
 from dashboard.view.player import Player
 from dashboard.view.links import app_link, qr_png
 from dashboard.view.scenario_source import decode_link, encode_link, load_saved, parse_text
-from dashboard.view.text import as_text
+from dashboard.view.text import as_text, upload_name
 from dashboard.view.trace_view import show_trace
 from engine import ScenarioError, derive, load_preset, parse_scenario
 from engine.attachments import attached
@@ -208,7 +208,7 @@ def _form(scenario) -> None:
 def _read_trace(upload) -> None:
     """Read an uploaded trace through the trace door once per file; keep it in this process, or say what is wrong."""
     try:
-        trace = read_trace_csv(upload.getvalue(), upload.name)
+        trace = read_trace_csv(upload.getvalue(), upload_name(upload))
         st.session_state[TRACE] = {"file": upload.file_id, "name": keep(trace), "shape": describe(trace)}
     except ScenarioError as exc:
         st.session_state[TRACE] = {"file": upload.file_id, "error": str(exc)}
@@ -347,7 +347,7 @@ def render_sandbox() -> None:
     if upload is not None and st.session_state.get("sandbox_loaded") != upload.file_id:
         st.session_state["sandbox_loaded"] = upload.file_id
         try:
-            _start(parse_text(upload.getvalue(), upload.name))
+            _start(parse_text(upload.getvalue(), upload_name(upload)))
         except ScenarioError as exc:
             st.session_state[ERROR] = str(exc)
     notes = st.container()  # always drawn: messages come and go inside it, the live view stays put

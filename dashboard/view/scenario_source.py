@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import streamlit as st
 
 from dashboard.classroom.store import shown
-from dashboard.view.text import as_text
+from dashboard.view.text import as_text, upload_name
 from engine import ScenarioError, list_presets, load_preset, parse_scenario
 from engine.attachments import hold
 from engine.controls import running_scenario
@@ -189,7 +189,7 @@ def pick_scenario(side: str, default_preset: str):
         if source == "file":
             upload = st.file_uploader(f"{side}: scenario file", type=["yaml", "yml", "json"], key=f"{key}_file",
                                       max_upload_size=1)
-            return None if upload is None else parse_text(upload.getvalue(), upload.name)
+            return None if upload is None else parse_text(upload.getvalue(), upload_name(upload))
         text = st.text_input(f"{side}: link", key=f"{key}_link", max_chars=MAX_PASTED_LINK,
                              placeholder="https://…/sandbox?saved=… or …/sandbox?s=…")
         return scenario_from_link(text) if text.strip() else None
