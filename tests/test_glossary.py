@@ -41,4 +41,6 @@ def test_the_page_shows_the_glossary_and_filters_it():
     shown = at.markdown[0].value
     assert "**Replica**" in shown and "**Token**:" not in shown
     at.text_input(key="glossary_find").set_value("zzzz").run()
-    assert "No term mentions 'zzzz'" in at.markdown[0].value
+    assert "No term mentions “zzzz”" in at.markdown[0].value
+    at.text_input(key="glossary_find").set_value("![x](https://attacker.example/p.png)").run()
+    assert at.markdown[0].value == r"No term mentions “\!\[x\]\(https\://attacker\.example/p\.png\)”."

@@ -7,6 +7,7 @@ import re
 import streamlit as st
 
 from curriculum.format import LESSONS_DIR
+from dashboard.view.text import as_text
 
 GLOSSARY = LESSONS_DIR / "glossary.md"
 ENTRY = re.compile(r"^\*\*(.+?)\*\*:", re.MULTILINE)
@@ -30,7 +31,7 @@ def render_glossary() -> None:
     wanted = st.text_input("Find a term", key="glossary_find", max_chars=60).strip().lower()
     paragraphs = text.split("\n\n")
     shown = [p for p in paragraphs[1:] if wanted in p.lower()] if wanted else paragraphs
-    st.markdown("\n\n".join(shown) if shown else f"No term mentions {wanted!r}.")
+    st.markdown("\n\n".join(shown) if shown else f"No term mentions “{as_text(wanted)}”.")  # typed: text, not markup
 
 
 if __name__ == "__main__":  # Streamlit runs this file as the page
