@@ -340,13 +340,21 @@ def test_a_planted_prediction_tally_of_another_type_is_reset(store):
     assert store.tally(code, "01-one-server", 1, 3) == [0, 0, 1]
 
 
-@pytest.mark.parametrize("body", [[1, 2], {"scenario": "text"}, {"scenario": {}, "summary": [1]}])
+@pytest.mark.parametrize("body", [[1, 2], {"scenario": "text"}, {"scenario": {}, "summary": [1]},
+                                  {"scenario": {}, "summary": {"t_end_s": "soon"}},  # the Sandbox formats it: a crash
+                                  {"scenario": {}, "summary": {"error_rate": True}},
+                                  {"scenario": {}, "summary": {f"k{i}": 1 for i in range(201)}}])
 def test_a_saved_scenario_of_the_wrong_shape_is_refused_even_when_signed(store, body):
     payload = json.dumps({"v": 1, "kind": "scenario", "scope": "aaaaaaaa", "seq": 0, "body": body})
     signed = json.dumps({"payload": payload, "mac": hmac.new(SECRET, payload.encode(), hashlib.sha256).hexdigest()})
     store.redis.set("gsl:scenario:aaaaaaaa", signed)
     with pytest.raises(StoreRejected, match="malformed"):
         store.load_scenario("aaaaaaaa")
+
+
+def test_a_summary_that_is_not_named_figures_is_not_saved(store):
+    with pytest.raises(StoreRejected, match="summary: is not allowed: named figures, each a number or null"):
+        store.save_scenario({}, {"t_end_s": "soon"})
 
 
 def test_a_saved_id_whose_key_holds_another_type_is_reset_and_reads_as_not_found(store):

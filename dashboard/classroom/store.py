@@ -113,6 +113,18 @@ def safe_url(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}"
 
 
+def is_summary(value: Any) -> bool:
+    """Return whether `value` is a results summary as the Sandbox saves one: None, or at most 200 named figures, each a
+    finite number or None (a page formats each one as a number: "soon" would crash it)."""
+    if value is None:
+        return True
+    return isinstance(value, dict) and len(value) <= 200 and all(
+        isinstance(name, str) and len(name) <= 60
+        and (figure is None or (isinstance(figure, (int, float)) and not isinstance(figure, bool)
+                                and abs(figure) < float("inf") and figure == figure))
+        for name, figure in value.items())
+
+
 def _loads(raw) -> Any:
     """Parse JSON read from Redis; a value nested too deep for the parser is a ValueError like any malformed one."""
     try:
@@ -256,6 +268,8 @@ class Store:
 
         Counted against the client's saves a day and everyone's bytes a day (LIMITS), in Redis.
         """
+        if not is_summary(summary):
+            raise StoreRejected("summary: is not allowed: named figures, each a number or null")
         packed = {}
         for name, text in (attachments or {}).items():
             if not (isinstance(name, str) and ATTACHMENT_NAME.match(name) and isinstance(text, str)):
@@ -291,7 +305,7 @@ class Store:
         body = opened[0]
         malformed = StoreRejected(f"saved scenario {saved_id}: is not allowed: not a value this app wrote (malformed)")
         if not isinstance(body, dict) or not isinstance(body.get("scenario"), dict) \
-                or not isinstance(body.get("summary"), (dict, type(None))) \
+                or not is_summary(body.get("summary")) \
                 or not isinstance(body.get("attachments", {}), dict):
             raise malformed
         attachments = {}
