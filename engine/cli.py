@@ -7,8 +7,10 @@
     python -m engine metrics
 
 SCENARIO is a YAML or JSON file, or the name of a preset. Exit status: 0 on success, 2 when the
-input is invalid (one line per problem, no traceback), 3 when a run stops at its work budget, 1 when a
-search finds no candidate that meets its objective.
+input is invalid (one line per problem, no traceback), 3 when a run stops at its work budget or a
+search at its time budget (max_wall_s; it prints what the finished runs showed), 1 when a search
+finds no candidate that meets its objective, 4 when the winner cannot be written to --out (the
+result is printed first).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import stat
 import sys
 from pathlib import Path
 
@@ -25,8 +29,15 @@ from engine.loading import ScenarioError, derive, list_presets, load_preset, loa
 from engine.scenario import MAX_SEED, Scenario
 from engine.simulation import Budget, BudgetExceeded, Simulation
 
+EXIT_NO_WINNER = 1
 EXIT_INVALID = 2
 EXIT_BUDGET = 3
+EXIT_NOT_WRITTEN = 4
+
+SEARCH_EXIT = """exit status: 0 a winner was found; 1 no candidate met the objective; 2 the spec or an argument is
+invalid (nothing is run); 3 the search stopped at its time budget (max_wall_s) and printed what the runs that
+finished showed (with --out, the winner so far, if any, is written); 4 the winner could not be written to --out
+(the result is printed first)"""
 
 _TABLE = (
     ("requests", ("arrivals", "completions", "dropped", "timed_out", "failed", "throughput_rps")),
@@ -62,6 +73,34 @@ def _number(text: str, kind, low, high, name: str):
     return value
 
 
+def _out_file(text: str) -> str:
+    """Check --out before the search runs: a file to write, in a folder that exists, not a folder or a pipe."""
+    shown = repr(text) if len(text) <= 120 else repr(text[:117] + "...")
+    path = Path(text)
+    if not text or text.endswith(("/", os.sep)):
+        raise argparse.ArgumentTypeError(f"--out: {shown} is not allowed: the path of a file to write (YAML, or JSON "
+                                         "when it ends in .json), not a folder")
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"--out: {shown} is not allowed: it cannot be checked "
+                                         f"({exc.strerror})") from None
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file (a pipe or a device)"
+        raise argparse.ArgumentTypeError(f"--out: {shown} is not allowed: it is {kind}; give the path of a file to "
+                                         "write (YAML, or JSON when it ends in .json)")
+    folder = path.parent
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"--out: {shown} is not allowed: its folder {str(folder)!r} does not exist; "
+                                         "give a file in a folder that exists")
+    if not os.access(path if info is not None else folder, os.W_OK):
+        raise argparse.ArgumentTypeError(f"--out: {shown} is not allowed: "
+                                         f"{'it' if info is not None else 'its folder'} cannot be written to here")
+    return text
+
+
 def _parser() -> argparse.ArgumentParser:
     """Build the argument parser."""
     parser = argparse.ArgumentParser(prog="python -m engine", description="GenAI Scaling Lab simulation engine")
@@ -77,13 +116,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--max-wall-s", type=lambda t: _number(t, float, 0.001, 86_400, "--max-wall-s"),
                      default=Budget.max_wall_s, help="work budget: wall-clock seconds (default %(default)s)")
     search = commands.add_parser("search", help="find the cheapest architecture of a space that meets an SLO "
-                                                "(docs/search.md)")
+                                                "(docs/search.md)", epilog=SEARCH_EXIT)
     search.add_argument("spec", help="a YAML/JSON search spec")
     search.add_argument("--workers", type=lambda t: _number(t, int, 0, 256, "--workers"),
                         help="local worker processes (default: the machine's cores; 0 = this process); ignored when "
                              "DASK_SCHEDULER_ADDRESS names a Dask cluster")
-    search.add_argument("--json", action="store_true", help="print one JSON object: the winner and every candidate")
-    search.add_argument("--out", help="write the winning scenario to this YAML file")
+    search.add_argument("--json", action="store_true", help="print one JSON object: the winner, every candidate, and "
+                                                            "why it stopped early (stopped: null when it did not)")
+    search.add_argument("--out", type=_out_file, help="write the winning scenario to this YAML file (checked before "
+                                                       "the search starts: its folder must exist)")
     validate = commands.add_parser("validate", help="check a scenario file and report every problem")
     validate.add_argument("file")
     commands.add_parser("presets", help="list the preset scenarios")
@@ -120,10 +161,14 @@ def _run(args) -> int:
 
 
 def _search(args) -> int:
-    """Search a spec's space and print the winner, the Pareto front, and what was left out."""
+    """Search a spec's space and print the winner, the Pareto front, and what was left out.
+
+    A search that stops at its time budget prints what its finished runs showed and exits 3; the winner
+    is written to --out after the result is printed, and a write that fails says so and exits 4.
+    """
     from engine.executors import close, executor_from_env
     from engine.loading import save_scenario
-    from engine.search import cost, load_spec, search, worst
+    from engine.search import Cancelled, cost, load_spec, search, worst
 
     spec = load_spec(args.spec)
     executor, where = executor_from_env(args.workers)
@@ -137,41 +182,79 @@ def _search(args) -> int:
 
     try:
         result = search(spec, executor, progress)
+    except Cancelled as exc:  # its time budget: what the finished runs showed comes with it
+        result = exc.args[0]
     finally:
         close(executor)
 
     def figures(candidate) -> dict:
         runs = candidate.figures()
+        usd = cost(runs)
         return {"choice": candidate.choice, "round": candidate.reached + 1, "seeds": len(runs),
-                "usd_per_month": cost(runs), "latency_p95_s": worst(runs, "latency_p95_s"),
-                "error_rate": worst(runs, "error_rate"), "ttft_p95_s": worst(runs, "ttft_p95_s")}
+                "usd_per_month": usd if math.isfinite(usd) else None,  # no finished run: no bill (JSON has no inf)
+                "latency_p95_s": worst(runs, "latency_p95_s"), "error_rate": worst(runs, "error_rate"),
+                "ttft_p95_s": worst(runs, "ttft_p95_s")}
 
     winner = result.winner
-    if args.out and winner is not None:
-        save_scenario(winner.scenario, args.out)
+    status = EXIT_BUDGET if result.stopped else 0 if winner else EXIT_NO_WINNER
+    if result.stopped:
+        print(f"error: {spec.name}: the search {result.stopped}: {_finished(result.runs)}", file=sys.stderr)
     if args.json:
         print(json.dumps({"winner": figures(winner) if winner else None, "runs": result.runs,
-                          "refused": result.refused, "front": [figures(c) for c in result.front()],
+                          "stopped": result.stopped, "refused": result.refused,
+                          "front": [figures(c) for c in result.front()],
                           "candidates": [figures(c) for c in result.candidates]}))
-        return 0 if winner else 1
+    else:
+        _print_search(result, figures)
+    if args.out:
+        if winner is None:
+            print(f"--out: nothing written to {args.out!r}: no candidate met the objective"
+                  + (" before the search stopped" if result.stopped else ""), file=sys.stderr)
+        else:
+            try:
+                save_scenario(winner.scenario, args.out)
+            except OSError as exc:
+                print(f"error: --out: the winner could not be written to {args.out!r}: {exc.strerror or exc}",
+                      file=sys.stderr)
+                status = EXIT_NOT_WRITTEN
+    return status
+
+
+def _finished(runs: int) -> str:
+    """Say how many runs a stopped search finished, and what follows."""
+    if not runs:
+        return "no run finished, so no candidate was measured"
+    return f"{runs:,} run{'s' if runs > 1 else ''} finished; what {'they' if runs > 1 else 'it'} showed follows"
+
+
+def _print_search(result, figures) -> None:
+    """Print a search's result as text: how it ended, the winner, the Pareto front."""
+    winner = result.winner
+    if result.stopped:
+        print(f"The search {result.stopped}: {_finished(result.runs)}.")
     print(f"{len(result.candidates)} candidates ({len(result.refused)} left out as invalid), {result.runs} runs")
-    if winner is None:
+    if winner is None and result.stopped:
+        print("No candidate finished every seed of the last round meeting the objective before the search stopped.")
+    elif winner is None:
         print("No candidate met the objective on every seed of the last round.")
     else:
         shown = figures(winner)
-        print(f"Cheapest that meets the objective on {shown['seeds']} seeds: "
+        so_far = " so far (not every candidate was judged)" if result.stopped else ""
+        print(f"Cheapest{so_far} that meets the objective on {shown['seeds']} seeds: "
               + "; ".join(f"{setting_in_words(Scenario, path, value)} ({path})" for path, value in winner.choice.items()))
         print(f"  {format_metric('usd_per_month', shown['usd_per_month'])}, worst seed: p95 "
               f"{format_metric('latency_p95_s', shown['latency_p95_s'])}, errors "
               f"{format_metric('error_rate', shown['error_rate'])}")
     print("\nPareto front (cost against worst p95; each cheaper point is slower):")
-    for candidate in result.front():
+    front = result.front()
+    for candidate in front:
         shown = figures(candidate)
         print(f"  {format_metric('usd_per_month', shown['usd_per_month']):>12}  p95 "
               f"{format_metric('latency_p95_s', shown['latency_p95_s']):>8}  errors "
               f"{format_metric('error_rate', shown['error_rate']):>7}  "
               + ", ".join(f"{path}={value}" for path, value in candidate.choice.items()))
-    return 0 if winner else 1
+    if not front:
+        print("  none: no candidate finished every seed of the last round within the error (and first-token) targets")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,14 +24,19 @@ identical traffic (common random numbers) and differ only in architecture.
 
 A spec is data (YAML), read through the same door as a scenario, and each candidate is made from
 the base scenario through `derive`: a combination the scenario format refuses (a cache on traffic
-without prompt keys) is left out and counted, never run.
+without prompt keys) is left out and counted, never run. Every candidate is built (and validated)
+before the first run, so the space's size times a candidate's size is bounded up front
+(MAX_SPACE_BYTES), and the building counts against the search's wall-clock budget.
 """
 
 from __future__ import annotations
 
 import itertools
-import reprlib
+import json
 import math
+import os
+import reprlib
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -43,14 +48,18 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from engine.attachments import attached, hold
-from engine.loading import (ScenarioError, derive, list_presets, load_preset, parse_scenario, read_scenario_text, scenario_to_data,
-                            validate_data)
+from engine.loading import (MAX_SCENARIO_BYTES, ScenarioError, derive, list_presets, load_preset, parse_scenario,
+                            patch_data, read_scenario_text, scenario_to_data, validate_data)
 from engine.scenario import MAX_SEED, Scenario
 from engine.plain_text import plain_field
 from engine.scenario_base import Strict
 from engine.simulation import Budget, BudgetExceeded, Simulation
 
 MAX_POINTS = 2_000  # candidates a space may declare
+# Candidates x the size of one (its scenario as JSON), at most: building and validating every candidate
+# before the first run takes time and memory in proportion (about 0.13 s and 5-8 MB of memory an MB).
+# 2,000 candidates of 5 kB (every preset and template is under 4 kB), or 100 of 100 kB: about 1.5 s, 80 MB.
+MAX_SPACE_BYTES = 10_000_000
 MAX_CHOICES = 12  # dimensions of a space
 MAX_VALUES = 24  # values one dimension may take
 SLACK = 0.25  # early rounds keep a candidate within this share of every target: short runs are noisy
@@ -138,13 +147,28 @@ def read_spec(text: str | bytes, source: str = "search spec") -> SearchSpec:
 
 
 def load_spec(path: str | Path) -> SearchSpec:
-    """Read a search spec file."""
+    """Read a search spec file: the scenario file's door (engine.loading.load_scenario), with the same words.
+
+    Only a regular file is read, and no more of it than a spec may hold: a pipe would block and a
+    device (/dev/zero) would never end. The file is opened without blocking and checked once open, so
+    a pipe put in its place after a check cannot make the read wait.
+    """
     path = Path(path)
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(300_000)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+        try:
+            regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        except OSError:
+            os.close(fd)
+            raise
+        if not regular:
+            os.close(fd)
+            raise ScenarioError(["(file): is not allowed: not a regular file (a pipe, a device or a folder)"],
+                                str(path))
+        with os.fdopen(fd, "rb") as handle:
+            raw = handle.read(MAX_SCENARIO_BYTES + 1)
     except OSError as exc:
-        raise ScenarioError([f"{path}: cannot be read ({exc.strerror or exc})"], str(path)) from None
+        raise ScenarioError([f"cannot read file: {exc.strerror or exc}"], str(path)) from None
     return read_spec(raw, str(path))
 
 
@@ -187,25 +211,49 @@ def base_scenario(spec: SearchSpec) -> Scenario:
     return derive(base, spec.changes, f"{spec.name}: the base with its changes") if spec.changes else base
 
 
-def candidates(spec: SearchSpec) -> tuple[list[Candidate], list[str]]:
-    """Return every valid candidate of the space, and why each other combination was left out."""
+def candidate_bytes(spec: SearchSpec, base_data: dict) -> int:
+    """Return how large one candidate may be, in bytes: the base's data as JSON plus each choice's largest value
+    (building and validating a candidate takes time and memory in proportion)."""
+    return len(json.dumps(base_data)) + sum(max(len(repr(value)) for value in values) for values in spec.space.values())
+
+
+def _build(spec: SearchSpec, should_stop: Callable[[], bool] | None = None
+           ) -> tuple[list[Candidate], list[str], bool]:
+    """Return (the valid candidates, why each other combination was left out, whether every combination was
+    built); `should_stop` is asked before each one. A space too large to build is refused first."""
     base = base_scenario(spec)
+    base_data = scenario_to_data(base)  # once: each candidate is `derive(base, its changes)` without dumping it again
+    points, size = math.prod(len(values) for values in spec.space.values()), candidate_bytes(spec, base_data)
+    if points * size > MAX_SPACE_BYTES:
+        raise ScenarioError([f"space: {points:,} candidates of up to {size:,} bytes each is not allowed: at most "
+                             f"{MAX_SPACE_BYTES:,} bytes of candidates in all ({max(MAX_SPACE_BYTES // size, 1):,} "
+                             "candidates of this size): fewer values, or a smaller scenario"], spec.name)
     paths = list(spec.space)
     found, refused = [], []
     for values in itertools.product(*(spec.space[path] for path in paths)):
+        if should_stop is not None and should_stop():
+            return found, refused, False
         choice = dict(zip(paths, values))
         changes = {}
         for path, value in choice.items():
             _merge(changes, _nested(path, value))
         described = ", ".join(f"{path}={_SHORT.repr(value)}" for path, value in choice.items())
         try:
-            scenario = derive(base, {**changes, "name": f"{spec.name} #{len(found) + 1}"[:120],
-                                     "description": f"Candidate {len(found) + 1} of the search {spec.name!r}: "
-                                                    f"{base.name} with {described}."[:4000]}, described)
+            scenario = parse_scenario(patch_data(base_data, {
+                **changes, "name": f"{spec.name} #{len(found) + 1}"[:120],
+                "description": f"Candidate {len(found) + 1} of the search {spec.name!r}: "
+                               f"{base.name} with {described}."[:4000]}), described)
         except ScenarioError as exc:
             refused.append(f"{described}: {exc.problems[0]}")
             continue
         found.append(Candidate(len(found), choice, scenario))
+    return found, refused, True
+
+
+def candidates(spec: SearchSpec) -> tuple[list[Candidate], list[str]]:
+    """Return every valid candidate of the space, and why each other combination was left out; refuse a space whose
+    candidates would take more than MAX_SPACE_BYTES in all (ScenarioError)."""
+    found, refused, _ = _build(spec)
     return found, refused
 
 
@@ -282,7 +330,13 @@ def worst(figures: list[dict], name: str) -> float | None:
 # --- the search -----------------------------------------------------------------------------------------------
 
 class Cancelled(Exception):
-    """The search was cancelled, or ran out of its time budget: its result so far comes with it."""
+    """The search was cancelled, or ran out of its time budget: its result so far comes with it (args[0])."""
+
+    def __str__(self) -> str:
+        result = self.args[0] if self.args else None
+        if not isinstance(result, Result):
+            return super().__str__()
+        return f"the search {result.stopped or 'stopped'} ({result.runs:,} runs finished)"  # never the whole result
 
 
 @dataclass
@@ -305,7 +359,8 @@ class Result:
         that fails its users is not a cheaper trade-off, and it bills fewer tokens for the answers it drops.
         """
         last = len(self.spec.rounds) - 1
-        measured = [c for c in self.candidates if c.reached == last and c.figures()
+        seeds = self.spec.rounds[-1].seeds  # a search stopped early may have some of a finalist's seeds only
+        measured = [c for c in self.candidates if c.reached == last and len(c.figures()) == seeds
                     and not any(r.get("stopped") for r in c.figures())
                     and worst(c.figures(), "latency_p95_s") is not None
                     and violation(self.spec.slo, c.figures(), ("error_rate", "ttft_p95_s")) <= 1.0]
@@ -336,15 +391,23 @@ def search(spec: SearchSpec, executor: Executor, progress: Callable[[dict], None
     """Run successive halving over the spec's space on `executor`; return what it found.
 
     `progress` is called after every finished run with {round, rounds, done, total, alive, best}; setting
-    `cancel` stops the search at the next finished run (Cancelled carries the result so far).
+    `cancel` stops the search at the next finished run (Cancelled carries the result so far). The time
+    budget (spec.max_wall_s) starts before the candidates are built: building them counts.
     """
-    pool, refused = candidates(spec)
+    deadline = time.monotonic() + spec.max_wall_s
+    pool, refused, built = _build(spec, lambda: (cancel is not None and cancel.is_set()) or time.monotonic() > deadline)
+    if not built:
+        cancelled = cancel is not None and cancel.is_set()
+        points = math.prod(len(values) for values in spec.space.values())
+        why = "cancelled" if cancelled else f"stopped at its time budget of {spec.max_wall_s:,g} s"
+        raise Cancelled(Result(spec, pool, refused, None, 0, cancelled=True,
+                               stopped=f"{why} while building its candidates ({len(pool) + len(refused):,} of "
+                                       f"{points:,} built, no run started)"))
     if not pool:
         raise ScenarioError([f"space: no candidate is a valid scenario ({len(refused)} refused); the first: "
                              f"{refused[0] if refused else 'none'}"], spec.name)
     state = {"runs": 0, "best": None}
     last_index = len(spec.rounds) - 1
-    deadline = time.monotonic() + spec.max_wall_s
 
     def stop(pending, alive: list[Candidate], round_index: int) -> None:
         """End the search if it was cancelled or is out of time, with what the finished runs showed."""

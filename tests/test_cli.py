@@ -12,9 +12,10 @@ from engine.cli import main
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 
 
-def cli(*args) -> subprocess.CompletedProcess:
+def cli(*args, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run `python -m engine ARGS` in a fresh process."""
-    return subprocess.run([sys.executable, "-m", "engine", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "engine", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def test_run_json_prints_every_documented_metric():
@@ -118,3 +119,128 @@ def test_search_with_a_bad_spec_exits_2_naming_the_field(tmp_path, capsys):
     spec.write_text(SEARCH.replace("seeds: 3", "seeds: 1"))
     assert main(["search", str(spec)]) == 2
     assert "rounds: the last round's 1 seed(s) is not allowed: at least 3" in capsys.readouterr().err
+
+
+# Six candidates of an hour each on three seeds, one run at a time: far longer than the 0.2 s the search may take.
+SEARCH_OUT_OF_TIME = """
+name: out of time
+base: mmc_queue
+space: {web.workers: [10, 12, 14, 16, 20, 24]}
+rounds: [{seconds: 3600, seeds: 3}]
+max_wall_s: 0.2
+"""
+
+
+def _strict_json(text: str):
+    """Parse JSON as the standard has it: no Infinity or NaN (Python's json writes and reads them by default)."""
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_a_search_that_reaches_its_time_budget_prints_what_the_finished_runs_showed_and_exits_3(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SEARCH_OUT_OF_TIME)
+    result = cli("search", str(spec), "--workers", "0")
+    assert result.returncode == 3, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and len(result.stderr) < 1_000  # not the whole result, once
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("The search stopped at its time budget of 0.2 s: ")
+    assert lines[0].endswith(("runs finished; what they showed follows.", "1 run finished; what it showed follows.",
+                              "no run finished, so no candidate was measured.")), lines[0]
+    assert lines[1].startswith("6 candidates (0 left out as invalid), ")
+    assert lines[2] == ("No candidate finished every seed of the last round meeting the objective before the "
+                        "search stopped.")
+    assert "the search stopped at its time budget of 0.2 s" in result.stderr
+    result = cli("search", str(spec), "--workers", "0", "--json")
+    assert result.returncode == 3
+    printed = _strict_json(result.stdout)
+    assert printed["stopped"] == "stopped at its time budget of 0.2 s" and printed["winner"] is None
+    assert len(printed["candidates"]) == 6 and printed["runs"] < 6 * 3
+
+
+def _measured(spec_text: str, winner_index: int, stopped: str | None):
+    """A search's result as if it had run: every candidate measured on three seeds, one of them the winner."""
+    from engine.search import Result, candidates, read_spec
+
+    spec = read_spec(spec_text)
+    pool, refused = candidates(spec)
+    for candidate in pool:
+        runs = 3 if candidate.index == winner_index or stopped is None else 1
+        candidate.runs = {0: [{"stopped": None, "usd_per_month": 1000.0 * (candidate.index + 1),
+                               "latency_p95_s": 20.0 - candidate.index, "error_rate": 0.0, "ttft_p95_s": None}] * runs}
+        candidate.reached = 0
+    return Result(spec, pool, refused, pool[winner_index], 3 * len(pool), cancelled=stopped is not None,
+                  stopped=stopped)
+
+
+def test_a_search_stopped_with_a_winner_so_far_says_so_and_writes_it(tmp_path, capsys, monkeypatch):
+    import engine.search
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SEARCH)
+
+    def stopped(spec, executor, progress=None, cancel=None):
+        raise engine.search.Cancelled(_measured(SEARCH, 2, "stopped at its time budget of 60 s"))
+
+    monkeypatch.setattr(engine.search, "search", stopped)
+    out = tmp_path / "winner.yaml"
+    assert main(["search", str(spec), "--workers", "0", "--out", str(out)]) == 3
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "The search stopped at its time budget of 60 s: 12 runs finished; what they showed follows."
+    assert printed[2] == ("Cheapest so far (not every candidate was judged) that meets the objective on 3 seeds: "
+                          "Web tier › Replicas: 4 (web.replicas)")
+    assert "replicas: 4" in out.read_text()  # the winner so far
+
+
+@pytest.mark.parametrize("out, says", [
+    ("/nonexistent/dir/win.yaml", "--out: '/nonexistent/dir/win.yaml' is not allowed: its folder '/nonexistent/dir' "
+                                  "does not exist"),
+    ("{tmp}", "--out: '{tmp}' is not allowed: it is a folder"),
+    ("{tmp}/", "--out: '{tmp}/' is not allowed: the path of a file to write"),
+    ("{tmp}/pipe", "--out: '{tmp}/pipe' is not allowed: it is not a regular file (a pipe or a device)"),
+])
+def test_search_checks_its_out_file_before_it_searches(tmp_path, out, says):
+    import os
+
+    os.mkfifo(tmp_path / "pipe")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SEARCH)
+    result = cli("search", str(spec), "--workers", "0", "--out", out.format(tmp=tmp_path), timeout=30)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert says.format(tmp=tmp_path) in result.stderr
+    assert "searching on" not in result.stderr and result.stdout == ""  # refused before the search started
+
+
+def test_a_winner_that_cannot_be_written_is_said_after_the_result_with_status_4(tmp_path, capsys, monkeypatch):
+    import errno
+    import os
+
+    import engine.loading
+    import engine.search
+
+    def full_disk(scenario, path):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(engine.search, "search", lambda spec, executor, progress=None, cancel=None:
+                        _measured(SEARCH, 2, None))
+    monkeypatch.setattr(engine.loading, "save_scenario", full_disk)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SEARCH)
+    out = tmp_path / "winner.yaml"
+    assert main(["search", str(spec), "--workers", "0", "--out", str(out)]) == 4
+    printed = capsys.readouterr()
+    assert "Cheapest that meets the objective on 3 seeds: Web tier › Replicas: 4 (web.replicas)" in printed.out
+    assert printed.err.splitlines()[-1] == (f"error: --out: the winner could not be written to {str(out)!r}: "
+                                            "No space left on device")
+
+
+@pytest.mark.parametrize("path", ["{fifo}", "/dev/zero", "."])
+def test_search_reads_only_a_regular_file_as_its_spec(tmp_path, path):
+    import os
+
+    os.mkfifo(tmp_path / "spec.yaml")  # opening a pipe with no writer would wait for ever
+    result = cli("search", path.format(fifo=tmp_path / "spec.yaml"), "--workers", "0", timeout=30)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "(file): is not allowed: not a regular file (a pipe, a device or a folder)" in result.stderr, result.stderr

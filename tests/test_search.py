@@ -9,7 +9,8 @@ import yaml
 
 from engine import ScenarioError, Simulation, derive
 from engine.executors import close, dask_executor, process_pool
-from engine.search import Cancelled, candidates, cost, exhaustive, meets, read_spec, search, worst
+from engine.search import (MAX_SPACE_BYTES, Cancelled, Result, candidates, cost, exhaustive, meets, read_spec, search,
+                           worst)
 
 # Six web replica counts x two sizes x read replicas on or off at 8 req/s: 1 small replica is
 # overloaded, and p95 falls as workers are added until the LLM's own time is all that is left. The
@@ -215,6 +216,8 @@ def test_a_search_stops_at_its_time_budget_with_what_it_found():
     result = info.value.args[0]
     assert result.stopped == "stopped at its time budget of 0.3 s"
     assert result.runs < 24 * 3
+    # Its message says why in a line: a traceback or a log never prints the whole result (185 MB with a large spec).
+    assert str(info.value).startswith("the search stopped at its time budget of 0.3 s (") and len(str(info.value)) < 100
 
 
 def test_the_search_sets_name_seed_and_description_itself():
@@ -258,3 +261,67 @@ def test_a_huge_value_is_named_short_in_a_refusal_and_a_trace_is_written_once_fo
     assert all(set(task["attachments"]) == {name} for task in executor.tasks)  # no semantic cache: no curve to send
     assert len(executor.tasks) == 24 * 3 and len(texts) == 1  # one CSV text shared, not one per candidate
     assert all(task["budget"].max_wall_s <= 120 for task in executor.tasks)
+
+
+def _large_scenario() -> dict:
+    """An inline scenario of about 84 kB as JSON, within every limit of the format: 1,000 web replicas, 50 LLM
+    deployments of 200 replicas each, and 1,000 scheduled failures."""
+    return {"name": "large", "traffic": {"rate_rps": 5}, "load_balancer": {},
+            "web": {"replicas": 1000, "db_reads_per_request": 0, "db_writes_per_request": 0},
+            "llm": {"kind": "router", "deployments": [{"kind": "self_hosted", "name": f"d{i}", "replicas": 200}
+                                                      for i in range(50)]},
+            "failures": [{"at_s": 10 + i, "component": f"web-{i}"} for i in range(1000)]}
+
+
+def test_a_space_too_large_to_build_is_refused_before_any_candidate_is_built():
+    # 1,728 candidates of this scenario took 18 s and 1.2 GB to build and validate (3 min 52 s and 2.2 GB on the
+    # reviewer's machine) before the search's time budget even began.
+    import time
+
+    spec = read_spec(yaml.safe_dump({
+        "name": "large", "scenario": _large_scenario(), "max_wall_s": 5, "rounds": [{"seconds": 60, "seeds": 3}],
+        "space": {"web.handler_ms.mean_ms": list(range(10, 22)), "traffic.rate_rps": list(range(1, 13)),
+                  "web.workers": list(range(1, 13))}}))
+    executor = process_pool(0)
+    try:
+        for build in (candidates, lambda spec: search(spec, executor)):  # the Search page calls the first itself
+            started = time.perf_counter()
+            with pytest.raises(ScenarioError) as info:
+                build(spec)
+            assert time.perf_counter() - started < 3
+            problem = info.value.problems[0]
+            assert problem.startswith("space: 1,728 candidates of up to ") and "bytes each is not allowed: at most " \
+                f"{MAX_SPACE_BYTES:,} bytes of candidates in all (119 candidates of this size)" in problem, problem
+    finally:
+        close(executor)
+
+
+def test_building_the_candidates_counts_against_the_time_budget():
+    # 2,000 candidates of a preset take a fraction of a second to build: far more than 1 ms.
+    data = yaml.safe_load(SPEC)
+    data["space"] = {"web.workers": list(range(1, 21)), "web.accept_queue": list(range(10)),
+                     "web.handler_ms.mean_ms": list(range(5, 15))}
+    data["max_wall_s"] = 0.001
+    executor = process_pool(0)
+    try:
+        with pytest.raises(Cancelled) as info:
+            search(read_spec(yaml.safe_dump(data)), executor)
+    finally:
+        close(executor, cancel=True)
+    result = info.value.args[0]
+    assert result.stopped.startswith("stopped at its time budget of 0.001 s while building its candidates (")
+    assert result.stopped.endswith(" of 2,000 built, no run started)")
+    assert result.runs == 0 and len(result.candidates) < 2000 and result.winner is None
+
+
+def test_the_front_compares_only_finalists_measured_on_every_seed_of_the_last_round():
+    # A search stopped during its last round has finalists with some of their seeds only: one seed's p95 is not
+    # the worst of three, so such a candidate is not on the front.
+    spec = read_spec(SPEC)
+    pool, refused = candidates(spec)
+    run = {"stopped": None, "usd_per_month": 100.0, "latency_p95_s": 5.0, "error_rate": 0.0, "ttft_p95_s": None}
+    full, partial = pool[0], pool[1]
+    full.runs, full.reached = {2: [run] * 3}, 2
+    partial.runs, partial.reached = {2: [{**run, "usd_per_month": 50.0, "latency_p95_s": 1.0}]}, 2
+    result = Result(spec, pool, refused, None, 4, cancelled=True, stopped="stopped at its time budget of 1 s")
+    assert result.front() == [full]
