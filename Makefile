@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-model.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench bench-browser bench-room bench-search bench-lab cluster clean
+.PHONY: run test bench bench-browser bench-room bench-search bench-lab bench-memory cluster clean
 
 $(STAMP): requirements.txt requirements-model.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ bench-room: $(STAMP)
 
 bench-search: $(STAMP)
 	$(PY) -m bench.search
+
+bench-memory: $(STAMP)
+	$(PY) -m bench.memory
 
 bench-lab: $(STAMP)
 	$(PY) -m bench.lab

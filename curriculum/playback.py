@@ -71,6 +71,11 @@ class Playback:
         self.marks: list[tuple[float, str]] = []  # (simulated time, what changed)
         self.notes: list[str] = []  # what the learner should know about the last change (refused parts)
         self.cannot_compare = False  # a "before" replay took too long: no comparison until a reset
+        kept = self.now.sim.history_windows
+        if kept < history_windows:  # engine/simulation.py, Budget.max_instance_windows
+            self.notes.append(f"This architecture runs up to {scenario.most_instances():,} instances, each with its "
+                              f"own figures in every window: the charts keep its last {kept:,} windows, not "
+                              f"{history_windows:,}.")
         for control, value in (settings or {}).items():
             self._apply(self.now, control, value)
 

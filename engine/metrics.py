@@ -100,6 +100,7 @@ METRICS: dict[str, str] = {
 
 _SKETCH_BATCH = 8192
 _SUM_BATCH = 256  # windows' counts are added to the run's totals this many at a time
+_SUM_STATIONS = 65_536  # ... or sooner, once their stations' integrals number this many (11,000 instances a window)
 _COUNTERS = ("arrivals", "retries", "completions", "dropped", "timed_out", "failed", "rate_limited", "truncated",
              "too_long", "history_tokens",
              "input_tokens", "output_tokens",
@@ -352,6 +353,7 @@ class Recorder:
         self._ttft_sketch = LogSketch(relative_accuracy=0.005)
         self._tier_totals: dict[str, tuple] = {}  # tier -> summed station integrals
         self._unsummed_tiers: list[dict] = []  # closed windows' station integrals not yet in _tier_totals
+        self._unsummed_stations = 0  # how many (station, integrals) those hold
         self._pending_latencies: list[float] = []  # added to the sketches in batches: numpy has a fixed cost per call
         self._pending_ttfts: list[float] = []
 
@@ -373,7 +375,7 @@ class Recorder:
                 for _, integrals in stations:
                     before = tier_totals.get(tier)
                     tier_totals[tier] = integrals if before is None else tuple(map(add, before, integrals))
-        self._unsummed_tiers = []
+        self._unsummed_tiers, self._unsummed_stations = [], 0
         return tier_totals
 
     def _sum_up(self) -> list:
@@ -399,7 +401,7 @@ class Recorder:
         self._latency_sum = self._ttft_sum = 0.0
         self._latency_sketch = LogSketch(relative_accuracy=0.005)
         self._ttft_sketch = LogSketch(relative_accuracy=0.005)
-        self._tier_totals, self._unsummed_tiers = {}, []
+        self._tier_totals, self._unsummed_tiers, self._unsummed_stations = {}, [], 0
         self._pending_latencies, self._pending_ttfts = [], []
 
     def close(self, now: float, tiers: dict[str, list[tuple] | None], arrivals_so_far: int, gauges: dict) -> None:
@@ -429,7 +431,8 @@ class Recorder:
             self._flush_sketches()
         unsummed_tiers = self._unsummed_tiers
         unsummed_tiers.append(tiers)  # added to the run's tier totals in batches, like the counts
-        if len(unsummed_tiers) >= _SUM_BATCH:
+        self._unsummed_stations += sum(len(stations) for stations in tiers.values() if stations)
+        if len(unsummed_tiers) >= _SUM_BATCH or self._unsummed_stations >= _SUM_STATIONS:
             self._sum_tiers()
         cumulative = (self._usd_tokens + self._usd_infra, self._usd_tokens, self._arrivals - self._outcomes)
         closed = _Closed(w.t_start_s, now, values, latencies, ttfts, tiers, cumulative, gauges)

@@ -238,6 +238,16 @@ class Scenario(Strict):
             names += [f"llm-{i}" for i in range(getattr(self.llm, "replicas", 1))]
         return names
 
+    def most_instances(self) -> int:
+        """Return how many instances the scenario can run at once, autoscaled ones at their maximum (each keeps its
+        own figures in every window a run remembers)."""
+        def most(part) -> int:
+            return max(getattr(part, "replicas", 1), getattr(getattr(part, "autoscale", None), "max_replicas", 1))
+
+        deployments = self.llm.deployments if isinstance(self.llm, LLMRouter) else [self.llm] if self.llm else []
+        return len(self.component_names()) - self.web.replicas + most(self.web) \
+            - sum(getattr(d, "replicas", 1) for d in deployments) + sum(most(d) for d in deployments)
+
     @model_validator(mode="after")
     def _architecture_is_coherent(self) -> "Scenario":
         web, database = self.web, self.database
@@ -271,12 +281,14 @@ class Scenario(Strict):
                 problems.append("cache: is not allowed without an llm (it caches the LLM's answers)")
             if self.traffic.prompt_keys is None:
                 problems.append("cache: needs traffic.prompt_keys (which prompts repeat is what makes hits)")
-        known = self.component_names()
-        named, in_words = set(known), names_in_words(known)
-        for index, failure in enumerate(self.failures):
-            if failure.component not in named:
-                problems.append(f"failures.{index}.component: {failure.component!r} is not allowed: "
-                                f"choose one of {in_words}")
+        if self.failures:  # 11,000 replicas' names are made only when a failure names one
+            known = self.component_names()
+            named, in_words = set(known), None
+            for index, failure in enumerate(self.failures):
+                if failure.component not in named:
+                    in_words = in_words or names_in_words(known)
+                    problems.append(f"failures.{index}.component: {failure.component!r} is not allowed: "
+                                    f"choose one of {in_words}")
         if self.retrieval is not None and self.llm is None:
             problems.append("retrieval: is not allowed without an llm (it adds context to the LLM's prompt)")
         if self.token_limits is not None and self.llm is None:

@@ -51,6 +51,9 @@ class Budget:
     max_requests: int = 20_000_000
     max_wall_s: float = 300.0
     max_in_system: int = 500_000
+    # An instance's figures in one remembered window (about 100 bytes, 500 once a chart reads them): a run of many
+    # instances remembers fewer windows. 11,000 instances kept 3,600 windows, gigabytes, before this bound.
+    max_instance_windows: int = 600_000
 
 
 class BudgetExceeded(RuntimeError):
@@ -85,7 +88,8 @@ class Simulation:
         self.budget = budget
         self.env = env = Clock(watchdog=self._watchdog)
         rolling = Rolling(tuple(rolling_s), scenario.window_s, _COUNTER_NAMES, TIERS) if rolling_s else None
-        self.recorder = Recorder(0.0, history_windows, rolling)
+        self.history_windows = min(history_windows, max(10, budget.max_instance_windows // scenario.most_instances()))
+        self.recorder = Recorder(0.0, self.history_windows, rolling)
         seed = scenario.seed
         web = scenario.web
         self.web = WebTier(env, web, on_worker=self._worker_start, on_core=self._core_start, on_abandoned=self._gone,

@@ -133,3 +133,11 @@ def test_the_lab_benchmark_prints_embedding_and_lookup_figures_and_cleans_up(cap
     server = fakeredis.FakeServer()
     lab.lookups(fakeredis.FakeRedis(server=server), [50], 3, "check")
     assert fakeredis.FakeRedis(server=server).keys("gsl:lab:cache:bench-50:entry:*") == []  # cleared after
+
+
+def test_the_memory_benchmark_plays_eleven_thousand_instances_with_and_without_the_bound(capsys):
+    from bench import memory
+
+    assert memory.main(["--ticks", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "  bounded:   54 windows kept" in out and "unbounded: " in out and "bounded / unbounded, peak: " in out

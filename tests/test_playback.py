@@ -129,3 +129,26 @@ def test_marks_are_bounded():
     for value in range(MAX_MARKS + 50):
         playback.change("rate_rps", 1.0 + value % 7)
     assert len(playback.marks) == MAX_MARKS
+
+
+def test_a_run_of_eleven_thousand_instances_remembers_fewer_windows_and_says_so():
+    # Each remembered window keeps every instance's figures: 11,000 instances (a 740-character link) held 1.7 GB
+    # and growing in one session. The run keeps 600,000 instance-windows; the presets keep all 300 windows.
+    from engine import parse_scenario
+
+    heavy = parse_scenario({
+        "traffic": {"rate_rps": 1}, "load_balancer": {}, "window_s": 0.01,
+        "web": {"replicas": 1000, "db_reads_per_request": 0, "db_writes_per_request": 0},
+        "llm": {"kind": "router", "deployments": [{"kind": "self_hosted", "name": f"d{i}", "replicas": 200}
+                                                 for i in range(50)]}})
+    assert heavy.most_instances() == 11_000
+    playback = Playback(heavy, "heavy")
+    assert playback.now.sim.history_windows == 600_000 // 11_000 == 54
+    assert playback.notes == ["This architecture runs up to 11,000 instances, each with its own figures in every "
+                              "window: the charts keep its last 54 windows, not 300."]
+    playback.advance(1.0, max_wall_s=30)
+    assert len(playback.now.sim.windows) == 54
+    autoscaled = derive(load_preset("full_stack"), {"web": {"autoscale": {"max_replicas": 1000}}}, "test")
+    assert autoscaled.most_instances() == load_preset("full_stack").most_instances() - autoscaled.web.replicas + 1000
+    for name in ("full_stack", "genai_stack"):
+        assert Playback(load_preset(name), name).now.sim.history_windows == 300

@@ -114,8 +114,8 @@ class Player:
         if self.warm_up_s:
             self.playback.warm_up(self.warm_up_s, lambda f: progress(f, "Warming up: simulating the minutes "
                                                                         "before this step opens…"))
-            self.errors += self.playback.notes
-            self.playback.notes = []
+        self.errors += self.playback.notes  # a warm-up cut short, a history kept shorter
+        self.playback.notes = []
         self.shown_from = max(0.0, self.playback.t - LEAD_S)
 
     # --- playing ---------------------------------------------------------------------------------
