@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import reprlib
 import re
-import stat
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from engine.distributions import DISTRIBUTIONS
 from engine.paths import PRESETS_DIR, TEMPLATES_DIR
-from engine.plain_text import TextRefused, plain_text
+from engine.plain_text import TextRefused, plain_text, read_file
 from engine.scenario import (DATABASE_KINDS, Diurnal, EmpiricalTokens, FixedTokens, HostedLLM, LLMRouter, Ramp, Scenario,
                              SelfHostedLLM, Spike, Steady)
 
@@ -295,19 +294,12 @@ def parse_scenario(data: Any, source: str = "scenario") -> Scenario:
 def load_scenario(path: str | Path) -> Scenario:
     """Read a scenario from a YAML or JSON file (JSON is YAML) and validate it.
 
-    Only a regular file is read, and no more of it than a scenario may hold: a pipe would block
-    and a device (/dev/zero) would never end.
+    Only a regular file is read, and no more of it than a scenario may hold (engine.plain_text.read_file).
     """
-    path = Path(path)
     try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            raise ScenarioError(["(file): is not allowed: not a regular file (a pipe, a device or a folder)"],
-                                str(path))
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_SCENARIO_BYTES + 1)
-    except OSError as exc:
-        raise ScenarioError([f"cannot read file: {exc.strerror}"], str(path)) from None
+        raw = read_file(path, MAX_SCENARIO_BYTES)
+    except TextRefused as exc:
+        raise ScenarioError([f"(file): {exc}"], str(path)) from None
     return parse_scenario(read_scenario_text(raw, str(path)), str(path))
 
 

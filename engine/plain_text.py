@@ -13,11 +13,16 @@ made here, once, in this order:
 
 A refusal is a TextRefused whose message names the problem, where it is and what is allowed; each
 door wraps it in its own error (a ScenarioError, a PairsCsvError...) with the source's name.
+
+A file named on a command line is read by `read_file` first: only a regular file, and no more of
+it than the door's limit.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 
 # C0 and C1 controls but tab, line feed and carriage return; and lone surrogates (a str from a browser may hold one).
 CONTROLS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff"
@@ -73,3 +78,28 @@ def plain_field(value: str) -> str:
         raise ValueError(f"control character U+{ord(bad.group()):04X} at position {bad.start() + 1} is not allowed: "
                          "plain text only")
     return value
+
+
+def read_file(path: str | os.PathLike, limit: int) -> bytes:
+    """Return at most `limit` + 1 bytes of the regular file at `path` (one more than a door allows: the door then says
+    how large is too large), or raise TextRefused.
+
+    A pipe would block and a device (/dev/zero) would never end. The file is opened without blocking
+    and checked once open, so a pipe put in its place after a check cannot make the read wait.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise TextRefused(f"cannot be read: {exc.strerror or exc}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise TextRefused("is not allowed: not a regular file (a pipe, a device or a folder)")
+        chunks, left = [], limit + 1
+        while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise TextRefused(f"cannot be read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)

@@ -34,9 +34,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
 import reprlib
-import stat
 import threading
 import time
 from collections.abc import Callable
@@ -51,7 +49,7 @@ from engine.attachments import attached, hold
 from engine.loading import (MAX_SCENARIO_BYTES, ScenarioError, derive, list_presets, load_preset, parse_scenario,
                             patch_data, read_scenario_text, scenario_to_data, validate_data)
 from engine.scenario import MAX_SEED, Scenario
-from engine.plain_text import plain_field
+from engine.plain_text import TextRefused, plain_field, read_file
 from engine.scenario_base import Strict
 from engine.simulation import Budget, BudgetExceeded, Simulation
 
@@ -147,28 +145,11 @@ def read_spec(text: str | bytes, source: str = "search spec") -> SearchSpec:
 
 
 def load_spec(path: str | Path) -> SearchSpec:
-    """Read a search spec file: the scenario file's door (engine.loading.load_scenario), with the same words.
-
-    Only a regular file is read, and no more of it than a spec may hold: a pipe would block and a
-    device (/dev/zero) would never end. The file is opened without blocking and checked once open, so
-    a pipe put in its place after a check cannot make the read wait.
-    """
-    path = Path(path)
+    """Read a search spec file through the scenario file's door (engine.plain_text.read_file), with the same words."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-        try:
-            regular = stat.S_ISREG(os.fstat(fd).st_mode)
-        except OSError:
-            os.close(fd)
-            raise
-        if not regular:
-            os.close(fd)
-            raise ScenarioError(["(file): is not allowed: not a regular file (a pipe, a device or a folder)"],
-                                str(path))
-        with os.fdopen(fd, "rb") as handle:
-            raw = handle.read(MAX_SCENARIO_BYTES + 1)
-    except OSError as exc:
-        raise ScenarioError([f"cannot read file: {exc.strerror or exc}"], str(path)) from None
+        raw = read_file(path, MAX_SCENARIO_BYTES)
+    except TextRefused as exc:
+        raise ScenarioError([f"(file): {exc}"], str(path)) from None
     return read_spec(raw, str(path))
 
 

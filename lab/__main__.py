@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
+from engine.plain_text import TextRefused, read_file
 from lab.cache_eval import MAX_FILE_BYTES, PairsError, evaluate, read_pairs
 from lab.semantic_cache import DEFAULT_THRESHOLD
 
@@ -37,14 +37,12 @@ def main(argv: list[str] | None = None) -> int:
                        help=f"cosine similarity needed for a hit (default {DEFAULT_THRESHOLD}, chosen on Quora "
                             "question pairs: docs/lab.md)")
     args = parser.parse_args(argv)
-    path = Path(args.file)
     try:
-        if not path.is_file():
-            raise PairsError(f"{args.file}: no such file")
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise PairsError(f"{args.file}: {path.stat().st_size:,} bytes is not allowed: at most {MAX_FILE_BYTES:,}")
-        pairs = read_pairs(path.read_bytes(), args.file)
-    except (PairsError, OSError) as error:
+        pairs = read_pairs(read_file(args.file, MAX_FILE_BYTES), args.file)  # a regular file, no more than it may hold
+    except TextRefused as error:
+        print(f"python -m lab cache-eval: {args.file}: {error}", file=sys.stderr)
+        return 2
+    except PairsError as error:
         print(f"python -m lab cache-eval: {error}", file=sys.stderr)
         return 2
     print(json.dumps(evaluate(pairs, args.threshold)))

@@ -64,7 +64,7 @@ def test_invalid_scenario_exits_2_with_one_line_per_problem(tmp_path):
     (["run", "nope"], "'nope' is not allowed: choose one of"),
     (["run", "mmc_queue", "--duration", "-5"], "--duration: '-5' is not allowed: must be between 0.001 and 604,800"),
     (["run", "mmc_queue", "--seed", "x"], "--seed: 'x' is not allowed: expected an integer"),
-    (["validate", "/nonexistent.yaml"], "cannot read file"),
+    (["validate", "/nonexistent.yaml"], "(file): cannot be read: No such file or directory"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
 ])
 def test_bad_arguments_exit_2(args, message):

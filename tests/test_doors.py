@@ -157,7 +157,7 @@ def _cli(*args, timeout=20):
 @pytest.mark.parametrize("path, says", [
     ("/dev/zero", "not a regular file"),
     (".", "not a regular file"),
-    ("no-such-file.yaml", "cannot read file"),
+    ("no-such-file.yaml", "(file): cannot be read: No such file or directory"),
 ])
 def test_the_cli_refuses_what_is_not_a_scenario_file_at_once(path, says):
     started = time.perf_counter()

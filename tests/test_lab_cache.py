@@ -186,3 +186,15 @@ def test_cache_eval_refuses_a_bad_file_by_name_with_exit_2(tmp_path, content, na
     bad_threshold = subprocess.run([sys.executable, "-m", "lab", "cache-eval", str(path), "--threshold", "nan"],
                                    capture_output=True, text=True, timeout=60)
     assert bad_threshold.returncode == 2 and "'nan' is not allowed" in bad_threshold.stderr
+
+
+def test_cache_eval_reads_only_a_regular_file_and_says_what_it_was_given(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "pipe")  # a pipe would block the read for ever
+    for given, says in ((tmp_path / "pipe", "is not allowed: not a regular file (a pipe, a device or a folder)"),
+                        (tmp_path, "is not allowed: not a regular file"),  # it said "no such file"
+                        (tmp_path / "nope.json", "cannot be read: No such file or directory")):
+        done = subprocess.run([sys.executable, "-m", "lab", "cache-eval", str(given)], capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == 2 and f"{given}: {says}" in done.stderr and "Traceback" not in done.stderr

@@ -116,7 +116,7 @@ def test_broken_yaml_and_missing_file(tmp_path):
     bad.write_text("traffic: {rate_rps: 5\n")
     with pytest.raises(ScenarioError, match="not valid YAML or JSON"):
         load_scenario(bad)
-    with pytest.raises(ScenarioError, match="cannot read file"):
+    with pytest.raises(ScenarioError, match=r"\(file\): cannot be read: No such file"):
         load_scenario(tmp_path / "absent.yaml")
 
 
