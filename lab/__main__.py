@@ -50,4 +50,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C: a word, not a traceback (130: killed by SIGINT, as shells count it)
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -113,3 +113,23 @@ def test_a_choice_is_drawn_as_text_in_the_chart_never_as_plotly_markup():
         close(executor)
     hover = [text for trace in figure(result).data for text in (trace.hovertext or [])]
     assert hover and not any("<" in text for text in hover)
+
+
+def test_a_search_stopped_before_any_run_finished_says_so_not_that_no_candidate_met_the_target():
+    script = """
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dashboard.pages.search import _show
+from engine.search import Cancelled, read_spec, search
+spec = read_spec(b"name: t\\nbase: mmc_queue\\nslo: {latency_p95_s: 5, error_rate: 0.01}\\n"
+                 b"space: {web.workers: [1, 2]}\\nrounds: [{seconds: 60, seeds: 3}]\\n")
+stop = threading.Event()
+stop.set()
+try:
+    search(spec, ThreadPoolExecutor(1), None, stop)
+except Cancelled as cancelled:
+    _show(cancelled.args[0])
+"""
+    at = AppTest.from_string(script, default_timeout=60).run()
+    assert not at.exception
+    assert [w.value for w in at.warning] == ["No run finished before the search stopped: no candidate was measured."]

@@ -168,7 +168,9 @@ def _show(result: Result) -> None:
     winner = result.winner
     st.caption(f"{len(result.candidates)} candidates ({len(result.refused)} combinations left out as invalid), "
                f"{result.runs} simulated runs.")
-    if winner is None:
+    if winner is None and not result.runs:
+        st.warning("No run finished before the search stopped: no candidate was measured.")
+    elif winner is None:
         st.warning("No candidate met the target on every seed of the last round. Widen the choices or relax "
                    "the target.")
     else:
