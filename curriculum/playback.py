@@ -121,8 +121,8 @@ class Playback:
         while self.t < end - 1e-9:
             left = deadline - time.perf_counter()
             if left <= 0:
-                self.notes = [f"The warm-up stopped after {self.t:,.0f} of {seconds:,.0f} simulated seconds: this "
-                              f"scenario is too heavy to play {seconds:,.0f} s in {WARM_UP_WALL_S:g} s here."]
+                self.notes.append(f"The warm-up stopped after {self.t:,.0f} of {seconds:,.0f} simulated seconds: "
+                                  f"this scenario is too heavy to play {seconds:,.0f} s in {WARM_UP_WALL_S:g} s here.")
                 return
             self.advance(min(5.0, end - self.t), max_wall_s=left)
             if progress is not None:

@@ -384,3 +384,17 @@ def test_a_team_replays_its_own_trace_and_a_bad_row_is_named(server, browser, tm
     page.screenshot(path=str(SHOTS / "sandbox-own-traffic.png"))
     assert page.locator("[data-testid='stException']").count() == 0
     page.close()
+
+
+def test_markup_and_bare_addresses_from_a_link_are_drawn_as_text_with_no_link_or_image(server, browser):
+    # A crafted share link's key "[sign in](https://attacker.example/login) ![x](https://attacker.example/p.png)" is
+    # quoted in the error. Escaping kept Markdown's link and image out, but the browser still made the bare
+    # address into a link.
+    from tests.doors import CORPUS, share_link
+
+    page = opened(browser, f"{server}/sandbox?s={share_link(CORPUS['markup in a key'])}", (1280, 720))
+    alert = page.locator("[data-testid='stAlertContainer']", has_text="sign in").first
+    expect(alert).to_be_visible(timeout=20_000)
+    assert "https://attacker.example/login" in alert.inner_text().replace("\u2060", "")
+    assert page.locator("[data-testid=stMain] a[href*='attacker'], [data-testid=stMain] img[src*='attacker']").count() == 0
+    page.close()

@@ -43,4 +43,4 @@ def test_the_page_shows_the_glossary_and_filters_it():
     at.text_input(key="glossary_find").set_value("zzzz").run()
     assert "No term mentions “zzzz”" in at.markdown[0].value
     at.text_input(key="glossary_find").set_value("![x](https://attacker.example/p.png)").run()
-    assert at.markdown[0].value == r"No term mentions “\!\[x\]\(https\://attacker\.example/p\.png\)”."
+    assert at.markdown[0].value == "No term mentions “\\!\\[x\\]\\(https\u2060\\://attacker\\.example/p\\.png\\)”."
