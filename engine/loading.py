@@ -330,14 +330,16 @@ def patch_data(base: dict, changes: dict) -> dict:
     return merged
 
 
-def derive(scenario: Scenario, changes: dict, source: str = "derived scenario") -> Scenario:
+def derive(scenario: Scenario | dict, changes: dict, source: str = "derived scenario") -> Scenario:
     """Return `scenario` with `changes` merged in (as `patch_data`), through the same validation as any input.
 
     The one way to make a scenario from another: a change that breaks a rule between fields (a
     cache without prompt keys) is refused with the usual messages instead of building a scenario
-    the engine cannot run.
+    the engine cannot run. `scenario` may be given as its data (`scenario_to_data`), when many are
+    derived from one (a search's candidates).
     """
-    return parse_scenario(patch_data(scenario_to_data(scenario), changes), source)
+    data = scenario if isinstance(scenario, dict) else scenario_to_data(scenario)
+    return parse_scenario(patch_data(data, changes), source)
 
 
 def scenario_to_data(scenario: Scenario) -> dict:

@@ -47,9 +47,9 @@ from pydantic import Field, model_validator
 
 from engine.attachments import attached, hold
 from engine.loading import (MAX_SCENARIO_BYTES, ScenarioError, derive, list_presets, load_preset, parse_scenario,
-                            patch_data, read_scenario_text, scenario_to_data, validate_data)
-from engine.scenario import MAX_SEED, Scenario
+                            read_scenario_text, scenario_to_data, validate_data)
 from engine.plain_text import TextRefused, plain_field, read_file
+from engine.scenario import MAX_SEED, Scenario
 from engine.scenario_base import Strict
 from engine.simulation import Budget, BudgetExceeded, Simulation
 
@@ -203,7 +203,7 @@ def _build(spec: SearchSpec, should_stop: Callable[[], bool] | None = None
     """Return (the valid candidates, why each other combination was left out, whether every combination was
     built); `should_stop` is asked before each one. A space too large to build is refused first."""
     base = base_scenario(spec)
-    base_data = scenario_to_data(base)  # once: each candidate is `derive(base, its changes)` without dumping it again
+    base_data = scenario_to_data(base)  # once: each candidate is derived from the base's data, not dumped again
     points, size = math.prod(len(values) for values in spec.space.values()), candidate_bytes(spec, base_data)
     if points * size > MAX_SPACE_BYTES:
         raise ScenarioError([f"space: {points:,} candidates of up to {size:,} bytes each is not allowed: at most "
@@ -220,10 +220,9 @@ def _build(spec: SearchSpec, should_stop: Callable[[], bool] | None = None
             _merge(changes, _nested(path, value))
         described = ", ".join(f"{path}={_SHORT.repr(value)}" for path, value in choice.items())
         try:
-            scenario = parse_scenario(patch_data(base_data, {
-                **changes, "name": f"{spec.name} #{len(found) + 1}"[:120],
-                "description": f"Candidate {len(found) + 1} of the search {spec.name!r}: "
-                               f"{base.name} with {described}."[:4000]}), described)
+            scenario = derive(base_data, {**changes, "name": f"{spec.name} #{len(found) + 1}"[:120],
+                                          "description": f"Candidate {len(found) + 1} of the search {spec.name!r}: "
+                                                         f"{base.name} with {described}."[:4000]}, described)
         except ScenarioError as exc:
             refused.append(f"{described}: {exc.problems[0]}")
             continue
