@@ -81,8 +81,8 @@ def plain_field(value: str) -> str:
 
 
 def read_file(path: str | os.PathLike, limit: int) -> bytes:
-    """Return at most `limit` + 1 bytes of the regular file at `path` (one more than a door allows: the door then says
-    how large is too large), or raise TextRefused.
+    """Return the regular file at `path` if it holds at most `limit` bytes (read no further than `limit` + 1, should it
+    grow meanwhile: its door then refuses it), or raise TextRefused naming its size.
 
     A pipe would block and a device (/dev/zero) would never end. The file is opened without blocking
     and checked once open, so a pipe put in its place after a check cannot make the read wait.
@@ -92,8 +92,11 @@ def read_file(path: str | os.PathLike, limit: int) -> bytes:
     except OSError as exc:
         raise TextRefused(f"cannot be read: {exc.strerror or exc}") from None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             raise TextRefused("is not allowed: not a regular file (a pipe, a device or a folder)")
+        if info.st_size > limit:  # its true size, not the limit + 1 a door would see
+            raise TextRefused(f"{info.st_size:,} bytes is not allowed: at most {limit:,}")
         chunks, left = [], limit + 1
         while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
             chunks.append(chunk)

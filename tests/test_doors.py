@@ -173,6 +173,14 @@ def test_the_cli_does_not_wait_on_a_pipe(tmp_path):
     assert status == 2 and "not a regular file" in err
 
 
+@pytest.mark.parametrize("command", ["validate", "search"])
+def test_the_cli_names_a_files_true_size_when_it_is_too_large(tmp_path, command):
+    path = tmp_path / "large.yaml"
+    path.write_bytes(b"#" * 300_000)  # read no further than 200,001 bytes: it once said "300,000" of any larger file
+    status, err = _cli(command, str(path))
+    assert status == 2 and "(file): 300,000 bytes is not allowed: at most 200,000" in err
+
+
 @pytest.mark.parametrize("name", ["a 5,000-digit rate", "deep flow nesting", "a Python object tag", "a lone 0xff byte"])
 def test_the_cli_exits_2_with_a_message_for_a_crafted_file(tmp_path, name):
     path = tmp_path / "crafted.yaml"
