@@ -244,9 +244,9 @@ class Scenario(Strict):
         def most(part) -> int:
             return max(getattr(part, "replicas", 1), getattr(getattr(part, "autoscale", None), "max_replicas", 1))
 
+        database = 0 if self.database is None else 1 + self.database.read_replicas  # as component_names counts
         deployments = self.llm.deployments if isinstance(self.llm, LLMRouter) else [self.llm] if self.llm else []
-        return len(self.component_names()) - self.web.replicas + most(self.web) \
-            - sum(getattr(d, "replicas", 1) for d in deployments) + sum(most(d) for d in deployments)
+        return most(self.web) + database + sum(most(d) for d in deployments)
 
     @model_validator(mode="after")
     def _architecture_is_coherent(self) -> "Scenario":
