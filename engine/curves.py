@@ -36,7 +36,7 @@ import numpy as np
 from engine.kept import Kept
 from engine.loading import ScenarioError
 from engine.paths import ASSETS_DIR
-from engine.plain_text import TextRefused, plain_text
+from engine.plain_text import TextRefused, plain_text, quoted
 
 CURVE_FILE = ASSETS_DIR / "semantic_cache_curve.csv"
 MAX_CURVE_BYTES = 200_000  # a file larger than this is refused before it is read
@@ -94,11 +94,6 @@ def _problem(source: str, text: str) -> ScenarioError:
     return ScenarioError([f"{source}: {text}"], "curve")
 
 
-def _shown(value: str) -> str:
-    """Return a cell as a message quotes it: cut to 30 characters."""
-    return repr(value if len(value) <= 30 else value[:27] + "...")
-
-
 def read_curve_csv(data: bytes | str, source: str = "curve") -> Curve:
     """Return the curve in CSV `data`, or raise ScenarioError naming each problem's row, line and column, the
     value and what is allowed."""
@@ -124,7 +119,7 @@ def read_curve_csv(data: bytes | str, source: str = "curve") -> Curve:
         raise _problem(source, f"comment lines of {len(note):,} characters are not allowed: at most "
                                f"{MAX_NOTE_CHARS:,} (a note of what the curve was measured on)")
     if header is None or [cell.strip() for cell in header[1].split(",")] != list(COLUMNS):
-        shown = _shown(header[1]) if header else "(none)"
+        shown = quoted(header[1]) if header else "(none)"
         raise _problem(source, f"line {header[0] if header else 1}: header {shown} is not allowed: the first line "
                                f"that is not a # comment is exactly {','.join(COLUMNS)}")
     if not MIN_ROWS <= len(rows) <= MAX_ROWS:
@@ -136,7 +131,7 @@ def read_curve_csv(data: bytes | str, source: str = "curve") -> Curve:
     def refuse(row: int, line: int, column: str, value: str, allowed: str) -> None:
         nonlocal more
         if len(problems) < MAX_PROBLEMS:
-            problems.append(f"row {row} (line {line}), column {column}: {_shown(value)} is not allowed: {allowed}")
+            problems.append(f"row {row} (line {line}), column {column}: {quoted(value)} is not allowed: {allowed}")
         else:
             more += 1
 
@@ -187,7 +182,7 @@ def curve_from_rates(thresholds, hit_rate, false_hit_rate, note: str = "", sourc
         raise _problem(source, f"{', '.join(str(len(c)) for c in columns)} values is not allowed: as many hit rates "
                                "and false-hit rates as thresholds")
     if not isinstance(note, str):
-        raise _problem(source, f"note {_shown(repr(note))} is not allowed: text")
+        raise _problem(source, f"note {quoted(repr(note))} is not allowed: text")
     if len(columns[0]) > MAX_ROWS:  # said before a long text is written
         raise _problem(source, f"{len(columns[0]):,} row(s) is not allowed: a curve has {MIN_ROWS} to {MAX_ROWS:,} "
                                "thresholds, one a row")
@@ -221,7 +216,7 @@ def find_curve(name: str | None, field: str = "cache.semantic.curve") -> Curve:
         return DEFAULT
     curve = kept(name) if NAMED.match(name) else None
     if curve is None:
-        raise ScenarioError([f"{field}: {_shown(name)} is not allowed: a similarity curve this app does not hold "
+        raise ScenarioError([f"{field}: {quoted(name)} is not allowed: a similarity curve this app does not hold "
                              "now (curves are kept in memory for a while, and for 30 days with a saved scenario; a "
                              "share link does not carry one): measure or upload it again on the Lab page"])
     return curve

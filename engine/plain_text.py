@@ -43,6 +43,12 @@ def where(text: str, index: int) -> str:
     return f"line {line:,}, column {index - (text.rfind(chr(10), 0, index) + 1) + 1:,}"
 
 
+def quoted(value: str) -> str:
+    """Return a value read from text (a cell, a header, a name) as a message quotes it: its repr, cut to 30
+    characters."""
+    return repr(value if len(value) <= 30 else value[:27] + "...")
+
+
 def plain_text(raw: bytes | str, what: str, limit: int, *, natural_language: bool = False) -> str:
     """Return `raw` as text once it passes the three checks, or raise TextRefused.
 

@@ -36,7 +36,7 @@ import numpy as np
 from engine.kept import Kept
 from engine.loading import ScenarioError
 from engine.paths import ASSETS_DIR
-from engine.plain_text import TextRefused, plain_text
+from engine.plain_text import TextRefused, plain_text, quoted
 
 MAX_TRACE_BYTES = 5_000_000  # an upload larger than this is refused before it is read
 MAX_TRACE_ROWS = 100_000  # 28 hours of the Azure conversation trace's rate
@@ -83,11 +83,6 @@ def _problem(source: str, text: str) -> ScenarioError:
     return ScenarioError([f"{source}: {text}"], "trace")
 
 
-def _shown(value: str) -> str:
-    """Return a cell as a message quotes it: cut to 30 characters."""
-    return repr(value if len(value) <= 30 else value[:27] + "...")
-
-
 def read_trace_csv(data: bytes | str, source: str = "trace") -> Trace:
     """Return the trace in CSV `data` (Azure or plain columns), or raise ScenarioError naming each problem's
     row and column, the value and what is allowed."""
@@ -102,7 +97,7 @@ def read_trace_csv(data: bytes | str, source: str = "trace") -> Trace:
         raise _problem(source, f"line 1 is not allowed: {exc}") from None
     names = next((names for names in (AZURE, PLAIN) if all(name in header for name in names)), None)
     if names is None:
-        raise _problem(source, f"columns {', '.join(map(_shown, header[:6])) or '(none)'} are not allowed: the first "
+        raise _problem(source, f"columns {', '.join(map(quoted, header[:6])) or '(none)'} are not allowed: the first "
                                f"line names the columns, either {', '.join(AZURE)} (Azure's format) or "
                                f"{', '.join(PLAIN)}")
     columns = [header.index(name) for name in names]
@@ -117,7 +112,7 @@ def read_trace_csv(data: bytes | str, source: str = "trace") -> Trace:
         nonlocal more
         if len(problems) < MAX_PROBLEMS:
             # The reader's line count: blank lines and line breaks inside quotes count, as an editor shows them.
-            problems.append(f"row {row} (line {reader.line_num}), column {column}: {_shown(value)} is not allowed: "
+            problems.append(f"row {row} (line {reader.line_num}), column {column}: {quoted(value)} is not allowed: "
                             f"{allowed}")
         else:
             more += 1

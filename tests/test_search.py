@@ -203,21 +203,27 @@ def test_a_candidate_dropped_on_a_short_run_is_checked_before_the_search_says_no
     assert result.winner is not None and result.winner.choice == {"web.replicas": 4}
 
 
-def test_a_search_stops_at_its_time_budget_with_what_it_found():
-    data = yaml.safe_load(SPEC)
-    data["max_wall_s"] = 0.3
-    data["rounds"] = [{"seconds": 600, "seeds": 3}]
-    executor = process_pool(0)  # one run at a time in a thread: 72 runs of 10 simulated minutes take far longer
+def stopped_by_its_budget(data: dict) -> Cancelled:
+    """Run the search `data` describes one run at a time in a thread until its time budget stops it."""
+    executor = process_pool(0)
     try:
         with pytest.raises(Cancelled) as info:
             search(read_spec(yaml.safe_dump(data)), executor)
     finally:
         close(executor, cancel=True)
-    result = info.value.args[0]
+    return info.value
+
+
+def test_a_search_stops_at_its_time_budget_with_what_it_found():
+    data = yaml.safe_load(SPEC)
+    data["max_wall_s"] = 0.3
+    data["rounds"] = [{"seconds": 600, "seeds": 3}]
+    cancelled = stopped_by_its_budget(data)  # 72 runs of 10 simulated minutes, one at a time, take far longer
+    result = cancelled.args[0]
     assert result.stopped == "stopped at its time budget of 0.3 s"
     assert result.runs < 24 * 3
     # Its message says why in a line: a traceback or a log never prints the whole result (185 MB with a large spec).
-    assert str(info.value).startswith("the search stopped at its time budget of 0.3 s (") and len(str(info.value)) < 100
+    assert str(cancelled).startswith("the search stopped at its time budget of 0.3 s (") and len(str(cancelled)) < 100
 
 
 def test_the_search_sets_name_seed_and_description_itself():
@@ -302,13 +308,7 @@ def test_building_the_candidates_counts_against_the_time_budget():
     data["space"] = {"web.workers": list(range(1, 21)), "web.accept_queue": list(range(10)),
                      "web.handler_ms.mean_ms": list(range(5, 15))}
     data["max_wall_s"] = 0.001
-    executor = process_pool(0)
-    try:
-        with pytest.raises(Cancelled) as info:
-            search(read_spec(yaml.safe_dump(data)), executor)
-    finally:
-        close(executor, cancel=True)
-    result = info.value.args[0]
+    result = stopped_by_its_budget(data).args[0]
     assert result.stopped.startswith("stopped at its time budget of 0.001 s while building its candidates (")
     assert result.stopped.endswith(" of 2,000 built, no run started)")
     assert result.runs == 0 and len(result.candidates) < 2000 and result.winner is None
