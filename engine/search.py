@@ -110,6 +110,10 @@ class SearchSpec(Strict):
     max_wall_s: float = Field(1800.0, gt=0, le=86_400, description="s of wall-clock time the whole search may take; "
                               "past it, it stops with what the finished runs showed")
 
+    def points(self) -> int:
+        """Return how many combinations the space declares (valid or not)."""
+        return math.prod(len(values) for values in self.space.values())
+
     @model_validator(mode="after")
     def _coherent(self) -> "SearchSpec":
         plain_field(self.name)
@@ -128,7 +132,7 @@ class SearchSpec(Strict):
                 problems.append(f"space: {path[:80]!r} is not allowed: a field's dotted path, such as web.replicas")
             if not 1 <= len(values) <= MAX_VALUES:
                 problems.append(f"space.{path[:80]}: {len(values)} values is not allowed: 1 to {MAX_VALUES}")
-        points = math.prod(len(values) for values in self.space.values())
+        points = self.points()
         if points > MAX_POINTS:
             problems.append(f"space: {points:,} candidates is not allowed: at most {MAX_POINTS:,}")
         if self.rounds[-1].seeds < 3:
@@ -204,7 +208,7 @@ def _build(spec: SearchSpec, should_stop: Callable[[], bool] | None = None
     built); `should_stop` is asked before each one. A space too large to build is refused first."""
     base = base_scenario(spec)
     base_data = scenario_to_data(base)  # once: each candidate is derived from the base's data, not dumped again
-    points, size = math.prod(len(values) for values in spec.space.values()), candidate_bytes(spec, base_data)
+    points, size = spec.points(), candidate_bytes(spec, base_data)
     if points * size > MAX_SPACE_BYTES:
         raise ScenarioError([f"space: {points:,} candidates of up to {size:,} bytes each is not allowed: at most "
                              f"{MAX_SPACE_BYTES:,} bytes of candidates in all ({max(MAX_SPACE_BYTES // size, 1):,} "
@@ -378,11 +382,10 @@ def search(spec: SearchSpec, executor: Executor, progress: Callable[[dict], None
     pool, refused, built = _build(spec, lambda: (cancel is not None and cancel.is_set()) or time.monotonic() > deadline)
     if not built:
         cancelled = cancel is not None and cancel.is_set()
-        points = math.prod(len(values) for values in spec.space.values())
         why = "cancelled" if cancelled else f"stopped at its time budget of {spec.max_wall_s:,g} s"
         raise Cancelled(Result(spec, pool, refused, None, 0, cancelled=True,
                                stopped=f"{why} while building its candidates ({len(pool) + len(refused):,} of "
-                                       f"{points:,} built, no run started)"))
+                                       f"{spec.points():,} built, no run started)"))
     if not pool:
         raise ScenarioError([f"space: no candidate is a valid scenario ({len(refused)} refused); the first: "
                              f"{refused[0] if refused else 'none'}"], spec.name)
